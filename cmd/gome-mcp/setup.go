@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/llm"
+	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/sandbox"
+)
+
+// common holds the flags every command that opens the store or runs code shares.
+type common struct {
+	home    string
+	python  string
+	model   string
+	baseURL string
+	replay  string
+	record  string
+	verbose bool
+}
+
+func (c *common) register(fs *flag.FlagSet, withModel bool) {
+	fs.StringVar(&c.home, "home", memory.DefaultHome(), "Gome home folder: database and workspaces (env GOME_HOME)")
+	fs.BoolVar(&c.verbose, "v", false, "verbose logs on stderr")
+	if !withModel {
+		return
+	}
+	fs.StringVar(&c.python, "python", "", "Python interpreter for the local sandbox (env GOME_PYTHON; default /usr/bin/python3 when present)")
+	fs.StringVar(&c.model, "model", "", "model name at the OpenAI-compatible endpoint (env GOME_MODEL)")
+	fs.StringVar(&c.baseURL, "base-url", "", "OpenAI-compatible endpoint (env OPENAI_BASE_URL); the key is read from env OPENAI_API_KEY only")
+	fs.StringVar(&c.replay, "replay", "", "answer model calls from a recorded JSONL file instead of a model")
+	fs.StringVar(&c.record, "record", "", "append every model call to this JSONL file, for later replay")
+}
+
+// app is the wired set of parts a command uses.
+type app struct {
+	store  *memory.Store
+	engine *engine.Engine
+	logger *slog.Logger
+	close  func()
+}
+
+func openStore(ctx context.Context, c *common, logger *slog.Logger) (*memory.Store, error) {
+	if err := os.MkdirAll(c.home, 0o755); err != nil {
+		return nil, fmt.Errorf("create home folder %s: %w (set --home or GOME_HOME to a writable folder)", c.home, err)
+	}
+	return memory.Open(ctx, memory.DBPath(c.home), memory.WithLogger(logger))
+}
+
+// newApp opens the store, builds the model and sandbox, and wires the engine.
+func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.Event)) (*app, error) {
+	logger := newLogger(logs, c.verbose)
+	store, err := openStore(ctx, c, logger)
+	if err != nil {
+		return nil, err
+	}
+	closers := []func(){func() { store.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	model, closeModel, err := newModel(c, logger)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	closers = append(closers, closeModel)
+	sb, err := sandbox.NewLocal(c.python, logger)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	logger.Warn("using the local sandbox backend: solutions run as ordinary processes, without isolation")
+	opts := []engine.Option{engine.WithLogger(logger)}
+	if onEvent != nil {
+		opts = append(opts, engine.WithEventHandler(onEvent))
+	}
+	var m engine.Model
+	if model != nil {
+		m = model
+	}
+	eng, err := engine.New(store, m, sb, c.home, opts...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &app{store: store, engine: eng, logger: logger, close: func() { eng.Close(); closeAll() }}, nil
+}
+
+// newModel picks the model: a replay file, else an OpenAI-compatible endpoint when a model name
+// is configured, else none (start_run then says how to configure one). It returns nil, not an
+// error, when nothing is configured, so the server still serves read-only tools.
+func newModel(c *common, logger *slog.Logger) (llm.Model, func(), error) {
+	noop := func() {}
+	var model llm.Model
+	switch {
+	case c.replay != "":
+		f, err := os.Open(c.replay)
+		if err != nil {
+			return nil, noop, fmt.Errorf("open replay file: %w", err)
+		}
+		defer f.Close()
+		r, err := llm.NewReplayer(f)
+		if err != nil {
+			return nil, noop, fmt.Errorf("replay file %s: %w", c.replay, err)
+		}
+		logger.Info("model calls are answered from a recording", "file", c.replay)
+		model = r
+	default:
+		cfg := llm.OpenAIConfigFromEnv()
+		if c.model != "" {
+			cfg.Model = c.model
+		}
+		if c.baseURL != "" {
+			cfg.BaseURL = c.baseURL
+		}
+		if cfg.Model == "" {
+			return nil, noop, nil
+		}
+		cfg.Logger = logger
+		o, err := llm.NewOpenAI(cfg)
+		if err != nil {
+			return nil, noop, err
+		}
+		model = o
+	}
+	if c.record == "" {
+		return model, noop, nil
+	}
+	if model == nil {
+		return nil, noop, errors.New("--record needs a model to record: set --model (or GOME_MODEL) and the endpoint")
+	}
+	if err := os.MkdirAll(filepath.Dir(c.record), 0o755); err != nil {
+		return nil, noop, fmt.Errorf("record file folder: %w", err)
+	}
+	f, err := os.OpenFile(c.record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, noop, fmt.Errorf("open record file: %w", err)
+	}
+	return llm.NewRecorder(model, f), func() { f.Close() }, nil
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/memory"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gome-mcp run TASK_FOLDER [flags]")
+		fs.PrintDefaults()
+	}
+	var c common
+	c.register(fs, true)
+	var cfg engine.Config
+	fs.IntVar(&cfg.MaxSteps, "steps", engine.DefaultMaxSteps, "steps per trace, the draft included")
+	fs.IntVar(&cfg.Traces, "traces", engine.DefaultTraces, "traces optimizing in parallel")
+	budget := fs.Duration("budget", engine.DefaultBudgetSeconds*1e9, "wall-clock budget of the run")
+	execTimeout := fs.Duration("exec-timeout", engine.DefaultExecTimeoutSeconds*1e9, "time limit of one execution")
+	fs.IntVar(&cfg.MaxFixes, "fixes", engine.DefaultMaxFixes, "fix attempts for a failing execution within a step (-1 for none)")
+	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: run takes one task folder, got %d arguments", errUsage, len(pos))
+	}
+	cfg.TaskDir = pos[0]
+	cfg.BudgetSeconds = budget.Seconds()
+	cfg.ExecTimeoutSeconds = execTimeout.Seconds()
+
+	var mu sync.Mutex
+	progress := func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		printEvent(stderr, ev)
+	}
+	a, err := newApp(ctx, &c, stderr, progress)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	rep, err := a.engine.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	printReport(stdout, rep)
+	if c.replay != "" {
+		fmt.Fprintf(stdout, "Model replies were replayed from %s: no model was asked.\n", c.replay)
+	}
+	return nil
+}
+
+func printEvent(w io.Writer, ev engine.Event) {
+	switch ev.Kind {
+	case engine.EventRunStarted, engine.EventRunFinished:
+		fmt.Fprintf(w, "%s  %s: %s\n", ev.Time.Local().Format("15:04:05"), ev.Kind, ev.Message)
+	default:
+		fmt.Fprintf(w, "%s  trace %d step %d  %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Trace, ev.Step, ev.Kind, oneLine(ev.Message, 160))
+	}
+}
+
+func printReport(w io.Writer, r *engine.Report) {
+	fmt.Fprintf(w, "Run %s on %s finished (%s): %d steps, %d accepted.\n", r.RunID, r.TaskID, r.StopReason, r.Steps, r.Accepted)
+	dir := "higher"
+	if r.LowerIsBetter {
+		dir = "lower"
+	}
+	for _, t := range r.Traces {
+		fmt.Fprintf(w, "  trace %d: %d steps, %d accepted, draft %s -> best %s (%s, %s is better)\n",
+			t.Index, t.Steps, t.Accepted, fmtScore(t.DraftScore), fmtScore(t.BestScore), r.Metric, dir)
+	}
+	if r.Best == nil {
+		fmt.Fprintln(w, "No valid solution was found.")
+		return
+	}
+	fmt.Fprintf(w, "Best: trace %d step %d, validation %s %.6g\n  code:       %s\n  submission: %s\n",
+		r.Best.Trace, r.Best.Step, r.Metric, r.Best.Validation, r.Best.Code, r.Best.Submission)
+	if t := r.Test; t != nil {
+		if t.Score == nil {
+			fmt.Fprintf(w, "Test: submission invalid: %s\n", t.Error)
+		} else {
+			medal := "no medal"
+			switch {
+			case t.GoldMedal:
+				medal = "gold"
+			case t.SilverMedal:
+				medal = "silver"
+			case t.BronzeMedal:
+				medal = "bronze"
+			}
+			fmt.Fprintf(w, "Test: %s %.5f (%s; above median: %v)\n", r.Metric, *t.Score, medal, t.AboveMedian)
+		}
+	}
+	fmt.Fprintf(w, "Model: %d calls, %d prompt + %d completion tokens\n", r.Usage.Calls, r.Usage.PromptTokens, r.Usage.CompletionTokens)
+}
+
+func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, false)
+	limit := fs.Int("limit", 20, "most runs to list")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, &c, newLogger(stderr, c.verbose))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	runs, err := store.ListRuns(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tTASK\tSTATUS\tSTOP REASON\tCREATED")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.TaskID, r.Status, r.StopReason, r.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, false)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: show takes one run id (see 'gome-mcp runs')", errUsage)
+	}
+	store, err := openStore(ctx, &c, newLogger(stderr, c.verbose))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	run, err := store.GetRun(ctx, pos[0])
+	if errors.Is(err, memory.ErrNotFound) {
+		return fmt.Errorf("%w: see 'gome-mcp runs' for run ids", err)
+	}
+	if err != nil {
+		return err
+	}
+	if len(run.Report) == 0 {
+		fmt.Fprintf(stdout, "Run %s on %s is %s; it has no report yet.\n", run.ID, run.TaskID, run.Status)
+		return nil
+	}
+	var rep engine.Report
+	if err := json.Unmarshal(run.Report, &rep); err != nil {
+		return fmt.Errorf("decode report: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	printReport(stdout, &rep)
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func fmtScore(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.6g", *f)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

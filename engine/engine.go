@@ -1,0 +1,348 @@
+// Package engine is Gome's optimizer: it runs traces of steps over a task, where each step
+// diagnoses the trace's best solution (the gradient), asks a model for a change that follows the
+// chosen direction (the update), executes it in a sandbox, and keeps it only if the validation
+// score improved in the task's direction. Every step is committed to the store before the next
+// begins, so a restarted server resumes each unfinished run from its last completed step.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gome-agent/gome/llm"
+	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/sandbox"
+	"github.com/gome-agent/gome/task"
+)
+
+// Model answers a structured request with JSON that validates against the request's schema.
+type Model interface {
+	Complete(ctx context.Context, req llm.Request) (llm.Response, error)
+}
+
+// Sandbox executes one job and reports what happened.
+type Sandbox interface {
+	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
+}
+
+// Errors callers can check.
+var (
+	// ErrNoModel is returned when a run needs a model and none is configured.
+	ErrNoModel = errors.New("no model configured: set GOME_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY) or pass --model, or replay a recorded run with --replay FILE")
+	// ErrInvalidTask wraps every reason a task folder cannot be used.
+	ErrInvalidTask = errors.New("invalid task")
+	// ErrRunActive is returned when a run is asked to start while it is already running here.
+	ErrRunActive = errors.New("run is already running")
+	// ErrRunFinished is returned when a finished run is asked to resume.
+	ErrRunFinished = errors.New("run has already finished")
+)
+
+// taskError reads as the task loader's message and matches ErrInvalidTask.
+type taskError struct{ err error }
+
+func (e taskError) Error() string        { return e.err.Error() }
+func (e taskError) Unwrap() error        { return e.err }
+func (e taskError) Is(target error) bool { return target == ErrInvalidTask }
+
+// errShutdown is the cancellation cause when the engine closes: the run stays "running" in the
+// store so that the next server resumes it.
+var errShutdown = errors.New("engine shutting down")
+
+// errStopped is the cancellation cause when a user stops a run.
+var errStopped = errors.New("stopped by user")
+
+// Engine runs optimization runs in the background and records them in the store.
+type Engine struct {
+	store   *memory.Store
+	model   Model
+	sandbox Sandbox
+	home    string
+	logger  *slog.Logger
+	onEvent func(Event)
+	weights Weights
+	schemas schemas
+
+	base   context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[string]context.CancelCauseFunc
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithLogger sets the logger for operational logs.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.logger = l } }
+
+// WithEventHandler receives every event of every run. It is called from the run's goroutines
+// and must not block.
+func WithEventHandler(f func(Event)) Option { return func(e *Engine) { e.onEvent = f } }
+
+// WithWeights sets the weights that choose a hypothesis from a gradient.
+func WithWeights(w Weights) Option { return func(e *Engine) { e.weights = w } }
+
+// New returns an engine that records into store, asks model (which may be nil when runs are
+// driven by a client), executes in sb, and keeps workspaces under home.
+func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Option) (*Engine, error) {
+	sc, err := newSchemas()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		store:   store,
+		model:   model,
+		sandbox: sb,
+		home:    home,
+		logger:  slog.New(slog.DiscardHandler),
+		onEvent: func(Event) {},
+		weights: DefaultWeights,
+		schemas: sc,
+		active:  map[string]context.CancelCauseFunc{},
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.base, e.cancel = context.WithCancelCause(context.Background())
+	return e, nil
+}
+
+// Close stops every active run without finishing it (they resume on the next start) and waits
+// for their goroutines to return.
+func (e *Engine) Close() {
+	e.cancel(errShutdown)
+	e.wg.Wait()
+}
+
+// Start validates cfg, records a new run and starts it in the background. Errors about the
+// configuration or the task wrap ErrInvalidConfig or the task package's errors.
+func (e *Engine) Start(ctx context.Context, cfg Config) (memory.Run, error) {
+	run, err := e.create(ctx, cfg)
+	if err != nil {
+		return memory.Run{}, err
+	}
+	if err := e.launch(run.ID); err != nil {
+		return memory.Run{}, err
+	}
+	return run, nil
+}
+
+// Run records a new run and executes it in the caller's goroutine, returning its report.
+// Cancelling ctx stops the run; it is then recorded as stopped.
+func (e *Engine) Run(ctx context.Context, cfg Config) (*Report, error) {
+	run, err := e.create(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return e.runSync(ctx, run.ID)
+}
+
+// ResumeSync continues an unfinished run in the caller's goroutine.
+func (e *Engine) ResumeSync(ctx context.Context, runID string) (*Report, error) {
+	run, err := e.store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.Status == memory.RunFinished {
+		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
+	}
+	return e.runSync(ctx, runID)
+}
+
+func (e *Engine) runSync(ctx context.Context, runID string) (*Report, error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := e.register(runID, cancel); err != nil {
+		return nil, err
+	}
+	defer e.unregister(runID)
+	return e.execute(runCtx, runID)
+}
+
+// Resume restarts, in the background, every run the store still marks as running: those a
+// previous server left behind when it stopped or crashed.
+func (e *Engine) Resume(ctx context.Context) ([]string, error) {
+	runs, err := e.store.UnfinishedRuns(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", err)
+	}
+	var ids []string
+	for _, r := range runs {
+		if err := e.launch(r.ID); err != nil {
+			if errors.Is(err, ErrRunActive) {
+				continue
+			}
+			return ids, err
+		}
+		e.logger.Info("resuming run", "run", r.ID, "task", r.TaskID)
+		ids = append(ids, r.ID)
+	}
+	return ids, nil
+}
+
+// ResumeRun continues a stopped, failed or interrupted run in the background from its last
+// completed step. A finished run cannot resume: start a new one.
+func (e *Engine) ResumeRun(ctx context.Context, runID string) (memory.Run, error) {
+	run, err := e.store.GetRun(ctx, runID)
+	if err != nil {
+		return memory.Run{}, err
+	}
+	if run.Status == memory.RunFinished {
+		return memory.Run{}, fmt.Errorf("run %q: %w: start a new run to continue optimizing", runID, ErrRunFinished)
+	}
+	if e.Active(runID) {
+		return memory.Run{}, fmt.Errorf("run %q: %w", runID, ErrRunActive)
+	}
+	if e.model == nil {
+		return memory.Run{}, ErrNoModel
+	}
+	if run.Status != memory.RunRunning {
+		if err := e.store.SetRunStatus(ctx, runID, memory.RunRunning); err != nil {
+			return memory.Run{}, fmt.Errorf("mark run running: %w", err)
+		}
+	}
+	if err := e.launch(runID); err != nil {
+		return memory.Run{}, err
+	}
+	return e.store.GetRun(ctx, runID)
+}
+
+// Stop cancels an active run; it is recorded as stopped with its best solution so far. It
+// reports whether the run was active here.
+func (e *Engine) Stop(runID string) bool {
+	e.mu.Lock()
+	cancel, ok := e.active[runID]
+	e.mu.Unlock()
+	if ok {
+		cancel(errStopped)
+	}
+	return ok
+}
+
+// Active reports whether the run is executing in this engine now.
+func (e *Engine) Active(runID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.active[runID]
+	return ok
+}
+
+func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return memory.Run{}, err
+	}
+	abs, err := filepath.Abs(cfg.TaskDir)
+	if err != nil {
+		return memory.Run{}, fmt.Errorf("task path %q: %w", cfg.TaskDir, err)
+	}
+	cfg.TaskDir = abs
+	t, err := task.Load(cfg.TaskDir)
+	if err != nil {
+		return memory.Run{}, taskError{err}
+	}
+	if e.model == nil {
+		return memory.Run{}, ErrNoModel
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return memory.Run{}, fmt.Errorf("encode run configuration: %w", err)
+	}
+	id, err := newRunID()
+	if err != nil {
+		return memory.Run{}, err
+	}
+	run := memory.Run{
+		ID:       id,
+		TaskID:   t.ID,
+		TaskDir:  cfg.TaskDir,
+		Strategy: string(cfg.Strategy),
+		Config:   raw,
+		Status:   memory.RunRunning,
+	}
+	if err := e.store.CreateRun(ctx, run); err != nil {
+		return memory.Run{}, fmt.Errorf("record run: %w", err)
+	}
+	for i := range cfg.Traces {
+		if err := e.store.CreateTrace(ctx, memory.Trace{ID: traceID(id, i), RunID: id, Index: i}); err != nil {
+			return memory.Run{}, fmt.Errorf("record trace %d: %w", i, err)
+		}
+	}
+	return e.store.GetRun(ctx, id)
+}
+
+// launch executes a recorded run in a goroutine tied to the engine's lifetime.
+func (e *Engine) launch(runID string) error {
+	ctx, cancel := context.WithCancelCause(e.base)
+	if err := e.register(runID, cancel); err != nil {
+		cancel(nil)
+		return err
+	}
+	e.wg.Go(func() {
+		defer cancel(nil)
+		defer e.unregister(runID)
+		if _, err := e.execute(ctx, runID); err != nil && !errors.Is(context.Cause(ctx), errShutdown) {
+			e.logger.Error("run failed", "run", runID, "err", err)
+		}
+	})
+	return nil
+}
+
+func (e *Engine) register(runID string, cancel context.CancelCauseFunc) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.active[runID]; ok {
+		return fmt.Errorf("run %q: %w", runID, ErrRunActive)
+	}
+	e.active[runID] = cancel
+	return nil
+}
+
+func (e *Engine) unregister(runID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.active, runID)
+}
+
+func (e *Engine) emit(ctx context.Context, ev Event) {
+	ev.Time = time.Now().UTC()
+	var score []byte
+	if ev.Score != nil {
+		score, _ = json.Marshal(map[string]float64{"score": *ev.Score})
+	}
+	// Events are a record for the user; failing to store one must not fail the run.
+	trace := ""
+	if ev.Trace >= 0 {
+		trace = traceID(ev.RunID, ev.Trace)
+	}
+	if _, err := e.store.AddEvent(context.WithoutCancel(ctx), memory.Event{
+		RunID: ev.RunID, TraceID: trace, StepID: ev.StepID,
+		Kind: string(ev.Kind), Message: ev.Message, Data: score,
+	}); err != nil {
+		e.logger.Warn("store event", "run", ev.RunID, "err", err)
+	}
+	e.onEvent(ev)
+}
+
+func newRunID() (string, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("run id: %w", err)
+	}
+	return "run-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
+}
+
+func traceID(runID string, trace int) string { return fmt.Sprintf("%s-t%d", runID, trace) }
+
+func stepID(runID string, trace, step int) string {
+	return fmt.Sprintf("%s-t%d-s%d", runID, trace, step)
+}

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gome-agent/gome/sandbox"
+	"github.com/gome-agent/gome/task"
+)
+
+// Files of the solution contract (DESIGN.md §3), inside a step's workspace.
+const (
+	mainFile       = "main.py"
+	submissionFile = "submission.csv"
+	scoresFile     = "scores.json"
+)
+
+// Outcome is what one execution of a solution produced and what the engine made of it.
+type Outcome struct {
+	ExitCode  int      `json:"exit_code"`
+	Stdout    string   `json:"stdout_tail"`
+	Stderr    string   `json:"stderr_tail"`
+	Seconds   float64  `json:"duration_seconds"`
+	TimedOut  bool     `json:"timed_out"`
+	OOMKilled bool     `json:"oom_killed"`
+	Backend   string   `json:"backend"`
+	Score     *float64 `json:"score"`
+	Problem   string   `json:"problem,omitempty"`
+	Fixes     int      `json:"fixes"`
+}
+
+// Valid reports whether the execution ran, wrote a well-formed submission and a score.
+func (o Outcome) Valid() bool { return o.Problem == "" && o.Score != nil }
+
+func (o Outcome) summary() string {
+	if o.Valid() {
+		return fmt.Sprintf("ran in %.1fs, validation %.6g", o.Seconds, *o.Score)
+	}
+	return fmt.Sprintf("ran in %.1fs: %s", o.Seconds, o.Problem)
+}
+
+// executeWithFixes runs code and, while it fails, hands the failure back to the model for a
+// fix, up to the configured number of times. It returns the last outcome and the code that
+// produced it.
+func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code string, cfg Config) (Outcome, string, error) {
+	out, err := e.executeOnce(ctx, call, ws, code, cfg)
+	if err != nil {
+		return out, code, err
+	}
+	for fix := 1; !out.Valid() && fix <= cfg.fixes(); fix++ {
+		var u Update
+		purpose := fmt.Sprintf("fix-%d", fix)
+		if err := call.ask(ctx, purpose, e.schemas.update, fixMessages(call.st, code, out), &u); err != nil {
+			out.Fixes = fix - 1
+			return out, code, err
+		}
+		code = u.Code
+		out, err = e.executeOnce(ctx, call, ws, code, cfg)
+		out.Fixes = fix
+		if err != nil {
+			return out, code, err
+		}
+	}
+	return out, code, nil
+}
+
+// executeOnce writes code into the workspace, runs it in the sandbox and checks what it wrote.
+// A Go error means the sandbox itself failed, which no fix of the code can help.
+func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, cfg Config) (Outcome, error) {
+	for _, f := range []string{submissionFile, scoresFile} {
+		if err := os.Remove(filepath.Join(ws, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Outcome{}, fmt.Errorf("clear %s: %w", f, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ws, mainFile), []byte(code), 0o644); err != nil {
+		return Outcome{}, fmt.Errorf("write %s: %w", mainFile, err)
+	}
+	res, err := e.sandbox.Run(ctx, sandbox.Job{
+		Workspace: ws,
+		DataDir:   call.st.task.PublicDir,
+		Command:   []string{sandbox.Python, mainFile},
+		Timeout:   cfg.execTimeout(),
+		Labels: map[string]string{
+			"gome.run": call.st.run.ID, "gome.trace": fmt.Sprint(call.trace), "gome.step": fmt.Sprint(call.step),
+		},
+	})
+	if err != nil {
+		return Outcome{}, errFatal{fmt.Errorf("sandbox: %w", err)}
+	}
+	out := Outcome{
+		ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Duration.Seconds(),
+		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend,
+	}
+	switch {
+	case ctx.Err() != nil:
+		return out, ctx.Err()
+	case res.TimedOut:
+		out.Problem = fmt.Sprintf("timed out after %.0fs: make it faster or train on less data", cfg.ExecTimeoutSeconds)
+	case res.OOMKilled:
+		out.Problem = "ran out of memory: use less data at once, smaller models or lighter dtypes"
+	case res.ExitCode != 0:
+		out.Problem = fmt.Sprintf("exited with code %d: %s", res.ExitCode, lastLine(res.Stderr))
+	}
+	if out.Problem != "" {
+		return out, nil
+	}
+	if err := call.st.task.CheckSubmission(filepath.Join(ws, submissionFile)); err != nil {
+		out.Problem = "submission: " + err.Error()
+		return out, nil
+	}
+	score, err := readScore(filepath.Join(ws, scoresFile), call.st.task)
+	if err != nil {
+		out.Problem = err.Error()
+		return out, nil
+	}
+	out.Score = &score
+	return out, nil
+}
+
+// readScore reads the validation score the solution reported in scores.json.
+func readScore(path string, t *task.Task) (float64, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf(`%s is missing: write {"metric": %q, "validation": <score on the validation split>} into GOME_OUTPUT_DIR`, scoresFile, t.Metric)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", scoresFile, err)
+	}
+	var s struct {
+		Metric     string   `json:"metric"`
+		Validation *float64 `json:"validation"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, fmt.Errorf(`%s is not valid JSON (%v): write {"metric": %q, "validation": <number>}`, scoresFile, err, t.Metric)
+	}
+	if s.Validation == nil || math.IsNaN(*s.Validation) || math.IsInf(*s.Validation, 0) {
+		return 0, fmt.Errorf(`%s has no finite "validation" number: write {"metric": %q, "validation": <number>}`, scoresFile, t.Metric)
+	}
+	return *s.Validation, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return "no error output"
+	}
+	return s
+}

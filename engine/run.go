@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gome-agent/gome/llm"
+	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/task"
+)
+
+// Stop reasons recorded with a run.
+const (
+	StopMaxSteps = "max_steps"
+	StopBudget   = "budget"
+	StopUser     = "stopped by user"
+)
+
+// runState is what the traces of one run share while it executes.
+type runState struct {
+	run      memory.Run
+	cfg      Config
+	task     *task.Task
+	deadline time.Time
+	dir      string
+	data     string // overview of the public data, for prompts
+}
+
+// errFatal marks a fault no later step can get past (the model endpoint is unreachable or
+// refuses the key), so the run fails at once instead of burning its steps.
+type errFatal struct{ err error }
+
+func (f errFatal) Error() string { return f.err.Error() }
+func (f errFatal) Unwrap() error { return f.err }
+
+// execute runs (or resumes) a recorded run to its end and records how it ended.
+func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
+	started := time.Now()
+	run, err := e.store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(run.Config, &cfg); err != nil {
+		return nil, e.fail(ctx, run, fmt.Errorf("decode run configuration: %w", err))
+	}
+	t, err := task.Load(cfg.TaskDir)
+	if err != nil {
+		return nil, e.fail(ctx, run, fmt.Errorf("load task: %w", err))
+	}
+	if e.model == nil {
+		return nil, e.fail(ctx, run, ErrNoModel)
+	}
+	traces, err := e.store.ListTraces(ctx, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list traces: %w", err)
+	}
+	used, err := e.budgetUsed(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	st := &runState{
+		run:      run,
+		cfg:      cfg,
+		task:     t,
+		deadline: started.Add(cfg.budget() - used),
+		dir:      filepath.Join(e.home, "runs", runID),
+		data:     describeData(t.PublicDir),
+	}
+	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
+		Message: fmt.Sprintf("task %s, %d trace(s), metric %s (%s is better)", t.ID, len(traces), t.Metric, direction(t))})
+
+	budgetCtx, cancelBudget := context.WithDeadline(ctx, st.deadline)
+	defer cancelBudget()
+	reasons := make([]string, len(traces))
+	errs := make([]error, len(traces))
+	var wg sync.WaitGroup
+	for i, tr := range traces {
+		wg.Go(func() { reasons[i], errs[i] = e.runTrace(budgetCtx, st, tr) })
+	}
+	wg.Wait()
+
+	if cause := context.Cause(ctx); cause != nil {
+		if errors.Is(cause, errShutdown) {
+			return nil, cause
+		}
+		return e.finish(ctx, st, memory.RunStopped, StopUser, "")
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, e.fail(ctx, run, err)
+		}
+	}
+	reason := StopMaxSteps
+	for _, r := range reasons {
+		if r == StopBudget {
+			reason = StopBudget
+		}
+	}
+	return e.finish(ctx, st, memory.RunFinished, reason, "")
+}
+
+// budgetUsed is the wall-clock time earlier executions of the run spent, measured as the
+// longest trace's summed step durations (traces run side by side).
+func (e *Engine) budgetUsed(ctx context.Context, runID string) (time.Duration, error) {
+	steps, err := e.store.ListSteps(ctx, runID, "")
+	if err != nil {
+		return 0, fmt.Errorf("list steps: %w", err)
+	}
+	perTrace := map[string]time.Duration{}
+	var most time.Duration
+	for _, s := range steps {
+		perTrace[s.TraceID] += s.FinishedAt.Sub(s.StartedAt)
+		most = max(most, perTrace[s.TraceID])
+	}
+	return most, nil
+}
+
+// runTrace takes steps on one trace until it runs out of steps or budget. It returns the stop
+// reason, or an error that must fail the whole run.
+func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (string, error) {
+	steps, err := e.store.ListSteps(ctx, st.run.ID, tr.ID)
+	if err != nil {
+		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
+	}
+	for len(steps) < st.cfg.MaxSteps {
+		if ctx.Err() != nil {
+			return StopBudget, nil
+		}
+		step, err := e.takeStep(ctx, st, tr.Index, steps)
+		if err != nil {
+			if ctx.Err() != nil {
+				// The step was cut short by the budget or a stop: it is not recorded, so a
+				// resumed run takes it again from the start.
+				return StopBudget, nil
+			}
+			var fatal errFatal
+			if errors.As(err, &fatal) {
+				return "", fmt.Errorf("trace %d: %w", tr.Index, err)
+			}
+			return "", fmt.Errorf("trace %d step %d: %w", tr.Index, len(steps), err)
+		}
+		steps = append(steps, step)
+	}
+	return StopMaxSteps, nil
+}
+
+// fail records a run as failed and returns the error.
+func (e *Engine) fail(ctx context.Context, run memory.Run, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	if ferr := e.store.FinishRun(ctx, run.ID, memory.RunFailed, "error", err.Error(), nil); ferr != nil {
+		e.logger.Error("record failed run", "run", run.ID, "err", ferr)
+	}
+	e.emit(ctx, Event{Kind: EventRunFinished, RunID: run.ID, Trace: -1, Step: -1, Message: "failed: " + err.Error()})
+	return err
+}
+
+// finish builds the final report, grades the best submission where answers exist, and records
+// the run's end.
+func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason, errMsg string) (*Report, error) {
+	ctx = context.WithoutCancel(ctx)
+	rep, err := e.report(ctx, st, reason)
+	if err != nil {
+		return nil, e.fail(ctx, st.run, err)
+	}
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		return nil, e.fail(ctx, st.run, fmt.Errorf("encode report: %w", err))
+	}
+	if err := e.store.FinishRun(ctx, st.run.ID, status, reason, errMsg, raw); err != nil {
+		return nil, fmt.Errorf("record run end: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(st.dir, "report.json"), raw, 0o644); err != nil {
+		e.logger.Warn("write report file", "run", st.run.ID, "err", err)
+	}
+	msg := fmt.Sprintf("%s (%s): %d steps, %d accepted", status, reason, rep.Steps, rep.Accepted)
+	var score *float64
+	if rep.Best != nil {
+		score = &rep.Best.Validation
+		msg += fmt.Sprintf(", best validation %s %.5g", rep.Metric, rep.Best.Validation)
+	}
+	if rep.Test != nil && rep.Test.Score != nil {
+		msg += fmt.Sprintf(", test %.5g", *rep.Test.Score)
+	}
+	e.emit(ctx, Event{Kind: EventRunFinished, RunID: st.run.ID, Trace: -1, Step: -1, Message: msg, Score: score})
+	return rep, nil
+}
+
+// fatalModelError reports whether err from a model means no later call can succeed either.
+func fatalModelError(err error) bool {
+	return errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrAuth)
+}
+
+func direction(t *task.Task) string {
+	if t.LowerIsBetter {
+		return "lower"
+	}
+	return "higher"
+}

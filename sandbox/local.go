@@ -1,0 +1,406 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// EnvPython names the environment variable that chooses the Local backend's interpreter when no
+// --python flag is given.
+const EnvPython = "GOME_PYTHON"
+
+// systemPath is the search path a job gets unless Job.Env sets PATH. It is fixed rather than the
+// server's own PATH, which may put an unrelated interpreter (pyenv, a venv) ahead of the one the
+// backend was configured with.
+const systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// drainTimeout bounds how long Run waits for a job's output pipes to close after its process
+// group was killed. Only a descendant that escaped the group (setsid) can hold them longer.
+const drainTimeout = 2 * time.Second
+
+// Local runs jobs as child processes of the server, for machines without Docker.
+//
+// What it enforces: the timeout and context (the whole process group is killed), output caps, a
+// minimal environment (none of the server's variables, so API keys stay out of generated code),
+// Job.MemoryBytes as an address-space limit (RLIMIT_AS, set before the program starts), and GPU
+// visibility through CUDA_VISIBLE_DEVICES when given a GPUAllocator. What it does not: filesystem
+// isolation (DataDir is not made read-only and the job can write outside its workspace), network
+// isolation (Job.Network is ignored), CPU limits (Job.CPUs is ignored) and labels. Use Docker for
+// untrusted code on a machine that matters.
+type Local struct {
+	python string
+	logger *slog.Logger
+	gpus   *GPUAllocator
+}
+
+// LocalOption configures optional parts of a Local backend.
+type LocalOption func(*Local)
+
+// WithLocalGPUs makes Local lease whole GPUs from alloc for jobs that ask for them and pass the
+// leased devices in CUDA_VISIBLE_DEVICES. Jobs asking for none then see no GPU at all, so they
+// cannot crowd a GPU leased to another job.
+func WithLocalGPUs(alloc *GPUAllocator) LocalOption {
+	return func(l *Local) { l.gpus = alloc }
+}
+
+// NewLocal returns a Local backend whose Python jobs run with the interpreter python (a path, or
+// a name looked up in the server's PATH); "" means DefaultPython(). It fails when the interpreter
+// does not exist, so a misconfigured machine is reported at start-up rather than at the first run.
+// A nil logger discards logs.
+func NewLocal(python string, logger *slog.Logger, opts ...LocalOption) (*Local, error) {
+	if python == "" {
+		python = DefaultPython()
+	}
+	resolved, err := resolveInterpreter(python)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Local{python: resolved, logger: logger}
+	for _, opt := range opts {
+		opt(l)
+	}
+	return l, nil
+}
+
+// DefaultPython is the interpreter Local uses when none is given: GOME_PYTHON if set; else
+// /usr/bin/python3 if it exists (the system Python, where Debian's numpy, pandas and
+// scikit-learn live); else "python3" from PATH.
+func DefaultPython() string {
+	if p := os.Getenv(EnvPython); p != "" {
+		return p
+	}
+	const system = "/usr/bin/python3"
+	if isExecutable(system) == nil {
+		return system
+	}
+	return "python3"
+}
+
+// Python returns the absolute path of the interpreter that runs Command[0]==Python.
+func (l *Local) Python() string { return l.python }
+
+// resolveInterpreter returns the absolute path of python, or an error saying how to point Gome at
+// a working interpreter.
+func resolveInterpreter(python string) (string, error) {
+	var path string
+	if strings.ContainsRune(python, filepath.Separator) {
+		abs, err := filepath.Abs(python)
+		if err != nil {
+			return "", fmt.Errorf("%w: %q: %w; pass --python /path/to/python3 or set %s", ErrInterpreterNotFound, python, err, EnvPython)
+		}
+		path = abs
+	} else {
+		found, err := exec.LookPath(python)
+		if err != nil {
+			return "", fmt.Errorf("%w: %q is not in PATH; pass --python /path/to/python3 or set %s", ErrInterpreterNotFound, python, EnvPython)
+		}
+		path = found
+	}
+	if err := isExecutable(path); err != nil {
+		return "", fmt.Errorf("%w: %q: %w; pass --python /path/to/python3 or set %s", ErrInterpreterNotFound, python, err, EnvPython)
+	}
+	return path, nil
+}
+
+// isExecutable reports why path cannot be run, or nil.
+func isExecutable(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.IsDir() {
+		return errors.New("is a folder")
+	}
+	if info.Mode().Perm()&0o111 == 0 {
+		return errors.New("is not executable")
+	}
+	return nil
+}
+
+// Run executes job as a child process and reports what happened. See Local for what is enforced.
+// The Result is complete for programs that exit, fail or time out; when ctx ends first, the job is
+// killed and Run returns the partial Result together with an error wrapping ctx.Err().
+func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
+	res := Result{Backend: BackendLocal, ExitCode: -1}
+	c, err := job.check()
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("sandbox: job not started: %w", err)
+	}
+	if c.GPUs > 0 && l.gpus == nil {
+		return res, fmt.Errorf("%w: the job asks for %d GPU(s) but the local backend has no GPU allocator; give NewLocal WithLocalGPUs, or set Job.GPUs to 0", ErrNoGPUAllocator, c.GPUs)
+	}
+
+	env := l.environ(c)
+	if l.gpus != nil {
+		devices := ""
+		if c.GPUs > 0 {
+			lease, err := l.gpus.Acquire(ctx, c.GPUs)
+			if err != nil {
+				return res, err
+			}
+			defer lease.Release()
+			devices = strings.Join(lease.Devices(), ",")
+		}
+		env = setEnv(env, "CUDA_VISIBLE_DEVICES", devices)
+	}
+
+	argv := slices.Clone(c.Command)
+	if argv[0] == Python {
+		argv[0] = l.python
+	}
+	path, err := lookPath(argv[0], getEnv(env, "PATH"), c.workspace)
+	if err != nil {
+		return res, err
+	}
+	if c.MemoryBytes > 0 {
+		// The limit must be in place before the program's first instruction; setting it on the
+		// started pid (prlimit) would race with the program's own allocations. A shell sets it on
+		// itself and then becomes the program with exec, so the pid, process group and exit
+		// status stay the program's own.
+		kib := strconv.FormatInt((c.MemoryBytes+1023)/1024, 10)
+		argv = append([]string{"/bin/sh", "-c", `ulimit -v "$1" || exit 125; shift; exec "$@"`, "gome-sandbox", kib, path}, argv[1:]...)
+		path = "/bin/sh"
+	}
+
+	stdout, stderr := newTailBuffer(c.outputLimit()), newTailBuffer(c.outputLimit())
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return res, fmt.Errorf("%w: stdout pipe: %w", ErrStart, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(outR, outW)
+		return res, fmt.Errorf("%w: stderr pipe: %w", ErrStart, err)
+	}
+	// The child gets the write ends as plain files, so no goroutine of os/exec copies output and
+	// Wait returns as soon as the process exits, even if a leftover descendant keeps a pipe open.
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         env,
+		Dir:         c.workspace,
+		Stdout:      outW,
+		Stderr:      errW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+
+	start := time.Now()
+	err = cmd.Start()
+	closeAll(outW, errW)
+	if err != nil {
+		closeAll(outR, errR)
+		return res, fmt.Errorf("%w: %s: %w", ErrStart, path, err)
+	}
+	pid := cmd.Process.Pid
+	l.logger.Debug("sandbox job started", "backend", BackendLocal, "pid", pid, "command", c.Command, "workspace", c.workspace)
+
+	var drained sync.WaitGroup
+	for _, s := range []struct {
+		dst io.Writer
+		src *os.File
+	}{{stdout, outR}, {stderr, errR}} {
+		drained.Go(func() { _, _ = io.Copy(s.dst, s.src) })
+	}
+
+	exited := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		timedOut bool
+		finished bool
+	)
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		var deadline <-chan time.Time
+		if c.Timeout > 0 {
+			timer := time.NewTimer(c.Timeout)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		select {
+		case <-exited:
+			return
+		case <-deadline:
+			mu.Lock()
+			if !finished {
+				timedOut = true
+			}
+			mu.Unlock()
+		case <-ctx.Done():
+		}
+		killGroup(pid)
+	}()
+
+	reapedFirst := !waitExited(pid)
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	if !reapedFirst {
+		// Leftovers (a forked child still sleeping, a worker pool) die with the leader.
+		killGroup(pid)
+	}
+	waitErr := cmd.Wait()
+	res.Duration = time.Since(start)
+	if reapedFirst {
+		killGroup(pid)
+	}
+	close(exited)
+	<-watcherDone
+
+	if !waitFor(&drained, drainTimeout) {
+		// A descendant escaped the process group and still holds a pipe: stop reading; what was
+		// read so far is the result.
+		l.logger.Warn("sandbox job left a process holding its output open; output may be cut short", "pid", pid)
+	}
+	closeAll(outR, errR)
+	drained.Wait()
+
+	res.Stdout, res.StdoutBytes = stdout.String(), stdout.Total()
+	res.Stderr, res.StderrBytes = stderr.String(), stderr.Total()
+	res.TimedOut = timedOut
+	if state := cmd.ProcessState; state != nil {
+		res.ExitCode = state.ExitCode()
+		if ru, ok := state.SysUsage().(*syscall.Rusage); ok && ru != nil {
+			res.PeakMemoryBytes = ru.Maxrss * 1024 // Linux reports KiB
+		}
+	} else if waitErr != nil {
+		return res, fmt.Errorf("sandbox: waiting for pid %d: %w", pid, waitErr)
+	}
+	res.OOMKilled = c.MemoryBytes > 0 && res.ExitCode != 0 && looksOutOfMemory(res.Stderr)
+	l.logger.Debug("sandbox job finished", "backend", BackendLocal, "pid", pid, "exit_code", res.ExitCode,
+		"duration", res.Duration, "timed_out", res.TimedOut, "oom", res.OOMKilled)
+
+	if !res.TimedOut {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("sandbox: job killed: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// environ builds the job's whole environment from scratch: the server's own variables may hold
+// API keys and must never reach generated code.
+func (l *Local) environ(c checkedJob) []string {
+	vars := map[string]string{
+		"PATH":                    filepath.Dir(l.python) + string(filepath.ListSeparator) + systemPath,
+		"HOME":                    c.workspace,
+		"LANG":                    "C.UTF-8",
+		"PYTHONUNBUFFERED":        "1",
+		"PYTHONDONTWRITEBYTECODE": "1",
+	}
+	maps.Copy(vars, c.Env)
+	vars[EnvOutputDir] = c.workspace
+	if c.dataDir != "" {
+		vars[EnvDataDir] = c.dataDir
+	}
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
+}
+
+// getEnv returns the value of key in env ("KEY=value" entries).
+func getEnv(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// setEnv returns env with key set to value, replacing an existing entry.
+func setEnv(env []string, key, value string) []string {
+	for i, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && k == key {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+// lookPath finds name the way the job's shell would, but in the job's PATH rather than the
+// server's. A name with a slash is taken relative to the workspace.
+func lookPath(name, pathEnv, workspace string) (string, error) {
+	if strings.ContainsRune(name, filepath.Separator) {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(workspace, p)
+		}
+		if err := isExecutable(p); err != nil {
+			return "", fmt.Errorf("%w: %q: %w; check the path in Command[0] (relative paths start at the workspace)", ErrCommandNotFound, name, err)
+		}
+		return p, nil
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // never search the workspace implicitly
+		}
+		p := filepath.Join(dir, name)
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q is not in the job's PATH (%s); give an absolute path in Command[0] or set PATH in Job.Env", ErrCommandNotFound, name, pathEnv)
+}
+
+// killGroup sends SIGKILL to every process in the job's process group. The group may already be
+// gone; that is the normal case and not an error.
+func killGroup(pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// waitFor waits for wg for at most d and reports whether it finished.
+func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// closeAll closes files whose close errors cannot change the outcome (pipes already drained or
+// abandoned).
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
+}
+
+// looksOutOfMemory reports whether stderr shows the job failing an allocation. Locally the memory
+// limit makes allocations fail instead of summoning a kernel OOM kill, so the program's own report
+// of the failure is the only evidence.
+func looksOutOfMemory(stderr string) bool {
+	for _, sign := range []string{"MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory"} {
+		if strings.Contains(stderr, sign) {
+			return true
+		}
+	}
+	return false
+}

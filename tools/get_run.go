@@ -1,0 +1,131 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/memory"
+)
+
+// GetRunInput are get_run's arguments.
+type GetRunInput struct {
+	RunID string `json:"run_id" jsonschema:"the run's handle, as returned by start_run or list_runs"`
+}
+
+// RunView is a run as a client sees it.
+type RunView struct {
+	ID         string         `json:"run_id"`
+	TaskID     string         `json:"task_id"`
+	TaskDir    string         `json:"task_dir"`
+	Strategy   string         `json:"strategy"`
+	Status     string         `json:"status" jsonschema:"running, finished, failed or stopped"`
+	Active     bool           `json:"active" jsonschema:"whether this server is executing the run right now"`
+	StopReason string         `json:"stop_reason,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	Config     engine.Config  `json:"config"`
+	Traces     []TraceView    `json:"traces"`
+	Steps      []StepView     `json:"steps"`
+	Report     *engine.Report `json:"report,omitempty" jsonschema:"the final report once the run has ended"`
+}
+
+// TraceView sums up one trace.
+type TraceView struct {
+	Index      int      `json:"index"`
+	BestScore  *float64 `json:"best_score,omitempty"`
+	BestStepID string   `json:"best_step_id,omitempty"`
+	Steps      int      `json:"steps"`
+	Accepted   int      `json:"accepted"`
+}
+
+// StepView sums up one step.
+type StepView struct {
+	ID         string   `json:"step_id"`
+	Trace      int      `json:"trace"`
+	Index      int      `json:"index"`
+	Kind       string   `json:"kind" jsonschema:"draft or improve"`
+	Decision   string   `json:"decision" jsonschema:"accepted, rejected or failed"`
+	Score      *float64 `json:"score,omitempty" jsonschema:"validation score the solution reported"`
+	Hypothesis string   `json:"hypothesis,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Seconds    float64  `json:"seconds"`
+}
+
+func getRun(d Deps) Tool {
+	tool := mcp.NewTool("get_run",
+		mcp.WithDescription("Show a run: its status, each trace's best validation score, every step with its decision, and the final report (best solution, graded test score and medal where the task has answers) once it has ended."),
+		mcp.WithInputSchema[GetRunInput](),
+		mcp.WithOutputSchema[RunView](),
+		annotations("Show a run", true, false, true, false),
+	)
+	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in GetRunInput) (RunView, error) {
+		if strings.TrimSpace(in.RunID) == "" {
+			return RunView{}, userErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
+		}
+		return viewRun(ctx, d, in.RunID)
+	})}
+}
+
+func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
+	run, err := d.Store.GetRun(ctx, id)
+	if errors.Is(err, memory.ErrNotFound) {
+		return RunView{}, userErrorf("run %q not found: call list_runs to see the run ids", id)
+	}
+	if err != nil {
+		return RunView{}, err
+	}
+	v := RunView{
+		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: string(run.Status),
+		Active: d.Engine.Active(run.ID), StopReason: run.StopReason, Error: run.Error,
+		CreatedAt: run.CreatedAt, FinishedAt: run.FinishedAt, Traces: []TraceView{}, Steps: []StepView{},
+	}
+	if err := json.Unmarshal(run.Config, &v.Config); err != nil {
+		return RunView{}, err
+	}
+	if len(run.Report) > 0 {
+		v.Report = &engine.Report{}
+		if err := json.Unmarshal(run.Report, v.Report); err != nil {
+			return RunView{}, err
+		}
+	}
+	traces, err := d.Store.ListTraces(ctx, run.ID)
+	if err != nil {
+		return RunView{}, err
+	}
+	index := map[string]int{}
+	for _, t := range traces {
+		index[t.ID] = len(v.Traces)
+		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID})
+	}
+	steps, err := d.Store.ListSteps(ctx, run.ID, "")
+	if err != nil {
+		return RunView{}, err
+	}
+	for _, s := range steps {
+		tv := &v.Traces[index[s.TraceID]]
+		tv.Steps++
+		if s.Decision == engine.Accepted {
+			tv.Accepted++
+		}
+		v.Steps = append(v.Steps, StepView{
+			ID: s.ID, Trace: tv.Index, Index: s.Index, Kind: s.Kind, Decision: s.Decision, Score: s.Score,
+			Hypothesis: clip(s.Hypothesis, 500), Reason: clip(s.Reason, 500),
+			Seconds: s.FinishedAt.Sub(s.StartedAt).Seconds(),
+		})
+	}
+	return v, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,57 @@
+package tools
+
+import (
+	"context"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// ListRunsInput are list_runs' arguments.
+type ListRunsInput struct {
+	Limit int `json:"limit,omitempty" jsonschema:"most runs to list, newest first (default 20, at most 500)"`
+}
+
+// ListRunsOutput is list_runs' result.
+type ListRunsOutput struct {
+	Runs []RunSummary `json:"runs"`
+}
+
+// RunSummary is one line of list_runs.
+type RunSummary struct {
+	ID         string    `json:"run_id"`
+	TaskID     string    `json:"task_id"`
+	Status     string    `json:"status"`
+	Active     bool      `json:"active"`
+	StopReason string    `json:"stop_reason,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func listRuns(d Deps) Tool {
+	tool := mcp.NewTool("list_runs",
+		mcp.WithDescription("List runs, newest first, with their status. Use a run_id with get_run for details."),
+		mcp.WithInputSchema[ListRunsInput](),
+		mcp.WithOutputSchema[ListRunsOutput](),
+		annotations("List runs", true, false, true, false),
+	)
+	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ListRunsInput) (ListRunsOutput, error) {
+		switch {
+		case in.Limit == 0:
+			in.Limit = 20
+		case in.Limit < 1 || in.Limit > 500:
+			return ListRunsOutput{}, userErrorf("limit is %d: use 1 to 500", in.Limit)
+		}
+		runs, err := d.Store.ListRuns(ctx, in.Limit)
+		if err != nil {
+			return ListRunsOutput{}, err
+		}
+		out := ListRunsOutput{Runs: []RunSummary{}}
+		for _, r := range runs {
+			out.Runs = append(out.Runs, RunSummary{
+				ID: r.ID, TaskID: r.TaskID, Status: string(r.Status), Active: d.Engine.Active(r.ID),
+				StopReason: r.StopReason, CreatedAt: r.CreatedAt,
+			})
+		}
+		return out, nil
+	})}
+}
