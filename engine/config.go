@@ -13,6 +13,12 @@ type Strategy string
 const (
 	// StrategyGradient diagnoses the trace's best solution and follows the chosen direction.
 	StrategyGradient Strategy = "gradient"
+	// StrategyTree is AIDE-style greedy tree search: several drafts, then debug a failing
+	// node or improve the best one, with no structured diagnosis.
+	StrategyTree Strategy = "tree"
+	// StrategyAuto measures how often each of the two actually improves the score and gives
+	// more steps to the one that does.
+	StrategyAuto Strategy = "auto"
 )
 
 // Config is a run's configuration. It is stored with the run, so a resumed run keeps the
@@ -20,7 +26,7 @@ const (
 type Config struct {
 	// TaskDir is the task folder (native task.json or MLE-bench layout).
 	TaskDir string `json:"task_dir"`
-	// Strategy picks how steps are chosen.
+	// Strategy picks how steps are chosen: gradient, tree or auto.
 	Strategy Strategy `json:"strategy"`
 	// Traces is how many traces optimize in parallel, each from its own draft.
 	Traces int `json:"traces"`
@@ -28,20 +34,48 @@ type Config struct {
 	MaxSteps int `json:"max_steps"`
 	// BudgetSeconds caps the run's wall-clock time, summed over restarts.
 	BudgetSeconds float64 `json:"budget_seconds"`
-	// ExecTimeoutSeconds caps one execution of a solution.
+	// ExecTimeoutSeconds caps one full execution of a solution.
 	ExecTimeoutSeconds float64 `json:"exec_timeout_seconds"`
+	// DebugTimeoutSeconds caps the quick `main.py --debug` run that precedes each full run.
+	DebugTimeoutSeconds float64 `json:"debug_timeout_seconds"`
+	// NoDebug skips the debug run.
+	NoDebug bool `json:"no_debug,omitempty"`
 	// MaxFixes caps how often a failing execution is handed back to the model within one step;
 	// 0 means the default and -1 turns the fix loop off.
 	MaxFixes int `json:"max_fixes"`
+	// MaxTokens caps the prompt and completion tokens of the whole run (0: no cap).
+	MaxTokens int `json:"max_tokens,omitempty"`
+	// MaxCostUSD caps the run's model cost in US dollars (0: no cap); it needs prices.
+	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
+	// NoMomentum turns the success memory off (an ablation): gradients see the best solution
+	// and the failures since it, but no accepted changes of this or other traces.
+	NoMomentum bool `json:"no_momentum,omitempty"`
+	// MergeFraction is the last fraction of the budget in which gradients are asked to merge
+	// the other traces' accepted ideas into this trace's best (0: no merge stage).
+	MergeFraction float64 `json:"merge_fraction,omitempty"`
+	// Drafts is how many drafts each trace makes before improving, with the tree strategy.
+	Drafts int `json:"drafts,omitempty"`
+	// RerunTopK re-runs the k best solutions with other seeds at the end and keeps the one
+	// with the best mean validation score (0: keep the best validated solution as it is).
+	RerunTopK int `json:"rerun_top_k,omitempty"`
+	// RerunSeeds is how many extra seeds each re-run candidate gets.
+	RerunSeeds int `json:"rerun_seeds,omitempty"`
+	// GPU asks for a GPU slot (and a GPU) for every execution.
+	GPU bool `json:"gpu,omitempty"`
+	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
+	Weights *Weights `json:"weights,omitempty"`
 }
 
 // Defaults for a run; each is a starting point, not a tuned value.
 const (
-	DefaultTraces             = 1
-	DefaultMaxSteps           = 6
-	DefaultBudgetSeconds      = 3600
-	DefaultExecTimeoutSeconds = 600
-	DefaultMaxFixes           = 2
+	DefaultTraces              = 1
+	DefaultMaxSteps            = 6
+	DefaultBudgetSeconds       = 3600
+	DefaultExecTimeoutSeconds  = 600
+	DefaultDebugTimeoutSeconds = 120
+	DefaultMaxFixes            = 2
+	DefaultDrafts              = 3
+	DefaultRerunSeeds          = 2
 
 	maxTraces = 16
 )
@@ -66,31 +100,74 @@ func (c Config) WithDefaults() Config {
 	if c.ExecTimeoutSeconds == 0 {
 		c.ExecTimeoutSeconds = DefaultExecTimeoutSeconds
 	}
+	if c.DebugTimeoutSeconds == 0 {
+		c.DebugTimeoutSeconds = min(DefaultDebugTimeoutSeconds, c.ExecTimeoutSeconds)
+	}
 	if c.MaxFixes == 0 {
 		c.MaxFixes = DefaultMaxFixes
+	}
+	if c.Drafts == 0 {
+		c.Drafts = DefaultDrafts
+	}
+	if c.RerunTopK > 0 && c.RerunSeeds == 0 {
+		c.RerunSeeds = DefaultRerunSeeds
 	}
 	return c
 }
 
 // Validate reports the first field out of range, saying what would be accepted.
 func (c Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
+	}
 	switch {
 	case c.TaskDir == "":
-		return fmt.Errorf("%w: task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer", ErrInvalidConfig)
-	case c.Strategy != StrategyGradient:
-		return fmt.Errorf("%w: unknown strategy %q: use %q", ErrInvalidConfig, c.Strategy, StrategyGradient)
+		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer")
+	case c.Strategy != StrategyGradient && c.Strategy != StrategyTree && c.Strategy != StrategyAuto:
+		return bad("unknown strategy %q: use gradient, tree or auto", c.Strategy)
 	case c.Traces < 1 || c.Traces > maxTraces:
-		return fmt.Errorf("%w: traces is %d: use 1 to %d", ErrInvalidConfig, c.Traces, maxTraces)
+		return bad("traces is %d: use 1 to %d", c.Traces, maxTraces)
 	case c.MaxSteps < 1 || c.MaxSteps > 1000:
-		return fmt.Errorf("%w: max_steps is %d: use 1 to 1000 (the draft counts as a step)", ErrInvalidConfig, c.MaxSteps)
+		return bad("max_steps is %d: use 1 to 1000 (drafts count as steps)", c.MaxSteps)
 	case c.BudgetSeconds < 1:
-		return fmt.Errorf("%w: budget_seconds is %g: use at least 1", ErrInvalidConfig, c.BudgetSeconds)
+		return bad("budget_seconds is %g: use at least 1", c.BudgetSeconds)
 	case c.ExecTimeoutSeconds < 1:
-		return fmt.Errorf("%w: exec_timeout_seconds is %g: use at least 1", ErrInvalidConfig, c.ExecTimeoutSeconds)
+		return bad("exec_timeout_seconds is %g: use at least 1", c.ExecTimeoutSeconds)
+	case c.DebugTimeoutSeconds < 1:
+		return bad("debug_timeout_seconds is %g: use at least 1", c.DebugTimeoutSeconds)
 	case c.MaxFixes < -1 || c.MaxFixes > 10:
-		return fmt.Errorf("%w: max_fixes is %d: use -1 (no fixes) to 10", ErrInvalidConfig, c.MaxFixes)
+		return bad("max_fixes is %d: use -1 (no fixes) to 10", c.MaxFixes)
+	case c.MaxTokens < 0:
+		return bad("max_tokens is %d: use 0 (no cap) or more", c.MaxTokens)
+	case c.MaxCostUSD < 0:
+		return bad("max_cost_usd is %g: use 0 (no cap) or more", c.MaxCostUSD)
+	case c.MergeFraction < 0 || c.MergeFraction >= 1:
+		return bad("merge_fraction is %g: use 0 (off) up to below 1, e.g. 0.2 for the last fifth of the budget", c.MergeFraction)
+	case c.Drafts < 1 || c.Drafts > 20:
+		return bad("drafts is %d: use 1 to 20", c.Drafts)
+	case c.RerunTopK < 0 || c.RerunTopK > 10:
+		return bad("rerun_top_k is %d: use 0 (off) to 10", c.RerunTopK)
+	case c.RerunSeeds < 0 || c.RerunSeeds > 10:
+		return bad("rerun_seeds is %d: use 1 to 10", c.RerunSeeds)
+	}
+	if w := c.Weights; w != nil {
+		for name, v := range map[string]float64{"alignment": w.Alignment, "impact": w.Impact, "novelty": w.Novelty, "feasibility": w.Feasibility, "risk_reward": w.RiskReward} {
+			if v < 0 {
+				return bad("weight %s is %g: weights must not be negative", name, v)
+			}
+		}
+		if w.Alignment+w.Impact+w.Novelty+w.Feasibility+w.RiskReward == 0 {
+			return bad("weights are all zero: give at least one criterion a positive weight")
+		}
 	}
 	return nil
+}
+
+func (c Config) weights() Weights {
+	if c.Weights != nil {
+		return *c.Weights
+	}
+	return DefaultWeights
 }
 
 func (c Config) fixes() int { return max(c.MaxFixes, 0) }
@@ -98,5 +175,7 @@ func (c Config) fixes() int { return max(c.MaxFixes, 0) }
 func (c Config) budget() time.Duration { return seconds(c.BudgetSeconds) }
 
 func (c Config) execTimeout() time.Duration { return seconds(c.ExecTimeoutSeconds) }
+
+func (c Config) debugTimeout() time.Duration { return seconds(c.DebugTimeoutSeconds) }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

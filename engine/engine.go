@@ -67,8 +67,9 @@ type Engine struct {
 	home    string
 	logger  *slog.Logger
 	onEvent func(Event)
-	weights Weights
 	schemas schemas
+	prices  map[string]Price
+	slots   *slots
 
 	base   context.Context
 	cancel context.CancelCauseFunc
@@ -88,8 +89,12 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.logger = l }
 // and must not block.
 func WithEventHandler(f func(Event)) Option { return func(e *Engine) { e.onEvent = f } }
 
-// WithWeights sets the weights that choose a hypothesis from a gradient.
-func WithWeights(w Weights) Option { return func(e *Engine) { e.weights = w } }
+// WithPrices sets model prices by model name, for cost accounting and cost caps.
+func WithPrices(p map[string]Price) Option { return func(e *Engine) { e.prices = p } }
+
+// WithSlots bounds concurrent executions on this machine: cpu for CPU-only executions (default
+// 1) and gpu for executions that need a GPU (default 0: such runs are refused).
+func WithSlots(cpu, gpu int) Option { return func(e *Engine) { e.slots = newSlots(cpu, gpu) } }
 
 // New returns an engine that records into store, asks model (which may be nil when runs are
 // driven by a client), executes in sb, and keeps workspaces under home.
@@ -105,8 +110,9 @@ func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Opti
 		home:    home,
 		logger:  slog.New(slog.DiscardHandler),
 		onEvent: func(Event) {},
-		weights: DefaultWeights,
 		schemas: sc,
+		prices:  map[string]Price{},
+		slots:   newSlots(1, 0),
 		active:  map[string]context.CancelCauseFunc{},
 	}
 	for _, o := range opts {
@@ -252,6 +258,12 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	}
 	if e.model == nil {
 		return memory.Run{}, ErrNoModel
+	}
+	if cfg.MaxCostUSD > 0 && len(e.prices) == 0 {
+		return memory.Run{}, fmt.Errorf("%w: max_cost_usd needs model prices: start the server with --prices FILE", ErrInvalidConfig)
+	}
+	if cfg.GPU && cap(e.slots.gpu) == 0 {
+		return memory.Run{}, fmt.Errorf("%w: gpu asks for GPU executions but this server has no GPU slots: start it with --gpu-slots N on a machine with GPUs", ErrInvalidConfig)
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gome-agent/gome/sandbox"
 	"github.com/gome-agent/gome/task"
@@ -23,16 +24,18 @@ const (
 
 // Outcome is what one execution of a solution produced and what the engine made of it.
 type Outcome struct {
-	ExitCode  int      `json:"exit_code"`
-	Stdout    string   `json:"stdout_tail"`
-	Stderr    string   `json:"stderr_tail"`
-	Seconds   float64  `json:"duration_seconds"`
-	TimedOut  bool     `json:"timed_out"`
-	OOMKilled bool     `json:"oom_killed"`
-	Backend   string   `json:"backend"`
-	Score     *float64 `json:"score"`
-	Problem   string   `json:"problem,omitempty"`
-	Fixes     int      `json:"fixes"`
+	ExitCode  int     `json:"exit_code"`
+	Stdout    string  `json:"stdout_tail"`
+	Stderr    string  `json:"stderr_tail"`
+	Seconds   float64 `json:"duration_seconds"`
+	TimedOut  bool    `json:"timed_out"`
+	OOMKilled bool    `json:"oom_killed"`
+	Backend   string  `json:"backend"`
+	// DebugSeconds is how long the debug run took before this full run.
+	DebugSeconds float64  `json:"debug_seconds,omitempty"`
+	Score        *float64 `json:"score"`
+	Problem      string   `json:"problem,omitempty"`
+	Fixes        int      `json:"fixes"`
 }
 
 // Valid reports whether the execution ran, wrote a well-formed submission and a score.
@@ -45,14 +48,15 @@ func (o Outcome) summary() string {
 	return fmt.Sprintf("ran in %.1fs: %s", o.Seconds, o.Problem)
 }
 
-// executeWithFixes runs code and, while it fails, hands the failure back to the model for a
-// fix, up to the configured number of times. It returns the last outcome and the code that
-// produced it.
-func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code string, cfg Config) (Outcome, string, error) {
-	out, err := e.executeOnce(ctx, call, ws, code, cfg)
+// executeWithFixes runs code (a quick debug run first, then the full run) and, while it fails,
+// hands the failure back to the model for a fix, up to the configured number of times. It
+// returns the last outcome and the code that produced it.
+func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code string, env map[string]string) (Outcome, string, error) {
+	out, err := e.executeStaged(ctx, call, ws, code, env)
 	if err != nil {
 		return out, code, err
 	}
+	cfg := call.st.cfg
 	for fix := 1; !out.Valid() && fix <= cfg.fixes(); fix++ {
 		var u Update
 		purpose := fmt.Sprintf("fix-%d", fix)
@@ -61,7 +65,7 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 			return out, code, err
 		}
 		code = u.Code
-		out, err = e.executeOnce(ctx, call, ws, code, cfg)
+		out, err = e.executeStaged(ctx, call, ws, code, env)
 		out.Fixes = fix
 		if err != nil {
 			return out, code, err
@@ -70,9 +74,29 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 	return out, code, nil
 }
 
+// executeStaged runs `main.py --debug` under the short debug timeout and, only if that works,
+// the full run: most broken code fails in seconds instead of minutes.
+func (e *Engine) executeStaged(ctx context.Context, call caller, ws, code string, env map[string]string) (Outcome, error) {
+	cfg := call.st.cfg
+	if !cfg.NoDebug {
+		out, err := e.executeOnce(ctx, call, ws, code, true, cfg.debugTimeout(), env)
+		if err != nil || !out.Valid() {
+			if out.Problem != "" {
+				out.Problem = "debug run (main.py --debug): " + out.Problem
+			}
+			return out, err
+		}
+		debugSeconds := out.Seconds
+		out, err = e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
+		out.DebugSeconds = debugSeconds
+		return out, err
+	}
+	return e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
+}
+
 // executeOnce writes code into the workspace, runs it in the sandbox and checks what it wrote.
 // A Go error means the sandbox itself failed, which no fix of the code can help.
-func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, cfg Config) (Outcome, error) {
+func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, debug bool, timeout time.Duration, env map[string]string) (Outcome, error) {
 	for _, f := range []string{submissionFile, scoresFile} {
 		if err := os.Remove(filepath.Join(ws, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return Outcome{}, fmt.Errorf("clear %s: %w", f, err)
@@ -81,15 +105,32 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	if err := os.WriteFile(filepath.Join(ws, mainFile), []byte(code), 0o644); err != nil {
 		return Outcome{}, fmt.Errorf("write %s: %w", mainFile, err)
 	}
-	res, err := e.sandbox.Run(ctx, sandbox.Job{
+	cmd := []string{sandbox.Python, mainFile}
+	if debug {
+		cmd = append(cmd, "--debug")
+	}
+	job := sandbox.Job{
 		Workspace: ws,
 		DataDir:   call.st.task.PublicDir,
-		Command:   []string{sandbox.Python, mainFile},
-		Timeout:   cfg.execTimeout(),
+		Command:   cmd,
+		Env:       env,
+		Timeout:   timeout,
 		Labels: map[string]string{
 			"gome.run": call.st.run.ID, "gome.trace": fmt.Sprint(call.trace), "gome.step": fmt.Sprint(call.step),
 		},
-	})
+	}
+	if call.st.cfg.GPU {
+		job.GPUs = 1
+	}
+	release, err := e.slots.acquire(ctx, call.st.cfg.GPU)
+	if err != nil {
+		return Outcome{}, err
+	}
+	res, err := e.sandbox.Run(ctx, job)
+	release()
+	if ctx.Err() != nil {
+		return Outcome{}, context.Cause(ctx)
+	}
 	if err != nil {
 		return Outcome{}, errFatal{fmt.Errorf("sandbox: %w", err)}
 	}
@@ -98,10 +139,8 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend,
 	}
 	switch {
-	case ctx.Err() != nil:
-		return out, ctx.Err()
 	case res.TimedOut:
-		out.Problem = fmt.Sprintf("timed out after %.0fs: make it faster or train on less data", cfg.ExecTimeoutSeconds)
+		out.Problem = fmt.Sprintf("timed out after %.0fs: make it faster or train on less data", timeout.Seconds())
 	case res.OOMKilled:
 		out.Problem = "ran out of memory: use less data at once, smaller models or lighter dtypes"
 	case res.ExitCode != 0:
@@ -121,6 +160,11 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	}
 	out.Score = &score
 	return out, nil
+}
+
+func isFatal(err error) bool {
+	var f errFatal
+	return errors.As(err, &f)
 }
 
 // readScore reads the validation score the solution reported in scores.json.

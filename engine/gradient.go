@@ -45,7 +45,11 @@ var components = []string{"data", "features", "model", "ensemble", "workflow"}
 
 // Weights say how much each score counts when a hypothesis is chosen.
 type Weights struct {
-	Alignment, Impact, Novelty, Feasibility, RiskReward float64
+	Alignment   float64 `json:"alignment"`
+	Impact      float64 `json:"impact"`
+	Novelty     float64 `json:"novelty"`
+	Feasibility float64 `json:"feasibility"`
+	RiskReward  float64 `json:"risk_reward"`
 }
 
 // DefaultWeights are the reference implementation's weights.

@@ -95,32 +95,45 @@ Metric: %s (%s is better). Id column: %s. Target column(s): %s.
 		clip(t.Description, 8000), st.data)
 }
 
-func draftMessages(st *runState, history []memory.Step) []llm.Message {
+func draftMessages(v view) []llm.Message {
 	var b strings.Builder
-	b.WriteString(taskBrief(st))
+	b.WriteString(taskBrief(v.st))
 	b.WriteString("\n\nWrite a first, simple and robust solution that runs well within the time limit.")
-	if failed := failuresSinceBest(history); failed != "" {
-		b.WriteString("\n\nEarlier drafts of this trace failed; do not repeat their mistakes:\n" + failed)
+	if failed := failuresSinceBest(v.history); failed != "" {
+		b.WriteString("\n\nEarlier attempts of this trace failed; do not repeat their mistakes:\n" + failed)
+	}
+	if others := siblingIdeas(v); others != "" {
+		b.WriteString("\n\nOther traces of this run are drafting these; make yours different in approach:\n" + others)
 	}
 	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
 }
 
-func gradientMessages(st *runState, best *memory.Step, history []memory.Step) []llm.Message {
+func gradientMessages(v view, best *memory.Step) []llm.Message {
 	var b strings.Builder
-	b.WriteString(taskBrief(st))
-	b.WriteString("\n\n" + bestSection(st, best))
-	b.WriteString("\n\n" + momentum(st, history))
+	b.WriteString(taskBrief(v.st))
+	b.WriteString("\n\n" + bestSection(v.st, best))
+	b.WriteString("\n\n" + momentum(v))
+	if !hasImproved(v.history) {
+		if others := siblingIdeas(v); others != "" {
+			b.WriteString("\n\nOther traces of this run are trying these directions; propose different ones:\n" + others)
+		}
+	}
+	if v.st.mergeStage() {
+		if merged := siblingSuccesses(v); merged != "" {
+			b.WriteString("\n\n## Merge stage\nThe run is in its last part. Other traces found these improvements; prefer hypotheses that merge their best ideas into this trace's best solution:\n" + merged)
+		}
+	}
 	b.WriteString(`
 
 Diagnose the current best solution like a gradient: list up to 5 challenges that limit its validation score, each with evidence from the code, logs and scores, then one hypothesis per challenge (same order) that would improve the score, scored 1-10 on alignment, impact, novelty (1 if already tried), feasibility and risk-reward. Prefer single, focused changes.`)
 	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
 }
 
-func updateMessages(st *runState, best *memory.Step, g Gradient, chosen Hypothesis, history []memory.Step) []llm.Message {
+func updateMessages(v view, best *memory.Step, g Gradient, chosen Hypothesis) []llm.Message {
 	var b strings.Builder
-	b.WriteString(taskBrief(st))
-	b.WriteString("\n\n" + bestSection(st, best))
-	b.WriteString("\n\n" + momentum(st, history))
+	b.WriteString(taskBrief(v.st))
+	b.WriteString("\n\n" + bestSection(v.st, best))
+	b.WriteString("\n\n" + momentum(v))
 	challenge := ""
 	if chosen.Challenge >= 0 && chosen.Challenge < len(g.Challenges) {
 		challenge = g.Challenges[chosen.Challenge].Statement
@@ -132,6 +145,16 @@ Challenge: %s
 Hypothesis (%s): %s
 
 Change the current best main.py to follow this hypothesis with minimal, targeted edits, keeping everything else that works. Return the complete new main.py.`, challenge, chosen.Component, chosen.Statement)
+	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
+}
+
+// treeImproveMessages is the tree strategy's improvement request: no diagnosis, one atomic
+// change to the best node.
+func treeImproveMessages(v view, best *memory.Step) []llm.Message {
+	var b strings.Builder
+	b.WriteString(taskBrief(v.st))
+	b.WriteString("\n\n" + bestSection(v.st, best))
+	b.WriteString("\n\nPropose one atomic improvement to this solution that should raise its validation score, implement it, and return the complete new main.py with a one-paragraph summary of the change.")
 	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
 }
 
@@ -164,21 +187,83 @@ Its output (stdout tail):
 %s`, st.task.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
 }
 
-// momentum is the trace's success memory: every accepted change, oldest first, and only the
-// failures since the latest acceptance (successes accumulate, noise is forgotten).
-func momentum(st *runState, history []memory.Step) string {
+// momentum is the success memory shown to gradients and updates: every accepted change of this
+// trace, oldest first, the successes of sibling traces, and only the failures since this
+// trace's latest acceptance (successes accumulate, noise is forgotten). With momentum off, only
+// those failures are shown.
+func momentum(v view) string {
 	var b strings.Builder
 	b.WriteString("## History of this trace\n")
-	for _, s := range history {
-		if s.Decision != Accepted {
-			continue
+	if !v.st.cfg.NoMomentum {
+		for _, s := range v.history {
+			if s.Decision != Accepted {
+				continue
+			}
+			fmt.Fprintf(&b, "- step %d (%s) ACCEPTED, validation %.6g: %s\n", s.Index, s.Kind, deref(s.Score), oneLine(s.Hypothesis))
 		}
-		fmt.Fprintf(&b, "- step %d (%s) ACCEPTED, validation %.6g: %s\n", s.Index, s.Kind, deref(s.Score), oneLine(s.Hypothesis))
+		if others := siblingSuccesses(v); others != "" {
+			b.WriteString("Improvements other traces of this run found:\n" + others)
+		}
 	}
-	if f := failuresSinceBest(history); f != "" {
+	if f := failuresSinceBest(v.history); f != "" {
 		b.WriteString("Since the last success, these did not improve the score:\n" + f)
 	}
 	return b.String()
+}
+
+// siblingSuccesses lists accepted improvements of the other traces, with the score change.
+func siblingSuccesses(v view) string {
+	var b strings.Builder
+	prev := map[string]*float64{}
+	for _, s := range v.all {
+		if s.Decision != Accepted {
+			continue
+		}
+		before := prev[s.TraceID]
+		prev[s.TraceID] = s.Score
+		if s.TraceID == traceID(v.st.run.ID, v.trace) || before == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "- %s: %.6g -> %.6g: %s\n", strings.TrimPrefix(s.TraceID, v.st.run.ID+"-"), *before, deref(s.Score), oneLine(s.Hypothesis))
+	}
+	return b.String()
+}
+
+// siblingIdeas lists what other traces tried or are trying, so that a trace that has not yet
+// improved explores somewhere else.
+func siblingIdeas(v view) string {
+	if v.st.cfg.Traces < 2 {
+		return ""
+	}
+	seen := map[string]bool{}
+	var b strings.Builder
+	add := func(h string) {
+		h = oneLine(h)
+		if h != "" && !seen[h] {
+			seen[h] = true
+			fmt.Fprintf(&b, "- %s\n", h)
+		}
+	}
+	for _, h := range v.st.siblingsInflight(v.trace) {
+		add(h)
+	}
+	own := traceID(v.st.run.ID, v.trace)
+	for _, s := range v.all {
+		if s.TraceID != own {
+			add(s.Hypothesis)
+		}
+	}
+	return b.String()
+}
+
+// hasImproved reports whether the trace has had an accepted change beyond its draft.
+func hasImproved(history []memory.Step) bool {
+	for _, s := range history {
+		if s.Decision == Accepted && s.Kind != KindDraft {
+			return true
+		}
+	}
+	return false
 }
 
 func failuresSinceBest(history []memory.Step) string {

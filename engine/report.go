@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -24,6 +27,7 @@ type Report struct {
 	Accepted      int           `json:"accepted"`
 	Traces        []TraceReport `json:"traces"`
 	Best          *BestSolution `json:"best,omitempty"`
+	Reruns        []Rerun       `json:"reruns,omitempty" jsonschema:"the top candidates re-run with other seeds, when asked"`
 	Test          *task.Report  `json:"test,omitempty"`
 	Usage         Usage         `json:"usage"`
 }
@@ -47,16 +51,27 @@ type BestSolution struct {
 	Submission string  `json:"submission_path"`
 }
 
+// Rerun is one candidate's validation scores over its original run and extra seeds.
+type Rerun struct {
+	StepID string    `json:"step_id"`
+	Scores []float64 `json:"scores"`
+	Mean   float64   `json:"mean"`
+	Std    float64   `json:"std"`
+	Failed int       `json:"failed" jsonschema:"re-runs that produced no valid score"`
+}
+
 // Usage is what a run spent on its model.
 type Usage struct {
-	Calls            int `json:"calls"`
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
+	Calls            int     `json:"calls"`
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd" jsonschema:"0 when no prices are configured"`
 }
 
 // report builds the final report. The best solution is the best validated step across all
 // traces, not the latest one; its submission is copied next to the report and graded.
-func (e *Engine) report(ctx context.Context, st *runState, reason string) (*Report, error) {
+func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*Report, error) {
+	ctx := context.WithoutCancel(runCtx)
 	rep := &Report{
 		RunID: st.run.ID, TaskID: st.task.ID, Metric: st.task.Metric,
 		LowerIsBetter: st.task.LowerIsBetter, StopReason: reason,
@@ -77,6 +92,7 @@ func (e *Engine) report(ctx context.Context, st *runState, reason string) (*Repo
 		byTrace[tr.ID] = &rep.Traces[i]
 	}
 	var best *memory.Step
+	var accepted []memory.Step
 	for i := range steps {
 		s := &steps[i]
 		tr := byTrace[s.TraceID]
@@ -87,6 +103,7 @@ func (e *Engine) report(ctx context.Context, st *runState, reason string) (*Repo
 		}
 		rep.Accepted++
 		tr.Accepted++
+		accepted = append(accepted, *s)
 		if tr.DraftScore == nil {
 			tr.DraftScore = s.Score
 		}
@@ -95,11 +112,16 @@ func (e *Engine) report(ctx context.Context, st *runState, reason string) (*Repo
 			best = s
 		}
 	}
-	if rep.Usage.PromptTokens, rep.Usage.CompletionTokens, rep.Usage.Calls, err = e.store.RunUsage(ctx, st.run.ID); err != nil {
-		return nil, fmt.Errorf("model usage: %w", err)
-	}
+	rep.Usage = st.spend.usage()
 	if best == nil {
 		return rep, nil
+	}
+	if st.cfg.RerunTopK > 0 && runCtx.Err() == nil {
+		var chosen *memory.Step
+		rep.Reruns, chosen = e.rerunTop(runCtx, st, accepted)
+		if chosen != nil {
+			best = chosen
+		}
 	}
 	var trace int
 	for _, tr := range traces {
@@ -125,6 +147,69 @@ func (e *Engine) report(ctx context.Context, st *runState, reason string) (*Repo
 		rep.Test = graded
 	}
 	return rep, nil
+}
+
+// rerunTop re-runs the k best distinct solutions with extra seeds (GOME_SEED) and returns the
+// one whose mean validation score is best: a lucky split should not pick the final answer.
+func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.Step) ([]Rerun, *memory.Step) {
+	sort.SliceStable(accepted, func(i, j int) bool { return st.task.Better(*accepted[i].Score, *accepted[j].Score) })
+	seen := map[string]bool{}
+	var cands []memory.Step
+	for _, s := range accepted {
+		if !seen[s.CodeHash] && len(cands) < st.cfg.RerunTopK {
+			seen[s.CodeHash] = true
+			cands = append(cands, s)
+		}
+	}
+	var reruns []Rerun
+	var chosen *memory.Step
+	var chosenMean float64
+	for i := range cands {
+		c := &cands[i]
+		r := Rerun{StepID: c.ID, Scores: []float64{*c.Score}}
+		trace := traceIndex(st.run.ID, c.TraceID)
+		for seed := 1; seed <= st.cfg.RerunSeeds; seed++ {
+			ws := filepath.Join(st.dir, "rerun", c.ID, fmt.Sprintf("seed-%d", seed))
+			if err := os.MkdirAll(ws, 0o755); err != nil {
+				r.Failed++
+				continue
+			}
+			call := caller{e: e, st: st, trace: trace, step: c.Index, stepID: c.ID}
+			out, err := e.executeOnce(ctx, call, ws, c.Code, false, st.cfg.execTimeout(), map[string]string{"GOME_SEED": fmt.Sprint(seed)})
+			if ctx.Err() != nil {
+				return reruns, nil // out of budget: keep the best validated solution
+			}
+			if err != nil || !out.Valid() {
+				r.Failed++
+				continue
+			}
+			r.Scores = append(r.Scores, *out.Score)
+		}
+		r.Mean, r.Std = meanStd(r.Scores)
+		reruns = append(reruns, r)
+		if r.Failed == 0 && (chosen == nil || st.task.Better(r.Mean, chosenMean)) {
+			chosen, chosenMean = c, r.Mean
+		}
+	}
+	return reruns, chosen
+}
+
+func meanStd(xs []float64) (float64, float64) {
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+	}
+	mean := sum / float64(len(xs))
+	for _, x := range xs {
+		sq += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sq / float64(len(xs)))
+}
+
+func traceIndex(runID, traceID string) int {
+	var i int
+	fmt.Sscanf(strings.TrimPrefix(traceID, runID), "-t%d", &i)
+	return i
 }
 
 func copyFile(src, dst string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,12 +25,52 @@ const (
 
 // runState is what the traces of one run share while it executes.
 type runState struct {
-	run      memory.Run
-	cfg      Config
-	task     *task.Task
-	deadline time.Time
-	dir      string
-	data     string // overview of the public data, for prompts
+	run     memory.Run
+	cfg     Config
+	task    *task.Task
+	dir     string
+	data    string // overview of the public data, for prompts
+	started time.Time
+	used    time.Duration // budget spent by earlier executions of the run
+	spend   *spend
+	stop    context.CancelCauseFunc // ends every trace of the run (caps)
+
+	mu       sync.Mutex
+	inflight map[int]string // trace index -> hypothesis it is trying now
+}
+
+// elapsed is the budget the run has spent, earlier executions included.
+func (st *runState) elapsed() time.Duration { return st.used + time.Since(st.started) }
+
+// mergeStage reports whether the run is in the last part of its budget, where gradients are
+// asked to merge other traces' accepted ideas.
+func (st *runState) mergeStage() bool {
+	f := st.cfg.MergeFraction
+	return f > 0 && st.cfg.Traces > 1 && st.elapsed() >= time.Duration((1-f)*float64(st.cfg.budget()))
+}
+
+func (st *runState) setInflight(trace int, hypothesis string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if hypothesis == "" {
+		delete(st.inflight, trace)
+		return
+	}
+	st.inflight[trace] = hypothesis
+}
+
+// siblingsInflight lists what the other traces are trying right now.
+func (st *runState) siblingsInflight(trace int) []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []string
+	for t, h := range st.inflight {
+		if t != trace {
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // errFatal marks a fault no later step can get past (the model endpoint is unreachable or
@@ -65,24 +106,37 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	sp, err := loadSpend(ctx, e.store, runID, e.prices)
+	if err != nil {
+		return nil, err
+	}
 	st := &runState{
 		run:      run,
 		cfg:      cfg,
 		task:     t,
-		deadline: started.Add(cfg.budget() - used),
 		dir:      filepath.Join(e.home, "runs", runID),
 		data:     describeData(t.PublicDir),
+		started:  started,
+		used:     used,
+		spend:    sp,
+		inflight: map[int]string{},
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
-		Message: fmt.Sprintf("task %s, %d trace(s), metric %s (%s is better)", t.ID, len(traces), t.Metric, direction(t))})
+		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, direction(t))})
 
-	budgetCtx, cancelBudget := context.WithDeadline(ctx, st.deadline)
+	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
+	capCtx, stopAll := context.WithCancelCause(budgetCtx)
+	defer stopAll(nil)
+	st.stop = stopAll
+	if err := sp.over(cfg); err != nil {
+		stopAll(err)
+	}
 	reasons := make([]string, len(traces))
 	errs := make([]error, len(traces))
 	var wg sync.WaitGroup
 	for i, tr := range traces {
-		wg.Go(func() { reasons[i], errs[i] = e.runTrace(budgetCtx, st, tr) })
+		wg.Go(func() { reasons[i], errs[i] = e.runTrace(capCtx, st, tr) })
 	}
 	wg.Wait()
 
@@ -99,11 +153,11 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	}
 	reason := StopMaxSteps
 	for _, r := range reasons {
-		if r == StopBudget {
-			reason = StopBudget
+		if r != StopMaxSteps {
+			reason = r
 		}
 	}
-	return e.finish(ctx, st, memory.RunFinished, reason, "")
+	return e.finish(capCtx, st, memory.RunFinished, reason, "")
 }
 
 // budgetUsed is the wall-clock time earlier executions of the run spent, measured as the
@@ -130,15 +184,21 @@ func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (s
 		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
 	}
 	for len(steps) < st.cfg.MaxSteps {
+		if reason, stopped := stopReason(ctx); stopped {
+			return reason, nil
+		}
 		if ctx.Err() != nil {
-			return StopBudget, nil
+			return StopUser, nil
 		}
 		step, err := e.takeStep(ctx, st, tr.Index, steps)
 		if err != nil {
 			if ctx.Err() != nil {
-				// The step was cut short by the budget or a stop: it is not recorded, so a
-				// resumed run takes it again from the start.
-				return StopBudget, nil
+				// The step was cut short by the budget, a cap or a stop: it is not recorded,
+				// so a resumed run takes it again from the start.
+				if reason, stopped := stopReason(ctx); stopped {
+					return reason, nil
+				}
+				return StopUser, nil
 			}
 			var fatal errFatal
 			if errors.As(err, &fatal) {
@@ -164,8 +224,8 @@ func (e *Engine) fail(ctx context.Context, run memory.Run, err error) error {
 // finish builds the final report, grades the best submission where answers exist, and records
 // the run's end.
 func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason, errMsg string) (*Report, error) {
-	ctx = context.WithoutCancel(ctx)
 	rep, err := e.report(ctx, st, reason)
+	ctx = context.WithoutCancel(ctx)
 	if err != nil {
 		return nil, e.fail(ctx, st.run, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,12 +14,19 @@ import (
 
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/task"
 )
 
 // Step kinds.
 const (
-	KindDraft   = "draft"
+	// KindDraft is a new solution written from the task alone.
+	KindDraft = "draft"
+	// KindImprove is a gradient (structured diagnosis) followed by an update of the best.
 	KindImprove = "improve"
+	// KindTreeImprove is a tree-search improvement of the best node, without a diagnosis.
+	KindTreeImprove = "tree-improve"
+	// KindDebug is a tree-search repair of a failing node.
+	KindDebug = "debug"
 )
 
 // Step decisions.
@@ -27,18 +36,51 @@ const (
 	Failed   = "failed"
 )
 
+// Tree-search settings, as in AIDE.
+const (
+	debugProbability = 0.5
+	maxDebugDepth    = 3
+)
+
+// plan is what a step will do: its kind and the step whose code it changes.
+type plan struct {
+	kind   string
+	parent *memory.Step
+	note   string // why this kind was chosen, for the event
+}
+
+// view is what a step knows when it is planned: its run, its trace's history and every step
+// of the run (for momentum shared across traces).
+type view struct {
+	st      *runState
+	trace   int
+	history []memory.Step
+	all     []memory.Step
+}
+
 // takeStep plans, executes, judges and records the next step of a trace. A model or execution
-// fault becomes a failed step; only faults of the store, or fatal model faults, are errors.
+// fault becomes a failed step; only faults of the store, the sandbox, or fatal model faults are
+// errors.
 func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history []memory.Step) (memory.Step, error) {
+	all, err := e.store.ListSteps(ctx, st.run.ID, "")
+	if err != nil {
+		return memory.Step{}, fmt.Errorf("list steps: %w", err)
+	}
+	v := view{st: st, trace: trace, history: history, all: all}
 	index := len(history)
-	best := bestOf(history)
+	best := bestOf(st.task, history)
+	p := choosePlan(v, best)
 	step := memory.Step{
 		ID:        stepID(st.run.ID, trace, index),
 		RunID:     st.run.ID,
 		TraceID:   traceID(st.run.ID, trace),
 		Index:     index,
+		Kind:      p.kind,
 		Workspace: filepath.Join(st.dir, fmt.Sprintf("trace-%d", trace), fmt.Sprintf("step-%d", index)),
 		StartedAt: time.Now().UTC(),
+	}
+	if p.parent != nil {
+		step.ParentID = p.parent.ID
 	}
 	// A step interrupted before it was recorded left files behind; start it clean.
 	if err := os.RemoveAll(step.Workspace); err != nil {
@@ -47,18 +89,15 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 	if err := os.MkdirAll(step.Workspace, 0o755); err != nil {
 		return step, fmt.Errorf("create workspace: %w", err)
 	}
-	call := caller{e: e, st: st, trace: trace, step: index, stepID: step.ID}
-
-	if best == nil {
-		step.Kind = KindDraft
-	} else {
-		step.Kind = KindImprove
-		step.ParentID = best.ID
+	msg := fmt.Sprintf("%s step", step.Kind)
+	if p.note != "" {
+		msg += " (" + p.note + ")"
 	}
-	e.emit(ctx, Event{Kind: EventStepStarted, RunID: st.run.ID, Trace: trace, Step: index, StepID: step.ID,
-		Message: fmt.Sprintf("%s step", step.Kind)})
+	e.emit(ctx, Event{Kind: EventStepStarted, RunID: st.run.ID, Trace: trace, Step: index, StepID: step.ID, Message: msg})
+	defer st.setInflight(trace, "")
 
-	code, err := e.plan(ctx, call, &step, best, history)
+	call := caller{e: e, st: st, trace: trace, step: index, stepID: step.ID}
+	code, err := e.write(ctx, call, v, p, best, &step)
 	if err != nil {
 		if ctx.Err() != nil || fatalModelError(err) {
 			return step, errFatal{err}
@@ -68,13 +107,13 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 		return e.record(ctx, st, trace, step, false)
 	}
 
-	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, code, st.cfg)
+	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, code, nil)
 	step.Code = code
 	if raw, merr := json.Marshal(out); merr == nil {
 		step.Exec = raw
 	}
 	if err != nil {
-		if ctx.Err() != nil || fatalModelError(err) {
+		if ctx.Err() != nil || fatalModelError(err) || isFatal(err) {
 			return step, errFatal{err}
 		}
 		// The fix loop's model call failed; the execution outcome stands as it was.
@@ -109,41 +148,171 @@ func (e *Engine) record(ctx context.Context, st *runState, trace int, step memor
 	return step, nil
 }
 
-// plan asks the model for the step's code: a draft for a trace with no valid solution yet, or a
-// gradient followed by an update of the best solution.
-func (e *Engine) plan(ctx context.Context, call caller, step *memory.Step, best *memory.Step, history []memory.Step) (string, error) {
+// choosePlan decides what the next step of a trace does, by the run's strategy.
+func choosePlan(v view, best *memory.Step) plan {
+	switch v.st.cfg.Strategy {
+	case StrategyTree:
+		return treePlan(v, best)
+	case StrategyAuto:
+		if best == nil {
+			return plan{kind: KindDraft}
+		}
+		useTree, note := preferTree(v.all)
+		if useTree {
+			p := treePlan(v, best)
+			p.note = note
+			return p
+		}
+		return plan{kind: KindImprove, parent: best, note: note}
+	default:
+		if best == nil {
+			return plan{kind: KindDraft}
+		}
+		return plan{kind: KindImprove, parent: best}
+	}
+}
+
+// treePlan is AIDE's greedy policy: draft until the trace has its drafts, then debug a failing
+// leaf with some probability, else improve the best node.
+func treePlan(v view, best *memory.Step) plan {
+	drafts := 0
+	for _, s := range v.history {
+		if s.Kind == KindDraft {
+			drafts++
+		}
+	}
+	if drafts < v.st.cfg.Drafts && v.st.cfg.Strategy == StrategyTree {
+		return plan{kind: KindDraft}
+	}
+	buggy := buggyLeaves(v.history)
+	r := stepRand(v.st.run.ID, v.trace, len(v.history))
+	if len(buggy) > 0 && (best == nil || r < debugProbability) {
+		pick := buggy[int(r*1e6)%len(buggy)]
+		return plan{kind: KindDebug, parent: pick}
+	}
 	if best == nil {
+		return plan{kind: KindDraft}
+	}
+	return plan{kind: KindTreeImprove, parent: best}
+}
+
+// buggyLeaves are failed steps with code that no later step changed, not already debugged too
+// deep.
+func buggyLeaves(history []memory.Step) []*memory.Step {
+	children := map[string]bool{}
+	byID := map[string]*memory.Step{}
+	for i := range history {
+		children[history[i].ParentID] = true
+		byID[history[i].ID] = &history[i]
+	}
+	var out []*memory.Step
+	for i := range history {
+		s := &history[i]
+		if s.Decision != Failed || s.Code == "" || children[s.ID] {
+			continue
+		}
+		depth := 0
+		for p := s; p != nil && p.Kind == KindDebug; p = byID[p.ParentID] {
+			depth++
+		}
+		if depth < maxDebugDepth {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// preferTree compares how often gradient steps and tree steps improved the score across the
+// run, with UCB1 so that neither is starved while the evidence is thin.
+func preferTree(all []memory.Step) (bool, string) {
+	var gTries, gWins, tTries, tWins float64
+	for _, s := range all {
+		win := 0.0
+		if s.Decision == Accepted {
+			win = 1
+		}
+		switch s.Kind {
+		case KindImprove:
+			gTries, gWins = gTries+1, gWins+win
+		case KindTreeImprove, KindDebug:
+			tTries, tWins = tTries+1, tWins+win
+		}
+	}
+	note := fmt.Sprintf("auto: gradient improved %d of %d, tree %d of %d", int(gWins), int(gTries), int(tWins), int(tTries))
+	switch {
+	case gTries == 0:
+		return false, note
+	case tTries == 0:
+		return true, note
+	}
+	n := gTries + tTries
+	ucb := func(w, t float64) float64 { return (w+1)/(t+2) + math.Sqrt(2*math.Log(n)/t) }
+	return ucb(tWins, tTries) > ucb(gWins, gTries), note
+}
+
+// stepRand is a number in [0, 1) fixed by the run, trace and step, so that a resumed or
+// replayed run makes the same choices.
+func stepRand(runID string, trace, step int) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d/%d", runID, trace, step)
+	return float64(h.Sum64()>>11) / float64(1<<53)
+}
+
+// write asks the model for the step's code.
+func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *memory.Step, step *memory.Step) (string, error) {
+	switch p.kind {
+	case KindDraft:
 		var d Draft
-		if err := call.ask(ctx, "draft", e.schemas.draft, draftMessages(call.st, history), &d); err != nil {
+		if err := call.ask(ctx, "draft", e.schemas.draft, draftMessages(v), &d); err != nil {
 			return "", err
 		}
 		step.Hypothesis = d.Plan
+		v.st.setInflight(v.trace, d.Plan)
 		return d.Code, nil
+	case KindDebug:
+		var u Update
+		out := decodeOutcome(p.parent.Exec)
+		if err := call.ask(ctx, "debug", e.schemas.update, fixMessages(v.st, p.parent.Code, out), &u); err != nil {
+			return "", err
+		}
+		step.Hypothesis = "debug: " + u.Summary
+		return u.Code, nil
+	case KindTreeImprove:
+		var u Update
+		if err := call.ask(ctx, "improve", e.schemas.update, treeImproveMessages(v, best), &u); err != nil {
+			return "", err
+		}
+		step.Hypothesis = u.Summary
+		v.st.setInflight(v.trace, u.Summary)
+		return u.Code, nil
 	}
+
 	var g Gradient
-	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(call.st, best, history), &g); err != nil {
+	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, best), &g); err != nil {
 		return "", err
 	}
 	if len(g.Hypotheses) == 0 {
 		return "", fmt.Errorf("gradient has no hypotheses")
 	}
-	chosen := g.Hypotheses[e.weights.choose(g.Hypotheses)]
+	chosen := g.Hypotheses[v.st.cfg.weights().choose(g.Hypotheses)]
 	if raw, err := json.Marshal(g); err == nil {
 		step.Gradient = raw
 	}
 	step.Hypothesis = chosen.Statement
-	e.emit(ctx, Event{Kind: EventGradient, RunID: call.st.run.ID, Trace: call.trace, Step: call.step, StepID: step.ID,
+	v.st.setInflight(v.trace, chosen.Statement)
+	e.emit(ctx, Event{Kind: EventGradient, RunID: v.st.run.ID, Trace: v.trace, Step: call.step, StepID: step.ID,
 		Message: fmt.Sprintf("%d challenge(s); chosen [%s] %s", len(g.Challenges), chosen.Component, chosen.Statement)})
 
 	var u Update
-	if err := call.ask(ctx, "update", e.schemas.update, updateMessages(call.st, best, g, chosen, history), &u); err != nil {
+	if err := call.ask(ctx, "update", e.schemas.update, updateMessages(v, best, g, chosen), &u); err != nil {
 		return "", err
 	}
 	step.Reason = u.Summary
 	return u.Code, nil
 }
 
-// caller asks the model on behalf of one step and records each call's usage.
+// caller asks the model on behalf of one step, records each call, and counts it against the
+// run's caps.
 type caller struct {
 	e      *Engine
 	st     *runState
@@ -169,6 +338,11 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 	if rerr := c.e.store.RecordLLMCall(context.WithoutCancel(ctx), rec); rerr != nil {
 		c.e.logger.Warn("record model call", "key", key, "err", rerr)
 	}
+	if over := c.st.spend.add(c.st.cfg, c.e.prices, resp.Model, resp.Usage); over != nil {
+		// The reply is still used: the cap ends the run before the next step, and a step
+		// already under way stops at its next wait.
+		c.st.stop(over)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", purpose, err)
 	}
@@ -178,12 +352,14 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 	return nil
 }
 
-// bestOf returns the trace's current best: its latest accepted step.
-func bestOf(history []memory.Step) *memory.Step {
-	for i := len(history) - 1; i >= 0; i-- {
-		if history[i].Decision == Accepted {
-			return &history[i]
+// bestOf returns the trace's best validated step.
+func bestOf(t *task.Task, history []memory.Step) *memory.Step {
+	var best *memory.Step
+	for i := range history {
+		s := &history[i]
+		if s.Decision == Accepted && s.Score != nil && (best == nil || t.Better(*s.Score, *best.Score)) {
+			best = s
 		}
 	}
-	return nil
+	return best
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,9 @@ type common struct {
 	baseURL string
 	replay  string
 	record  string
+	prices  string
+	cpu     int
+	gpu     int
 	verbose bool
 }
 
@@ -38,6 +42,24 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.baseURL, "base-url", "", "OpenAI-compatible endpoint (env OPENAI_BASE_URL); the key is read from env OPENAI_API_KEY only")
 	fs.StringVar(&c.replay, "replay", "", "answer model calls from a recorded JSONL file instead of a model")
 	fs.StringVar(&c.record, "record", "", "append every model call to this JSONL file, for later replay")
+	fs.StringVar(&c.prices, "prices", "", `JSON file of model prices in US dollars per million tokens: {"gpt-5": {"input_per_mtok": 1.25, "output_per_mtok": 10}}`)
+	fs.IntVar(&c.cpu, "cpu-slots", 1, "executions that may run at once on this machine")
+	fs.IntVar(&c.gpu, "gpu-slots", 0, "GPU executions that may run at once (0: runs asking for a GPU are refused)")
+}
+
+func loadPrices(path string) (map[string]engine.Price, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read prices: %w", err)
+	}
+	var p map[string]engine.Price
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf(`prices file %s: %w: write {"MODEL": {"input_per_mtok": N, "output_per_mtok": N}}`, path, err)
+	}
+	return p, nil
 }
 
 // app is the wired set of parts a command uses.
@@ -80,7 +102,12 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 		return nil, err
 	}
 	logger.Warn("using the local sandbox backend: solutions run as ordinary processes, without isolation")
-	opts := []engine.Option{engine.WithLogger(logger)}
+	prices, err := loadPrices(c.prices)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	opts := []engine.Option{engine.WithLogger(logger), engine.WithSlots(c.cpu, c.gpu), engine.WithPrices(prices)}
 	if onEvent != nil {
 		opts = append(opts, engine.WithEventHandler(onEvent))
 	}

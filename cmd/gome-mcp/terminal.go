@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gome-agent/gome/engine"
 	"github.com/gome-agent/gome/memory"
@@ -25,11 +26,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var c common
 	c.register(fs, true)
 	var cfg engine.Config
-	fs.IntVar(&cfg.MaxSteps, "steps", engine.DefaultMaxSteps, "steps per trace, the draft included")
-	fs.IntVar(&cfg.Traces, "traces", engine.DefaultTraces, "traces optimizing in parallel")
-	budget := fs.Duration("budget", engine.DefaultBudgetSeconds*1e9, "wall-clock budget of the run")
-	execTimeout := fs.Duration("exec-timeout", engine.DefaultExecTimeoutSeconds*1e9, "time limit of one execution")
+	var strategy string
+	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
+	fs.IntVar(&cfg.MaxSteps, "steps", engine.DefaultMaxSteps, "steps per trace, drafts included")
+	fs.IntVar(&cfg.Traces, "traces", engine.DefaultTraces, "traces optimizing in parallel, sharing their successes")
+	budget := fs.Duration("budget", engine.DefaultBudgetSeconds*time.Second, "wall-clock budget of the run")
+	execTimeout := fs.Duration("exec-timeout", engine.DefaultExecTimeoutSeconds*time.Second, "time limit of one full execution")
+	debugTimeout := fs.Duration("debug-timeout", engine.DefaultDebugTimeoutSeconds*time.Second, "time limit of the quick main.py --debug run before each full run")
+	fs.BoolVar(&cfg.NoDebug, "no-debug", false, "skip the debug run")
 	fs.IntVar(&cfg.MaxFixes, "fixes", engine.DefaultMaxFixes, "fix attempts for a failing execution within a step (-1 for none)")
+	fs.IntVar(&cfg.MaxTokens, "max-tokens", 0, "stop the run after this many model tokens (0: no cap)")
+	fs.Float64Var(&cfg.MaxCostUSD, "max-cost", 0, "stop the run after this many US dollars of model cost (0: no cap; needs --prices)")
+	fs.BoolVar(&cfg.NoMomentum, "no-momentum", false, "turn the success memory off (ablation)")
+	fs.Float64Var(&cfg.MergeFraction, "merge", 0, "merge stage in the last fraction of the budget, e.g. 0.2 (0: off; needs --traces > 1)")
+	fs.IntVar(&cfg.Drafts, "drafts", engine.DefaultDrafts, "drafts per trace before improving (tree strategy)")
+	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
+	fs.IntVar(&cfg.RerunSeeds, "rerun-seeds", engine.DefaultRerunSeeds, "extra seeds per re-run candidate")
+	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -40,8 +53,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: run takes one task folder, got %d arguments", errUsage, len(pos))
 	}
 	cfg.TaskDir = pos[0]
+	cfg.Strategy = engine.Strategy(strategy)
 	cfg.BudgetSeconds = budget.Seconds()
 	cfg.ExecTimeoutSeconds = execTimeout.Seconds()
+	cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
 
 	var mu sync.Mutex
 	progress := func(ev engine.Event) {
@@ -109,7 +124,14 @@ func printReport(w io.Writer, r *engine.Report) {
 			fmt.Fprintf(w, "Test: %s %.5f (%s; above median: %v)\n", r.Metric, *t.Score, medal, t.AboveMedian)
 		}
 	}
-	fmt.Fprintf(w, "Model: %d calls, %d prompt + %d completion tokens\n", r.Usage.Calls, r.Usage.PromptTokens, r.Usage.CompletionTokens)
+	for _, rr := range r.Reruns {
+		fmt.Fprintf(w, "Re-run %s: mean %.6g (std %.3g) over %d seeds, %d failed\n", rr.StepID, rr.Mean, rr.Std, len(rr.Scores), rr.Failed)
+	}
+	fmt.Fprintf(w, "Model: %d calls, %d prompt + %d completion tokens", r.Usage.Calls, r.Usage.PromptTokens, r.Usage.CompletionTokens)
+	if r.Usage.CostUSD > 0 {
+		fmt.Fprintf(w, ", $%.4f", r.Usage.CostUSD)
+	}
+	fmt.Fprintln(w)
 }
 
 func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Script maps a call purpose to the replies given in turn; the last reply repeats.
@@ -95,6 +97,23 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	content := replies[min(n, len(replies)-1)]
+	for strings.HasPrefix(content, faultPrefix) {
+		fault := strings.TrimPrefix(content, faultPrefix)
+		if code, ok := strings.CutPrefix(fault, "status:"); ok {
+			status, _ := strconv.Atoi(code)
+			http.Error(w, fmt.Sprintf(`{"error":{"message":"scripted status %d","type":"server_error"}}`, status), status)
+			return
+		}
+		rest, _ := strings.CutPrefix(fault, "delay:")
+		ms, reply, _ := strings.Cut(rest, ":")
+		d, _ := strconv.Atoi(ms)
+		select {
+		case <-time.After(time.Duration(d) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		content = reply
+	}
 	prompt := 0
 	for _, m := range body.Messages {
 		prompt += len(m.Content) / 4
@@ -106,6 +125,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			"message": map[string]string{"role": "assistant", "content": content}}},
 		"usage": map[string]int{"prompt_tokens": prompt, "completion_tokens": len(content) / 4, "total_tokens": prompt + len(content)/4},
 	})
+}
+
+// Fault replies make the fake misbehave the way real endpoints do; use them as script entries.
+const faultPrefix = "\x00fault:"
+
+// Status is a reply that answers with an HTTP error status (429, 500, ...).
+func Status(code int) string { return fmt.Sprintf("%sstatus:%d", faultPrefix, code) }
+
+// Delay is a reply that waits d before answering with reply: longer than the client's timeout,
+// it is a timeout.
+func Delay(d time.Duration, reply string) string {
+	return fmt.Sprintf("%sdelay:%d:%s", faultPrefix, d.Milliseconds(), reply)
 }
 
 // JSON encodes v as a reply body, panicking on values that cannot be encoded (test data).
