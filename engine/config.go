@@ -62,6 +62,9 @@ type Config struct {
 	RerunSeeds int `json:"rerun_seeds,omitempty"`
 	// GPU asks for a GPU slot (and a GPU) for every execution.
 	GPU bool `json:"gpu,omitempty"`
+	// Client marks a run driven step by step by a client (GradientContext, ApplyUpdate): it
+	// has no background loop and needs no model.
+	Client bool `json:"client,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
 }

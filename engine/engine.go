@@ -183,6 +183,10 @@ func (e *Engine) Resume(ctx context.Context) ([]string, error) {
 	}
 	var ids []string
 	for _, r := range runs {
+		var cfg Config
+		if err := json.Unmarshal(r.Config, &cfg); err == nil && cfg.Client {
+			continue // a client-driven run waits for its client
+		}
 		if err := e.launch(r.ID); err != nil {
 			if errors.Is(err, ErrRunActive) {
 				continue
@@ -207,6 +211,10 @@ func (e *Engine) ResumeRun(ctx context.Context, runID string) (memory.Run, error
 	}
 	if e.Active(runID) {
 		return memory.Run{}, fmt.Errorf("run %q: %w", runID, ErrRunActive)
+	}
+	var cfg Config
+	if err := json.Unmarshal(run.Config, &cfg); err == nil && cfg.Client {
+		return memory.Run{}, fmt.Errorf("%w: run %q is driven by its client: continue it with compute_gradient and apply_update", ErrInvalidConfig, runID)
 	}
 	if e.model == nil {
 		return memory.Run{}, ErrNoModel
@@ -256,7 +264,7 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	if err != nil {
 		return memory.Run{}, taskError{err}
 	}
-	if e.model == nil {
+	if e.model == nil && !cfg.Client {
 		return memory.Run{}, ErrNoModel
 	}
 	if cfg.MaxCostUSD > 0 && len(e.prices) == 0 {

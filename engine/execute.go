@@ -56,8 +56,11 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 	if err != nil {
 		return out, code, err
 	}
-	cfg := call.st.cfg
-	for fix := 1; !out.Valid() && fix <= cfg.fixes(); fix++ {
+	fixes := call.st.cfg.fixes()
+	if e.model == nil {
+		fixes = 0 // a client-driven run fixes its own code
+	}
+	for fix := 1; !out.Valid() && fix <= fixes; fix++ {
 		var u Update
 		purpose := fmt.Sprintf("fix-%d", fix)
 		if err := call.ask(ctx, purpose, e.schemas.update, fixMessages(call.st, code, out), &u); err != nil {

@@ -80,37 +80,34 @@ type errFatal struct{ err error }
 func (f errFatal) Error() string { return f.err.Error() }
 func (f errFatal) Unwrap() error { return f.err }
 
-// execute runs (or resumes) a recorded run to its end and records how it ended.
-func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
+// load rebuilds a run's shared state from the store.
+func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Trace, error) {
 	started := time.Now()
 	run, err := e.store.GetRun(ctx, runID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cfg Config
 	if err := json.Unmarshal(run.Config, &cfg); err != nil {
-		return nil, e.fail(ctx, run, fmt.Errorf("decode run configuration: %w", err))
+		return nil, nil, fmt.Errorf("decode run configuration: %w", err)
 	}
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
-		return nil, e.fail(ctx, run, fmt.Errorf("load task: %w", err))
-	}
-	if e.model == nil {
-		return nil, e.fail(ctx, run, ErrNoModel)
+		return nil, nil, fmt.Errorf("load task: %w", err)
 	}
 	traces, err := e.store.ListTraces(ctx, runID)
 	if err != nil {
-		return nil, fmt.Errorf("list traces: %w", err)
+		return nil, nil, fmt.Errorf("list traces: %w", err)
 	}
 	used, err := e.budgetUsed(ctx, runID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sp, err := loadSpend(ctx, e.store, runID, e.prices)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st := &runState{
+	return &runState{
 		run:      run,
 		cfg:      cfg,
 		task:     t,
@@ -119,7 +116,23 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 		started:  started,
 		used:     used,
 		spend:    sp,
+		stop:     func(error) {},
 		inflight: map[int]string{},
+	}, traces, nil
+}
+
+// execute runs (or resumes) a recorded run to its end and records how it ended.
+func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
+	st, traces, err := e.load(ctx, runID)
+	if err != nil {
+		if run, gerr := e.store.GetRun(ctx, runID); gerr == nil {
+			return nil, e.fail(ctx, run, err)
+		}
+		return nil, err
+	}
+	run, cfg, t, started, used, sp := st.run, st.cfg, st.task, st.started, st.used, st.spend
+	if e.model == nil {
+		return nil, e.fail(ctx, run, ErrNoModel)
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
 		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, direction(t))})

@@ -70,24 +70,9 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 	index := len(history)
 	best := bestOf(st.task, history)
 	p := choosePlan(v, best)
-	step := memory.Step{
-		ID:        stepID(st.run.ID, trace, index),
-		RunID:     st.run.ID,
-		TraceID:   traceID(st.run.ID, trace),
-		Index:     index,
-		Kind:      p.kind,
-		Workspace: filepath.Join(st.dir, fmt.Sprintf("trace-%d", trace), fmt.Sprintf("step-%d", index)),
-		StartedAt: time.Now().UTC(),
-	}
-	if p.parent != nil {
-		step.ParentID = p.parent.ID
-	}
-	// A step interrupted before it was recorded left files behind; start it clean.
-	if err := os.RemoveAll(step.Workspace); err != nil {
-		return step, fmt.Errorf("clear workspace: %w", err)
-	}
-	if err := os.MkdirAll(step.Workspace, 0o755); err != nil {
-		return step, fmt.Errorf("create workspace: %w", err)
+	step, err := e.newStep(st, trace, index, p.kind, p.parent)
+	if err != nil {
+		return step, err
 	}
 	msg := fmt.Sprintf("%s step", step.Kind)
 	if p.note != "" {
@@ -106,7 +91,37 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 		step.Reason = "model: " + err.Error()
 		return e.record(ctx, st, trace, step, false)
 	}
+	return e.judge(ctx, call, step, code, best)
+}
 
+// newStep prepares the next step of a trace: its identity and a clean workspace.
+func (e *Engine) newStep(st *runState, trace, index int, kind string, parent *memory.Step) (memory.Step, error) {
+	step := memory.Step{
+		ID:        stepID(st.run.ID, trace, index),
+		RunID:     st.run.ID,
+		TraceID:   traceID(st.run.ID, trace),
+		Index:     index,
+		Kind:      kind,
+		Workspace: filepath.Join(st.dir, fmt.Sprintf("trace-%d", trace), fmt.Sprintf("step-%d", index)),
+		StartedAt: time.Now().UTC(),
+	}
+	if parent != nil {
+		step.ParentID = parent.ID
+	}
+	// A step interrupted before it was recorded left files behind; start it clean.
+	if err := os.RemoveAll(step.Workspace); err != nil {
+		return step, fmt.Errorf("clear workspace: %w", err)
+	}
+	if err := os.MkdirAll(step.Workspace, 0o755); err != nil {
+		return step, fmt.Errorf("create workspace: %w", err)
+	}
+	return step, nil
+}
+
+// judge executes a step's code (with the fix loop when a model is configured), decides
+// whether it becomes the trace's best, and records it.
+func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code string, best *memory.Step) (memory.Step, error) {
+	st, trace, index := call.st, call.trace, step.Index
 	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, code, nil)
 	step.Code = code
 	if raw, merr := json.Marshal(out); merr == nil {

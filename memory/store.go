@@ -199,11 +199,13 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		// journal_mode is a property of the file; the writer sets it once and
-		// readers inherit it. FULL survives power loss, not only a crash:
-		// steps take minutes each, so the fsync per commit costs nothing that
-		// matters, and a lost step would be re-run at real expense.
+		// readers inherit it. In WAL mode NORMAL loses no committed transaction
+		// when the server crashes or is killed (what resume must survive); only
+		// a power loss may drop the last ones, which resume then re-runs. FULL
+		// cost an fsync per commit, several per step: a measured 15% of a
+		// short step (docs/BENCHMARKS.md).
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
 		// Take the write lock at BEGIN, so a transaction that read first
 		// never has to fail upgrading its lock later.
 		q.Set("_txlock", "immediate")

@@ -28,7 +28,7 @@ func TestOpenConfiguresDatabase(t *testing.T) {
 		{"write", "journal_mode", "wal"},
 		{"write", "foreign_keys", "1"},
 		{"write", "busy_timeout", "10000"},
-		{"write", "synchronous", "2"}, // FULL
+		{"write", "synchronous", "1"}, // NORMAL
 		{"read", "journal_mode", "wal"},
 		{"read", "foreign_keys", "1"},
 		{"read", "busy_timeout", "10000"},

@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/gome-agent/gome/llm"
+	"github.com/gome-agent/gome/memory"
+)
+
+// ErrStepsUsed is returned when a client asks for a step beyond its trace's max_steps.
+var ErrStepsUsed = errors.New("the trace has used all its steps")
+
+// Create records a run without starting it. A client-driven run (Config.Client) is then
+// advanced with GradientContext and ApplyUpdate.
+func (e *Engine) Create(ctx context.Context, cfg Config) (memory.Run, error) {
+	return e.create(ctx, cfg)
+}
+
+// GradientContext is everything a diagnosis of a trace's best solution needs, for a client
+// that reasons itself: the same material Gome's own gradient prompt holds, the prompt itself,
+// and the schema the gradient must follow. When the trace has no valid solution yet, Kind is
+// "draft": the client writes a first main.py instead.
+type GradientContext struct {
+	RunID         string             `json:"run_id"`
+	Trace         int                `json:"trace"`
+	NextStep      int                `json:"next_step"`
+	StepsLeft     int                `json:"steps_left"`
+	Kind          string             `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
+	TaskID        string             `json:"task_id"`
+	Metric        string             `json:"metric"`
+	LowerIsBetter bool               `json:"lower_is_better"`
+	Contract      string             `json:"contract" jsonschema:"the rules every main.py follows"`
+	Task          string             `json:"task" jsonschema:"task description and public data files"`
+	BestStepID    string             `json:"best_step_id,omitempty"`
+	BestScore     *float64           `json:"best_score,omitempty"`
+	BestCode      string             `json:"best_code,omitempty"`
+	BestOutput    string             `json:"best_output,omitempty" jsonschema:"stdout tail of the best solution's run"`
+	Momentum      string             `json:"momentum" jsonschema:"accepted changes of this and sibling traces, and the failures since the last success"`
+	Siblings      string             `json:"siblings,omitempty" jsonschema:"what other traces try; be different until this trace first improves"`
+	Prompt        []llm.Message      `json:"prompt" jsonschema:"the messages Gome would send its own model"`
+	Schema        *jsonschema.Schema `json:"schema" jsonschema:"JSON schema of the gradient (or, for a draft, of the draft)"`
+}
+
+// clientStep holds a locked client-driven trace ready for its next step.
+type clientStep struct {
+	ctx     context.Context // cancelled when the run is stopped
+	st      *runState
+	trace   int
+	history []memory.Step
+	all     []memory.Step
+	best    *memory.Step
+	release func()
+}
+
+// openTrace loads a trace for a client call and locks the run against the background loop
+// and other client calls.
+func (e *Engine) openTrace(ctx context.Context, runID string, trace int) (*clientStep, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if err := e.register(runID, cancel); err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("%w: wait for it to finish or stop it first", err)
+	}
+	release := func() { cancel(nil); e.unregister(runID) }
+	st, traces, err := e.load(ctx, runID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if st.run.Status == memory.RunFinished || st.run.Status == memory.RunFailed {
+		release()
+		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
+	}
+	if trace < 0 || trace >= len(traces) {
+		release()
+		return nil, fmt.Errorf("%w: trace %d does not exist: run %q has traces 0 to %d", ErrInvalidConfig, trace, runID, len(traces)-1)
+	}
+	all, err := e.store.ListSteps(ctx, runID, "")
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("list steps: %w", err)
+	}
+	var history []memory.Step
+	for _, s := range all {
+		if s.TraceID == traceID(runID, trace) {
+			history = append(history, s)
+		}
+	}
+	return &clientStep{ctx: ctx, st: st, trace: trace, history: history, all: all, best: bestOf(st.task, history), release: release}, nil
+}
+
+// GradientContext returns what a client needs to diagnose a trace's best solution itself.
+func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (*GradientContext, error) {
+	cs, err := e.openTrace(ctx, runID, trace)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.release()
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
+	gc := &GradientContext{
+		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
+		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.task.LowerIsBetter,
+		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Siblings: siblingIdeas(v),
+	}
+	if cs.best == nil {
+		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), e.schemas.draft
+		return gc, nil
+	}
+	out := decodeOutcome(cs.best.Exec)
+	gc.Kind, gc.Prompt, gc.Schema = KindImprove, gradientMessages(v, cs.best), e.schemas.gradient
+	gc.BestStepID, gc.BestScore, gc.BestCode, gc.BestOutput = cs.best.ID, cs.best.Score, cs.best.Code, tail(out.Stdout, maxLogChars)
+	return gc, nil
+}
+
+// ComputeGradient asks the server's model to diagnose a trace's best solution now, without
+// changing anything. It returns the gradient and the index of the hypothesis the weights pick.
+func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (*Gradient, int, error) {
+	if e.model == nil {
+		return nil, 0, ErrNoModel
+	}
+	cs, err := e.openTrace(ctx, runID, trace)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cs.release()
+	if cs.best == nil {
+		return nil, 0, fmt.Errorf("%w: trace %d has no valid solution to diagnose yet: apply a draft first", ErrInvalidConfig, trace)
+	}
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
+	call := caller{e: e, st: cs.st, trace: trace, step: len(cs.history), stepID: ""}
+	var g Gradient
+	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, cs.best), &g); err != nil {
+		return nil, 0, err
+	}
+	return &g, cs.st.cfg.weights().choose(g.Hypotheses), nil
+}
+
+// CheckGradient validates a client's gradient against the gradient schema and returns the
+// index of the hypothesis the weights pick.
+func (e *Engine) CheckGradient(g Gradient) (int, error) {
+	if err := validate(e.schemas.gradient, g); err != nil {
+		return 0, fmt.Errorf("%w: the gradient does not match its schema: %w", ErrInvalidConfig, err)
+	}
+	for i, h := range g.Hypotheses {
+		if h.Challenge >= len(g.Challenges) {
+			return 0, fmt.Errorf("%w: hypothesis %d answers challenge %d, but there are %d challenges", ErrInvalidConfig, i, h.Challenge, len(g.Challenges))
+		}
+	}
+	return DefaultWeights.choose(g.Hypotheses), nil
+}
+
+func validate(schema *jsonschema.Schema, v any) error {
+	resolved, err := schema.Resolve(nil)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var inst any
+	if err := json.Unmarshal(raw, &inst); err != nil {
+		return err
+	}
+	return resolved.Validate(inst)
+}
+
+// UpdateInput is a client's step: the code to run and, optionally, the gradient it follows.
+type UpdateInput struct {
+	// Gradient is the diagnosis the update follows; it is validated and stored with the step.
+	Gradient *Gradient
+	// Hypothesis picks one of the gradient's hypotheses; nil lets the weights choose.
+	Hypothesis *int
+	// Code is the complete main.py. Empty asks the server's model to write it.
+	Code string
+	// Summary says what changed.
+	Summary string
+}
+
+// ApplyUpdate takes the next step of a trace with the client's code (or the server model's):
+// it runs it, scores it, accepts it only if it improves the trace's best, and records it. On
+// a trace with no valid solution yet, the step is a draft.
+func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (memory.Step, error) {
+	cs, err := e.openTrace(ctx, runID, trace)
+	if err != nil {
+		return memory.Step{}, err
+	}
+	defer cs.release()
+	ctx, st := cs.ctx, cs.st
+	if len(cs.history) >= st.cfg.MaxSteps {
+		return memory.Step{}, fmt.Errorf("%w: trace %d took %d of %d steps: start a new run to go on", ErrStepsUsed, trace, len(cs.history), st.cfg.MaxSteps)
+	}
+	var chosen *Hypothesis
+	if in.Gradient != nil {
+		pick, err := e.CheckGradient(*in.Gradient)
+		if err != nil {
+			return memory.Step{}, err
+		}
+		if in.Hypothesis != nil {
+			if *in.Hypothesis < 0 || *in.Hypothesis >= len(in.Gradient.Hypotheses) {
+				return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *in.Hypothesis, len(in.Gradient.Hypotheses))
+			}
+			pick = *in.Hypothesis
+		}
+		chosen = &in.Gradient.Hypotheses[pick]
+	}
+	if in.Code == "" && e.model == nil {
+		return memory.Step{}, fmt.Errorf("%w: pass code (the complete main.py): no model is configured on the server", ErrInvalidConfig)
+	}
+	kind := KindImprove
+	if cs.best == nil {
+		kind = KindDraft
+	}
+	step, err := e.newStep(st, trace, len(cs.history), kind, cs.best)
+	if err != nil {
+		return step, err
+	}
+	if in.Gradient != nil {
+		if raw, err := json.Marshal(in.Gradient); err == nil {
+			step.Gradient = raw
+		}
+		step.Hypothesis = chosen.Statement
+	}
+	if step.Hypothesis == "" {
+		step.Hypothesis = in.Summary
+	}
+	e.emit(ctx, Event{Kind: EventStepStarted, RunID: runID, Trace: trace, Step: step.Index, StepID: step.ID, Message: kind + " step (client)"})
+	call := caller{e: e, st: st, trace: trace, step: step.Index, stepID: step.ID}
+	code := in.Code
+	if code == "" {
+		v := view{st: st, trace: trace, history: cs.history, all: cs.all}
+		switch {
+		case cs.best == nil:
+			code, err = e.write(ctx, call, v, plan{kind: KindDraft}, nil, &step)
+		case chosen != nil:
+			var u Update
+			err = call.ask(ctx, "update", e.schemas.update, updateMessages(v, cs.best, *in.Gradient, *chosen), &u)
+			code, step.Reason = u.Code, u.Summary
+		default:
+			code, err = e.write(ctx, call, v, plan{kind: KindImprove, parent: cs.best}, cs.best, &step)
+		}
+		if err != nil {
+			return step, err
+		}
+	}
+	return e.judge(ctx, call, step, code, cs.best)
+}
+
+// Finish ends a run that is not executing here (a client-driven run, or one stopped earlier):
+// it writes the final report and records the run as finished.
+func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
+	_, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := e.register(runID, cancel); err != nil {
+		return nil, err
+	}
+	defer e.unregister(runID)
+	st, _, err := e.load(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if st.run.Status == memory.RunFinished {
+		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
+	}
+	return e.finish(ctx, st, memory.RunFinished, "finished by client", "")
+}
