@@ -35,8 +35,11 @@ const drainTimeout = 2 * time.Second
 //
 // What it enforces: the timeout and context (the whole process group is killed), output caps, a
 // minimal environment (none of the server's variables, so API keys stay out of generated code),
-// Job.MemoryBytes as an address-space limit (RLIMIT_AS, set before the program starts), and GPU
-// visibility through CUDA_VISIBLE_DEVICES when given a GPUAllocator. What it does not: filesystem
+// Job.MemoryBytes as an address-space limit (RLIMIT_AS, set before the program starts; it counts
+// virtual memory, so be generous with thread-heavy libraries), and GPU visibility through
+// CUDA_VISIBLE_DEVICES when given a GPUAllocator. A memory-limited job that fails with an
+// allocation error (Python's MemoryError and the like) is reported as OOMKilled; PeakMemoryBytes
+// is the largest resident size of the job's processes (getrusage). What it does not: filesystem
 // isolation (DataDir is not made read-only and the job can write outside its workspace), network
 // isolation (Job.Network is ignored), CPU limits (Job.CPUs is ignored) and labels. Use Docker for
 // untrusted code on a machine that matters.
@@ -200,7 +203,7 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 		Dir:         c.workspace,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: sysProcAttr(),
 	}
 
 	start := time.Now()

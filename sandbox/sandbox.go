@@ -8,12 +8,15 @@
 // of memory. A program that fails is a normal Result; a Go error means the sandbox itself failed
 // (the process could not start, Docker is down) or the caller's context ended.
 //
-// Two backends implement Run with the same contract. Docker (phase 2) gives real isolation: no
-// network, memory/CPU/pids limits, a read-only root, a non-root user and GPU device requests, in a
-// fresh container removed afterwards. Local runs a plain child process for machines without
-// Docker: it kills the job's whole process group on timeout, keeps only output tails, and hands
-// the job a minimal environment so the server's secrets (API keys) never reach generated code, but
-// it cannot stop the job from reading or writing elsewhere on the machine.
+// Two backends implement Run with the same contract; the engine declares the interface it needs.
+// Docker gives real isolation: no network, memory/CPU/pids limits, a read-only root, a non-root
+// user and GPU device requests, in a fresh container of an image built offline by BuildImage,
+// removed afterwards (CleanupOrphans removes what a crashed server left). Local runs a plain child
+// process for machines without Docker: it kills the job's whole process group on timeout, keeps
+// only output tails, and hands the job a minimal environment so the server's secrets (API keys)
+// never reach generated code, but it cannot stop the job from reading or writing elsewhere on the
+// machine. A GPUAllocator hands out whole GPUs as leases to either backend, so concurrent traces
+// never share a GPU.
 package sandbox
 
 import (

@@ -74,14 +74,7 @@ func improvingScript(t *testing.T, taskDir string) fakellm.Script {
 // connect starts `gome-mcp serve` with env and connects the official go-sdk client over stdio.
 func connect(t *testing.T, ctx context.Context, home string, env ...string) *mcp.ClientSession {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--home", home)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = &testLog{t: t}
-	client := mcp.NewClient(&mcp.Implementation{Name: "gome-e2e", Version: "test"}, nil)
-	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("connect to gome-mcp serve: %v", err)
-	}
+	session, _ := serveProcess(t, ctx, home, env...)
 	t.Cleanup(func() { session.Close() })
 	return session
 }

@@ -24,6 +24,8 @@ Usage:
   gome-mcp run TASK [flags]       run an optimization on a task folder in the terminal
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report
+  gome-mcp sandbox build [flags]  build the sandbox image offline from Debian packages
+  gome-mcp sandbox check          say whether Docker answers, which images and GPUs exist
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdRuns(ctx, rest, stdout, stderr)
 	case "show":
 		return cmdShow(ctx, rest, stdout, stderr)
+	case "sandbox":
+		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil

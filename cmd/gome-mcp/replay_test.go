@@ -61,8 +61,18 @@ func demoScript(t *testing.T, taskDir string) fakellm.Script {
 // TestReplayDemo runs the README's demo: the recorded run replays with no model endpoint, the
 // code really runs, and the kept solution improves on the draft. With -update-replay it first
 // records the file again from the scripted fake model.
-func TestReplayDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+func TestReplayDemo(t *testing.T) { replayDemo(t, "local") }
+
+// TestReplayDemoDocker replays the demo with every solution in a Docker container.
+func TestReplayDemoDocker(t *testing.T) {
+	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
+		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
+	}
+	replayDemo(t, "docker")
+}
+
+func replayDemo(t *testing.T, backend string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
 	replay, err := filepath.Abs(filepath.Join("..", "..", "examples", "replays", "breast-cancer.jsonl"))
@@ -73,19 +83,19 @@ func TestReplayDemo(t *testing.T) {
 	if !strings.Contains(demo, "--steps 4") {
 		t.Fatalf("scripts/demo must pass --steps %d, the number of steps recorded", demoSteps)
 	}
-	if *updateReplay {
+	if *updateReplay && backend == "local" {
 		fake := fakellm.New(demoScript(t, taskDir))
 		defer fake.Close()
 		os.MkdirAll(filepath.Dir(replay), 0o755)
 		os.Remove(replay)
-		cmd := exec.CommandContext(ctx, binary, "run", taskDir, "--steps", "4", "--home", t.TempDir(), "--record", replay)
+		cmd := exec.CommandContext(ctx, binary, "run", taskDir, "--steps", "4", "--home", t.TempDir(), "--record", replay, "--sandbox", "local")
 		cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=scripted-fake")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("record: %v\n%s", err, out)
 		}
 	}
 
-	cmd := exec.CommandContext(ctx, binary, "run", taskDir, "--steps", "4", "--home", t.TempDir(), "--replay", replay, "--json")
+	cmd := exec.CommandContext(ctx, binary, "run", taskDir, "--steps", "4", "--home", t.TempDir(), "--replay", replay, "--json", "--sandbox", backend)
 	// No endpoint at all: the replay must not need one.
 	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL=http://127.0.0.1:1/v1", "GOME_MODEL=")
 	var stdout, stderr bytes.Buffer
@@ -114,6 +124,9 @@ func TestReplayDemo(t *testing.T) {
 	}
 	if rep.Test == nil || graded.Score == nil || *rep.Test.Score != *graded.Score {
 		t.Fatalf("report test %+v, grader %+v", rep.Test, graded)
+	}
+	if !strings.Contains(stderr.String(), "sandbox: "+backend) && !strings.Contains(stderr.String(), "using the "+backend+" sandbox") {
+		t.Errorf("the run did not use the %s sandbox:\n%s", backend, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "decision") {
 		t.Errorf("no progress on stderr:\n%s", stderr.String())

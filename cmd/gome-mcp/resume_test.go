@@ -16,11 +16,12 @@ import (
 )
 
 // serveProcess starts `gome-mcp serve` and connects to it, returning the process so a test can
-// kill it.
+// kill it. Solutions run in the local backend unless env says otherwise: the Docker backend has
+// tests of its own.
 func serveProcess(t *testing.T, ctx context.Context, home string, env ...string) (*mcp.ClientSession, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--home", home)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "GOME_SANDBOX=local"), env...)
 	cmd.Stderr = &testLog{t: t}
 	client := mcp.NewClient(&mcp.Implementation{Name: "gome-e2e", Version: "test"}, nil)
 	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)

@@ -28,6 +28,8 @@ type common struct {
 	prices  string
 	cpu     int
 	gpu     int
+	backend string
+	image   string
 	verbose bool
 }
 
@@ -44,7 +46,9 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.record, "record", "", "append every model call to this JSONL file, for later replay")
 	fs.StringVar(&c.prices, "prices", "", `JSON file of model prices in US dollars per million tokens: {"gpt-5": {"input_per_mtok": 1.25, "output_per_mtok": 10}}`)
 	fs.IntVar(&c.cpu, "cpu-slots", 1, "executions that may run at once on this machine")
-	fs.IntVar(&c.gpu, "gpu-slots", 0, "GPU executions that may run at once (0: runs asking for a GPU are refused)")
+	fs.IntVar(&c.gpu, "gpu-slots", -1, "GPU executions that may run at once (default: the number of GPUs found)")
+	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker or local (env GOME_SANDBOX)")
+	fs.StringVar(&c.image, "image", sandbox.DefaultImage, "sandbox image for the docker backend (build it with 'gome-mcp sandbox build')")
 }
 
 func loadPrices(path string) (map[string]engine.Price, error) {
@@ -96,12 +100,15 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 		return nil, err
 	}
 	closers = append(closers, closeModel)
-	sb, err := sandbox.NewLocal(c.python, logger)
+	sb, gpus, closeSandbox, err := newSandbox(ctx, c, logger)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	logger.Warn("using the local sandbox backend: solutions run as ordinary processes, without isolation")
+	closers = append(closers, closeSandbox)
+	if c.gpu < 0 {
+		c.gpu = gpus
+	}
 	prices, err := loadPrices(c.prices)
 	if err != nil {
 		closeAll()

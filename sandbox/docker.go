@@ -1,0 +1,494 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+)
+
+// Defaults for Docker jobs that leave a limit at 0.
+const (
+	DefaultMemoryBytes = 4 << 30 // per container; swap is disabled, so this is a hard limit
+	DefaultPidsLimit   = 512     // enough for data loaders and BLAS threads, not for a fork bomb
+)
+
+// Paths inside the container.
+const (
+	containerWorkspace = "/workspace"
+	containerData      = "/data"
+)
+
+// cleanupTimeout bounds the Docker calls that kill and remove a container after its job. They
+// run on a fresh context, so a cancelled job still gets its container removed.
+const cleanupTimeout = 30 * time.Second
+
+// Errors from the Docker backend, checked with errors.Is.
+var (
+	// ErrDockerUnavailable reports that the Docker daemon does not answer.
+	ErrDockerUnavailable = errors.New("sandbox: docker is not available")
+	// ErrImageNotFound reports that the sandbox image has not been built on this machine.
+	ErrImageNotFound = errors.New("sandbox: sandbox image not found")
+)
+
+// Docker runs each job in a fresh container of the sandbox image: no network unless the job asks
+// for it, memory (without swap), CPU and pids limits, a read-only root filesystem with a tmpfs
+// /tmp, all capabilities dropped, a non-root user, the workspace bind-mounted read-write at
+// /workspace and the data read-only at /data, and GPUs only as leased. The container is removed
+// after every job, whatever happened to it. Safe for concurrent use.
+type Docker struct {
+	cli    *client.Client
+	image  string
+	logger *slog.Logger
+	gpus   *GPUAllocator
+	uid    int // the server's uid; decides the container user (see containerUser)
+	gid    int
+}
+
+// DockerOption configures optional parts of a Docker backend.
+type DockerOption func(*Docker)
+
+// WithDockerGPUs makes Docker lease whole GPUs from alloc for jobs that ask for them and pass
+// exactly the leased devices to the container.
+func WithDockerGPUs(alloc *GPUAllocator) DockerOption {
+	return func(d *Docker) { d.gpus = alloc }
+}
+
+// NewDocker connects to the Docker daemon named by the environment (DOCKER_HOST, default the
+// local socket), negotiating the API version down to what the daemon speaks (1.41 for Docker
+// 20.10), and checks that image exists; "" means DefaultImage. A nil logger discards logs. Close
+// the backend when done.
+func NewDocker(ctx context.Context, image string, logger *slog.Logger, opts ...DockerOption) (*Docker, error) {
+	if image == "" {
+		image = DefaultImage
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cli, err := newDockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cli.ImageInspect(ctx, image); err != nil {
+		_ = cli.Close()
+		if errdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %s is not on this machine; build it with `gome-mcp sandbox build` (no registry is used), or name another image", ErrImageNotFound, image)
+		}
+		return nil, fmt.Errorf("%w: inspecting image %s: %w", ErrDockerUnavailable, image, err)
+	}
+	d := &Docker{cli: cli, image: image, logger: logger, uid: os.Geteuid(), gid: os.Getegid()}
+	for _, opt := range opts {
+		opt(d)
+	}
+	return d, nil
+}
+
+// newDockerClient connects to the daemon and settles the API version, so that a daemon which is
+// down is reported here, once, with a hint, rather than at the first job.
+func newDockerClient(ctx context.Context) (*client.Client, error) {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w; check DOCKER_HOST", ErrDockerUnavailable, err)
+	}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("%w: the daemon at %s does not answer (%w); start Docker (systemctl start docker), check DOCKER_HOST and your access to the socket, or use the local backend", ErrDockerUnavailable, cli.DaemonHost(), err)
+	}
+	return cli, nil
+}
+
+// Close releases the connection to the daemon.
+func (d *Docker) Close() error { return d.cli.Close() }
+
+// Image returns the image jobs run in.
+func (d *Docker) Image() string { return d.image }
+
+// Run executes job in a fresh container and removes the container afterwards. Programs that fail,
+// time out or run out of memory give a normal Result; when ctx ends first, the container is killed
+// and removed and Run returns the partial Result with an error wrapping ctx.Err().
+//
+// Exit codes are the container's: a process killed by a signal inside the container shows as
+// 128+signal, as in a shell. Jobs Gome kills (timeout, context) and OOM kills report -1.
+// PeakMemoryBytes is the container's memory high-water mark as sampled by Docker about once a
+// second; a job that ends sooner may report 0.
+func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
+	res := Result{Backend: BackendDocker, ExitCode: -1}
+	c, err := job.check()
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("sandbox: job not started: %w", err)
+	}
+	if c.GPUs > 0 && d.gpus == nil {
+		return res, fmt.Errorf("%w: the job asks for %d GPU(s) but the docker backend has no GPU allocator; give NewDocker WithDockerGPUs, or set Job.GPUs to 0", ErrNoGPUAllocator, c.GPUs)
+	}
+	user, err := d.prepareMounts(c)
+	if err != nil {
+		return res, err
+	}
+	var devices []string
+	if c.GPUs > 0 {
+		lease, err := d.gpus.Acquire(ctx, c.GPUs)
+		if err != nil {
+			return res, err
+		}
+		defer lease.Release()
+		devices = lease.Devices()
+	}
+
+	cfg, host := containerSpec(c, d.image, user, devices)
+	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return res, fmt.Errorf("%w: %s: %w; build it with `gome-mcp sandbox build`", ErrImageNotFound, d.image, err)
+		}
+		return res, fmt.Errorf("%w: creating the container: %w", ErrStart, err)
+	}
+	id := created.ID
+	logger := d.logger.With("backend", BackendDocker, "container", shortID(id))
+	for _, w := range created.Warnings {
+		logger.Debug("docker warning on create", "warning", w)
+	}
+	// From here on the container exists and must go, also when ctx was cancelled.
+	defer d.remove(ctx, id, logger)
+
+	attached, err := d.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return res, fmt.Errorf("%w: attaching to the container's output: %w", ErrStart, err)
+	}
+	defer attached.Close()
+	stdout, stderr := newTailBuffer(c.outputLimit()), newTailBuffer(c.outputLimit())
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		// The tails absorb everything, so StdCopy only stops when the stream ends or is closed.
+		_, _ = stdcopy.StdCopy(stdout, stderr, attached.Reader)
+	}()
+
+	// Waits and kills must not die with ctx: the container is still there to be waited for.
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	wait := d.cli.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	waited := false
+	defer func() {
+		if !waited {
+			// The client's wait goroutine sends exactly one answer, on an unbuffered channel for
+			// a result; take it so the goroutine can end once cancelBG stops the request.
+			go func() {
+				select {
+				case <-wait.Result:
+				case <-wait.Error:
+				}
+			}()
+		}
+	}()
+
+	start := time.Now()
+	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+			return res, fmt.Errorf("%w: %q in image %s: %w; check Command[0] (relative paths start at /workspace)", ErrCommandNotFound, c.Command[0], d.image, err)
+		}
+		return res, fmt.Errorf("%w: starting the container: %w", ErrStart, err)
+	}
+	logger.Debug("sandbox job started", "command", c.Command, "workspace", c.workspace)
+	var peak atomic.Int64
+	go d.samplePeakMemory(bg, id, &peak)
+
+	var deadline <-chan time.Time
+	if c.Timeout > 0 {
+		timer := time.NewTimer(c.Timeout)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	var (
+		killDeadline <-chan time.Time
+		ctxErr       error
+		statusCode   int64
+	)
+waiting:
+	for {
+		select {
+		case r := <-wait.Result:
+			waited = true
+			statusCode = r.StatusCode
+			break waiting
+		case err := <-wait.Error:
+			waited = true
+			return res, fmt.Errorf("sandbox: waiting for container %s: %w", shortID(id), err)
+		case <-deadline:
+			deadline = nil
+			res.TimedOut = true
+			killDeadline = d.kill(bg, id, logger)
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+			if killDeadline == nil {
+				killDeadline = d.kill(bg, id, logger)
+			}
+			break waiting // the deferred remove finishes the job off
+		case <-killDeadline:
+			return res, fmt.Errorf("sandbox: container %s did not stop within %v of being killed", shortID(id), cleanupTimeout)
+		}
+	}
+	res.Duration = time.Since(start)
+
+	if ctxErr == nil {
+		// The stream ends when the container exits; a short grace covers the last bytes in flight.
+		select {
+		case <-copied:
+		case <-time.After(drainTimeout):
+			logger.Warn("sandbox job output did not end with the container; output may be cut short")
+		}
+	}
+	attached.Close()
+	<-copied
+	res.Stdout, res.StdoutBytes = stdout.String(), stdout.Total()
+	res.Stderr, res.StderrBytes = stderr.String(), stderr.Total()
+	res.ExitCode = int(statusCode)
+	if ctxErr != nil {
+		res.ExitCode = -1
+		return res, fmt.Errorf("sandbox: job killed: %w", ctxErr)
+	}
+
+	inspectCtx, cancel := context.WithTimeout(bg, cleanupTimeout)
+	defer cancel()
+	inspected, err := d.cli.ContainerInspect(inspectCtx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return res, fmt.Errorf("sandbox: inspecting container %s after its job: %w", shortID(id), err)
+	}
+	if st := inspected.Container.State; st != nil {
+		res.OOMKilled = st.OOMKilled
+		res.ExitCode = st.ExitCode
+	}
+	if res.TimedOut || res.OOMKilled {
+		res.ExitCode = -1
+	}
+	res.PeakMemoryBytes = peak.Load()
+	if res.ExitCode == 127 && strings.Contains(res.Stderr, "exec "+cfg.Cmd[0]+" failed") {
+		// The container's init (tini) could not start the program: the same fault as a missing
+		// executable on the Local backend, so it is reported the same way.
+		return res, fmt.Errorf("%w: %q is not in image %s: %s; check Command[0] (relative paths start at /workspace)",
+			ErrCommandNotFound, c.Command[0], d.image, strings.TrimSpace(res.Stderr))
+	}
+	logger.Debug("sandbox job finished", "exit_code", res.ExitCode, "duration", res.Duration,
+		"timed_out", res.TimedOut, "oom", res.OOMKilled)
+	return res, nil
+}
+
+// kill sends SIGKILL to the container and returns when to give up waiting for it to stop.
+func (d *Docker) kill(ctx context.Context, id string, logger *slog.Logger) <-chan time.Time {
+	killCtx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	if _, err := d.cli.ContainerKill(killCtx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+		// Conflict: it is no longer running, which is what we want.
+		logger.Warn("sandbox could not kill container", "err", err)
+	}
+	return time.After(cleanupTimeout)
+}
+
+// remove deletes the container on a context of its own, so cancelled jobs are cleaned up too.
+func (d *Docker) remove(ctx context.Context, id string, logger *slog.Logger) {
+	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if _, err := d.cli.ContainerRemove(rmCtx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		logger.Error("sandbox could not remove container; CleanupOrphans will retry at the next start", "err", err)
+	}
+}
+
+// samplePeakMemory records the container's highest memory use seen in Docker's stats stream until
+// ctx ends or the container stops.
+func (d *Docker) samplePeakMemory(ctx context.Context, id string, peak *atomic.Int64) {
+	stats, err := d.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{Stream: true})
+	if err != nil {
+		return
+	}
+	defer func() { _ = stats.Body.Close() }()
+	dec := json.NewDecoder(stats.Body)
+	for {
+		var s container.StatsResponse
+		if err := dec.Decode(&s); err != nil {
+			return
+		}
+		// MaxUsage is the kernel's own high-water mark (cgroup v1); Usage is the current value,
+		// the best there is on cgroup v2.
+		seen := int64(max(s.MemoryStats.MaxUsage, s.MemoryStats.Usage))
+		for cur := peak.Load(); seen > cur && !peak.CompareAndSwap(cur, seen); cur = peak.Load() {
+		}
+	}
+}
+
+// containerUser decides who runs the job and who must own the workspace. A root server runs jobs
+// as the image's unprivileged gome user and hands it the workspace; any other server runs them as
+// itself, so it can read and delete what the job writes, and nobody in the container is root.
+func (d *Docker) containerUser() (user string, workspaceOwner int) {
+	if d.uid == 0 {
+		return strconv.Itoa(SandboxUID) + ":" + strconv.Itoa(SandboxUID), SandboxUID
+	}
+	return strconv.Itoa(d.uid) + ":" + strconv.Itoa(d.gid), -1
+}
+
+// prepareMounts makes the workspace writable and checks the data readable for the container user.
+func (d *Docker) prepareMounts(c checkedJob) (string, error) {
+	user, owner := d.containerUser()
+	if owner < 0 {
+		return user, nil
+	}
+	err := filepath.WalkDir(c.workspace, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, owner, owner)
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: giving the workspace %s to the sandbox user (uid %d): %w", ErrStart, c.workspace, owner, err)
+	}
+	if c.dataDir != "" {
+		info, err := os.Stat(c.dataDir)
+		if err != nil {
+			return "", fmt.Errorf("%w: DataDir %s: %w", ErrInvalidJob, c.dataDir, err)
+		}
+		st, _ := info.Sys().(*syscall.Stat_t)
+		ownedBySandbox := st != nil && int(st.Uid) == owner
+		if !ownedBySandbox && info.Mode().Perm()&0o005 != 0o005 {
+			return "", fmt.Errorf("%w: DataDir %s (mode %v) cannot be read by the sandbox user (uid %d); make it readable with `chmod -R o+rX %s`",
+				ErrInvalidJob, c.dataDir, info.Mode().Perm(), owner, c.dataDir)
+		}
+	}
+	return user, nil
+}
+
+// containerSpec builds the container for a job. It is kept free of I/O so the isolation settings
+// can be checked in a unit test.
+func containerSpec(c checkedJob, image, user string, gpus []string) (*container.Config, *container.HostConfig) {
+	argv := slices.Clone(c.Command)
+	if argv[0] == Python {
+		argv[0] = "python3"
+	}
+	vars := map[string]string{
+		"PATH":                    systemPath,
+		"HOME":                    containerWorkspace,
+		"LANG":                    "C.UTF-8",
+		"PYTHONUNBUFFERED":        "1",
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"TMPDIR":                  "/tmp",
+	}
+	maps.Copy(vars, c.Env)
+	vars[EnvOutputDir] = containerWorkspace
+	mounts := []mount.Mount{{Type: mount.TypeBind, Source: c.workspace, Target: containerWorkspace}}
+	if c.dataDir != "" {
+		vars[EnvDataDir] = containerData
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.dataDir, Target: containerData, ReadOnly: true})
+	}
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	labels := maps.Clone(c.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManaged] = "true"
+
+	memory := c.MemoryBytes
+	if memory == 0 {
+		memory = DefaultMemoryBytes
+	}
+	pids := int64(DefaultPidsLimit)
+	network := container.NetworkMode("none")
+	if c.Network {
+		network = "bridge"
+	}
+	// /dev/shm and /tmp are RAM and count against the memory limit; a quarter each leaves the
+	// program most of it while PyTorch data loaders still get the shared memory they need.
+	tmpSize := memory / 4
+	init := true
+	host := &container.HostConfig{
+		NetworkMode:    network,
+		ReadonlyRootfs: true,
+		Mounts:         mounts,
+		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=" + strconv.FormatInt(tmpSize, 10)},
+		ShmSize:        tmpSize,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		Init:           &init, // reaps orphans and passes signals on, so kills are prompt
+		LogConfig:      container.LogConfig{Type: "none"},
+		OomScoreAdj:    500, // under host memory pressure, the job dies before the server
+		Resources: container.Resources{
+			Memory:     memory,
+			MemorySwap: memory, // equal to Memory: no swap, so the limit is real
+			NanoCPUs:   int64(c.CPUs * 1e9),
+			PidsLimit:  &pids,
+		},
+	}
+	if len(gpus) > 0 {
+		host.DeviceRequests = []container.DeviceRequest{{
+			Driver:       "nvidia",
+			DeviceIDs:    slices.Clone(gpus),
+			Capabilities: [][]string{{"gpu"}},
+		}}
+	}
+	cfg := &container.Config{
+		Image:        image,
+		Cmd:          argv,
+		Env:          env,
+		WorkingDir:   containerWorkspace,
+		User:         user,
+		Labels:       labels,
+		AttachStdout: true,
+		AttachStderr: true,
+	}
+	return cfg, host
+}
+
+// CleanupOrphans removes every container labelled gome.managed=true, running or not, and returns
+// how many it removed. Such containers are left only by a server that crashed mid-job; call this
+// at start-up, before any job runs. Do not share one Docker daemon between Gome servers that
+// start at different times, since this would also remove the other server's running jobs.
+func (d *Docker) CleanupOrphans(ctx context.Context) (int, error) {
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelManaged+"=true"),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: listing sandbox containers: %w", ErrDockerUnavailable, err)
+	}
+	removed := 0
+	var errs []error
+	for _, c := range list.Items {
+		_, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		switch {
+		case err == nil:
+			removed++
+			d.logger.Info("sandbox removed an orphaned container", "container", shortID(c.ID), "labels", c.Labels)
+		case errdefs.IsNotFound(err):
+		default:
+			errs = append(errs, fmt.Errorf("removing container %s: %w", shortID(c.ID), err))
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// shortID abbreviates a container id the way the docker CLI shows it.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
