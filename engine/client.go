@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
@@ -41,6 +42,7 @@ type GradientContext struct {
 	BestCode      string             `json:"best_code,omitempty"`
 	BestOutput    string             `json:"best_output,omitempty" jsonschema:"stdout tail of the best solution's run"`
 	Momentum      string             `json:"momentum" jsonschema:"accepted changes of this and sibling traces, and the failures since the last success"`
+	Memory        string             `json:"memory,omitempty" jsonschema:"success memory of earlier runs on this or similar tasks; cite an entry's id in a hypothesis's from_memory"`
 	Siblings      string             `json:"siblings,omitempty" jsonschema:"what other traces try; be different until this trace first improves"`
 	Prompt        []llm.Message      `json:"prompt" jsonschema:"the messages Gome would send its own model"`
 	Schema        *jsonschema.Schema `json:"schema" jsonschema:"JSON schema of the gradient (or, for a draft, of the draft)"`
@@ -101,10 +103,13 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	}
 	defer cs.release()
 	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
+	if cs.best != nil {
+		v.memory = e.recall(ctx, cs.st, cs.best)
+	}
 	gc := &GradientContext{
 		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
 		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.task.LowerIsBetter,
-		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Siblings: siblingIdeas(v),
+		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
 	}
 	if cs.best == nil {
 		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), e.schemas.draft
@@ -130,7 +135,7 @@ func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (
 	if cs.best == nil {
 		return nil, 0, fmt.Errorf("%w: trace %d has no valid solution to diagnose yet: apply a draft first", ErrInvalidConfig, trace)
 	}
-	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all, memory: e.recall(ctx, cs.st, cs.best)}
 	call := caller{e: e, st: cs.st, trace: trace, step: len(cs.history), stepID: ""}
 	var g Gradient
 	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, cs.best), &g); err != nil {
@@ -229,25 +234,29 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 		step.Hypothesis = in.Summary
 	}
 	e.emit(ctx, Event{Kind: EventStepStarted, RunID: runID, Trace: trace, Step: step.Index, StepID: step.ID, Message: kind + " step (client)"})
-	call := caller{e: e, st: st, trace: trace, step: step.Index, stepID: step.ID}
+	call := caller{e: e, st: st, trace: trace, step: step.Index, stepID: step.ID, tokens: new(atomic.Int64)}
 	code := in.Code
+	n := notes{chosen: chosen, summary: in.Summary}
+	if chosen != nil {
+		n.cited = citedEntries(*chosen, e.recall(ctx, st, cs.best))
+	}
 	if code == "" {
 		v := view{st: st, trace: trace, history: cs.history, all: cs.all}
 		switch {
 		case cs.best == nil:
-			code, err = e.write(ctx, call, v, plan{kind: KindDraft}, nil, &step)
+			code, n, err = e.write(ctx, call, v, plan{kind: KindDraft}, nil, &step)
 		case chosen != nil:
 			var u Update
 			err = call.ask(ctx, "update", e.schemas.update, updateMessages(v, cs.best, *in.Gradient, *chosen), &u)
-			code, step.Reason = u.Code, u.Summary
+			code, n.summary = u.Code, u.Summary
 		default:
-			code, err = e.write(ctx, call, v, plan{kind: KindImprove, parent: cs.best}, cs.best, &step)
+			code, n, err = e.write(ctx, call, v, plan{kind: KindImprove, parent: cs.best}, cs.best, &step)
 		}
 		if err != nil {
 			return step, err
 		}
 	}
-	return e.judge(ctx, call, step, code, cs.best)
+	return e.judge(ctx, call, step, code, cs.best, n)
 }
 
 // Finish ends a run that is not executing here (a client-driven run, or one stopped earlier):

@@ -50,6 +50,9 @@ type Config struct {
 	// NoMomentum turns the success memory off (an ablation): gradients see the best solution
 	// and the failures since it, but no accepted changes of this or other traces.
 	NoMomentum bool `json:"no_momentum,omitempty"`
+	// NoMemory stops gradients from seeing the success memory of earlier runs (an ablation);
+	// successes are still recorded.
+	NoMemory bool `json:"no_memory,omitempty"`
 	// MergeFraction is the last fraction of the budget in which gradients are asked to merge
 	// the other traces' accepted ideas into this trace's best (0: no merge stage).
 	MergeFraction float64 `json:"merge_fraction,omitempty"`

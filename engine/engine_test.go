@@ -42,6 +42,9 @@ func (s *scripted) Complete(ctx context.Context, req llm.Request) (llm.Response,
 		return llm.Response{}, fmt.Errorf("no scripted reply for %q", req.Purpose)
 	}
 	r := rs[min(n, len(rs)-1)]
+	if f, ok := r.(func(llm.Request) any); ok {
+		r = f(req)
+	}
 	if err, ok := r.(error); ok {
 		return llm.Response{}, err
 	}

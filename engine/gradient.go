@@ -24,11 +24,12 @@ type Challenge struct {
 
 // Hypothesis is one direction of change, scored on the five criteria the selection weighs.
 type Hypothesis struct {
-	Challenge  int    `json:"challenge" jsonschema:"index (0-based) of the challenge it answers"`
-	Statement  string `json:"statement" jsonschema:"the change to make and why it should improve the score"`
-	Component  string `json:"component" jsonschema:"which part of the pipeline changes"`
-	Scores     Scores `json:"scores" jsonschema:"1-10 scores; the selection weighs them"`
-	Motivation string `json:"motivation,omitempty" jsonschema:"optional reasoning behind the scores"`
+	Challenge  int      `json:"challenge" jsonschema:"index (0-based) of the challenge it answers"`
+	Statement  string   `json:"statement" jsonschema:"the change to make and why it should improve the score"`
+	Component  string   `json:"component" jsonschema:"which part of the pipeline changes"`
+	Scores     Scores   `json:"scores" jsonschema:"1-10 scores; the selection weighs them"`
+	Motivation string   `json:"motivation,omitempty" jsonschema:"optional reasoning behind the scores"`
+	FromMemory []string `json:"from_memory,omitempty" jsonschema:"ids of success-memory entries this hypothesis builds on, if any"`
 }
 
 // Scores rate a hypothesis from 1 (worst) to 10 (best) on each criterion.

@@ -25,15 +25,17 @@ const (
 
 // runState is what the traces of one run share while it executes.
 type runState struct {
-	run     memory.Run
-	cfg     Config
-	task    *task.Task
-	dir     string
-	data    string // overview of the public data, for prompts
-	started time.Time
-	used    time.Duration // budget spent by earlier executions of the run
-	spend   *spend
-	stop    context.CancelCauseFunc // ends every trace of the run (caps)
+	run  memory.Run
+	cfg  Config
+	task *task.Task
+	dir  string
+	data string // overview of the public data, for prompts
+	// fingerprint describes the task for the success memory; nil if it could not be read.
+	fingerprint *task.Fingerprint
+	started     time.Time
+	used        time.Duration // budget spent by earlier executions of the run
+	spend       *spend
+	stop        context.CancelCauseFunc // ends every trace of the run (caps)
 
 	mu       sync.Mutex
 	inflight map[int]string // trace index -> hypothesis it is trying now
@@ -108,16 +110,17 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		return nil, nil, err
 	}
 	return &runState{
-		run:      run,
-		cfg:      cfg,
-		task:     t,
-		dir:      filepath.Join(e.home, "runs", runID),
-		data:     describeData(t.PublicDir),
-		started:  started,
-		used:     used,
-		spend:    sp,
-		stop:     func(error) {},
-		inflight: map[int]string{},
+		run:         run,
+		cfg:         cfg,
+		task:        t,
+		dir:         filepath.Join(e.home, "runs", runID),
+		data:        describeData(t.PublicDir),
+		fingerprint: fingerprintOf(t),
+		started:     started,
+		used:        used,
+		spend:       sp,
+		stop:        func(error) {},
+		inflight:    map[int]string{},
 	}, traces, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -56,6 +57,15 @@ type view struct {
 	trace   int
 	history []memory.Step
 	all     []memory.Step
+	memory  []memory.Ranked // success memory of earlier runs shown to the gradient
+}
+
+// notes is what writing a step learned that judging it needs: the hypothesis followed, the
+// code-change summary, and the memory entries the hypothesis cited.
+type notes struct {
+	chosen  *Hypothesis
+	summary string
+	cited   []string
 }
 
 // takeStep plans, executes, judges and records the next step of a trace. A model or execution
@@ -81,8 +91,8 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 	e.emit(ctx, Event{Kind: EventStepStarted, RunID: st.run.ID, Trace: trace, Step: index, StepID: step.ID, Message: msg})
 	defer st.setInflight(trace, "")
 
-	call := caller{e: e, st: st, trace: trace, step: index, stepID: step.ID}
-	code, err := e.write(ctx, call, v, p, best, &step)
+	call := caller{e: e, st: st, trace: trace, step: index, stepID: step.ID, tokens: new(atomic.Int64)}
+	code, n, err := e.write(ctx, call, v, p, best, &step)
 	if err != nil {
 		if ctx.Err() != nil || fatalModelError(err) {
 			return step, errFatal{err}
@@ -91,7 +101,7 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 		step.Reason = "model: " + err.Error()
 		return e.record(ctx, st, trace, step, false)
 	}
-	return e.judge(ctx, call, step, code, best)
+	return e.judge(ctx, call, step, code, best, n)
 }
 
 // newStep prepares the next step of a trace: its identity and a clean workspace.
@@ -120,7 +130,7 @@ func (e *Engine) newStep(st *runState, trace, index int, kind string, parent *me
 
 // judge executes a step's code (with the fix loop when a model is configured), decides
 // whether it becomes the trace's best, and records it.
-func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code string, best *memory.Step) (memory.Step, error) {
+func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code string, best *memory.Step, n notes) (memory.Step, error) {
 	st, trace, index := call.st, call.trace, step.Index
 	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, code, nil)
 	step.Code = code
@@ -149,7 +159,17 @@ func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code 
 	default:
 		step.Decision, step.Reason = Rejected, fmt.Sprintf("validation %s %.6g does not beat the best %.6g (%s is better)", st.task.Metric, *out.Score, *best.Score, direction(st.task))
 	}
-	return e.record(ctx, st, trace, step, accept)
+	step, err = e.record(ctx, st, trace, step, accept)
+	if err != nil {
+		return step, err
+	}
+	e.remember(ctx, st, step, best, componentOf(step.Kind, n.chosen), n.summary, int(call.tokens.Load()))
+	for _, id := range n.cited {
+		if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accept); err != nil {
+			e.logger.Warn("record success-memory use", "entry", id, "step", step.ID, "err", err)
+		}
+	}
+	return step, nil
 }
 
 // record commits a finished step (and the trace's new best when accepted) and announces it.
@@ -274,40 +294,41 @@ func stepRand(runID string, trace, step int) float64 {
 }
 
 // write asks the model for the step's code.
-func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *memory.Step, step *memory.Step) (string, error) {
+func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *memory.Step, step *memory.Step) (string, notes, error) {
 	switch p.kind {
 	case KindDraft:
 		var d Draft
 		if err := call.ask(ctx, "draft", e.schemas.draft, draftMessages(v), &d); err != nil {
-			return "", err
+			return "", notes{}, err
 		}
 		step.Hypothesis = d.Plan
 		v.st.setInflight(v.trace, d.Plan)
-		return d.Code, nil
+		return d.Code, notes{summary: d.Plan}, nil
 	case KindDebug:
 		var u Update
 		out := decodeOutcome(p.parent.Exec)
 		if err := call.ask(ctx, "debug", e.schemas.update, fixMessages(v.st, p.parent.Code, out), &u); err != nil {
-			return "", err
+			return "", notes{}, err
 		}
 		step.Hypothesis = "debug: " + u.Summary
-		return u.Code, nil
+		return u.Code, notes{summary: u.Summary}, nil
 	case KindTreeImprove:
 		var u Update
 		if err := call.ask(ctx, "improve", e.schemas.update, treeImproveMessages(v, best), &u); err != nil {
-			return "", err
+			return "", notes{}, err
 		}
 		step.Hypothesis = u.Summary
 		v.st.setInflight(v.trace, u.Summary)
-		return u.Code, nil
+		return u.Code, notes{summary: u.Summary}, nil
 	}
 
+	v.memory = e.recall(ctx, v.st, best)
 	var g Gradient
 	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, best), &g); err != nil {
-		return "", err
+		return "", notes{}, err
 	}
 	if len(g.Hypotheses) == 0 {
-		return "", fmt.Errorf("gradient has no hypotheses")
+		return "", notes{}, fmt.Errorf("gradient has no hypotheses")
 	}
 	chosen := g.Hypotheses[v.st.cfg.weights().choose(g.Hypotheses)]
 	if raw, err := json.Marshal(g); err == nil {
@@ -320,10 +341,9 @@ func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *m
 
 	var u Update
 	if err := call.ask(ctx, "update", e.schemas.update, updateMessages(v, best, g, chosen), &u); err != nil {
-		return "", err
+		return "", notes{}, err
 	}
-	step.Reason = u.Summary
-	return u.Code, nil
+	return u.Code, notes{chosen: &chosen, summary: u.Summary, cited: citedEntries(chosen, v.memory)}, nil
 }
 
 // caller asks the model on behalf of one step, records each call, and counts it against the
@@ -334,6 +354,7 @@ type caller struct {
 	trace  int
 	step   int
 	stepID string
+	tokens *atomic.Int64 // tokens this step spent, for the success memory's cost
 }
 
 func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Schema, msgs []llm.Message, out any) error {
@@ -352,6 +373,9 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 	}
 	if rerr := c.e.store.RecordLLMCall(context.WithoutCancel(ctx), rec); rerr != nil {
 		c.e.logger.Warn("record model call", "key", key, "err", rerr)
+	}
+	if c.tokens != nil {
+		c.tokens.Add(int64(resp.Usage.PromptTokens + resp.Usage.CompletionTokens))
 	}
 	if over := c.st.spend.add(c.st.cfg, c.e.prices, resp.Model, resp.Usage); over != nil {
 		// The reply is still used: the cap ends the run before the next step, and a step

@@ -13,8 +13,8 @@
 // one connection, so concurrent traces queue in Go instead of failing with
 // SQLITE_BUSY, while reads use a separate read-only pool that WAL lets
 // proceed alongside the writer. The schema is a numbered list of SQL files
-// embedded in the binary and applied at Open; the success memory (momentum,
-// with full-text search) will arrive as a later migration.
+// embedded in the binary and applied at Open; migration 0002 adds the success
+// memory (momentum) that outlives runs, with full-text search (momentum.go).
 package memory
 
 import (

@@ -3,7 +3,7 @@ package memory
 import (
 	"context"
 	"errors"
-	"io/fs"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,8 +51,8 @@ func TestOpenConfiguresDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != 1 {
-		t.Errorf("SchemaVersion = %d, want 1", v)
+	if want := latestVersion(t); v != want {
+		t.Errorf("SchemaVersion = %d, want %d (the newest embedded migration)", v, want)
 	}
 	// The read pool must not be able to write, so a bug that writes through
 	// it fails loudly instead of racing the writer.
@@ -156,8 +156,8 @@ func TestReopenKeepsDataAndAppliesNothingTwice(t *testing.T) {
 		if err := s2.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n != 1 {
-			t.Errorf("reopen %d: %d rows in schema_migrations, want 1", i+1, n)
+		if want := latestVersion(t); n != want {
+			t.Errorf("reopen %d: %d rows in schema_migrations, want %d", i+1, n, want)
 		}
 		st, err := s2.GetStep(ctx, "s0")
 		if err != nil {
@@ -203,8 +203,25 @@ func TestOpenRefusesFutureSchema(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Errorf("error %q is not ErrSchemaTooNew", err)
 	}
-	wantErrContains(t, err, path, "version 42", "up to 1", "upgrade gome")
+	wantErrContains(t, err, path, "version 42", fmt.Sprintf("up to %d", latestVersion(t)), "upgrade gome")
 }
+
+// latestVersion is the newest migration compiled into this binary.
+func latestVersion(t *testing.T) int {
+	t.Helper()
+	embedded, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations(embedded)
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("embedded migrations: %v (%d found)", err, len(ms))
+	}
+	return ms[len(ms)-1].version
+}
+
+// futureVersion numbers a migration only a later gome binary would carry.
+const futureVersion = 900
 
 // migrationsWith returns the embedded migrations plus extra files, as a
 // later gome binary would carry them.
@@ -214,11 +231,14 @@ func migrationsWith(t *testing.T, extra map[string]string) fstest.MapFS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := fs.ReadFile(embedded, "0001_init.sql")
+	ms, err := loadMigrations(embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := fstest.MapFS{"0001_init.sql": {Data: body}}
+	m := fstest.MapFS{}
+	for _, mg := range ms {
+		m[mg.name] = &fstest.MapFile{Data: []byte(mg.sql)}
+	}
 	for name, sql := range extra {
 		m[name] = &fstest.MapFile{Data: []byte(sql)}
 	}
@@ -236,16 +256,16 @@ func TestLaterMigrationUpgradesExistingDatabase(t *testing.T) {
 
 	// The success memory is planned as such a migration; FTS5 must be there.
 	next := migrationsWith(t, map[string]string{
-		"0002_successes.sql": `CREATE TABLE successes (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs (id), hypothesis TEXT NOT NULL);
+		"0900_successes.sql": `CREATE TABLE successes (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs (id), hypothesis TEXT NOT NULL);
 			CREATE VIRTUAL TABLE successes_fts USING fts5 (hypothesis, content='successes', content_rowid='id');`,
 	})
 	s2, err := open(ctx, path, options{logger: quiet(), migrations: next})
 	if err != nil {
-		t.Fatalf("open with migration 0002: %v", err)
+		t.Fatalf("open with migration 0900: %v", err)
 	}
 	defer s2.Close()
-	if v, err := s2.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
+	if v, err := s2.SchemaVersion(ctx); err != nil || v != futureVersion {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, futureVersion)
 	}
 	if _, err := s2.write.ExecContext(ctx, `INSERT INTO successes (run_id, hypothesis) VALUES ('r1', 'target-encode the cabin deck')`); err != nil {
 		t.Fatal(err)
@@ -262,7 +282,7 @@ func TestLaterMigrationUpgradesExistingDatabase(t *testing.T) {
 	}
 	s2.Close()
 
-	// The older binary, knowing only version 1, now refuses the file.
+	// The older binary, not knowing version 900, now refuses the file.
 	if s3, err := Open(ctx, path, WithLogger(quiet())); !errors.Is(err, ErrSchemaTooNew) {
 		if err == nil {
 			s3.Close()
@@ -280,18 +300,18 @@ func TestFailingMigrationLeavesPreviousVersion(t *testing.T) {
 	}
 
 	broken := migrationsWith(t, map[string]string{
-		"0002_broken.sql": `CREATE TABLE half_done (id INTEGER); CREATE TABLE oops (;`,
+		"0900_broken.sql": `CREATE TABLE half_done (id INTEGER); CREATE TABLE oops (;`,
 	})
 	s2, err := open(ctx, path, options{logger: quiet(), migrations: broken})
 	if err == nil {
 		s2.Close()
 		t.Fatal("open with a broken migration succeeded")
 	}
-	wantErrContains(t, err, path, "0002_broken.sql", "previous version")
+	wantErrContains(t, err, path, "0900_broken.sql", "previous version")
 
 	s3 := openAt(t, path)
-	if v, err := s3.SchemaVersion(ctx); err != nil || v != 1 {
-		t.Errorf("SchemaVersion after failed migration = %d, %v; want 1", v, err)
+	if v, err := s3.SchemaVersion(ctx); err != nil || v != latestVersion(t) {
+		t.Errorf("SchemaVersion after failed migration = %d, %v; want %d", v, err, latestVersion(t))
 	}
 	var n int
 	if err := s3.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'`).Scan(&n); err != nil {

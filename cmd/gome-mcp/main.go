@@ -24,6 +24,9 @@ Usage:
   gome-mcp run TASK [flags]       run an optimization on a task folder in the terminal
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report
+  gome-mcp momentum query TEXT    search the success memory of all runs
+  gome-mcp momentum export [FILE] export the success memory as JSONL (to share it)
+  gome-mcp momentum import FILE   import an export; nothing is imported from a file with bad lines
   gome-mcp sandbox build [flags]  build the sandbox image offline from Debian packages
   gome-mcp sandbox check          say whether Docker answers, which images and GPUs exist
   gome-mcp version                print the version
@@ -66,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdRuns(ctx, rest, stdout, stderr)
 	case "show":
 		return cmdShow(ctx, rest, stdout, stderr)
+	case "momentum":
+		return cmdMomentum(ctx, rest, stdout, stderr)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "version":

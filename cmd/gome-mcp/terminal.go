@@ -38,6 +38,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.MaxTokens, "max-tokens", 0, "stop the run after this many model tokens (0: no cap)")
 	fs.Float64Var(&cfg.MaxCostUSD, "max-cost", 0, "stop the run after this many US dollars of model cost (0: no cap; needs --prices)")
 	fs.BoolVar(&cfg.NoMomentum, "no-momentum", false, "turn the success memory off (ablation)")
+	fs.BoolVar(&cfg.NoMemory, "no-memory", false, "do not show gradients the successes of earlier runs (ablation); they are still recorded")
 	fs.Float64Var(&cfg.MergeFraction, "merge", 0, "merge stage in the last fraction of the budget, e.g. 0.2 (0: off; needs --traces > 1)")
 	fs.IntVar(&cfg.Drafts, "drafts", engine.DefaultDrafts, "drafts per trace before improving (tree strategy)")
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
