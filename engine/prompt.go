@@ -283,6 +283,9 @@ func failuresSinceBest(history []memory.Step) string {
 	return b.String()
 }
 
+// DecodeOutcome reads a step's recorded execution (memory.Step.Exec).
+func DecodeOutcome(raw []byte) Outcome { return decodeOutcome(raw) }
+
 func decodeOutcome(raw []byte) Outcome {
 	var o Outcome
 	_ = json.Unmarshal(raw, &o) // a step without an execution record shows empty output
