@@ -27,25 +27,25 @@ func (e *Engine) Create(ctx context.Context, cfg Config) (memory.Run, error) {
 // and the schema the gradient must follow. When the trace has no valid solution yet, Kind is
 // "draft": the client writes a first main.py instead.
 type GradientContext struct {
-	RunID         string             `json:"run_id"`
-	Trace         int                `json:"trace"`
-	NextStep      int                `json:"next_step"`
-	StepsLeft     int                `json:"steps_left"`
-	Kind          string             `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
-	TaskID        string             `json:"task_id"`
-	Metric        string             `json:"metric"`
-	LowerIsBetter bool               `json:"lower_is_better"`
-	Contract      string             `json:"contract" jsonschema:"the rules every main.py follows"`
-	Task          string             `json:"task" jsonschema:"task description and public data files"`
-	BestStepID    string             `json:"best_step_id,omitempty"`
-	BestScore     *float64           `json:"best_score,omitempty"`
-	BestCode      string             `json:"best_code,omitempty"`
-	BestOutput    string             `json:"best_output,omitempty" jsonschema:"stdout tail of the best solution's run"`
-	Momentum      string             `json:"momentum" jsonschema:"accepted changes of this and sibling traces, and the failures since the last success"`
-	Memory        string             `json:"memory,omitempty" jsonschema:"success memory of earlier runs on this or similar tasks; cite an entry's id in a hypothesis's from_memory"`
-	Siblings      string             `json:"siblings,omitempty" jsonschema:"what other traces try; be different until this trace first improves"`
-	Prompt        []llm.Message      `json:"prompt" jsonschema:"the messages Gome would send its own model"`
-	Schema        *jsonschema.Schema `json:"schema" jsonschema:"JSON schema of the gradient (or, for a draft, of the draft)"`
+	RunID         string          `json:"run_id"`
+	Trace         int             `json:"trace"`
+	NextStep      int             `json:"next_step"`
+	StepsLeft     int             `json:"steps_left"`
+	Kind          string          `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
+	TaskID        string          `json:"task_id"`
+	Metric        string          `json:"metric"`
+	LowerIsBetter bool            `json:"lower_is_better"`
+	Contract      string          `json:"contract" jsonschema:"the rules every main.py follows"`
+	Task          string          `json:"task" jsonschema:"task description and public data files"`
+	BestStepID    string          `json:"best_step_id,omitempty"`
+	BestScore     *float64        `json:"best_score,omitempty"`
+	BestCode      string          `json:"best_code,omitempty"`
+	BestOutput    string          `json:"best_output,omitempty" jsonschema:"stdout tail of the best solution's run"`
+	Momentum      string          `json:"momentum" jsonschema:"accepted changes of this and sibling traces, and the failures since the last success"`
+	Memory        string          `json:"memory,omitempty" jsonschema:"success memory of earlier runs on this or similar tasks; cite an entry's id in a hypothesis's from_memory"`
+	Siblings      string          `json:"siblings,omitempty" jsonschema:"what other traces try; be different until this trace first improves"`
+	Prompt        []llm.Message   `json:"prompt" jsonschema:"the messages Gome would send its own model"`
+	Schema        json.RawMessage `json:"schema" jsonschema:"JSON schema of the gradient (or, for a draft, of the draft)"`
 }
 
 // clientStep holds a locked client-driven trace ready for its next step.
@@ -112,11 +112,11 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
 	}
 	if cs.best == nil {
-		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), e.schemas.draft
+		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), schemaJSON(e.schemas.draft)
 		return gc, nil
 	}
 	out := decodeOutcome(cs.best.Exec)
-	gc.Kind, gc.Prompt, gc.Schema = KindImprove, gradientMessages(v, cs.best), e.schemas.gradient
+	gc.Kind, gc.Prompt, gc.Schema = KindImprove, gradientMessages(v, cs.best), schemaJSON(e.schemas.gradient)
 	gc.BestStepID, gc.BestScore, gc.BestCode, gc.BestOutput = cs.best.ID, cs.best.Score, cs.best.Code, tail(out.Stdout, maxLogChars)
 	return gc, nil
 }
@@ -156,6 +156,14 @@ func (e *Engine) CheckGradient(g Gradient) (int, error) {
 		}
 	}
 	return DefaultWeights.choose(g.Hypotheses), nil
+}
+
+func schemaJSON(s *jsonschema.Schema) json.RawMessage {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil // the schemas are built from Go types at start-up; they always encode
+	}
+	return raw
 }
 
 func validate(schema *jsonschema.Schema, v any) error {

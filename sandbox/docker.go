@@ -60,6 +60,7 @@ type Docker struct {
 	gpus   *GPUAllocator
 	uid    int // the server's uid; decides the container user (see containerUser)
 	gid    int
+	owner  string // LabelOwner of this process's containers
 }
 
 // DockerOption configures optional parts of a Docker backend.
@@ -93,7 +94,7 @@ func NewDocker(ctx context.Context, image string, logger *slog.Logger, opts ...D
 		}
 		return nil, fmt.Errorf("%w: inspecting image %s: %w", ErrDockerUnavailable, image, err)
 	}
-	d := &Docker{cli: cli, image: image, logger: logger, uid: os.Geteuid(), gid: os.Getegid()}
+	d := &Docker{cli: cli, image: image, logger: logger, uid: os.Geteuid(), gid: os.Getegid(), owner: ownerID()}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -144,6 +145,11 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	c.Labels = maps.Clone(c.Labels)
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.Labels[LabelOwner] = d.owner
 	var devices []string
 	if c.GPUs > 0 {
 		lease, err := d.gpus.Acquire(ctx, c.GPUs)
@@ -457,10 +463,10 @@ func containerSpec(c checkedJob, image, user string, gpus []string) (*container.
 	return cfg, host
 }
 
-// CleanupOrphans removes every container labelled gome.managed=true, running or not, and returns
-// how many it removed. Such containers are left only by a server that crashed mid-job; call this
-// at start-up, before any job runs. Do not share one Docker daemon between Gome servers that
-// start at different times, since this would also remove the other server's running jobs.
+// CleanupOrphans removes the containers labelled gome.managed=true whose owning process (see
+// LabelOwner) no longer runs on this host, running or not, and returns how many it removed. Such
+// containers are left by a server that crashed mid-job; call this at start-up. Containers of
+// other live Gome processes on the same engine are left alone.
 func (d *Docker) CleanupOrphans(ctx context.Context) (int, error) {
 	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
@@ -472,6 +478,9 @@ func (d *Docker) CleanupOrphans(ctx context.Context) (int, error) {
 	removed := 0
 	var errs []error
 	for _, c := range list.Items {
+		if ownerAlive(c.Labels[LabelOwner]) {
+			continue // another live Gome process's job
+		}
 		_, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		switch {
 		case err == nil:

@@ -15,7 +15,8 @@ import (
 
 // GetRunInput are get_run's arguments.
 type GetRunInput struct {
-	RunID string `json:"run_id" jsonschema:"the run's handle, as returned by start_run or list_runs"`
+	RunID       string `json:"run_id" jsonschema:"the run's handle, as returned by start_run or list_runs"`
+	WaitSeconds int    `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (0 to 600, default 0: answer at once) for the running run to record a step or change status, with progress notifications meanwhile; a run that has ended answers at once"`
 }
 
 // RunView is a run as a client sees it.
@@ -60,7 +61,7 @@ type StepView struct {
 
 func getRun(d Deps) Tool {
 	tool := mcp.NewTool("get_run",
-		mcp.WithDescription("Show a run: its status, each trace's best validation score, every step with its decision, and the final report (best solution, graded test score and medal where the task has answers) once it has ended."),
+		mcp.WithDescription("Show a run: its status, each trace's best validation score, every step with its decision, and the final report (best solution, graded test score and medal where the task has answers) once it has ended. With wait_seconds it first waits for the next step or status change, so a client can follow a run without polling fast."),
 		mcp.WithInputSchema[GetRunInput](),
 		mcp.WithOutputSchema[RunView](),
 		annotations("Show a run", true, false, true, false),
@@ -69,15 +70,32 @@ func getRun(d Deps) Tool {
 		if strings.TrimSpace(in.RunID) == "" {
 			return RunView{}, userErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
 		}
+		if in.WaitSeconds < 0 || in.WaitSeconds > maxWaitSeconds {
+			return RunView{}, userErrorf("wait_seconds is %d: use 0 (answer at once) to %d", in.WaitSeconds, maxWaitSeconds)
+		}
+		if in.WaitSeconds > 0 {
+			if err := waitForChange(ctx, d, in.RunID, time.Duration(in.WaitSeconds)*time.Second); err != nil {
+				return RunView{}, err
+			}
+		}
 		return viewRun(ctx, d, in.RunID)
 	})}
 }
 
-func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
+// lookupRun reads a run, turning an unknown id into an error the caller can fix.
+func lookupRun(ctx context.Context, d Deps, id string) (memory.Run, error) {
+	if strings.TrimSpace(id) == "" {
+		return memory.Run{}, userErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
+	}
 	run, err := d.Store.GetRun(ctx, id)
 	if errors.Is(err, memory.ErrNotFound) {
-		return RunView{}, userErrorf("run %q not found: call list_runs to see the run ids", id)
+		return memory.Run{}, userErrorf("run %q not found: call list_runs to see the run ids", id)
 	}
+	return run, err
+}
+
+func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
+	run, err := lookupRun(ctx, d, id)
 	if err != nil {
 		return RunView{}, err
 	}

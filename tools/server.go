@@ -20,29 +20,56 @@ import (
 	"github.com/gome-agent/gome/memory"
 )
 
-// Engine is what the tools need of the optimizer.
+// Engine is what the tools need of the optimizer. *engine.Engine implements it.
 type Engine interface {
+	// Start records a new run and executes it in the background.
 	Start(ctx context.Context, cfg engine.Config) (memory.Run, error)
+	// ResumeRun continues a stopped, failed or interrupted run from its last completed step.
+	ResumeRun(ctx context.Context, runID string) (memory.Run, error)
+	// Stop cancels an active run and reports whether it was active.
+	Stop(runID string) bool
+	// Active reports whether the run is executing in this process now.
 	Active(runID string) bool
+	// Create records a run without starting it, for a client to drive.
+	Create(ctx context.Context, cfg engine.Config) (memory.Run, error)
+	// GradientContext returns what a client needs to diagnose a trace's best solution.
+	GradientContext(ctx context.Context, runID string, trace int) (*engine.GradientContext, error)
+	// ComputeGradient has the server's model diagnose a trace's best solution now.
+	ComputeGradient(ctx context.Context, runID string, trace int) (*engine.Gradient, int, error)
+	// CheckGradient validates a client's gradient and returns the chosen hypothesis.
+	CheckGradient(g engine.Gradient) (int, error)
+	// ApplyUpdate takes a trace's next step with the given code.
+	ApplyUpdate(ctx context.Context, runID string, trace int, in engine.UpdateInput) (memory.Step, error)
+	// Finish ends a run that is not executing: its report is written.
+	Finish(ctx context.Context, runID string) (*engine.Report, error)
 }
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Engine Engine
-	Store  *memory.Store
-	Logger *slog.Logger
+	Engine  Engine
+	Store   *memory.Store
+	Sandbox Sandbox // for execute_on_gpu; nil refuses it
+	Home    string  // Gome home folder: execute_on_gpu's scratch workspaces live under it
+	Logger  *slog.Logger
 }
 
-// NewServer returns an MCP server exposing Gome's tools.
+// NewServer returns an MCP server exposing Gome's tools, resources and prompt. It serves any
+// transport: stdio and streamable HTTP wrap the same server.
 func NewServer(d Deps, version string) *server.MCPServer {
 	s := server.NewMCPServer("gome", version,
 		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions(instructions),
 	)
 	for _, t := range All(d) {
 		s.AddTool(t.Tool, t.Handler)
 	}
+	for _, r := range resources(d) {
+		s.AddResourceTemplate(r.Template, r.Handler)
+	}
+	s.AddPrompt(driveRunPrompt(), driveRun)
 	return s
 }
 
@@ -54,10 +81,11 @@ type Tool struct {
 
 // All returns every tool, for registration and for schema snapshot tests.
 func All(d Deps) []Tool {
-	return []Tool{startRun(d), getRun(d), listRuns(d)}
+	return []Tool{startRun(d), getRun(d), listRuns(d), stopRun(d), resumeRun(d), getSolution(d), plotRun(d),
+		computeGradient(d), applyUpdate(d), executeOnGPU(d), queryMomentum(d)}
 }
 
-const instructions = `Gome optimizes a machine-learning solution for a task folder the way an optimizer improves parameters: it drafts a solution, diagnoses it (the gradient), changes it (the update), runs it in a sandbox and keeps the change only if the validation score improves. Start a run with start_run, then poll get_run with the returned run_id until its status is no longer "running". list_runs shows earlier runs.`
+const instructions = `Gome optimizes a machine-learning solution for a task folder the way an optimizer improves parameters: it drafts a solution, diagnoses it (the gradient), changes it (the update), runs it in a sandbox and keeps the change only if the validation score improves. Start a run with start_run, then call get_run with the returned run_id (wait_seconds makes it wait for the next step) until its status is no longer "running". get_solution shows the best code and submission, plot_run draws the scores over time, stop_run and resume_run pause and continue a run. list_runs shows earlier runs. To drive a run yourself (you are the model), start it with client: true, then repeat compute_gradient (mode client) and apply_update with your code; stop_run finishes it. query_momentum searches what worked before; execute_on_gpu runs code in the sandbox with a GPU. The drive_run prompt walks through all of this.`
 
 // userError is a failure the caller can fix; it becomes a tool result marked as an error.
 type userError struct{ msg string }
@@ -76,16 +104,24 @@ func handler[In, Out any](f func(ctx context.Context, in In) (Out, error)) serve
 		if err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
-		out, err := f(ctx, in)
-		var ue userError
-		switch {
-		case errors.As(err, &ue):
-			return mcp.NewToolResultError(ue.msg), nil
-		case err != nil:
+		out, err := f(withProgressToken(ctx, req), in)
+		if res, ok := errorResult(err); ok {
+			return res, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 		return mcp.NewToolResultStructuredOnly(out), nil
 	}
+}
+
+// errorResult turns an error the caller can fix into an error result.
+func errorResult(err error) (*mcp.CallToolResult, bool) {
+	var ue userError
+	if errors.As(err, &ue) {
+		return mcp.NewToolResultError(ue.msg), true
+	}
+	return nil, false
 }
 
 // decodeArgs checks that every required argument (a field without omitempty) is present and no
@@ -100,10 +136,14 @@ func decodeArgs[In any](args map[string]any) (In, error) {
 		if name == "" || name == "-" {
 			continue
 		}
-		known[name] = t.Field(i).Type.Kind().String()
+		ft := t.Field(i).Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		known[name] = ft.Kind().String()
 		if !strings.Contains(opts, "omitempty") {
 			if _, ok := args[name]; !ok {
-				return in, fmt.Errorf("argument %s is required", name)
+				return in, fmt.Errorf("argument %s is required: add it (the tool's input schema describes it)", name)
 			}
 		}
 	}
@@ -141,6 +181,10 @@ func kindWord(kind string) string {
 		return "a string"
 	case "bool":
 		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
 	}
 	return "of type " + kind
 }

@@ -11,12 +11,26 @@ import (
 
 // StartRunInput are start_run's arguments.
 type StartRunInput struct {
-	Task               string  `json:"task" jsonschema:"path of the task folder on the server's machine: a folder with task.json, or an MLE-bench competition folder with prepared/public and prepared/private"`
-	MaxSteps           int     `json:"max_steps,omitempty" jsonschema:"steps per trace, the draft included (default 6, 1 to 1000)"`
-	Traces             int     `json:"traces,omitempty" jsonschema:"traces optimizing in parallel (default 1, up to 16)"`
-	BudgetSeconds      float64 `json:"budget_seconds,omitempty" jsonschema:"wall-clock budget of the run in seconds (default 3600)"`
-	ExecTimeoutSeconds float64 `json:"exec_timeout_seconds,omitempty" jsonschema:"time limit of one execution of a solution in seconds (default 600)"`
-	MaxFixes           int     `json:"max_fixes,omitempty" jsonschema:"how often a failing execution goes back to the model for a fix within a step (default 2; -1 for none)"`
+	Task                string          `json:"task" jsonschema:"path of the task folder on the server's machine: a folder with task.json, or an MLE-bench competition folder with prepared/public and prepared/private"`
+	MaxSteps            int             `json:"max_steps,omitempty" jsonschema:"steps per trace, the draft included (default 6, 1 to 1000)"`
+	Traces              int             `json:"traces,omitempty" jsonschema:"traces optimizing in parallel (default 1, up to 16)"`
+	BudgetSeconds       float64         `json:"budget_seconds,omitempty" jsonschema:"wall-clock budget of the run in seconds (default 3600)"`
+	ExecTimeoutSeconds  float64         `json:"exec_timeout_seconds,omitempty" jsonschema:"time limit of one execution of a solution in seconds (default 600)"`
+	MaxFixes            int             `json:"max_fixes,omitempty" jsonschema:"how often a failing execution goes back to the model for a fix within a step (default 2; -1 for none)"`
+	Strategy            string          `json:"strategy,omitempty" jsonschema:"gradient (default: diagnose then update), tree (AIDE-style greedy tree search) or auto (gives steps to whichever improves the score more often)"`
+	Client              bool            `json:"client,omitempty" jsonschema:"drive the run yourself, step by step, with compute_gradient and apply_update; no model is needed on the server and nothing runs in the background"`
+	DebugTimeoutSeconds float64         `json:"debug_timeout_seconds,omitempty" jsonschema:"time limit of the quick main.py --debug run before each full run (default 120)"`
+	NoDebug             bool            `json:"no_debug,omitempty" jsonschema:"skip the debug run"`
+	MaxTokens           int             `json:"max_tokens,omitempty" jsonschema:"stop the run after this many model tokens (0: no cap)"`
+	MaxCostUSD          float64         `json:"max_cost_usd,omitempty" jsonschema:"stop the run after this many US dollars of model cost (needs prices on the server)"`
+	NoMomentum          bool            `json:"no_momentum,omitempty" jsonschema:"turn the success memory off (ablation)"`
+	NoMemory            bool            `json:"no_memory,omitempty" jsonschema:"do not show gradients the successes of earlier runs (ablation)"`
+	MergeFraction       float64         `json:"merge_fraction,omitempty" jsonschema:"merge the traces' ideas in this last fraction of the budget, e.g. 0.2 (0: off)"`
+	Drafts              int             `json:"drafts,omitempty" jsonschema:"drafts per trace before improving, with the tree strategy (default 3)"`
+	RerunTopK           int             `json:"rerun_top_k,omitempty" jsonschema:"re-run the k best solutions with other seeds at the end and keep the best mean (0: off)"`
+	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"extra seeds per re-run candidate (default 2)"`
+	GPU                 bool            `json:"gpu,omitempty" jsonschema:"give every execution a GPU"`
+	Weights             *engine.Weights `json:"weights,omitempty" jsonschema:"how the gradient's hypothesis scores are weighed (default 0.2 alignment, 0.4 impact, 0.2 novelty, 0.1 feasibility, 0.1 risk_reward)"`
 }
 
 // StartRunOutput is start_run's result.
@@ -29,16 +43,24 @@ type StartRunOutput struct {
 
 func startRun(d Deps) Tool {
 	tool := mcp.NewTool("start_run",
-		mcp.WithDescription("Start an autonomous optimization run on a task and return its run_id at once. The run drafts a solution, then repeatedly diagnoses and improves it, keeping only changes that improve the validation score. Poll get_run for progress and the final report."),
+		mcp.WithDescription("Start an autonomous optimization run on a task and return its run_id at once. The run drafts a solution, then repeatedly diagnoses and improves it, keeping only changes that improve the validation score. Poll get_run for progress and the final report. With client: true, nothing runs in the background: you drive each step with compute_gradient and apply_update, and no model is needed on the server."),
 		mcp.WithInputSchema[StartRunInput](),
 		mcp.WithOutputSchema[StartRunOutput](),
 		annotations("Start a run", false, false, false, true),
 	)
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in StartRunInput) (StartRunOutput, error) {
-		run, err := d.Engine.Start(ctx, engine.Config{
+		cfg := engine.Config{
 			TaskDir: in.Task, MaxSteps: in.MaxSteps, Traces: in.Traces, BudgetSeconds: in.BudgetSeconds,
-			ExecTimeoutSeconds: in.ExecTimeoutSeconds, MaxFixes: in.MaxFixes,
-		})
+			ExecTimeoutSeconds: in.ExecTimeoutSeconds, MaxFixes: in.MaxFixes, Strategy: engine.Strategy(in.Strategy),
+			Client: in.Client, DebugTimeoutSeconds: in.DebugTimeoutSeconds, NoDebug: in.NoDebug, MaxTokens: in.MaxTokens,
+			MaxCostUSD: in.MaxCostUSD, NoMomentum: in.NoMomentum, NoMemory: in.NoMemory, MergeFraction: in.MergeFraction,
+			Drafts: in.Drafts, RerunTopK: in.RerunTopK, RerunSeeds: in.RerunSeeds, GPU: in.GPU, Weights: in.Weights,
+		}
+		start, message := d.Engine.Start, "run started: call get_run with this run_id to follow it"
+		if in.Client {
+			start, message = d.Engine.Create, "run created for you to drive: call compute_gradient (mode client) for trace 0, then apply_update with your code"
+		}
+		run, err := start(ctx, cfg)
 		switch {
 		case errors.Is(err, engine.ErrInvalidConfig), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrNoModel):
 			return StartRunOutput{}, userError{err.Error()}
@@ -47,7 +69,7 @@ func startRun(d Deps) Tool {
 		}
 		return StartRunOutput{
 			RunID: run.ID, TaskID: run.TaskID, Status: string(run.Status),
-			Message: "run started: call get_run with this run_id to follow it",
+			Message: message,
 		}, nil
 	})}
 }

@@ -256,3 +256,51 @@ func TestServeRejectsBadInput(t *testing.T) {
 		t.Fatalf("server stopped serving: %s", errorText(res))
 	}
 }
+
+// TestClientDrivenRun drives a run over stdio with no model configured in Gome: the client
+// (here, the test) is the reasoner. It reads the gradient context, writes a draft, then a
+// gradient and an update; Gome executes, scores, accepts and remembers.
+func TestClientDrivenRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	taskDir := exampleTask(t, "diabetes")
+	s := connect(t, ctx, t.TempDir(), "GOME_MODEL=", "OPENAI_API_KEY=")
+
+	started, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "client": true, "max_steps": 3})
+	if res.IsError {
+		t.Fatalf("start_run: %s", errorText(res))
+	}
+	gc, res := call[tools.ComputeGradientOutput](t, ctx, s, "compute_gradient", map[string]any{"run_id": started.RunID})
+	if res.IsError || gc.Context == nil || gc.Context.Kind != engine.KindDraft {
+		t.Fatalf("compute_gradient on an empty trace: %+v %s", gc, errorText(res))
+	}
+	draft, res := call[tools.ApplyUpdateOutput](t, ctx, s, "apply_update", map[string]any{
+		"run_id": started.RunID, "code": readFile(t, filepath.Join(taskDir, "solutions", "weak.py")), "summary": "bmi-only baseline"})
+	if res.IsError || draft.Decision != "accepted" || draft.Kind != engine.KindDraft {
+		t.Fatalf("draft: %+v %s", draft, errorText(res))
+	}
+	gc, res = call[tools.ComputeGradientOutput](t, ctx, s, "compute_gradient", map[string]any{"run_id": started.RunID, "mode": "client"})
+	if res.IsError || gc.Context.Kind != engine.KindImprove || !strings.Contains(gc.Context.BestCode, "bmi") || len(gc.Context.Schema) == 0 {
+		t.Fatalf("compute_gradient after the draft: %+v %s", gc.Context, errorText(res))
+	}
+	gradient := map[string]any{
+		"analysis":   "One feature underfits.",
+		"challenges": []any{map[string]any{"statement": "only bmi is used", "evidence": "the code", "category": "dataset-driven", "metric_impact": "large"}},
+		"hypotheses": []any{map[string]any{"challenge": 0, "statement": "use every feature in a ridge regression", "component": "features",
+			"scores": map[string]any{"alignment": 9, "impact": 9, "novelty": 8, "feasibility": 9, "risk_reward": 8}}},
+	}
+	update, res := call[tools.ApplyUpdateOutput](t, ctx, s, "apply_update", map[string]any{
+		"run_id": started.RunID, "gradient": gradient, "summary": "all features, ridge",
+		"code": readFile(t, filepath.Join(taskDir, "solutions", "strong.py"))})
+	if res.IsError || update.Decision != "accepted" || !(*update.Score < *draft.Score) {
+		t.Fatalf("update: %+v (draft %v) %s", update, draft.Score, errorText(res))
+	}
+	stopped, res := call[tools.StopRunOutput](t, ctx, s, "stop_run", map[string]any{"run_id": started.RunID})
+	if res.IsError || stopped.Status != "finished" || stopped.BestStepID != update.StepID {
+		t.Fatalf("stop_run of a client run: %+v %s", stopped, errorText(res))
+	}
+	mem, res := call[tools.QueryMomentumOutput](t, ctx, s, "query_momentum", map[string]any{"text": "ridge", "task": taskDir})
+	if res.IsError || len(mem.Entries) != 1 || mem.Entries[0].Entry.StepID != update.StepID || mem.Entries[0].Why == "" {
+		t.Fatalf("query_momentum: %+v %s", mem, errorText(res))
+	}
+}

@@ -20,7 +20,7 @@ var version = "dev"
 const usage = `gome-mcp: an ML-engineering agent that optimizes a solution like an optimizer improves parameters.
 
 Usage:
-  gome-mcp serve [flags]          serve MCP over stdio (for Claude Desktop, IDEs and scripts)
+  gome-mcp serve [flags]          serve MCP over stdio, or streamable HTTP with --http ADDR
   gome-mcp run TASK [flags]       run an optimization on a task folder in the terminal
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report

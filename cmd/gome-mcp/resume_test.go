@@ -65,8 +65,8 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if err := proc.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	proc.Wait()
-	first.Close()
+	first.Close() // the transport reaps the killed process
+
 	// The killed server's solution processes do not outlive it.
 	deadline := time.Now().Add(2 * time.Second)
 	for running(runs) != "" && time.Now().Before(deadline) {

@@ -68,10 +68,11 @@ func loadPrices(path string) (map[string]engine.Price, error) {
 
 // app is the wired set of parts a command uses.
 type app struct {
-	store  *memory.Store
-	engine *engine.Engine
-	logger *slog.Logger
-	close  func()
+	store   *memory.Store
+	engine  *engine.Engine
+	sandbox engine.Sandbox
+	logger  *slog.Logger
+	close   func()
 }
 
 func openStore(ctx context.Context, c *common, logger *slog.Logger) (*memory.Store, error) {
@@ -127,7 +128,7 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 		closeAll()
 		return nil, err
 	}
-	return &app{store: store, engine: eng, logger: logger, close: func() { eng.Close(); closeAll() }}, nil
+	return &app{store: store, engine: eng, sandbox: sb, logger: logger, close: func() { eng.Close(); closeAll() }}, nil
 }
 
 // newModel picks the model: a replay file, else an OpenAI-compatible endpoint when a model name

@@ -1,0 +1,205 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/memory"
+)
+
+// env is a real store on disk, a real engine (without a model unless a test gives one) and the
+// MCP server over them, reached by the official go-sdk client through in-process pipes.
+type env struct {
+	home   string
+	store  *memory.Store
+	engine *engine.Engine
+	deps   Deps
+}
+
+func newEnv(t *testing.T, model engine.Model, sb engine.Sandbox) *env {
+	t.Helper()
+	home := t.TempDir()
+	store, err := memory.Open(context.Background(), memory.DBPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(store, model, sb, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng.Close()
+		store.Close()
+	})
+	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng, Store: store}}
+}
+
+// connect serves the tools over a stdio pipe pair and connects a go-sdk client speaking
+// protocolVersion ("" for the client's default).
+func (e *env) connect(t *testing.T, protocolVersion string, opts *sdk.ClientOptions) *sdk.ClientSession {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	toServerR, toServerW := io.Pipe()
+	toClientR, toClientW := io.Pipe()
+	stdio := server.NewStdioServer(NewServer(e.deps, "test"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stdio.Listen(ctx, toServerR, toClientW)
+	}()
+	client := sdk.NewClient(&sdk.Implementation{Name: "tools-test", Version: "test"}, opts)
+	cs, err := client.Connect(ctx, &sdk.IOTransport{Reader: toClientR, Writer: toServerW}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	if err != nil {
+		cancel()
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		cs.Close()
+		cancel()
+		toServerR.Close()
+		toClientW.Close()
+		// A handler that ignores cancellation would hold Listen; report it rather than hang.
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("the server did not stop within 10s of its client leaving")
+		}
+	})
+	return cs
+}
+
+func callTool(t *testing.T, cs *sdk.ClientSession, name string, args map[string]any) *sdk.CallToolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return res
+}
+
+// decode reads a successful result's structured content into Out.
+func decode[Out any](t *testing.T, name string, res *sdk.CallToolResult) Out {
+	t.Helper()
+	var out Out
+	if res.IsError {
+		t.Fatalf("%s: error result: %s", name, resultText(res))
+	}
+	raw, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s structured content: %v\n%s", name, err, raw)
+	}
+	return out
+}
+
+func resultText(res *sdk.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// seedStep is one step of a seeded run.
+type seedStep struct {
+	trace    int
+	score    *float64
+	decision string
+	after    time.Duration // when it finished, after the run started
+}
+
+func score(f float64) *float64 { return &f }
+
+// seedRun records a run directly in the store, with each step's workspace files on disk, the
+// way the engine leaves them. finished gives it a final report naming its best step.
+func (e *env) seedRun(t *testing.T, id string, traces int, steps []seedStep, status memory.RunStatus) memory.Run {
+	t.Helper()
+	ctx := context.Background()
+	taskDir, err := filepath.Abs(filepath.Join("..", "examples", "tasks", "breast-cancer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(engine.Config{TaskDir: taskDir, Strategy: engine.StrategyGradient, Traces: traces, MaxSteps: 6, BudgetSeconds: 3600, ExecTimeoutSeconds: 600, MaxFixes: 2})
+	start := time.Now().Add(-time.Hour).UTC()
+	if err := e.store.CreateRun(ctx, memory.Run{ID: id, TaskID: "breast-cancer", TaskDir: taskDir, Strategy: "gradient", Config: cfg, Status: memory.RunRunning, CreatedAt: start}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range traces {
+		if err := e.store.CreateTrace(ctx, memory.Trace{ID: traceName(id, i), RunID: id, Index: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perTrace := map[int]int{}
+	best := map[int]memory.Step{}
+	var bestOfRun *memory.Step
+	for _, s := range steps {
+		idx := perTrace[s.trace]
+		perTrace[s.trace]++
+		ws := filepath.Join(e.home, "runs", id, "trace-"+itoa(s.trace), "step-"+itoa(idx))
+		if err := os.MkdirAll(ws, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code := "# trace " + itoa(s.trace) + " step " + itoa(idx) + "\nprint('hello')\n"
+		os.WriteFile(filepath.Join(ws, "main.py"), []byte(code), 0o644)
+		if s.score != nil {
+			os.WriteFile(filepath.Join(ws, "submission.csv"), []byte("id,target\n1,0.9\n2,0.1\n3,0.5\n4,0.4\n5,0.7\n6,0.2\n7,0.3\n8,0.8\n"), 0o644)
+		}
+		kind := engine.KindImprove
+		if idx == 0 {
+			kind = engine.KindDraft
+		}
+		st := memory.Step{
+			ID: traceName(id, s.trace) + "-s" + itoa(idx), RunID: id, TraceID: traceName(id, s.trace), Index: idx,
+			Kind: kind, Code: code, Score: s.score, Decision: s.decision, Reason: "seeded " + s.decision,
+			Hypothesis: "seeded hypothesis", Workspace: ws,
+			StartedAt: start.Add(s.after - time.Second), FinishedAt: start.Add(s.after),
+		}
+		accept := s.decision == engine.Accepted
+		if err := e.store.RecordStep(ctx, st, accept); err != nil {
+			t.Fatal(err)
+		}
+		if accept {
+			best[s.trace] = st
+			if bestOfRun == nil || *st.Score > *bestOfRun.Score {
+				bestOfRun = &st
+			}
+		}
+	}
+	if status != memory.RunRunning {
+		rep := engine.Report{RunID: id, TaskID: "breast-cancer", Metric: "auc", StopReason: "max_steps", Steps: len(steps)}
+		if bestOfRun != nil {
+			rep.Best = &engine.BestSolution{StepID: bestOfRun.ID, Step: bestOfRun.Index, Validation: *bestOfRun.Score,
+				Code: filepath.Join(bestOfRun.Workspace, "main.py"), Submission: filepath.Join(bestOfRun.Workspace, "submission.csv")}
+		}
+		raw, _ := json.Marshal(rep)
+		if err := e.store.FinishRun(ctx, id, status, "max_steps", "", raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := e.store.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func traceName(runID string, i int) string { return runID + "-t" + itoa(i) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,137 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// maxResourceBytes caps a file sent as a resource; a bigger submission is better read from disk
+// on the server's machine than pushed through a chat client.
+const maxResourceBytes = 8 << 20
+
+// resource is a resource template with its handler.
+type resource struct {
+	Template mcp.ResourceTemplate
+	Handler  server.ResourceTemplateHandlerFunc
+}
+
+// TraceResource is the content of gome://runs/{run_id}/traces/{index}.
+type TraceResource struct {
+	RunID      string     `json:"run_id"`
+	Index      int        `json:"index"`
+	BestScore  *float64   `json:"best_score,omitempty"`
+	BestStepID string     `json:"best_step_id,omitempty"`
+	Steps      []StepView `json:"steps"`
+}
+
+// resources are addressed by run id, like the tools, so a client can attach a run's best code or
+// its view to a conversation without calling a tool.
+func resources(d Deps) []resource {
+	return []resource{
+		{mcp.NewResourceTemplate("gome://runs/{run_id}", "run",
+			mcp.WithTemplateDescription("A run as get_run shows it: status, traces, steps and the final report."),
+			mcp.WithTemplateMIMEType("application/json")), runResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/solution/main.py", "best-code",
+			mcp.WithTemplateDescription("The main.py of the run's best validated solution."),
+			mcp.WithTemplateMIMEType("text/x-python")), solutionFileResource(d, codeFile, "text/x-python")},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/solution/submission.csv", "best-submission",
+			mcp.WithTemplateDescription("The submission.csv of the run's best validated solution."),
+			mcp.WithTemplateMIMEType("text/csv")), solutionFileResource(d, submissionFile, "text/csv")},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/traces/{index}", "trace",
+			mcp.WithTemplateDescription("One trace of a run (index 0 to traces-1) with every step it took."),
+			mcp.WithTemplateMIMEType("application/json")), traceResource(d)},
+	}
+}
+
+// uriArg is a variable the URI template matched.
+func uriArg(req mcp.ReadResourceRequest, name string) string {
+	switch v := req.Params.Arguments[name].(type) {
+	case string:
+		return v
+	case []string:
+		if len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func runResource(d Deps) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		v, err := viewRun(ctx, d, uriArg(req, "run_id"))
+		if err != nil {
+			return nil, err
+		}
+		return jsonContents(req.Params.URI, v)
+	}
+}
+
+func solutionFileResource(d Deps, name, mime string) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		run, err := lookupRun(ctx, d, uriArg(req, "run_id"))
+		if err != nil {
+			return nil, err
+		}
+		step, err := bestStep(ctx, d, run)
+		if err != nil {
+			return nil, err
+		}
+		var text string
+		if name == codeFile {
+			// The stored code is what ran; the workspace copy may have been cleaned up.
+			text = step.Code
+		} else {
+			path := filepath.Join(step.Workspace, name)
+			info, err := os.Stat(path)
+			if err != nil {
+				return nil, fmt.Errorf("run %q: the best solution (step %s) has no %s: %w", run.ID, step.ID, name, err)
+			}
+			if info.Size() > maxResourceBytes {
+				return nil, fmt.Errorf("run %q: %s is %d MiB, too large to send: read %s on the server's machine, or get_solution for its first lines", run.ID, name, info.Size()>>20, path)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("run %q: read %s: %w", run.ID, name, err)
+			}
+			text = string(b)
+		}
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: mime, Text: text}}, nil
+	}
+}
+
+func traceResource(d Deps) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		v, err := viewRun(ctx, d, uriArg(req, "run_id"))
+		if err != nil {
+			return nil, err
+		}
+		raw := uriArg(req, "index")
+		index, err := strconv.Atoi(raw)
+		if err != nil || index < 0 || index >= len(v.Traces) {
+			return nil, fmt.Errorf("run %q has no trace %q: use an index from 0 to %d", v.ID, raw, len(v.Traces)-1)
+		}
+		tv := v.Traces[index]
+		out := TraceResource{RunID: v.ID, Index: tv.Index, BestScore: tv.BestScore, BestStepID: tv.BestStepID, Steps: []StepView{}}
+		for _, s := range v.Steps {
+			if s.Trace == tv.Index {
+				out.Steps = append(out.Steps, s)
+			}
+		}
+		return jsonContents(req.Params.URI, out)
+	}
+}
+
+func jsonContents(uri string, v any) ([]mcp.ResourceContents, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
+}

@@ -1,0 +1,435 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"image"
+	_ "image/png"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/sandbox"
+)
+
+// protocolVersions are the MCP revisions clients in use speak; every one must work.
+var protocolVersions = []string{"2025-06-18", "2025-11-25", "2026-07-28"}
+
+// finishedSteps is a finished two-trace run: trace 1 holds the best solution.
+var finishedSteps = []seedStep{
+	{trace: 0, score: score(0.90), decision: engine.Accepted, after: 10 * time.Second},
+	{trace: 0, score: score(0.93), decision: engine.Accepted, after: 40 * time.Second},
+	{trace: 0, score: score(0.91), decision: engine.Rejected, after: 70 * time.Second},
+	{trace: 1, score: score(0.92), decision: engine.Accepted, after: 15 * time.Second},
+	{trace: 1, decision: engine.Failed, after: 45 * time.Second},
+	{trace: 1, score: score(0.97), decision: engine.Accepted, after: 80 * time.Second},
+}
+
+func TestToolErrorsTellWhatToFix(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
+	e.seedRun(t, "run-stopped", 1, finishedSteps[:1], memory.RunStopped)
+	e.seedRun(t, "run-failed", 1, []seedStep{{trace: 0, decision: engine.Failed, after: time.Second}}, memory.RunFailed)
+	e.seedRun(t, "run-idle", 1, nil, memory.RunRunning)
+	sb, err := sandbox.NewLocal("", nil)
+	if err != nil {
+		t.Skipf("no Python for the local sandbox: %v", err)
+	}
+	e.deps.Sandbox, e.deps.Home = sb, e.home
+	cs := e.connect(t, "", nil)
+
+	tests := []struct {
+		name string
+		tool string
+		args map[string]any
+		says []string
+	}{
+		{"start_run missing task", "start_run", map[string]any{}, []string{"task", "required"}},
+		{"start_run mistyped", "start_run", map[string]any{"task": "x", "max_steps": "many"}, []string{"max_steps", "integer"}},
+		{"start_run out of range", "start_run", map[string]any{"task": "x", "traces": 99}, []string{"traces", "1 to 16"}},
+		{"start_run unknown task", "start_run", map[string]any{"task": "/no/such/task"}, []string{"/no/such/task"}},
+		{"start_run no model", "start_run", map[string]any{"task": "../examples/tasks/breast-cancer"}, []string{"GOME_MODEL"}},
+		{"get_run missing", "get_run", map[string]any{}, []string{"run_id", "required"}},
+		{"get_run mistyped", "get_run", map[string]any{"run_id": 7}, []string{"run_id", "string"}},
+		{"get_run wait mistyped", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": "soon"}, []string{"wait_seconds", "integer"}},
+		{"get_run wait out of range", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 601}, []string{"wait_seconds", "0", "600"}},
+		{"get_run negative wait", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": -1}, []string{"wait_seconds", "600"}},
+		{"get_run unknown run", "get_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"list_runs mistyped", "list_runs", map[string]any{"limit": "ten"}, []string{"limit", "integer"}},
+		{"list_runs out of range", "list_runs", map[string]any{"limit": 501}, []string{"limit", "1 to 500"}},
+		{"stop_run missing", "stop_run", map[string]any{}, []string{"run_id", "required"}},
+		{"stop_run mistyped", "stop_run", map[string]any{"run_id": true}, []string{"run_id", "string"}},
+		{"stop_run unknown argument", "stop_run", map[string]any{"run_id": "run-done", "force": true}, []string{"force", "run_id"}},
+		{"stop_run unknown run", "stop_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"stop_run ended run", "stop_run", map[string]any{"run_id": "run-done"}, []string{"not active", "finished"}},
+		{"stop_run orphaned run", "stop_run", map[string]any{"run_id": "run-idle"}, []string{"not executing", "resume_run"}},
+		{"resume_run missing", "resume_run", map[string]any{}, []string{"run_id", "required"}},
+		{"resume_run mistyped", "resume_run", map[string]any{"run_id": 1.5}, []string{"run_id", "string"}},
+		{"resume_run unknown run", "resume_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"resume_run finished run", "resume_run", map[string]any{"run_id": "run-done"}, []string{"already finished", "start_run"}},
+		{"resume_run without a model", "resume_run", map[string]any{"run_id": "run-stopped"}, []string{"GOME_MODEL"}},
+		{"get_solution missing", "get_solution", map[string]any{}, []string{"run_id", "required"}},
+		{"get_solution mistyped", "get_solution", map[string]any{"run_id": "run-done", "step_id": 3}, []string{"step_id", "string"}},
+		{"get_solution unknown run", "get_solution", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"get_solution unknown step", "get_solution", map[string]any{"run_id": "run-done", "step_id": "run-done-t0-s99"}, []string{"run-done-t0-s99", "get_run"}},
+		{"get_solution step of another run", "get_solution", map[string]any{"run_id": "run-stopped", "step_id": "run-done-t0-s0"}, []string{"belongs to run \"run-done\""}},
+		{"get_solution nothing valid yet", "get_solution", map[string]any{"run_id": "run-idle"}, []string{"no validated solution", "step_id"}},
+		{"get_solution run ended without one", "get_solution", map[string]any{"run_id": "run-failed"}, []string{"without a valid solution", "get_run"}},
+		{"plot_run missing", "plot_run", map[string]any{}, []string{"run_id", "required"}},
+		{"plot_run mistyped", "plot_run", map[string]any{"run_id": []any{"a"}}, []string{"run_id", "string"}},
+		{"plot_run unknown run", "plot_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"plot_run nothing scored", "plot_run", map[string]any{"run_id": "run-failed"}, []string{"no scored step", "wait_seconds"}},
+		{"compute_gradient missing", "compute_gradient", map[string]any{}, []string{"run_id", "required"}},
+		{"compute_gradient mistyped", "compute_gradient", map[string]any{"run_id": "run-idle", "trace": "first"}, []string{"trace", "integer"}},
+		{"compute_gradient unknown run", "compute_gradient", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
+		{"compute_gradient unknown trace", "compute_gradient", map[string]any{"run_id": "run-idle", "trace": 7}, []string{"trace 7", "does not exist"}},
+		{"compute_gradient bad mode", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "psychic"}, []string{"psychic", "client or server"}},
+		{"compute_gradient server mode without a model", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "server"}, []string{"GOME_MODEL"}},
+		{"compute_gradient finished run", "compute_gradient", map[string]any{"run_id": "run-done"}, []string{"already finished"}},
+		{"compute_gradient bad gradient", "compute_gradient", map[string]any{"run_id": "run-idle", "gradient": map[string]any{"analysis": "x", "challenges": []any{}, "hypotheses": []any{}}}, []string{"schema"}},
+		{"apply_update missing", "apply_update", map[string]any{}, []string{"run_id", "required"}},
+		{"apply_update mistyped", "apply_update", map[string]any{"run_id": "run-idle", "code": 42}, []string{"code", "string"}},
+		{"apply_update unknown run", "apply_update", map[string]any{"run_id": "run-nope", "code": "print(1)"}, []string{"run-nope", "list_runs"}},
+		{"apply_update no code and no model", "apply_update", map[string]any{"run_id": "run-idle"}, []string{"pass code"}},
+		{"apply_update out-of-range hypothesis", "apply_update", map[string]any{"run_id": "run-idle", "code": "x", "hypothesis": 9,
+			"gradient": map[string]any{"analysis": "a", "challenges": []any{map[string]any{"statement": "s", "evidence": "e", "category": "c", "metric_impact": "m"}},
+				"hypotheses": []any{map[string]any{"challenge": 0, "statement": "h", "component": "model", "scores": map[string]any{"alignment": 5, "impact": 5, "novelty": 5, "feasibility": 5, "risk_reward": 5}}}}},
+			[]string{"hypothesis 9", "has 1"}},
+		{"execute_on_gpu neither code nor command", "execute_on_gpu", map[string]any{}, []string{"code", "command"}},
+		{"execute_on_gpu mistyped", "execute_on_gpu", map[string]any{"code": "print(1)", "gpus": "one"}, []string{"gpus", "integer"}},
+		{"execute_on_gpu out of range", "execute_on_gpu", map[string]any{"code": "print(1)", "timeout_seconds": 99999}, []string{"timeout_seconds", "3600"}},
+		{"execute_on_gpu no GPU here", "execute_on_gpu", map[string]any{"code": "print(1)"}, []string{"GPU", "gpus: 0"}},
+		{"query_momentum mistyped", "query_momentum", map[string]any{"text": 3}, []string{"text", "string"}},
+		{"query_momentum out of range", "query_momentum", map[string]any{"limit": 1000}, []string{"limit", "1 to 100"}},
+		{"query_momentum bad kind", "query_momentum", map[string]any{"kind": "maybe"}, []string{"maybe", "success, failure or any"}},
+		{"query_momentum bad task", "query_momentum", map[string]any{"task": "/no/such/task"}, []string{"/no/such/task"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := callTool(t, cs, tt.tool, tt.args)
+			if !res.IsError {
+				t.Fatalf("%s(%v) succeeded; want an error result", tt.tool, tt.args)
+			}
+			msg := resultText(res)
+			for _, w := range tt.says {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+	// Every failure above was an answer, not a crash: the server still serves.
+	out := decode[ListRunsOutput](t, "list_runs", callTool(t, cs, "list_runs", nil))
+	if len(out.Runs) != 4 {
+		t.Fatalf("list_runs after the errors: %+v", out.Runs)
+	}
+}
+
+func TestGetSolution(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
+	// A running run has no report yet: its best is the better of its traces' bests.
+	e.seedRun(t, "run-live", 2, finishedSteps[:4], memory.RunRunning)
+	cs := e.connect(t, "", nil)
+
+	tests := []struct {
+		name      string
+		args      map[string]any
+		step      string
+		score     float64
+		best      bool
+		decision  string
+		submitted bool
+	}{
+		{"best of a finished run", map[string]any{"run_id": "run-done"}, "run-done-t1-s2", 0.97, true, "accepted", true},
+		{"a rejected step", map[string]any{"run_id": "run-done", "step_id": "run-done-t0-s2"}, "run-done-t0-s2", 0.91, false, "rejected", true},
+		{"a failed step", map[string]any{"run_id": "run-done", "step_id": "run-done-t1-s1"}, "run-done-t1-s1", 0, false, "failed", false},
+		{"best of a running run", map[string]any{"run_id": "run-live"}, "run-live-t0-s1", 0.93, true, "accepted", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := decode[SolutionView](t, "get_solution", callTool(t, cs, "get_solution", tt.args))
+			if v.StepID != tt.step || v.Best != tt.best || v.Decision != tt.decision {
+				t.Fatalf("got step %s best %v decision %s; want %s %v %s", v.StepID, v.Best, v.Decision, tt.step, tt.best, tt.decision)
+			}
+			if !strings.Contains(v.Code, "print('hello')") || !strings.HasSuffix(v.CodePath, "main.py") {
+				t.Errorf("code %q at %q", v.Code, v.CodePath)
+			}
+			if v.Metric != "auc" {
+				t.Errorf("metric %q, want auc", v.Metric)
+			}
+			if !tt.submitted {
+				if v.Score != nil || v.SubmissionPath != "" {
+					t.Errorf("failed step shows score %v and submission %q", v.Score, v.SubmissionPath)
+				}
+				return
+			}
+			if v.Score == nil || *v.Score != tt.score {
+				t.Errorf("score %v, want %v", v.Score, tt.score)
+			}
+			if len(v.SubmissionHead) != submissionHeadLines || v.SubmissionHead[0] != "id,target" || v.SubmissionLines != 9 {
+				t.Errorf("submission head %q, %d lines", v.SubmissionHead, v.SubmissionLines)
+			}
+		})
+	}
+}
+
+func TestPlotRunReturnsPNG(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
+	cs := e.connect(t, "", nil)
+
+	res := callTool(t, cs, "plot_run", map[string]any{"run_id": "run-done"})
+	out := decode[PlotRunOutput](t, "plot_run", res)
+	if out.Traces != 2 || out.Points != 5 || out.Accepted != 4 || out.Unscored != 1 {
+		t.Errorf("plot summary %+v: want 2 traces, 5 points, 4 accepted, 1 unscored", out)
+	}
+	var img *sdk.ImageContent
+	for _, c := range res.Content {
+		if ic, ok := c.(*sdk.ImageContent); ok {
+			img = ic
+		}
+	}
+	if img == nil || img.MIMEType != "image/png" {
+		t.Fatalf("no PNG image content in %+v", res.Content)
+	}
+	if !strings.Contains(resultText(res), "5 scored steps on 2 trace(s)") {
+		t.Errorf("text %q does not sum up the plot", resultText(res))
+	}
+	decoded, format, err := image.Decode(bytes.NewReader(img.Data))
+	if err != nil || format != "png" {
+		t.Fatalf("decode image: %v (format %q)", err, format)
+	}
+	b := decoded.Bounds()
+	if b.Dx() != out.Width || b.Dy() != out.Height || b.Dx() < 400 || b.Dy() < 300 || b.Dx() > 2000 {
+		t.Fatalf("image is %dx%d, summary says %dx%d", b.Dx(), b.Dy(), out.Width, out.Height)
+	}
+	// Both traces were drawn in their colours.
+	for i, want := range traceColors[:2] {
+		if !hasColor(decoded, want) {
+			t.Errorf("no pixel of trace %d's colour %v", i, want)
+		}
+	}
+}
+
+func hasColor(img image.Image, want interface{ RGBA() (r, g, b, a uint32) }) bool {
+	wr, wg, wb, _ := want.RGBA()
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r == wr && g == wg && bl == wb {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestResources(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
+	cs := e.connect(t, "", nil)
+	ctx := context.Background()
+
+	templates, err := cs.ListResourceTemplates(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(templates.ResourceTemplates) != 4 {
+		t.Errorf("%d resource templates, want 4", len(templates.ResourceTemplates))
+	}
+	tests := []struct {
+		uri  string
+		mime string
+		says []string
+	}{
+		{"gome://runs/run-done", "application/json", []string{`"run_id": "run-done"`, `"status": "finished"`, "run-done-t1-s2"}},
+		{"gome://runs/run-done/solution/main.py", "text/x-python", []string{"# trace 1 step 2", "print('hello')"}},
+		{"gome://runs/run-done/solution/submission.csv", "text/csv", []string{"id,target\n1,0.9\n", "8,0.8"}},
+		{"gome://runs/run-done/traces/0", "application/json", []string{`"index": 0`, "run-done-t0-s2"}},
+		{"gome://runs/run-done/traces/1", "application/json", []string{`"index": 1`, `"best_step_id": "run-done-t1-s2"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			res, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: tt.uri})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Contents) != 1 {
+				t.Fatalf("%d contents", len(res.Contents))
+			}
+			c := res.Contents[0]
+			if c.MIMEType != tt.mime || c.URI != tt.uri {
+				t.Errorf("uri %s mime %s", c.URI, c.MIMEType)
+			}
+			for _, w := range tt.says {
+				if !strings.Contains(c.Text, w) {
+					t.Errorf("content does not contain %q:\n%s", w, c.Text)
+				}
+			}
+			if strings.Contains(tt.uri, "/traces/0") && strings.Contains(c.Text, "run-done-t1-") {
+				t.Errorf("trace 0 lists steps of trace 1")
+			}
+		})
+	}
+	bad := []struct{ uri, says string }{
+		{"gome://runs/run-nope", "list_runs"},
+		{"gome://runs/run-nope/solution/main.py", "list_runs"},
+		{"gome://runs/run-done/traces/2", "0 to 1"},
+		{"gome://runs/run-done/traces/x", "0 to 1"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.uri, func(t *testing.T) {
+			_, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: tt.uri})
+			if err == nil || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("read %s: error %v, want one mentioning %q", tt.uri, err, tt.says)
+			}
+		})
+	}
+}
+
+func TestDriveRunPrompt(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	cs := e.connect(t, "", nil)
+	ctx := context.Background()
+	res, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "drive_run", Arguments: map[string]string{"task": "examples/tasks/diabetes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 1 {
+		t.Fatalf("%d messages", len(res.Messages))
+	}
+	text := res.Messages[0].Content.(*sdk.TextContent).Text
+	for _, w := range []string{`"examples/tasks/diabetes"`, "start_run", "get_run", "wait_seconds", "get_solution", "plot_run", "stop_run", "resume_run"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("prompt does not mention %s", w)
+		}
+	}
+	if _, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "drive_run", Arguments: map[string]string{"task": " "}}); err == nil || !strings.Contains(err.Error(), "task") {
+		t.Errorf("prompt without a task: %v", err)
+	}
+}
+
+// TestGetRunWaitsForNextStep checks, for each protocol version, that get_run with wait_seconds
+// answers when a step is recorded and sends progress meanwhile.
+func TestGetRunWaitsForNextStep(t *testing.T) {
+	for _, version := range protocolVersions {
+		t.Run(version, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			e.seedRun(t, "run-live", 1, finishedSteps[:1], memory.RunRunning)
+			var mu sync.Mutex
+			var notes []string
+			cs := e.connect(t, version, &sdk.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+				mu.Lock()
+				defer mu.Unlock()
+				notes = append(notes, r.Params.Message)
+			}})
+			if got := cs.InitializeResult().ProtocolVersion; got != version {
+				t.Fatalf("negotiated %s, want %s", got, version)
+			}
+			// Another part of the system records a step while the call waits.
+			go func() {
+				time.Sleep(700 * time.Millisecond)
+				ctx := context.Background()
+				e.store.AddEvent(ctx, memory.Event{RunID: "run-live", TraceID: "run-live-t0", Kind: "execution", Message: "exit 0, validation auc 0.95"})
+				time.Sleep(300 * time.Millisecond)
+				e.store.RecordStep(ctx, memory.Step{ID: "run-live-t0-s1", RunID: "run-live", TraceID: "run-live-t0", Index: 1, Kind: "improve",
+					Code: "print(1)", Score: score(0.95), Decision: engine.Accepted}, true)
+			}()
+			params := &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-live", "wait_seconds": 30}}
+			params.SetProgressToken("wait-1")
+			start := time.Now()
+			res, err := cs.CallTool(context.Background(), params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			v := decode[RunView](t, "get_run", res)
+			if len(v.Steps) != 2 || took < 900*time.Millisecond || took > 10*time.Second {
+				t.Fatalf("get_run answered after %s with %d steps; want the new step, soon after it was recorded", took, len(v.Steps))
+			}
+			// Notifications may trail the response by a moment on some transports.
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				mu.Lock()
+				got := strings.Join(notes, "\n")
+				mu.Unlock()
+				if strings.Contains(got, "waiting up to 30s") && strings.Contains(got, "trace 0 execution: exit 0, validation auc 0.95") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("progress notifications:\n%s\nwant the wait announced and the execution event", got)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func TestGetRunWaitAnswersAtOnceForEndedRun(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
+	cs := e.connect(t, "", nil)
+	start := time.Now()
+	v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 600}))
+	if took := time.Since(start); took > 2*time.Second || v.Status != "finished" {
+		t.Fatalf("answered after %s with status %s; an ended run has nothing to wait for", took, v.Status)
+	}
+}
+
+// TestGetRunWaitStopsWhenCancelled checks that a cancelled call stops waiting at once, on the
+// server too, and that the server keeps serving.
+func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
+	for _, version := range protocolVersions {
+		t.Run(version, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			e.seedRun(t, "run-live", 1, nil, memory.RunRunning)
+			cs := e.connect(t, version, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() {
+				_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-live", "wait_seconds": 600}})
+				errc <- err
+			}()
+			waitFor(t, 5*time.Second, "the server to start waiting", func() bool { return waiting() })
+			cancel()
+			select {
+			case err := <-errc:
+				if err == nil {
+					t.Fatal("cancelled call returned no error")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the cancelled call did not return")
+			}
+			waitFor(t, 5*time.Second, "the server to stop waiting", func() bool { return !waiting() })
+			if v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-live"})); v.Status != "running" {
+				t.Fatalf("status %s", v.Status)
+			}
+		})
+	}
+}
+
+// waiting reports whether some goroutine of this test binary is in waitForChange.
+func waiting() bool {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return bytes.Contains(buf[:n], []byte("tools.waitForChange"))
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
