@@ -39,11 +39,21 @@ func containersLabelled(t *testing.T, d *Docker, run string) []string {
 	return ids
 }
 
-// assertNoContainerLeft fails the test if a container of this run still exists.
+// assertNoContainerLeft fails the test if a container of this run still exists. A busy daemon
+// may still be finishing a removal Run asked for ("removing"), so it gets a few seconds.
 func assertNoContainerLeft(t *testing.T, d *Docker, labels map[string]string) {
 	t.Helper()
-	if left := containersLabelled(t, d, labels["gome.run"]); len(left) > 0 {
-		t.Errorf("containers left behind after Run: %v", left)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := containersLabelled(t, d, labels["gome.run"])
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("containers left behind after Run: %v", left)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
