@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/gome-agent/gome/engine"
 	"github.com/gome-agent/gome/llm"
@@ -45,7 +46,7 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.replay, "replay", "", "answer model calls from a recorded JSONL file instead of a model")
 	fs.StringVar(&c.record, "record", "", "append every model call to this JSONL file, for later replay")
 	fs.StringVar(&c.prices, "prices", "", `JSON file of model prices in US dollars per million tokens: {"gpt-5": {"input_per_mtok": 1.25, "output_per_mtok": 10}}`)
-	fs.IntVar(&c.cpu, "cpu-slots", 1, "executions that may run at once on this machine")
+	fs.IntVar(&c.cpu, "cpu-slots", max(1, runtime.NumCPU()/2), "executions that may run at once on this machine (default: half the CPUs)")
 	fs.IntVar(&c.gpu, "gpu-slots", -1, "GPU executions that may run at once (default: the number of GPUs found)")
 	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker or local (env GOME_SANDBOX)")
 	fs.StringVar(&c.image, "image", sandbox.DefaultImage, "sandbox image for the docker backend (build it with 'gome-mcp sandbox build')")
