@@ -152,7 +152,12 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	errs := make([]error, len(traces))
 	var wg sync.WaitGroup
 	for i, tr := range traces {
-		wg.Go(func() { reasons[i], errs[i] = e.runTrace(capCtx, st, tr) })
+		wg.Go(func() {
+			reasons[i], errs[i] = e.runTrace(capCtx, st, tr)
+			if errs[i] != nil {
+				stopAll(errs[i]) // a fault that fails the run stops its other traces too
+			}
+		})
 	}
 	wg.Wait()
 
