@@ -124,7 +124,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 // ComputeGradient asks the server's model to diagnose a trace's best solution now, without
 // changing anything. It returns the gradient and the index of the hypothesis the weights pick.
 func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (*Gradient, int, error) {
-	if e.model == nil {
+	if e.modelFor(ctx) == nil {
 		return nil, 0, ErrNoModel
 	}
 	cs, err := e.openTrace(ctx, runID, trace)
@@ -221,7 +221,7 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 		}
 		chosen = &in.Gradient.Hypotheses[pick]
 	}
-	if in.Code == "" && e.model == nil {
+	if in.Code == "" && e.modelFor(ctx) == nil {
 		return memory.Step{}, fmt.Errorf("%w: pass code (the complete main.py): no model is configured on the server", ErrInvalidConfig)
 	}
 	kind := KindImprove

@@ -52,6 +52,23 @@ func (e taskError) Error() string        { return e.err.Error() }
 func (e taskError) Unwrap() error        { return e.err }
 func (e taskError) Is(target error) bool { return target == ErrInvalidTask }
 
+// modelKey carries a per-call model in a context.
+type modelKey struct{}
+
+// ContextWithModel makes the engine ask m instead of its own model for the calls made with ctx:
+// an MCP client that offers sampling can serve as the model of the step it asks for.
+func ContextWithModel(ctx context.Context, m Model) context.Context {
+	return context.WithValue(ctx, modelKey{}, m)
+}
+
+// modelFor returns the model for calls made with ctx, or nil when there is none.
+func (e *Engine) modelFor(ctx context.Context) Model {
+	if m, ok := ctx.Value(modelKey{}).(Model); ok && m != nil {
+		return m
+	}
+	return e.model
+}
+
 // errShutdown is the cancellation cause when the engine closes: the run stays "running" in the
 // store so that the next server resumes it.
 var errShutdown = errors.New("engine shutting down")

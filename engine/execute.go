@@ -57,7 +57,7 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 		return out, code, err
 	}
 	fixes := call.st.cfg.fixes()
-	if e.model == nil {
+	if e.modelFor(ctx) == nil {
 		fixes = 0 // a client-driven run fixes its own code
 	}
 	for fix := 1; !out.Valid() && fix <= fixes; fix++ {

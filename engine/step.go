@@ -360,7 +360,11 @@ type caller struct {
 func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Schema, msgs []llm.Message, out any) error {
 	key := fmt.Sprintf("trace-%d/step-%d/%s", c.trace, c.step, purpose)
 	began := time.Now()
-	resp, err := c.e.model.Complete(ctx, llm.Request{
+	model := c.e.modelFor(ctx)
+	if model == nil {
+		return ErrNoModel
+	}
+	resp, err := model.Complete(ctx, llm.Request{
 		Key: key, Purpose: purpose, Messages: msgs, SchemaName: purpose, Schema: schema,
 	})
 	rec := memory.LLMCall{

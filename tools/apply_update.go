@@ -17,6 +17,7 @@ type ApplyUpdateInput struct {
 	Summary    string           `json:"summary,omitempty" jsonschema:"what the code changes and why"`
 	Gradient   *engine.Gradient `json:"gradient,omitempty" jsonschema:"the gradient this update follows; it is checked and stored with the step"`
 	Hypothesis *int             `json:"hypothesis,omitempty" jsonschema:"index of the gradient's hypothesis the code follows (default: the one the weights pick)"`
+	Sampling   bool             `json:"sampling,omitempty" jsonschema:"without code: have your client's model write it through MCP sampling instead of Gome's model"`
 }
 
 // ApplyUpdateOutput is the step apply_update took.
@@ -45,6 +46,12 @@ func applyUpdate(d Deps) Tool {
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ApplyUpdateInput) (ApplyUpdateOutput, error) {
 		if strings.TrimSpace(in.RunID) == "" {
 			return ApplyUpdateOutput{}, userErrorf("run_id is required: pass the run_id that start_run returned")
+		}
+		if in.Sampling {
+			var err error
+			if ctx, err = withSampling(ctx); err != nil {
+				return ApplyUpdateOutput{}, err
+			}
 		}
 		step, err := d.Engine.ApplyUpdate(ctx, in.RunID, in.Trace, engine.UpdateInput{
 			Gradient: in.Gradient, Hypothesis: in.Hypothesis, Code: in.Code, Summary: in.Summary,

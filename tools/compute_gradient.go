@@ -8,6 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -15,7 +16,7 @@ import (
 type ComputeGradientInput struct {
 	RunID    string           `json:"run_id" jsonschema:"the run, as returned by start_run"`
 	Trace    int              `json:"trace,omitempty" jsonschema:"which trace (default 0)"`
-	Mode     string           `json:"mode,omitempty" jsonschema:"client (default): return what a diagnosis needs so that you write the gradient yourself; server: Gome's own model writes it"`
+	Mode     string           `json:"mode,omitempty" jsonschema:"client (default): return what a diagnosis needs so that you write the gradient yourself; server: Gome's own model writes it; sampling: Gome asks your client's model through MCP sampling"`
 	Gradient *engine.Gradient `json:"gradient,omitempty" jsonschema:"a gradient you wrote: it is checked against the schema and the chosen hypothesis returned; pass it to apply_update to record it with the step"`
 }
 
@@ -30,7 +31,7 @@ type ComputeGradientOutput struct {
 
 func computeGradient(d Deps) Tool {
 	tool := mcp.NewTool("compute_gradient",
-		mcp.WithDescription("Diagnose a trace's best solution (the gradient). mode client returns everything a diagnosis needs (best code, output, score, momentum, sibling traces, the prompt and the JSON schema) so that you write the gradient yourself; mode server has Gome's model write it. Pass a gradient to have it checked. Nothing changes until apply_update."),
+		mcp.WithDescription("Diagnose a trace's best solution (the gradient). mode client returns everything a diagnosis needs (best code, output, score, momentum, sibling traces, the prompt and the JSON schema) so that you write the gradient yourself; mode server has Gome's model write it; mode sampling asks your own model through MCP sampling, where your client offers it. Pass a gradient to have it checked. Nothing changes until apply_update."),
 		mcp.WithInputSchema[ComputeGradientInput](),
 		mcp.WithOutputSchema[ComputeGradientOutput](),
 		annotations("Compute a gradient", true, false, false, true),
@@ -58,15 +59,21 @@ func computeGradient(d Deps) Tool {
 				next = "the trace has no valid solution yet: write a first main.py following context.contract and call apply_update with it as code"
 			}
 			return ComputeGradientOutput{Mode: "client", Context: gc, Next: next}, nil
-		case "server":
+		case "server", "sampling":
+			if in.Mode == "sampling" {
+				var err error
+				if ctx, err = withSampling(ctx); err != nil {
+					return ComputeGradientOutput{}, err
+				}
+			}
 			g, chosen, err := d.Engine.ComputeGradient(ctx, in.RunID, in.Trace)
 			if err != nil {
 				return ComputeGradientOutput{}, engineError(err)
 			}
-			return ComputeGradientOutput{Mode: "server", Gradient: g, Chosen: &chosen,
+			return ComputeGradientOutput{Mode: in.Mode, Gradient: g, Chosen: &chosen,
 				Next: "call apply_update with this gradient (and your code, or none to have Gome's model write it)"}, nil
 		}
-		return ComputeGradientOutput{}, userErrorf("mode is %q: use client or server", in.Mode)
+		return ComputeGradientOutput{}, userErrorf("mode is %q: use client, server or sampling", in.Mode)
 	})}
 }
 
@@ -75,6 +82,10 @@ func engineError(err error) error {
 	switch {
 	case errors.Is(err, memory.ErrNotFound):
 		return userErrorf("%v: call list_runs to see the run ids", err)
+	case errors.Is(err, errSampling):
+		return userErrorf("%v: your client may not offer sampling; use mode client and write the gradient yourself", err)
+	case errors.Is(err, llm.ErrInvalidOutput):
+		return userErrorf("%v: answer with JSON that matches the schema", err)
 	case errors.Is(err, engine.ErrInvalidConfig), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrNoModel),
 		errors.Is(err, engine.ErrRunActive), errors.Is(err, engine.ErrRunFinished), errors.Is(err, engine.ErrStepsUsed):
 		return userError{err.Error()}

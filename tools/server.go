@@ -63,6 +63,7 @@ func NewServer(d Deps, version string) *server.MCPServer {
 		server.WithRecovery(),
 		server.WithInstructions(instructions),
 	)
+	s.EnableSampling()
 	for _, t := range All(d) {
 		s.AddTool(t.Tool, t.Handler)
 	}

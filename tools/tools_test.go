@@ -89,7 +89,7 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"compute_gradient mistyped", "compute_gradient", map[string]any{"run_id": "run-idle", "trace": "first"}, []string{"trace", "integer"}},
 		{"compute_gradient unknown run", "compute_gradient", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
 		{"compute_gradient unknown trace", "compute_gradient", map[string]any{"run_id": "run-idle", "trace": 7}, []string{"trace 7", "does not exist"}},
-		{"compute_gradient bad mode", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "psychic"}, []string{"psychic", "client or server"}},
+		{"compute_gradient bad mode", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "psychic"}, []string{"psychic", "client, server or sampling"}},
 		{"compute_gradient server mode without a model", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "server"}, []string{"GOME_MODEL"}},
 		{"compute_gradient finished run", "compute_gradient", map[string]any{"run_id": "run-done"}, []string{"already finished"}},
 		{"compute_gradient bad gradient", "compute_gradient", map[string]any{"run_id": "run-idle", "gradient": map[string]any{"analysis": "x", "challenges": []any{}, "hypotheses": []any{}}}, []string{"schema"}},
