@@ -318,3 +318,31 @@ func TestModelFaults(t *testing.T) {
 		t.Errorf("update asked %d times, want 5 (four 500s: one try and three retries, then success)", fake.Served("update"))
 	}
 }
+
+func TestMergeStage(t *testing.T) {
+	score := func(f float64) *float64 { return &f }
+	all := []memory.Step{
+		{TraceID: "r-t0", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.7), Hypothesis: "own draft"},
+		{TraceID: "r-t1", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.6), Hypothesis: "sibling draft"},
+		{TraceID: "r-t1", Index: 1, Kind: KindImprove, Decision: Accepted, Score: score(0.9), Hypothesis: "target-encode the categories"},
+	}
+	tests := []struct {
+		name     string
+		fraction float64
+		used     time.Duration
+		merge    bool
+	}{
+		{"off", 0, 90 * time.Second, false},
+		{"before the last fifth", 0.2, 50 * time.Second, false},
+		{"in the last fifth", 0.2, 85 * time.Second, true},
+	}
+	for _, tt := range tests {
+		st := &runState{run: memory.Run{ID: "r"}, task: &task.Task{ID: "t", Metric: "auc"}, inflight: map[int]string{},
+			cfg: Config{Traces: 2, BudgetSeconds: 100, MergeFraction: tt.fraction}.WithDefaults(), used: tt.used, started: time.Now()}
+		v := view{st: st, trace: 0, history: all[:1], all: all}
+		msg := gradientMessages(v, &all[0])[1].Content
+		if got := strings.Contains(msg, "## Merge stage") && strings.Contains(msg, "target-encode the categories"); got != tt.merge {
+			t.Errorf("%s: merge section shown = %v, want %v", tt.name, got, tt.merge)
+		}
+	}
+}
