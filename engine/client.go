@@ -115,7 +115,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), schemaJSON(e.schemas.draft)
 		return gc, nil
 	}
-	out := decodeOutcome(cs.best.Exec)
+	out := DecodeOutcome(cs.best.Exec)
 	gc.Kind, gc.Prompt, gc.Schema = KindImprove, gradientMessages(v, cs.best), schemaJSON(e.schemas.gradient)
 	gc.BestStepID, gc.BestScore, gc.BestCode, gc.BestOutput = cs.best.ID, cs.best.Score, cs.best.Code, tail(out.Stdout, maxLogChars)
 	return gc, nil
@@ -167,19 +167,12 @@ func schemaJSON(s *jsonschema.Schema) json.RawMessage {
 }
 
 func validate(schema *jsonschema.Schema, v any) error {
-	resolved, err := schema.Resolve(nil)
-	if err != nil {
-		return err
-	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	var inst any
-	if err := json.Unmarshal(raw, &inst); err != nil {
-		return err
-	}
-	return resolved.Validate(inst)
+	_, err = llm.DecodeReply(string(raw), schema)
+	return err
 }
 
 // UpdateInput is a client's step: the code to run and, optionally, the gradient it follows.
@@ -209,10 +202,10 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 	}
 	var chosen *Hypothesis
 	if in.Gradient != nil {
-		pick, err := e.CheckGradient(*in.Gradient)
-		if err != nil {
+		if _, err := e.CheckGradient(*in.Gradient); err != nil {
 			return memory.Step{}, err
 		}
+		pick := st.cfg.weights().choose(in.Gradient.Hypotheses)
 		if in.Hypothesis != nil {
 			if *in.Hypothesis < 0 || *in.Hypothesis >= len(in.Gradient.Hypotheses) {
 				return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *in.Hypothesis, len(in.Gradient.Hypotheses))

@@ -169,18 +169,6 @@ func (e *Engine) Run(ctx context.Context, cfg Config) (*Report, error) {
 	return e.runSync(ctx, run.ID)
 }
 
-// ResumeSync continues an unfinished run in the caller's goroutine.
-func (e *Engine) ResumeSync(ctx context.Context, runID string) (*Report, error) {
-	run, err := e.store.GetRun(ctx, runID)
-	if err != nil {
-		return nil, err
-	}
-	if run.Status == memory.RunFinished {
-		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
-	}
-	return e.runSync(ctx, runID)
-}
-
 func (e *Engine) runSync(ctx context.Context, runID string) (*Report, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

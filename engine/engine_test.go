@@ -211,7 +211,7 @@ func TestFailingDraftIsFixed(t *testing.T) {
 	if len(steps) != 1 || steps[0].Decision != Accepted {
 		t.Fatalf("steps %+v: want one accepted draft after a fix", steps)
 	}
-	out := decodeOutcome(steps[0].Exec)
+	out := DecodeOutcome(steps[0].Exec)
 	if out.Fixes != 1 {
 		t.Errorf("fixes = %d, want 1", out.Fixes)
 	}

@@ -182,7 +182,7 @@ Fix the problem with minimal changes and return the complete corrected main.py.`
 }
 
 func bestSection(st *runState, best *memory.Step) string {
-	out := decodeOutcome(best.Exec)
+	out := DecodeOutcome(best.Exec)
 	return fmt.Sprintf(`## Current best solution (validation %s %.6g, ran in %.1fs)
 %s
 
@@ -283,10 +283,9 @@ func failuresSinceBest(history []memory.Step) string {
 	return b.String()
 }
 
-// DecodeOutcome reads a step's recorded execution (memory.Step.Exec).
-func DecodeOutcome(raw []byte) Outcome { return decodeOutcome(raw) }
-
-func decodeOutcome(raw []byte) Outcome {
+// DecodeOutcome reads a step's recorded execution (memory.Step.Exec); a step without one
+// decodes as an empty outcome.
+func DecodeOutcome(raw []byte) Outcome {
 	var o Outcome
 	_ = json.Unmarshal(raw, &o) // a step without an execution record shows empty output
 	return o

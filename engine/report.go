@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -84,11 +83,10 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 	if err != nil {
 		return nil, fmt.Errorf("list traces: %w", err)
 	}
+	rep.Traces = make([]TraceReport, len(traces))
 	byTrace := map[string]*TraceReport{}
-	for _, tr := range traces {
-		rep.Traces = append(rep.Traces, TraceReport{Index: tr.Index})
-	}
 	for i, tr := range traces {
+		rep.Traces[i] = TraceReport{Index: tr.Index}
 		byTrace[tr.ID] = &rep.Traces[i]
 	}
 	var best *memory.Step
@@ -118,19 +116,13 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 	}
 	if st.cfg.RerunTopK > 0 && runCtx.Err() == nil {
 		var chosen *memory.Step
-		rep.Reruns, chosen = e.rerunTop(runCtx, st, accepted)
+		rep.Reruns, chosen = e.rerunTop(runCtx, st, accepted, byTrace)
 		if chosen != nil {
 			best = chosen
 		}
 	}
-	var trace int
-	for _, tr := range traces {
-		if tr.ID == best.TraceID {
-			trace = tr.Index
-		}
-	}
 	rep.Best = &BestSolution{
-		Trace: trace, Step: best.Index, StepID: best.ID, Validation: *best.Score,
+		Trace: byTrace[best.TraceID].Index, Step: best.Index, StepID: best.ID, Validation: *best.Score,
 		Code:       filepath.Join(st.dir, mainFile),
 		Submission: filepath.Join(st.dir, submissionFile),
 	}
@@ -151,7 +143,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 
 // rerunTop re-runs the k best distinct solutions with extra seeds (GOME_SEED) and returns the
 // one whose mean validation score is best: a lucky split should not pick the final answer.
-func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.Step) ([]Rerun, *memory.Step) {
+func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.Step, byTrace map[string]*TraceReport) ([]Rerun, *memory.Step) {
 	sort.SliceStable(accepted, func(i, j int) bool { return st.task.Better(*accepted[i].Score, *accepted[j].Score) })
 	seen := map[string]bool{}
 	var cands []memory.Step
@@ -167,7 +159,7 @@ func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.S
 	for i := range cands {
 		c := &cands[i]
 		r := Rerun{StepID: c.ID, Scores: []float64{*c.Score}}
-		trace := traceIndex(st.run.ID, c.TraceID)
+		trace := byTrace[c.TraceID].Index
 		for seed := 1; seed <= st.cfg.RerunSeeds; seed++ {
 			ws := filepath.Join(st.dir, "rerun", c.ID, fmt.Sprintf("seed-%d", seed))
 			if err := os.MkdirAll(ws, 0o755); err != nil {
@@ -204,12 +196,6 @@ func meanStd(xs []float64) (float64, float64) {
 		sq += (x - mean) * (x - mean)
 	}
 	return mean, math.Sqrt(sq / float64(len(xs)))
-}
-
-func traceIndex(runID, traceID string) int {
-	var i int
-	fmt.Sscanf(strings.TrimPrefix(traceID, runID), "-t%d", &i)
-	return i
 }
 
 func copyFile(src, dst string) error {

@@ -306,7 +306,7 @@ func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *m
 		return d.Code, notes{summary: d.Plan}, nil
 	case KindDebug:
 		var u Update
-		out := decodeOutcome(p.parent.Exec)
+		out := DecodeOutcome(p.parent.Exec)
 		if err := call.ask(ctx, "debug", e.schemas.update, fixMessages(v.st, p.parent.Code, out), &u); err != nil {
 			return "", notes{}, err
 		}

@@ -38,6 +38,20 @@ func decodeReply(text string, schema *jsonschema.Resolved) (json.RawMessage, err
 	return json.RawMessage(buf.Bytes()), nil
 }
 
+// DecodeReply turns a reply text written for schema (nil accepts any JSON value) into compact
+// JSON, the way the providers do: it finds the JSON in prose or a Markdown fence and validates
+// it. Replies obtained some other way (MCP sampling, a client's own JSON) go through it too.
+func DecodeReply(text string, schema *jsonschema.Schema) (json.RawMessage, error) {
+	var resolved *jsonschema.Resolved
+	if schema != nil {
+		var err error
+		if resolved, err = schema.Resolve(nil); err != nil {
+			return nil, fmt.Errorf("schema cannot be used for validation: %w", err)
+		}
+	}
+	return decodeReply(text, resolved)
+}
+
 // extractJSON finds the JSON value in a reply. Models without structured output often wrap
 // JSON in a Markdown fence or a sentence of prose; the whole text is tried first so that a
 // fence inside a JSON string (code often has them) is never mistaken for the wrapper.

@@ -62,33 +62,11 @@ func (m samplingModel) Complete(ctx context.Context, req llm.Request) (llm.Respo
 	if !ok {
 		return llm.Response{}, fmt.Errorf("%w: the client's sampling answered with %T, not text", llm.ErrInvalidOutput, res.Content)
 	}
-	raw := []byte(stripFence(text.Text))
-	var inst any
-	if err := json.Unmarshal(raw, &inst); err != nil {
-		return llm.Response{}, fmt.Errorf("%w: the client's reply is not JSON: %v", llm.ErrInvalidOutput, err)
-	}
-	if req.Schema != nil {
-		resolved, err := req.Schema.Resolve(nil)
-		if err != nil {
-			return llm.Response{}, fmt.Errorf("resolve schema: %w", err)
-		}
-		if err := resolved.Validate(inst); err != nil {
-			return llm.Response{}, fmt.Errorf("%w: the client's reply breaks the %s schema: %v", llm.ErrInvalidOutput, req.SchemaName, err)
-		}
+	raw, err := llm.DecodeReply(text.Text, req.Schema)
+	if err != nil {
+		return llm.Response{}, fmt.Errorf("%w: the client's %s reply: %v", llm.ErrInvalidOutput, req.SchemaName, err)
 	}
 	return llm.Response{JSON: raw, Model: "sampling:" + res.Model, Attempts: 1}, nil
-}
-
-// stripFence removes a ```json fence around a reply.
-func stripFence(s string) string {
-	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(s, "```"); ok {
-		if i := strings.IndexByte(rest, '\n'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "```"))
-	}
-	return s
 }
 
 // withSampling makes the engine ask the calling client for this call's model replies.
