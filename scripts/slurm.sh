@@ -102,7 +102,6 @@ gome_slurm() {
 		printf '%s\n' "$conf" >/etc/slurm/slurm.conf
 		changed=yes
 	fi
-	[ -e /etc/slurm/cgroup.conf ] || : >/etc/slurm/cgroup.conf
 
 	if ! pgrep -x slurmctld >/dev/null; then
 		/usr/sbin/slurmctld
