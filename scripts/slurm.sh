@@ -57,7 +57,7 @@ SlurmdLogFile=/var/log/slurm/slurmd.log
 ReturnToService=2
 MinJobAge=600
 KillWait=5
-SchedulerParameters=sched_min_interval=0
+SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4 DefMemPerCPU=1024
 EOF
