@@ -192,7 +192,7 @@ print("survived")`}, MemoryBytes: 100 << 20},
 		},
 		{
 			name:   "workspace outside the shared folder",
-			job:    Job{Command: []string{"/bin/sh", "-c", "cat in.txt > out.txt; rm in.txt"}},
+			job:    Job{Command: []string{"/bin/sh", "-c", `cat in.txt "$GOME_DATA_DIR/d.txt" > out.txt; rm in.txt`}},
 			state:  "COMPLETED",
 			remote: true,
 			check:  func(t *testing.T, res Result) {},
@@ -213,6 +213,9 @@ print("survived")`}, MemoryBytes: 100 << 20},
 				t.Fatal(err)
 			}
 			job.DataDir = t.TempDir()
+			if err := os.WriteFile(filepath.Join(job.DataDir, "d.txt"), []byte(" and staged"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if job.MemoryBytes == 0 {
 				job.MemoryBytes = 256 << 20
 			}
@@ -226,7 +229,7 @@ print("survived")`}, MemoryBytes: 100 << 20},
 			tt.check(t, res)
 			if tt.remote {
 				got, err := os.ReadFile(filepath.Join(job.Workspace, "out.txt"))
-				if err != nil || string(got) != "copied" {
+				if err != nil || string(got) != "copied and staged" {
 					t.Errorf("out.txt = %q, %v: the job's output must come back to the workspace", got, err)
 				}
 				if _, err := os.Stat(filepath.Join(job.Workspace, "in.txt")); !os.IsNotExist(err) {
@@ -345,11 +348,17 @@ func TestSlurmCleanupOrphans(t *testing.T) {
 	}
 	states := map[string]string{}
 	for _, id := range []string{orphan, live} {
-		info, err := s.jobInfo(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
+		// A cancelled job may be COMPLETING for a moment while slurmd cleans up after it.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			info, err := s.jobInfo(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			states[id] = info["JobState"]
+			if states[id] != "COMPLETING" || time.Now().After(deadline) {
+				break
+			}
 		}
-		states[id] = info["JobState"]
 	}
 	if states[orphan] != "CANCELLED" {
 		t.Errorf("orphan %s is %s, want CANCELLED", orphan, states[orphan])
