@@ -33,6 +33,9 @@ type Competition struct {
 	ExactColumns bool
 	// Notes lists the quirks of the competition's grader that Gome follows.
 	Notes string
+	// ListTargets holds when a target cell is a space-separated list (of
+	// labels, ids, or RLE runs), never checked as one number.
+	ListTargets bool
 
 	grade      gradeFunc // nil (and gradeJSONL nil): only the competition's own grader (--mlebench-python)
 	gradeJSONL func(sub *frame, answers []map[string]any) (float64, error)
@@ -73,24 +76,24 @@ func competitionTable() []Competition {
 		return Competition{ID: id, IDColumn: idCol, Targets: []string{target}, Metric: "macro-f1", grade: macroF1IntGrader(idCol, target)}
 	}
 	tags := func(id, idCol, target string) Competition {
-		return Competition{ID: id, IDColumn: idCol, Targets: []string{target}, Metric: "micro-f1 over space-separated labels", grade: microF1TagsGrader(idCol, target)}
+		return Competition{ID: id, IDColumn: idCol, Targets: []string{target}, Metric: "micro-f1 over space-separated labels", ListTargets: true, grade: microF1TagsGrader(idCol, target)}
 	}
 	python := func(id, idCol, target, metric string) Competition {
-		return Competition{ID: id, IDColumn: idCol, Targets: []string{target}, Metric: metric,
+		return Competition{ID: id, IDColumn: idCol, Targets: []string{target}, Metric: metric, ListTargets: true,
 			Notes: "graded only by the competition's own grader: pass --mlebench-python"}
 	}
 	return []Competition{
 		python("3d-object-detection-for-autonomous-vehicles", "Id", "PredictionString", "mean average precision over 3D box IoU"),
-		{ID: "AI4Code", IDColumn: "id", Targets: []string{"cell_order"}, Metric: "kendall-tau", grade: gradeAI4Code},
+		{ID: "AI4Code", ListTargets: true, IDColumn: "id", Targets: []string{"cell_order"}, Metric: "kendall-tau", grade: gradeAI4Code},
 		auc("aerial-cactus-identification", "id", "has_cactus"),
 		{ID: "alaska2-image-steganalysis", IDColumn: "Id", Targets: []string{"Label"}, Metric: "weighted roc-auc (TPR bands [0,0.4] x2, [0.4,1] x1)", grade: gradeAlaska},
 		{ID: "aptos2019-blindness-detection", IDColumn: "id_code", Targets: []string{"diagnosis"}, Metric: "quadratic-weighted-kappa", grade: kappaGrader("id_code", "diagnosis")},
-		{ID: "billion-word-imputation", IDColumn: "id", Targets: []string{"sentence"}, Metric: "mean levenshtein distance", LowerIsBetter: true, grade: levenshteinGrader("id", "sentence"),
+		{ID: "billion-word-imputation", ListTargets: true, IDColumn: "id", Targets: []string{"sentence"}, Metric: "mean levenshtein distance", LowerIsBetter: true, grade: levenshteinGrader("id", "sentence"),
 			Notes: "the sample submission lies under prepared/private"},
 		{ID: "bms-molecular-translation", IDColumn: "image_id", Targets: []string{"InChI"}, Metric: "mean levenshtein distance", LowerIsBetter: true, grade: levenshteinGrader("image_id", "InChI")},
 		acc("cassava-leaf-disease-classification", "image_id", "label"),
 		acc("cdiscount-image-classification-challenge", "_id", "category_id"),
-		{ID: "chaii-hindi-and-tamil-question-answering", IDColumn: "id", Targets: []string{"PredictionString"}, Metric: "word-level jaccard", grade: gradeChaii},
+		{ID: "chaii-hindi-and-tamil-question-answering", ListTargets: true, IDColumn: "id", Targets: []string{"PredictionString"}, Metric: "word-level jaccard", grade: gradeChaii},
 		{ID: "champs-scalar-coupling", IDColumn: "id", Targets: []string{"scalar_coupling_constant"}, Metric: "mean over coupling types of log(MAE)", LowerIsBetter: true, grade: gradeChamps,
 			Notes: "answers carry the coupling type"},
 		{ID: "denoising-dirty-documents", IDColumn: "id", Targets: []string{"value"}, Metric: "rmse", LowerIsBetter: true, grade: regressionGrader("id", "value", rmseOf)},
@@ -104,8 +107,8 @@ func competitionTable() []Competition {
 			Notes: "columns must be fname then the classes in the answers' order"},
 		{ID: "google-quest-challenge", IDColumn: "qa_id", Metric: "mean column-wise spearman", ExactColumns: true, grade: gradeGoogleQuest,
 			Notes: "rows paired after sorting by qa_id, ids not compared"},
-		{ID: "google-research-identify-contrails-reduce-global-warming", IDColumn: "record_id", Targets: []string{"encoded_pixels"}, Metric: "global dice over RLE masks", grade: gradeContrails},
-		{ID: "h-and-m-personalized-fashion-recommendations", IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true),
+		{ID: "google-research-identify-contrails-reduce-global-warming", ListTargets: true, IDColumn: "record_id", Targets: []string{"encoded_pixels"}, Metric: "global dice over RLE masks", grade: gradeContrails},
+		{ID: "h-and-m-personalized-fashion-recommendations", ListTargets: true, IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true),
 			Notes: "the submission may hold customers beyond the answers'"},
 		f1("herbarium-2020-fgvc7", "Id", "Predicted"),
 		f1("herbarium-2021-fgvc8", "Id", "Predicted"),
@@ -113,11 +116,11 @@ func competitionTable() []Competition {
 		auc("histopathologic-cancer-detection", "id", "label"),
 		{ID: "hms-harmful-brain-activity-classification", IDColumn: "eeg_id", Targets: hmsTargets, Metric: "kl-divergence", LowerIsBetter: true, grade: gradeHMS,
 			Notes: "answers' votes are normalised per row; submission rows must sum to one"},
-		{ID: "hotel-id-2021-fgvc8", IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false)},
-		{ID: "hubmap-kidney-segmentation", IDColumn: "id", Targets: []string{"predicted"}, Metric: "mean dice over RLE masks", grade: gradeHubmap},
+		{ID: "hotel-id-2021-fgvc8", ListTargets: true, IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false)},
+		{ID: "hubmap-kidney-segmentation", ListTargets: true, IDColumn: "id", Targets: []string{"predicted"}, Metric: "mean dice over RLE masks", grade: gradeHubmap},
 		{ID: "icecube-neutrinos-in-deep-ice", IDColumn: "event_id", Targets: []string{"azimuth", "zenith"}, Metric: "mean angular error", LowerIsBetter: true, ExactColumns: true, grade: gradeIceCube},
 		tags("imet-2020-fgvc7", "id", "attribute_ids"),
-		{ID: "inaturalist-2019-fgvc6", IDColumn: "id", Targets: []string{"predicted"}, Metric: "top-1 error (1 - accuracy)", LowerIsBetter: true, grade: gradeINaturalist,
+		{ID: "inaturalist-2019-fgvc6", ListTargets: true, IDColumn: "id", Targets: []string{"predicted"}, Metric: "top-1 error (1 - accuracy)", LowerIsBetter: true, grade: gradeINaturalist,
 			Notes: "only the first of space-separated predictions counts; the sample is kaggle_sample_submission.csv"},
 		{ID: "iwildcam-2019-fgvc6", IDColumn: "Id", Targets: []string{"Category"}, Metric: "macro-f1", grade: macroF1IntGrader("Id", "Category"),
 			Notes: "the sample submission starts with an unnamed index column, which the grader ignores"},
@@ -125,13 +128,13 @@ func competitionTable() []Competition {
 		{ID: "jigsaw-toxic-comment-classification-challenge", IDColumn: "id", Targets: jigsawClasses, Metric: "mean column-wise roc-auc", grade: gradeJigsawToxic,
 			Notes: "answer rows marked -1 are not scored; columns are paired by position, ids not compared"},
 		{ID: "jigsaw-unintended-bias-in-toxicity-classification", IDColumn: "id", Targets: []string{"prediction"}, Metric: "bias-weighted roc-auc", grade: gradeJigsawBias},
-		{ID: "kuzushiji-recognition", IDColumn: "image_id", Targets: []string{"labels"}, Metric: "f1 of character centres in boxes", grade: gradeKuzushiji},
+		{ID: "kuzushiji-recognition", ListTargets: true, IDColumn: "image_id", Targets: []string{"labels"}, Metric: "f1 of character centres in boxes", grade: gradeKuzushiji},
 		{ID: "leaf-classification", IDColumn: "id", Metric: "multi-class log loss", LowerIsBetter: true, ExactColumns: true, grade: oneHotLogLoss("id", nil, 1e-6, false)},
 		{ID: "learning-agency-lab-automated-essay-scoring-2", IDColumn: "essay_id", Targets: []string{"score"}, Metric: "quadratic-weighted-kappa", grade: kappaGrader("essay_id", "score")},
 		{ID: "lmsys-chatbot-arena", IDColumn: "id", Targets: []string{"winner_model_a", "winner_model_b", "winner_tie"}, Metric: "multi-class log loss", LowerIsBetter: true,
 			grade: oneHotLogLoss("id", []string{"winner_model_a", "winner_model_b", "winner_tie"}, 0, true), Notes: "rows must sum to 1 when rounded to 6 decimals"},
 		auc("mlsp-2013-birds", "Id", "Probability"),
-		{ID: "multi-modal-gesture-recognition", IDColumn: "Id", Targets: []string{"Sequence"}, Metric: "levenshtein distance per gesture", LowerIsBetter: true, grade: gradeGesture,
+		{ID: "multi-modal-gesture-recognition", ListTargets: true, IDColumn: "Id", Targets: []string{"Sequence"}, Metric: "levenshtein distance per gesture", LowerIsBetter: true, grade: gradeGesture,
 			Notes: "the sample submission is randomPredictions.csv"},
 		{ID: "new-york-city-taxi-fare-prediction", IDColumn: "key", Targets: []string{"fare_amount"}, Metric: "rmse", LowerIsBetter: true, grade: gradeTaxi,
 			Notes: "rows paired after sorting by key, keys not compared"},
@@ -163,23 +166,23 @@ func competitionTable() []Competition {
 		acc("tabular-playground-series-dec-2021", "Id", "Cover_Type"),
 		auc("tabular-playground-series-may-2022", "id", "target"),
 		acc("tensorflow-speech-recognition-challenge", "fname", "label"),
-		{ID: "tensorflow2-question-answering", IDColumn: "example_id", Targets: []string{"PredictionString"}, Metric: "micro-f1 of long and short answers", gradeJSONL: gradeTF2QA,
+		{ID: "tensorflow2-question-answering", ListTargets: true, IDColumn: "example_id", Targets: []string{"PredictionString"}, Metric: "micro-f1 of long and short answers", gradeJSONL: gradeTF2QA,
 			Notes: "answers are JSONL"},
 		{ID: "text-normalization-challenge-english-language", IDColumn: "id", Targets: []string{"after"}, Metric: "accuracy of text", grade: textAccuracyGrader("id", "after"),
 			Notes: "compared as pandas text: NA reads as missing; the sample submission lies under prepared/private"},
 		{ID: "text-normalization-challenge-russian-language", IDColumn: "id", Targets: []string{"after"}, Metric: "accuracy of text", grade: textAccuracyGrader("id", "after"),
 			Notes: "compared as pandas text: NA reads as missing; the sample submission lies under prepared/private"},
-		{ID: "tgs-salt-identification-challenge", IDColumn: "id", Targets: []string{"rle_mask"}, Metric: "mean precision over IoU thresholds", ExactColumns: true, grade: gradeSalt},
+		{ID: "tgs-salt-identification-challenge", ListTargets: true, IDColumn: "id", Targets: []string{"rle_mask"}, Metric: "mean precision over IoU thresholds", ExactColumns: true, grade: gradeSalt},
 		auc("the-icml-2013-whale-challenge-right-whale-redux", "clip", "probability"),
-		{ID: "tweet-sentiment-extraction", IDColumn: "textID", Targets: []string{"selected_text"}, Metric: "word-level jaccard", grade: gradeTweet},
+		{ID: "tweet-sentiment-extraction", ListTargets: true, IDColumn: "textID", Targets: []string{"selected_text"}, Metric: "word-level jaccard", grade: gradeTweet},
 		{ID: "us-patent-phrase-to-phrase-matching", IDColumn: "id", Targets: []string{"score"}, Metric: "pearson correlation", grade: gradePatent},
-		{ID: "uw-madison-gi-tract-image-segmentation", IDColumn: "id", Targets: []string{"class", "predicted"}, Metric: "0.4 dice + 0.6 (1 - 3D hausdorff)", grade: gradeUWMadison},
+		{ID: "uw-madison-gi-tract-image-segmentation", ListTargets: true, IDColumn: "id", Targets: []string{"class", "predicted"}, Metric: "0.4 dice + 0.6 (1 - 3D hausdorff)", grade: gradeUWMadison},
 		{ID: "ventilator-pressure-prediction", IDColumn: "id", Targets: []string{"pressure"}, Metric: "mae where u_out == 0", LowerIsBetter: true, grade: gradeVentilator,
 			Notes: "config.yaml names dice-hausdorff-combo; the grader is MAE over the answers' rows with u_out == 0"},
-		{ID: "vesuvius-challenge-ink-detection", IDColumn: "Id", Targets: []string{"Predicted"}, Metric: "mean f0.5 over RLE masks", ExactColumns: true, grade: gradeVesuvius,
+		{ID: "vesuvius-challenge-ink-detection", ListTargets: true, IDColumn: "Id", Targets: []string{"Predicted"}, Metric: "mean f0.5 over RLE masks", ExactColumns: true, grade: gradeVesuvius,
 			Notes: "rows paired in file order"},
 		python("vinbigdata-chest-xray-abnormalities-detection", "image_id", "PredictionString", "mean average precision over box IoU > 0.4"),
-		{ID: "whale-categorization-playground", IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false)},
+		{ID: "whale-categorization-playground", ListTargets: true, IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false)},
 	}
 }
 
@@ -1752,7 +1755,9 @@ func readJSONL(path string) ([]map[string]any, error) {
 			continue
 		}
 		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber() // example ids exceed float64's exact integers
+		if err := dec.Decode(&m); err != nil {
 			return nil, errf("line %d: %w", i+1, err)
 		}
 		out = append(out, m)

@@ -113,7 +113,11 @@ func (t *Task) shapeProblems(sample, sub *table) []string {
 		problems = append(problems, t.idProblems(sample, sub, idCol, rows)...)
 	}
 
+	c, _ := LookupCompetition(t.Competition)
 	for _, name := range t.TargetColumns {
+		if c.ListTargets {
+			break
+		}
 		sc, uc := sample.col(name), sub.col(name)
 		if sc < 0 || uc < 0 || !numericColumn(sample, sc) {
 			continue
