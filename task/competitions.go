@@ -129,7 +129,7 @@ func competitionTable() []Competition {
 			Notes: "answer rows marked -1 are not scored; columns are paired by position, ids not compared"},
 		{ID: "jigsaw-unintended-bias-in-toxicity-classification", IDColumn: "id", Targets: []string{"prediction"}, Metric: "bias-weighted roc-auc", grade: gradeJigsawBias},
 		{ID: "kuzushiji-recognition", ListTargets: true, IDColumn: "image_id", Targets: []string{"labels"}, Metric: "f1 of character centres in boxes", grade: gradeKuzushiji},
-		{ID: "leaf-classification", IDColumn: "id", Metric: "multi-class log loss", LowerIsBetter: true, ExactColumns: true, grade: oneHotLogLoss("id", nil, 1e-6, false)},
+		{ID: "leaf-classification", IDColumn: "id", Metric: "multi-class log loss", LowerIsBetter: true, ExactColumns: true, grade: gradeLeaf},
 		{ID: "learning-agency-lab-automated-essay-scoring-2", IDColumn: "essay_id", Targets: []string{"score"}, Metric: "quadratic-weighted-kappa", grade: kappaGrader("essay_id", "score")},
 		{ID: "lmsys-chatbot-arena", IDColumn: "id", Targets: []string{"winner_model_a", "winner_model_b", "winner_tie"}, Metric: "multi-class log loss", LowerIsBetter: true,
 			grade: oneHotLogLoss("id", []string{"winner_model_a", "winner_model_b", "winner_tie"}, 0, true), Notes: "rows must sum to 1 when rounded to 6 decimals"},
@@ -1236,6 +1236,13 @@ func gradeSmartphone(sub, ans *frame) (float64, error) {
 		total += (quantile(d, 0.5) + quantile(d, 0.95)) / 2
 	}
 	return total / float64(len(trips)), nil
+}
+
+func gradeLeaf(sub, ans *frame) (float64, error) {
+	if len(sub.header) != len(ans.header) {
+		return 0, invalid("the submission has columns %s: it must have exactly id and one column per class, as the sample submission", quoteAll(sub.header))
+	}
+	return oneHotLogLoss("id", nil, 1e-6, false)(sub, ans)
 }
 
 func gradeSpooky(sub, ans *frame) (float64, error) {
