@@ -134,7 +134,6 @@ func TestNomad2018PairsRowsInFileOrder(t *testing.T) {
 	wantInvalid(t, rep, err, "RMSLE")
 }
 
-
 func TestLogLossAsScikitLearn15(t *testing.T) {
 	// Hard 0/1 predictions, all wrong: scikit-learn >= 1.5 clips at float64's
 	// eps and does not renormalise, so each row costs -log(eps) = 36.04365;
