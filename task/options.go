@@ -2,6 +2,7 @@ package task
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -185,6 +186,8 @@ func folderDraft(o Options) (*draft, error) {
 	}
 	var d *draft
 	switch {
+	case sp != nil && sp.MLEBench != "":
+		return specCompetition(root, sp, o)
 	case isDir(filepath.Join(root, "prepared")):
 		if d, err = mlebenchDraft(root); err != nil {
 			return nil, err
@@ -333,6 +336,7 @@ func (d *draft) finishWith(o Options) (*Task, error) {
 		return nil, err
 	}
 	t.DataDir, t.RepoDir = d.dataDir, d.repoDir
+	t.Python = d.python
 	if o.MLEBenchPython != "" {
 		t.Python = o.MLEBenchPython
 	}
@@ -360,4 +364,75 @@ func (t *Task) grader() string {
 		return "none: metric " + t.Metric + " is not built into Gome; runs compare the validation scores the solution reports"
 	}
 	return "metric:" + t.Metric
+}
+
+// specCompetition loads the MLE-bench competition a task.json names.
+func specCompetition(root string, sp *spec, o Options) (*draft, error) {
+	abs := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return resolve(root, p)
+	}
+	ref := Options{MLEBench: sp.MLEBench, MLEBenchRepo: abs(sp.MLEBenchRepo), MLEBenchData: abs(sp.MLEBenchData), MLEBenchPython: sp.MLEBenchPython}.withEnv()
+	d, err := splitDraft(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s names MLE-bench competition %q: %w", filepath.Join(root, "task.json"), sp.MLEBench, err)
+	}
+	d.python = sp.MLEBenchPython
+	if sp.Metric != "" {
+		d.metric, d.metricFrom, d.metricOverride = sp.Metric, "task.json", true
+	}
+	if sp.Direction != "" {
+		d.direction, d.lowerGiven = sp.Direction, true
+	}
+	return d, nil
+}
+
+// WriteSpec writes into dir a task.json (and, when needed, a copy of the
+// description) from which Load(dir) loads the task the options name, with
+// every path absolute. A run stores only its task folder, so a run started
+// on an MLE-bench competition or with a metric override keeps its task
+// across a restart this way. It returns the task as loaded.
+func WriteSpec(o Options, dir string) (*Task, error) {
+	t, err := Open(o)
+	if err != nil {
+		return nil, err
+	}
+	o = o.withEnv()
+	var sp spec
+	if o.MLEBench != "" {
+		sp = spec{MLEBench: t.ID, MLEBenchRepo: t.RepoDir, MLEBenchData: t.DataDir, MLEBenchPython: t.Python}
+		if o.Metric != "" {
+			sp.Metric = o.Metric
+		}
+	} else {
+		sp = spec{ID: t.ID, Name: t.Name, Metric: t.Metric, IDColumn: t.IDColumn, TargetColumns: t.TargetColumns,
+			PublicDir: t.PublicDir, SampleSubmission: t.SampleSubmission, Answers: t.AnswersPath, Leaderboard: t.LeaderboardPath}
+		if t.Description != "" {
+			sp.Description = "description.md"
+		}
+	}
+	if o.LowerIsBetter != nil || o.MLEBench == "" {
+		sp.Direction = "maximize"
+		if t.LowerIsBetter {
+			sp.Direction = "minimize"
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("write task reference: %w", err)
+	}
+	if sp.Description != "" {
+		if err := os.WriteFile(filepath.Join(dir, "description.md"), []byte(t.Description), 0o644); err != nil {
+			return nil, fmt.Errorf("write task reference: %w", err)
+		}
+	}
+	data, err := json.MarshalIndent(sp, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "task.json"), append(data, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("write task reference: %w", err)
+	}
+	return Load(dir)
 }

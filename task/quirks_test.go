@@ -415,3 +415,32 @@ registry = _Registry()
 		t.Errorf("a Python that does not run: %v, want ErrNoGrader saying mlebench must be installed", err)
 	}
 }
+
+func TestWriteSpecReloadsTheSameTask(t *testing.T) {
+	reg := needRegistry(t)
+	const id = "nomad2018-predict-transparent-conductors"
+	plain := newTask(t, "plain", map[string]string{"description.md": "Predict y.", "sample_submission.csv": "id,y\n9,0\n"})
+	lower := true
+	for _, o := range []Options{
+		{MLEBench: id, MLEBenchRepo: reg, MLEBenchData: prepareSplit(t, reg, id)},
+		{Dir: plain, Metric: "mae", LowerIsBetter: &lower},
+	} {
+		want, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := t.TempDir()
+		got, err := WriteSpec(o, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := Load(ref); err != nil || again.ID != want.ID {
+			t.Fatalf("Load(reference) = %v, %v", again, err)
+		}
+		if got.ID != want.ID || got.Metric != want.Metric || got.LowerIsBetter != want.LowerIsBetter || got.Grader != want.Grader ||
+			got.PublicDir != want.PublicDir || got.SampleSubmission != want.SampleSubmission || got.Description != want.Description ||
+			got.AnswersPath != want.AnswersPath || got.LeaderboardPath != want.LeaderboardPath || got.IDColumn != want.IDColumn {
+			t.Errorf("reloaded\n%+v\nwant\n%+v", got, want)
+		}
+	}
+}

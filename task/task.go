@@ -100,6 +100,13 @@ type spec struct {
 	Answers          string   `json:"answers"`
 	Leaderboard      string   `json:"leaderboard"`
 	Description      string   `json:"description"`
+	// An MLE-bench competition in the split layout, instead of files: the
+	// folders default as for Options (relative ones are resolved against
+	// the task.json's folder).
+	MLEBench       string `json:"mlebench,omitempty"`
+	MLEBenchRepo   string `json:"mlebench_repo,omitempty"`
+	MLEBenchData   string `json:"mlebench_data,omitempty"`
+	MLEBenchPython string `json:"mlebench_python,omitempty"`
 }
 
 // specFields lists task.json's field names for messages about typos.
@@ -152,6 +159,7 @@ type draft struct {
 	needLeaderboard bool // the split layout: a leaderboard must be there
 	lowerGiven      bool // the direction was given by the caller
 	metricOverride  bool // the caller's metric replaces the competition grader
+	python          string
 }
 
 const howToPoint = "pass the path of a folder holding task.json or an MLE-bench prepared/ layout"
@@ -326,6 +334,9 @@ func (d *draft) apply(sp *spec) {
 		d.metricOverride = true
 	}
 	set(&d.direction, sp.Direction)
+	if sp.Direction != "" {
+		d.lowerGiven = true
+	}
 	set(&d.idColumn, sp.IDColumn)
 	if sp.TargetColumns != nil {
 		d.targets = sp.TargetColumns
