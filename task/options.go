@@ -107,7 +107,7 @@ func splitDraft(o Options) (*draft, error) {
 	if err != nil {
 		hint := ""
 		if _, known := LookupCompetition(id); !known {
-			hint = fmt.Sprintf(" (%q is not one of the competitions Gome knows either; see `gome-mcp task inspect --help`)", id)
+			hint = fmt.Sprintf(" (%q is not one of the 75 competitions of split75 either)", id)
 		}
 		return nil, fmt.Errorf("%w: competition %q has no config at %s%s: check the id and that --mlebench-repo (or %s) is a mle-bench checkout",
 			ErrNotFound, id, cfgPath, hint, EnvMLEBenchRepo)
