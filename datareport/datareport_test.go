@@ -397,3 +397,27 @@ func TestSampleSubmissionHasNoTargetDistribution(t *testing.T) {
 		t.Errorf("sample submission's label has a target distribution %+v; its values are placeholders", c.Target)
 	}
 }
+
+// TestDigitsExample reports on the repository's image-folder example task, as a prompt would
+// show it.
+func TestDigitsExample(t *testing.T) {
+	root := filepath.Join("..", "examples", "tasks", "digits", "public")
+	r, err := Build(t.Context(), root, Options{Targets: []string{"label"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train, test := folder(t, r, "train"), folder(t, r, "test"); train.Files != 600 || test.Files != 300 ||
+		train.Extensions[".png"] != 600 || test.Extensions[".png"] != 300 {
+		t.Errorf("train/ %d files %v, test/ %d files %v; want 600 and 300 PNG files", train.Files, train.Extensions, test.Files, test.Extensions)
+	}
+	labels := table(t, r, "train.csv")
+	if tg := labels.Columns[1].Target; labels.Rows != 600 || !labels.RowsExact || tg == nil || len(tg.Classes) != 10 {
+		t.Errorf("train.csv: %d rows (exact %t), target %+v; want 600 exact rows and 10 classes", labels.Rows, labels.RowsExact, tg)
+	}
+	text := r.Text(4000)
+	for _, want := range []string{"train/: 600 files", "test/: 300 files", ".png 600", "target label: 10 classes"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}
