@@ -456,6 +456,9 @@ func (o *OpenAI) exchange(ctx context.Context, log *slog.Logger, req Request, sc
 				return modelReply{usage: usage}, fmt.Errorf("llm: call %q to %s stopped while waiting to retry: %w", req.Key, o.endpoint, err)
 			}
 		default:
+			if partial != "" {
+				log.Warn("dropping a broken answer after a failed continuation", "chars", len(partial), "answer_head", truncate(partial, 500))
+			}
 			return modelReply{usage: usage}, f.err
 		}
 	}
