@@ -244,13 +244,11 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	if res.Duration <= 0 {
 		res.Duration = time.Since(submitted)
 	}
-	var readErr error
-	res.Stdout, res.StdoutBytes, readErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
-	var errTail string
-	errTail, res.StderrBytes, _ = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
-	res.Stderr = errTail
-	if readErr != nil && err == nil && st.state == "COMPLETED" {
-		logger.Warn("sandbox could not read a Slurm job's output", "err", readErr)
+	var outErr, errErr error
+	res.Stdout, res.StdoutBytes, outErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
+	res.Stderr, res.StderrBytes, errErr = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
+	if e := errors.Join(outErr, errErr); e != nil {
+		logger.Warn("sandbox could not read a Slurm job's output", "err", e)
 	}
 	if err != nil {
 		return res, err
@@ -525,7 +523,9 @@ func (s *Slurm) script(c checkedJob, workspace, data string) string {
 		argv[0] = s.python
 	}
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# A Gome execution (sandbox.Slurm).\ncd " + shellQuote(workspace) + " || exit 125\nexec /usr/bin/env")
+	b.WriteString("#!/bin/sh\n# A Gome execution (sandbox.Slurm).\ncd " + shellQuote(workspace) + " || {\n" +
+		"\techo \"gome: the workspace is not visible on node $(hostname); give --shared-dir a folder every node mounts at the same path\" >&2\n" +
+		"\texit 125\n}\nexec /usr/bin/env")
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		b.WriteString(" " + shellQuote(k+"="+vars[k]))
 	}
