@@ -225,11 +225,10 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	}
 
 	submitted := time.Now()
-	out, err := s.command(ctx, "sbatch", s.sbatchArgs(c, dir, script)...)
+	// sbatch is not interrupted by ctx: killed halfway, it may have submitted a job whose id it
+	// never printed, which would run on unowned. follow cancels the job if ctx has ended.
+	out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
 	if err != nil {
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("sandbox: job not submitted: %w", ctx.Err())
-		}
 		return res, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
