@@ -40,6 +40,9 @@ const (
 	// slurmQueryRetries is how many state queries in a row may fail (a busy controller) before
 	// Run gives up on the job and cancels it.
 	slurmQueryRetries = 20
+	// slurmResubmits is how often a job the cluster lost (node failure, preemption) is submitted
+	// again before Run reports the loss.
+	slurmResubmits = 2
 	// slurmCommandTimeout bounds one call of a Slurm command.
 	slurmCommandTimeout = time.Minute
 )
@@ -176,8 +179,9 @@ func (s *Slurm) command(ctx context.Context, name string, args ...string) ([]byt
 }
 
 // Run submits job to Slurm, waits for it to end and reports what happened. A program that fails,
-// times out or exceeds its memory gives a normal Result; a job the cluster lost (node failure,
-// preemption, cancelled by someone else) is an error wrapping ErrSlurmJob. When ctx ends first the
+// times out or exceeds its memory gives a normal Result. A job the cluster lost (node failure,
+// preemption) is submitted again, slurmResubmits times at most; one it keeps losing, or one
+// someone else cancelled, is an error wrapping ErrSlurmJob. When ctx ends first the
 // job is cancelled and Run returns the partial Result with an error wrapping ctx.Err().
 func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	res := Result{Backend: BackendSlurm, ExitCode: -1}
@@ -224,34 +228,39 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 		return res, fmt.Errorf("%w: job script: %w", ErrStart, err)
 	}
 
-	submitted := time.Now()
-	// sbatch is not interrupted by ctx: killed halfway, it may have submitted a job whose id it
-	// never printed, which would run on unowned. follow cancels the job if ctx has ended.
-	out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
-	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrStart, err)
+	var (
+		submitted time.Time
+		st        slurmStatus
+		logger    *slog.Logger
+	)
+	for attempt := 0; ; attempt++ {
+		submitted = time.Now()
+		// sbatch is not interrupted by ctx: killed halfway, it may have submitted a job whose id
+		// it never printed, which would run on unowned. follow cancels the job if ctx has ended.
+		out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+		id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+		if _, err := strconv.Atoi(id); err != nil {
+			return res, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
+		}
+		logger = s.logger.With("backend", BackendSlurm, "job", id)
+		logger.Debug("sandbox job submitted", "command", c.Command, "workspace", c.workspace)
+		st, err = s.follow(ctx, c, id, logger)
+		if err == nil && slurmLost(st.state) && !st.cancelled && attempt < slurmResubmits {
+			// The cluster lost the job before the program could finish: run it again, as a
+			// requeue would, but with a fresh time limit and output.
+			logger.Warn("Slurm lost the job; submitting it again", "state", st.state, "reason", st.reason)
+			continue
+		}
+		if err != nil {
+			return s.collect(res, c, dir, st, submitted, logger), err
+		}
+		break
 	}
-	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
-	if _, err := strconv.Atoi(id); err != nil {
-		return res, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
-	}
-	logger := s.logger.With("backend", BackendSlurm, "job", id)
-	logger.Debug("sandbox job submitted", "command", c.Command, "workspace", c.workspace)
-
-	st, err := s.follow(ctx, c, id, logger)
-	res.Duration = st.elapsed
-	if res.Duration <= 0 {
-		res.Duration = time.Since(submitted)
-	}
-	var outErr, errErr error
-	res.Stdout, res.StdoutBytes, outErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
-	res.Stderr, res.StderrBytes, errErr = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
-	if e := errors.Join(outErr, errErr); e != nil {
-		logger.Warn("sandbox could not read a Slurm job's output", "err", e)
-	}
-	if err != nil {
-		return res, err
-	}
+	res = s.collect(res, c, dir, st, submitted, logger)
+	id := st.id
 	res.ExitCode = st.exitCode
 	if peak, over := exceededMemory(res.Stderr); over {
 		res.OOMKilled = true
@@ -286,8 +295,33 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	return res, nil
 }
 
+// collect fills in the duration and the output tails of a job that ended.
+func (s *Slurm) collect(res Result, c checkedJob, dir string, st slurmStatus, submitted time.Time, logger *slog.Logger) Result {
+	res.Duration = st.elapsed
+	if res.Duration <= 0 {
+		res.Duration = time.Since(submitted)
+	}
+	var outErr, errErr error
+	res.Stdout, res.StdoutBytes, outErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
+	res.Stderr, res.StderrBytes, errErr = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
+	if e := errors.Join(outErr, errErr); e != nil {
+		logger.Warn("sandbox could not read a Slurm job's output", "err", e)
+	}
+	return res
+}
+
+// slurmLost reports whether a job ended for the cluster's reasons, before its program could.
+func slurmLost(state string) bool {
+	switch state {
+	case "NODE_FAIL", "BOOT_FAIL", "PREEMPTED":
+		return true
+	}
+	return false
+}
+
 // slurmStatus is what follow learned about a job.
 type slurmStatus struct {
+	id        string
 	state     string // the final JobState
 	reason    string
 	exitCode  int // -1 when a signal ended it
@@ -299,7 +333,7 @@ type slurmStatus struct {
 // follow polls the job's state until it ends, cancelling it at its timeout (counted from when it
 // is first seen running) or when ctx ends.
 func (s *Slurm) follow(ctx context.Context, c checkedJob, id string, logger *slog.Logger) (slurmStatus, error) {
-	var st slurmStatus
+	st := slurmStatus{id: id}
 	query := context.WithoutCancel(ctx) // the job must be followed to its end even after ctx ends
 	var (
 		deadline <-chan time.Time
