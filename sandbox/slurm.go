@@ -148,17 +148,13 @@ func NewSlurm(ctx context.Context, cfg SlurmConfig) (*Slurm, error) {
 		s.env = append(s.env, "SLURM_CONF="+conf)
 	}
 	out, err := s.command(ctx, "scontrol", "ping")
-	if err != nil || !strings.Contains(string(out), "UP") {
-		return nil, fmt.Errorf("%w: the controller does not answer (scontrol ping: %s%v); start slurmctld, check SLURM_CONF, or run scripts/slurm.sh for a one-node cluster", ErrSlurmUnavailable, strings.TrimSpace(string(out)), errOrNil(err))
+	if err == nil && !strings.Contains(string(out), "UP") {
+		err = fmt.Errorf("scontrol ping says %q", strings.TrimSpace(string(out)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the controller does not answer (%w); start slurmctld, check SLURM_CONF, or run scripts/slurm.sh for a one-node cluster", ErrSlurmUnavailable, err)
 	}
 	return s, nil
-}
-
-func errOrNil(err error) string {
-	if err == nil {
-		return ""
-	}
-	return " " + err.Error()
 }
 
 // SharedDir returns the shared folder, made absolute.
@@ -173,7 +169,10 @@ func (s *Slurm) command(ctx context.Context, name string, args ...string) ([]byt
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		// The last lines say what went wrong; Slurm's commands repeat themselves while retrying.
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		msg := strings.Join(lines[max(0, len(lines)-3):], " | ")
+		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
 	return stdout.Bytes(), nil
 }

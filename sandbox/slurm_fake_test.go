@@ -92,3 +92,15 @@ func TestSlurmLostJobs(t *testing.T) {
 		})
 	}
 }
+
+func TestNewSlurmControllerDown(t *testing.T) {
+	bin := fakeSlurm(t)
+	ping := "#!/bin/sh\necho 'Slurmctld(primary) at ctl is DOWN'\necho 'scontrol: error: Unable to contact slurm controller' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "scontrol"), []byte(ping), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewSlurm(context.Background(), SlurmConfig{SharedDir: t.TempDir()})
+	if !errors.Is(err, ErrSlurmUnavailable) || !strings.Contains(err.Error(), "Unable to contact slurm controller") || !strings.Contains(err.Error(), "start slurmctld") {
+		t.Errorf("controller down: %v; want ErrSlurmUnavailable with scontrol's words and what to do", err)
+	}
+}
