@@ -34,8 +34,8 @@ show)
 	echo "JobId=$4 JobName=gome-exec JobState=$state Reason=None ExitCode=0:0 StartTime=2026-01-01T00:00:00 EndTime=2026-01-01T00:00:05" ;;
 esac`,
 		"scancel": `echo "$@" >> "$(dirname "$0")/cancelled"`,
-		"squeue":   `:`,
-		"sinfo":    `:`,
+		"squeue":  `:`,
+		"sinfo":   `:`,
 	}
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
