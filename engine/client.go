@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -13,13 +12,14 @@ import (
 	"github.com/gome-agent/gome/memory"
 )
 
-// ErrStepsUsed is returned when a client asks for a step beyond its trace's max_steps.
-var ErrStepsUsed = errors.New("the trace has used all its steps")
-
 // Create records a run without starting it. A client-driven run (Config.Client) is then
 // advanced with GradientContext and ApplyUpdate.
-func (e *Engine) Create(ctx context.Context, cfg Config) (memory.Run, error) {
-	return e.create(ctx, cfg)
+func (e *Engine) Create(ctx context.Context, cfg Config) (RunSummary, error) {
+	run, err := e.create(ctx, cfg)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	return e.summary(run), nil
 }
 
 // GradientContext is everything a diagnosis of a trace's best solution needs, for a client
@@ -92,7 +92,7 @@ func (e *Engine) openTrace(ctx context.Context, runID string, trace int) (*clien
 			history = append(history, s)
 		}
 	}
-	return &clientStep{ctx: ctx, st: st, trace: trace, history: history, all: all, best: bestOf(st.task, history), release: release}, nil
+	return &clientStep{ctx: ctx, st: st, trace: trace, history: history, all: all, best: bestOf(st.facts.Direction, history), release: release}, nil
 }
 
 // GradientContext returns what a client needs to diagnose a trace's best solution itself.
@@ -108,7 +108,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	}
 	gc := &GradientContext{
 		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
-		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.task.LowerIsBetter,
+		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.facts.Direction.LowerIsBetter(),
 		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
 	}
 	if cs.best == nil {
@@ -145,17 +145,29 @@ func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (
 }
 
 // CheckGradient validates a client's gradient against the gradient schema and returns the
-// index of the hypothesis the weights pick.
-func (e *Engine) CheckGradient(g Gradient) (int, error) {
+// index of the hypothesis the run's weights pick: the same one ApplyUpdate follows.
+func (e *Engine) CheckGradient(ctx context.Context, runID string, g Gradient) (int, error) {
+	cfg, err := e.runConfig(ctx, runID)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.checkGradient(g); err != nil {
+		return 0, err
+	}
+	return cfg.weights().choose(g.Hypotheses), nil
+}
+
+// checkGradient validates a gradient against its schema and its challenges.
+func (e *Engine) checkGradient(g Gradient) error {
 	if err := validate(e.schemas.gradient, g); err != nil {
-		return 0, fmt.Errorf("%w: the gradient does not match its schema: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: the gradient does not match its schema: %w", ErrInvalidConfig, err)
 	}
 	for i, h := range g.Hypotheses {
 		if h.Challenge >= len(g.Challenges) {
-			return 0, fmt.Errorf("%w: hypothesis %d answers challenge %d, but there are %d challenges", ErrInvalidConfig, i, h.Challenge, len(g.Challenges))
+			return fmt.Errorf("%w: hypothesis %d answers challenge %d, but there are %d challenges", ErrInvalidConfig, i, h.Challenge, len(g.Challenges))
 		}
 	}
-	return DefaultWeights.choose(g.Hypotheses), nil
+	return nil
 }
 
 func schemaJSON(s *jsonschema.Schema) json.RawMessage {
@@ -190,7 +202,15 @@ type UpdateInput struct {
 // ApplyUpdate takes the next step of a trace with the client's code (or the server model's):
 // it runs it, scores it, accepts it only if it improves the trace's best, and records it. On
 // a trace with no valid solution yet, the step is a draft.
-func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (memory.Step, error) {
+func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (StepDetail, error) {
+	step, err := e.applyUpdate(ctx, runID, trace, in)
+	if err != nil {
+		return StepDetail{}, err
+	}
+	return stepDetail(step, map[string]int{step.TraceID: trace}), nil
+}
+
+func (e *Engine) applyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (memory.Step, error) {
 	cs, err := e.openTrace(ctx, runID, trace)
 	if err != nil {
 		return memory.Step{}, err
@@ -202,7 +222,7 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 	}
 	var chosen *Hypothesis
 	if in.Gradient != nil {
-		if _, err := e.CheckGradient(*in.Gradient); err != nil {
+		if err := e.checkGradient(*in.Gradient); err != nil {
 			return memory.Step{}, err
 		}
 		pick := st.cfg.weights().choose(in.Gradient.Hypotheses)
@@ -263,9 +283,8 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 // Finish ends a run that is not executing here (a client-driven run, or one stopped earlier):
 // it writes the final report and records the run as finished.
 func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
-	_, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if err := e.register(runID, cancel); err != nil {
+	// Registering keeps client calls and a resume off the run while its report is written.
+	if err := e.register(runID, func(error) {}); err != nil {
 		return nil, err
 	}
 	defer e.unregister(runID)
@@ -276,5 +295,5 @@ func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
 	if st.run.Status == memory.RunFinished {
 		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
 	}
-	return e.finish(ctx, st, memory.RunFinished, "finished by client", "")
+	return e.finish(ctx, st, memory.RunFinished, "finished by client")
 }

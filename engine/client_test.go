@@ -50,7 +50,7 @@ func TestClientDrivesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if improved.Decision != Accepted || !(*improved.Score > *draft.Score) || improved.Hypothesis != g.Hypotheses[0].Statement || len(improved.Gradient) == 0 {
+	if improved.Decision != Accepted || !(*improved.Score > *draft.Score) || improved.Hypothesis != g.Hypotheses[0].Statement || improved.Gradient == nil {
 		t.Fatalf("update %+v: want accepted, better than the draft, with its gradient stored", improved)
 	}
 	if _, err := e.ApplyUpdate(ctx, run.ID, 0, UpdateInput{}); err == nil || !strings.Contains(err.Error(), "pass code") {

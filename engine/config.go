@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -85,9 +84,6 @@ const (
 
 	maxTraces = 16
 )
-
-// ErrInvalidConfig marks a configuration the caller must correct.
-var ErrInvalidConfig = errors.New("invalid run configuration")
 
 // WithDefaults fills every unset field with its default.
 func (c Config) WithDefaults() Config {

@@ -105,6 +105,9 @@ func testGradient() Gradient {
 
 func newTestEngine(t *testing.T, model Model, opts ...Option) (*Engine, *memory.Store, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real Python in the local sandbox (seconds per step); the fake-sandbox tests cover the pipeline under -short")
+	}
 	home := t.TempDir()
 	store, err := memory.Open(context.Background(), filepath.Join(home, "gome.db"))
 	if err != nil {
@@ -279,8 +282,9 @@ func TestBudgetStopsRun(t *testing.T) {
 }
 
 func TestStartRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	model := &scripted{}
-	e, _, _ := newTestEngine(t, model)
+	e, _, _ := newFakeEngine(t, model)
 	tests := []struct {
 		name string
 		cfg  Config
@@ -300,7 +304,7 @@ func TestStartRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	noModel, _, _ := newTestEngine(t, nil)
+	noModel, _, _ := newFakeEngine(t, nil)
 	if _, err := noModel.Start(context.Background(), Config{TaskDir: breastCancer}); !errors.Is(err, ErrNoModel) {
 		t.Fatalf("err = %v, want ErrNoModel", err)
 	}

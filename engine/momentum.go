@@ -21,7 +21,7 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 	if st.cfg.NoMomentum || st.cfg.NoMemory {
 		return nil
 	}
-	text := st.task.Metric
+	text := st.facts.Metric
 	if best != nil {
 		text += " " + best.Hypothesis
 	}

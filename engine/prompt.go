@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	textclip "github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 )
@@ -91,7 +92,7 @@ Metric: %s (%s is better). Id column: %s. Target column(s): %s.
 %s
 
 ## Public data (GOME_DATA_DIR)
-%s`, t.ID, t.Metric, direction(t), t.IDColumn, strings.Join(t.TargetColumns, ", "),
+%s`, t.ID, t.Metric, st.facts.Direction, t.IDColumn, strings.Join(t.TargetColumns, ", "),
 		clip(t.Description, 8000), st.data)
 }
 
@@ -187,7 +188,7 @@ func bestSection(st *runState, best *memory.Step) string {
 %s
 
 Its output (stdout tail):
-%s`, st.task.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
+%s`, st.facts.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
 }
 
 // momentum is the success memory shown to gradients and updates: every accepted change of this
@@ -293,19 +294,9 @@ func DecodeOutcome(raw []byte) Outcome {
 
 func fence(s string) string { return "```\n" + s + "\n```" }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "\n... (clipped)"
-}
+func clip(s string, n int) string { return textclip.Head(s, n, "\n... (clipped)") }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "... (earlier output clipped)\n" + s[len(s)-n:]
-}
+func tail(s string, n int) string { return textclip.Tail(s, n, "... (earlier output clipped)\n") }
 
 func oneLine(s string) string { return clip(strings.Join(strings.Fields(s), " "), 300) }
 

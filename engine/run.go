@@ -25,11 +25,12 @@ const (
 
 // runState is what the traces of one run share while it executes.
 type runState struct {
-	run  memory.Run
-	cfg  Config
-	task *task.Task
-	dir  string
-	data string // overview of the public data, for prompts
+	run   memory.Run
+	cfg   Config
+	facts RunFacts
+	task  *task.Task
+	dir   string
+	data  string // overview of the public data, for prompts
 	// fingerprint describes the task for the success memory; nil if it could not be read.
 	fingerprint *task.Fingerprint
 	started     time.Time
@@ -85,14 +86,11 @@ func (f errFatal) Unwrap() error { return f.err }
 // load rebuilds a run's shared state from the store.
 func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Trace, error) {
 	started := time.Now()
-	run, err := e.store.GetRun(ctx, runID)
+	rec, err := e.readRun(ctx, runID)
 	if err != nil {
 		return nil, nil, err
 	}
-	var cfg Config
-	if err := json.Unmarshal(run.Config, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("decode run configuration: %w", err)
-	}
+	run, cfg := rec.run, rec.cfg
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load task: %w", err)
@@ -112,6 +110,7 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	return &runState{
 		run:         run,
 		cfg:         cfg,
+		facts:       rec.facts,
 		task:        t,
 		dir:         filepath.Join(e.home, "runs", runID),
 		data:        describeData(t.PublicDir),
@@ -138,7 +137,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 		return nil, e.fail(ctx, run, ErrNoModel)
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
-		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, direction(t))})
+		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
 
 	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
@@ -165,7 +164,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 		if errors.Is(cause, errShutdown) {
 			return nil, cause
 		}
-		return e.finish(ctx, st, memory.RunStopped, StopUser, "")
+		return e.finish(ctx, st, memory.RunStopped, StopUser)
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -178,7 +177,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 			reason = r
 		}
 	}
-	return e.finish(capCtx, st, memory.RunFinished, reason, "")
+	return e.finish(capCtx, st, memory.RunFinished, reason)
 }
 
 // budgetUsed is the wall-clock time earlier executions of the run spent, measured as the
@@ -244,7 +243,7 @@ func (e *Engine) fail(ctx context.Context, run memory.Run, err error) error {
 
 // finish builds the final report, grades the best submission where answers exist, and records
 // the run's end.
-func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason, errMsg string) (*Report, error) {
+func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason string) (*Report, error) {
 	rep, err := e.report(ctx, st, reason)
 	ctx = context.WithoutCancel(ctx)
 	if err != nil {
@@ -254,7 +253,7 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 	if err != nil {
 		return nil, e.fail(ctx, st.run, fmt.Errorf("encode report: %w", err))
 	}
-	if err := e.store.FinishRun(ctx, st.run.ID, status, reason, errMsg, raw); err != nil {
+	if err := e.store.FinishRun(ctx, st.run.ID, status, reason, "", raw); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(st.dir, "report.json"), raw, 0o644); err != nil {
@@ -276,11 +275,4 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 // fatalModelError reports whether err from a model means no later call can succeed either.
 func fatalModelError(err error) bool {
 	return errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrAuth)
-}
-
-func direction(t *task.Task) string {
-	if t.LowerIsBetter {
-		return "lower"
-	}
-	return "higher"
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
-	"github.com/gome-agent/gome/task"
 )
 
 // Step kinds.
@@ -78,7 +77,7 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 	}
 	v := view{st: st, trace: trace, history: history, all: all}
 	index := len(history)
-	best := bestOf(st.task, history)
+	best := bestOf(st.facts.Direction, history)
 	p := choosePlan(v, best)
 	step, err := e.newStep(st, trace, index, p.kind, p.parent)
 	if err != nil {
@@ -153,11 +152,11 @@ func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code 
 	case !out.Valid():
 		step.Decision, step.Reason = Failed, out.Problem
 	case best == nil:
-		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("first valid solution: validation %s %.6g", st.task.Metric, *out.Score), true
-	case st.task.Better(*out.Score, *best.Score):
-		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("validation %s improved %.6g -> %.6g", st.task.Metric, *best.Score, *out.Score), true
+		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("first valid solution: validation %s %.6g", st.facts.Metric, *out.Score), true
+	case st.facts.Direction.Better(*out.Score, *best.Score):
+		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("validation %s improved %.6g -> %.6g", st.facts.Metric, *best.Score, *out.Score), true
 	default:
-		step.Decision, step.Reason = Rejected, fmt.Sprintf("validation %s %.6g does not beat the best %.6g (%s is better)", st.task.Metric, *out.Score, *best.Score, direction(st.task))
+		step.Decision, step.Reason = Rejected, fmt.Sprintf("validation %s %.6g does not beat the best %.6g (%s is better)", st.facts.Metric, *out.Score, *best.Score, st.facts.Direction)
 	}
 	step, err = e.record(ctx, st, trace, step, accept)
 	if err != nil {
@@ -396,11 +395,11 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 }
 
 // bestOf returns the trace's best validated step.
-func bestOf(t *task.Task, history []memory.Step) *memory.Step {
+func bestOf(d Direction, history []memory.Step) *memory.Step {
 	var best *memory.Step
 	for i := range history {
 		s := &history[i]
-		if s.Decision == Accepted && s.Score != nil && (best == nil || t.Better(*s.Score, *best.Score)) {
+		if s.Decision == Accepted && s.Score != nil && (best == nil || d.Better(*s.Score, *best.Score)) {
 			best = s
 		}
 	}

@@ -38,7 +38,6 @@ type spend struct {
 	prompt   int
 	complete int
 	cost     float64
-	unpriced map[string]bool
 }
 
 // add counts one call's usage and reports the cap it crossed, if any.
@@ -50,11 +49,6 @@ func (s *spend) add(cfg Config, prices map[string]Price, model string, u llm.Usa
 	s.complete += u.CompletionTokens
 	if p, ok := prices[model]; ok {
 		s.cost += p.cost(u)
-	} else if model != "" {
-		if s.unpriced == nil {
-			s.unpriced = map[string]bool{}
-		}
-		s.unpriced[model] = true
 	}
 	return s.overLocked(cfg)
 }

@@ -42,7 +42,7 @@ func newEnv(t *testing.T, model engine.Model, sb engine.Sandbox) *env {
 		eng.Close()
 		store.Close()
 	})
-	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng, Store: store}}
+	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng}}
 }
 
 // connect serves the tools over a stdio pipe pair and connects a go-sdk client speaking

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"errors"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -61,14 +60,11 @@ func startRun(d Deps) Tool {
 			start, message = d.Engine.Create, "run created for you to drive: call compute_gradient (mode client) for trace 0, then apply_update with your code"
 		}
 		run, err := start(ctx, cfg)
-		switch {
-		case errors.Is(err, engine.ErrInvalidConfig), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrNoModel):
-			return StartRunOutput{}, userError{err.Error()}
-		case err != nil:
+		if err != nil {
 			return StartRunOutput{}, err
 		}
 		return StartRunOutput{
-			RunID: run.ID, TaskID: run.TaskID, Status: string(run.Status),
+			RunID: run.ID, TaskID: run.TaskID, Status: run.Status,
 			Message: message,
 		}, nil
 	})}
