@@ -397,8 +397,9 @@ const pollInterval = 200 * time.Millisecond
 
 // WaitForChange blocks until the run records a step or changes status, until wait has passed,
 // or until ctx ends. It works from the store, so it follows a run that another process
-// executes. news, if not nil, is called after every poll with the events recorded since the
-// last one (possibly none), so a caller can relay progress. A run that has ended returns at
+// executes. news, if not nil, is called once when the wait begins (events recorded from then
+// on are news) and after every poll with the events recorded since the last one (possibly
+// none), so a caller can relay progress. A run that has ended returns at
 // once: nothing more will happen to it. It reports whether the run changed.
 func (e *Engine) WaitForChange(ctx context.Context, runID string, wait time.Duration, news func(RunView, []RunEvent)) (bool, error) {
 	rec, err := e.readRun(ctx, runID)
@@ -421,6 +422,9 @@ func (e *Engine) WaitForChange(ctx context.Context, runID string, wait time.Dura
 	var lastEvent int64
 	if n := len(old); n > 0 {
 		lastEvent = old[n-1].ID
+	}
+	if news != nil {
+		news(RunView{ID: run.ID, Status: string(run.Status)}, nil)
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()

@@ -15,6 +15,7 @@ var update = flag.Bool("update", false, "rewrite the tool schema snapshots in te
 // description) changes without its snapshot being updated on purpose with -update: users'
 // clients depend on these schemas.
 func TestToolSchemasSnapshot(t *testing.T) {
+	t.Parallel()
 	all := All(Deps{})
 	seen := map[string]bool{}
 	for _, tool := range all {
@@ -60,6 +61,7 @@ func TestToolSchemasSnapshot(t *testing.T) {
 // TestToolAnnotations checks every tool states all four hints and a title: mcp-go's defaults
 // (destructive, open-world) would otherwise tell clients to ask before every read.
 func TestToolAnnotations(t *testing.T) {
+	t.Parallel()
 	for _, tool := range All(Deps{}) {
 		a := tool.Tool.Annotations
 		if a.Title == "" || a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {

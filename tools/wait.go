@@ -33,9 +33,14 @@ func waitForChange(ctx context.Context, d Deps, runID string, wait time.Duration
 	p := newProgress(ctx, d.logger())
 	start := time.Now()
 	total := wait.Seconds()
-	p.send(0, total, fmt.Sprintf("waiting up to %s for run %s (%s) to record a step or change status", wait, runID, run.Status))
-	lastSent := start
+	lastSent, begun := start, false
 	_, err = d.Engine.WaitForChange(ctx, runID, wait, func(now engine.RunView, news []engine.RunEvent) {
+		if !begun {
+			// The engine has taken note of what is old: announce the wait.
+			begun, lastSent = true, time.Now()
+			p.send(0, total, fmt.Sprintf("waiting up to %s for run %s (%s) to record a step or change status", wait, runID, now.Status))
+			return
+		}
 		msg := ""
 		for _, ev := range news {
 			msg = describeEvent(ev)

@@ -149,6 +149,7 @@ func connectStdio(t *testing.T, ctx context.Context, home, version string, env .
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 
 func TestHTTPRequiresTokenAndOwnHost(t *testing.T) {
+	endToEnd(t)
 	s := startHTTP(t, t.TempDir(), []string{"--http", "127.0.0.1:0"})
 	if s.token == "" {
 		t.Fatalf("no generated token on stderr:\n%s", s.log())
@@ -214,6 +215,7 @@ func TestHTTPRequiresTokenAndOwnHost(t *testing.T) {
 }
 
 func TestHTTPListenAddress(t *testing.T) {
+	endToEnd(t)
 	t.Run("bare port listens on loopback", func(t *testing.T) {
 		s := startHTTP(t, t.TempDir(), []string{"--http", ":0"}, "GOME_TOKEN=chosen-token-0123456789")
 		u, _ := url.Parse(s.url)
@@ -266,6 +268,7 @@ func TestHTTPListenAddress(t *testing.T) {
 // TestProtocolVersions drives the real binary with a client speaking each protocol version,
 // over HTTP and over stdio.
 func TestProtocolVersions(t *testing.T) {
+	endToEnd(t)
 	home := t.TempDir()
 	s := startHTTP(t, home, []string{"--http", "127.0.0.1:0"})
 	for _, transport := range []string{"http", "stdio"} {
@@ -342,6 +345,7 @@ func slowScript(t *testing.T, taskDir string) fakellm.Script {
 }
 
 func TestHTTPStopAndResumeRun(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
