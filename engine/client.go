@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
@@ -135,13 +134,14 @@ func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (
 	if cs.best == nil {
 		return nil, 0, fmt.Errorf("%w: trace %d has no valid solution to diagnose yet: apply a draft first", ErrInvalidConfig, trace)
 	}
-	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all, memory: e.recall(ctx, cs.st, cs.best)}
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
 	call := caller{e: e, st: cs.st, trace: trace, step: len(cs.history), stepID: ""}
-	var g Gradient
-	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, cs.best), &g); err != nil {
+	// The gradient stage of the pipeline, without the rest: nothing is recorded but the call.
+	dir, err := e.gradient(ctx, call, v, cs.best, given{})
+	if err != nil {
 		return nil, 0, err
 	}
-	return &g, cs.st.cfg.weights().choose(g.Hypotheses), nil
+	return dir.gradient, dir.pick, nil
 }
 
 // CheckGradient validates a client's gradient against the gradient schema and returns the
@@ -220,64 +220,25 @@ func (e *Engine) applyUpdate(ctx context.Context, runID string, trace int, in Up
 	if len(cs.history) >= st.cfg.MaxSteps {
 		return memory.Step{}, fmt.Errorf("%w: trace %d took %d of %d steps: start a new run to go on", ErrStepsUsed, trace, len(cs.history), st.cfg.MaxSteps)
 	}
-	var chosen *Hypothesis
 	if in.Gradient != nil {
 		if err := e.checkGradient(*in.Gradient); err != nil {
 			return memory.Step{}, err
 		}
-		pick := st.cfg.weights().choose(in.Gradient.Hypotheses)
-		if in.Hypothesis != nil {
-			if *in.Hypothesis < 0 || *in.Hypothesis >= len(in.Gradient.Hypotheses) {
-				return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *in.Hypothesis, len(in.Gradient.Hypotheses))
-			}
-			pick = *in.Hypothesis
+		if h := in.Hypothesis; h != nil && (*h < 0 || *h >= len(in.Gradient.Hypotheses)) {
+			return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *h, len(in.Gradient.Hypotheses))
 		}
-		chosen = &in.Gradient.Hypotheses[pick]
 	}
 	if in.Code == "" && e.modelFor(ctx) == nil {
 		return memory.Step{}, fmt.Errorf("%w: pass code (the complete main.py): no model is configured on the server", ErrInvalidConfig)
 	}
-	kind := KindImprove
+	p := plan{kind: KindImprove, parent: cs.best}
 	if cs.best == nil {
-		kind = KindDraft
+		p = plan{kind: KindDraft}
 	}
-	step, err := e.newStep(st, trace, len(cs.history), kind, cs.best)
-	if err != nil {
-		return step, err
-	}
-	if in.Gradient != nil {
-		if raw, err := json.Marshal(in.Gradient); err == nil {
-			step.Gradient = raw
-		}
-		step.Hypothesis = chosen.Statement
-	}
-	if step.Hypothesis == "" {
-		step.Hypothesis = in.Summary
-	}
-	e.emit(ctx, Event{Kind: EventStepStarted, RunID: runID, Trace: trace, Step: step.Index, StepID: step.ID, Message: kind + " step (client)"})
-	call := caller{e: e, st: st, trace: trace, step: step.Index, stepID: step.ID, tokens: new(atomic.Int64)}
-	code := in.Code
-	n := notes{chosen: chosen, summary: in.Summary}
-	if chosen != nil {
-		n.cited = citedEntries(*chosen, e.recall(ctx, st, cs.best))
-	}
-	if code == "" {
-		v := view{st: st, trace: trace, history: cs.history, all: cs.all}
-		switch {
-		case cs.best == nil:
-			code, n, err = e.write(ctx, call, v, plan{kind: KindDraft}, nil, &step)
-		case chosen != nil:
-			var u Update
-			err = call.ask(ctx, "update", e.schemas.update, updateMessages(v, cs.best, *in.Gradient, *chosen), &u)
-			code, n.summary = u.Code, u.Summary
-		default:
-			code, n, err = e.write(ctx, call, v, plan{kind: KindImprove, parent: cs.best}, cs.best, &step)
-		}
-		if err != nil {
-			return step, err
-		}
-	}
-	return e.judge(ctx, call, step, code, cs.best, n)
+	v := view{st: st, trace: trace, history: cs.history, all: cs.all}
+	// A client's step enters the same pipeline as an autonomous one, at the stage its input
+	// fills: its gradient replaces the diagnosis, its code the writing.
+	return e.pipeline(ctx, v, p, cs.best, given{gradient: in.Gradient, hypothesis: in.Hypothesis, code: in.Code, summary: in.Summary}, true)
 }
 
 // Finish ends a run that is not executing here (a client-driven run, or one stopped earlier):

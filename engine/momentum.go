@@ -75,9 +75,9 @@ func citedEntries(h Hypothesis, shown []memory.Ranked) []string {
 	return ids
 }
 
-// remember stores a decided step in the success memory: an accepted change in full, a
+// recordSuccess stores a decided step in the cross-run success memory: an accepted change in full, a
 // rejected or failed one shortly. Drafts are not changes and are not remembered.
-func (e *Engine) remember(ctx context.Context, st *runState, step memory.Step, best *memory.Step, component, summary string, tokens int) {
+func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.Step, best *memory.Step, component, summary string, tokens int) {
 	if step.Kind == KindDraft || best == nil || st.fingerprint == nil {
 		return
 	}

@@ -59,50 +59,6 @@ type view struct {
 	memory  []memory.Ranked // success memory of earlier runs shown to the gradient
 }
 
-// notes is what writing a step learned that judging it needs: the hypothesis followed, the
-// code-change summary, and the memory entries the hypothesis cited.
-type notes struct {
-	chosen  *Hypothesis
-	summary string
-	cited   []string
-}
-
-// takeStep plans, executes, judges and records the next step of a trace. A model or execution
-// fault becomes a failed step; only faults of the store, the sandbox, or fatal model faults are
-// errors.
-func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history []memory.Step) (memory.Step, error) {
-	all, err := e.store.ListSteps(ctx, st.run.ID, "")
-	if err != nil {
-		return memory.Step{}, fmt.Errorf("list steps: %w", err)
-	}
-	v := view{st: st, trace: trace, history: history, all: all}
-	index := len(history)
-	best := bestOf(st.facts.Direction, history)
-	p := choosePlan(v, best)
-	step, err := e.newStep(st, trace, index, p.kind, p.parent)
-	if err != nil {
-		return step, err
-	}
-	msg := fmt.Sprintf("%s step", step.Kind)
-	if p.note != "" {
-		msg += " (" + p.note + ")"
-	}
-	e.emit(ctx, Event{Kind: EventStepStarted, RunID: st.run.ID, Trace: trace, Step: index, StepID: step.ID, Message: msg})
-	defer st.setInflight(trace, "")
-
-	call := caller{e: e, st: st, trace: trace, step: index, stepID: step.ID, tokens: new(atomic.Int64)}
-	code, n, err := e.write(ctx, call, v, p, best, &step)
-	if err != nil {
-		if ctx.Err() != nil || fatalModelError(err) {
-			return step, errFatal{err}
-		}
-		step.Decision = Failed
-		step.Reason = "model: " + err.Error()
-		return e.record(ctx, st, trace, step, false)
-	}
-	return e.judge(ctx, call, step, code, best, n)
-}
-
 // newStep prepares the next step of a trace: its identity and a clean workspace.
 func (e *Engine) newStep(st *runState, trace, index int, kind string, parent *memory.Step) (memory.Step, error) {
 	step := memory.Step{
@@ -124,61 +80,6 @@ func (e *Engine) newStep(st *runState, trace, index int, kind string, parent *me
 	if err := os.MkdirAll(step.Workspace, 0o755); err != nil {
 		return step, fmt.Errorf("create workspace: %w", err)
 	}
-	return step, nil
-}
-
-// judge executes a step's code (with the fix loop when a model is configured), decides
-// whether it becomes the trace's best, and records it.
-func (e *Engine) judge(ctx context.Context, call caller, step memory.Step, code string, best *memory.Step, n notes) (memory.Step, error) {
-	st, trace, index := call.st, call.trace, step.Index
-	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, code, nil)
-	step.Code = code
-	if raw, merr := json.Marshal(out); merr == nil {
-		step.Exec = raw
-	}
-	if err != nil {
-		if ctx.Err() != nil || fatalModelError(err) || isFatal(err) {
-			return step, errFatal{err}
-		}
-		// The fix loop's model call failed; the execution outcome stands as it was.
-		out.Problem = fmt.Sprintf("%s; fixing it failed: %v", out.Problem, err)
-	}
-	e.emit(ctx, Event{Kind: EventExecution, RunID: st.run.ID, Trace: trace, Step: index, StepID: step.ID,
-		Message: out.summary(), Score: out.Score})
-
-	step.Score = out.Score
-	accept := false
-	switch {
-	case !out.Valid():
-		step.Decision, step.Reason = Failed, out.Problem
-	case best == nil:
-		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("first valid solution: validation %s %.6g", st.facts.Metric, *out.Score), true
-	case st.facts.Direction.Better(*out.Score, *best.Score):
-		step.Decision, step.Reason, accept = Accepted, fmt.Sprintf("validation %s improved %.6g -> %.6g", st.facts.Metric, *best.Score, *out.Score), true
-	default:
-		step.Decision, step.Reason = Rejected, fmt.Sprintf("validation %s %.6g does not beat the best %.6g (%s is better)", st.facts.Metric, *out.Score, *best.Score, st.facts.Direction)
-	}
-	step, err = e.record(ctx, st, trace, step, accept)
-	if err != nil {
-		return step, err
-	}
-	e.remember(ctx, st, step, best, componentOf(step.Kind, n.chosen), n.summary, int(call.tokens.Load()))
-	for _, id := range n.cited {
-		if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accept); err != nil {
-			e.logger.Warn("record success-memory use", "entry", id, "step", step.ID, "err", err)
-		}
-	}
-	return step, nil
-}
-
-// record commits a finished step (and the trace's new best when accepted) and announces it.
-func (e *Engine) record(ctx context.Context, st *runState, trace int, step memory.Step, best bool) (memory.Step, error) {
-	step.FinishedAt = time.Now().UTC()
-	if err := e.store.RecordStep(context.WithoutCancel(ctx), step, best); err != nil {
-		return step, fmt.Errorf("record step: %w", err)
-	}
-	e.emit(ctx, Event{Kind: EventDecision, RunID: st.run.ID, Trace: trace, Step: step.Index, StepID: step.ID,
-		Message: step.Decision + ": " + step.Reason, Score: step.Score})
 	return step, nil
 }
 
@@ -290,59 +191,6 @@ func stepRand(runID string, trace, step int) float64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%d/%d", runID, trace, step)
 	return float64(h.Sum64()>>11) / float64(1<<53)
-}
-
-// write asks the model for the step's code.
-func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *memory.Step, step *memory.Step) (string, notes, error) {
-	switch p.kind {
-	case KindDraft:
-		var d Draft
-		if err := call.ask(ctx, "draft", e.schemas.draft, draftMessages(v), &d); err != nil {
-			return "", notes{}, err
-		}
-		step.Hypothesis = d.Plan
-		v.st.setInflight(v.trace, d.Plan)
-		return d.Code, notes{summary: d.Plan}, nil
-	case KindDebug:
-		var u Update
-		out := DecodeOutcome(p.parent.Exec)
-		if err := call.ask(ctx, "debug", e.schemas.update, fixMessages(v.st, p.parent.Code, out), &u); err != nil {
-			return "", notes{}, err
-		}
-		step.Hypothesis = "debug: " + u.Summary
-		return u.Code, notes{summary: u.Summary}, nil
-	case KindTreeImprove:
-		var u Update
-		if err := call.ask(ctx, "improve", e.schemas.update, treeImproveMessages(v, best), &u); err != nil {
-			return "", notes{}, err
-		}
-		step.Hypothesis = u.Summary
-		v.st.setInflight(v.trace, u.Summary)
-		return u.Code, notes{summary: u.Summary}, nil
-	}
-
-	v.memory = e.recall(ctx, v.st, best)
-	var g Gradient
-	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, best), &g); err != nil {
-		return "", notes{}, err
-	}
-	if len(g.Hypotheses) == 0 {
-		return "", notes{}, fmt.Errorf("gradient has no hypotheses")
-	}
-	chosen := g.Hypotheses[v.st.cfg.weights().choose(g.Hypotheses)]
-	if raw, err := json.Marshal(g); err == nil {
-		step.Gradient = raw
-	}
-	step.Hypothesis = chosen.Statement
-	v.st.setInflight(v.trace, chosen.Statement)
-	e.emit(ctx, Event{Kind: EventGradient, RunID: v.st.run.ID, Trace: v.trace, Step: call.step, StepID: step.ID,
-		Message: fmt.Sprintf("%d challenge(s); chosen [%s] %s", len(g.Challenges), chosen.Component, chosen.Statement)})
-
-	var u Update
-	if err := call.ask(ctx, "update", e.schemas.update, updateMessages(v, best, g, chosen), &u); err != nil {
-		return "", notes{}, err
-	}
-	return u.Code, notes{chosen: &chosen, summary: u.Summary, cited: citedEntries(chosen, v.memory)}, nil
 }
 
 // caller asks the model on behalf of one step, records each call, and counts it against the
