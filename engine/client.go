@@ -30,7 +30,7 @@ type GradientContext struct {
 	Trace         int             `json:"trace"`
 	NextStep      int             `json:"next_step"`
 	StepsLeft     int             `json:"steps_left"`
-	Kind          string          `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
+	Kind          StepKind        `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
 	TaskID        string          `json:"task_id"`
 	Metric        string          `json:"metric"`
 	LowerIsBetter bool            `json:"lower_is_better"`
@@ -256,5 +256,5 @@ func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
 	if st.run.Status == memory.RunFinished {
 		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
 	}
-	return e.finish(ctx, st, memory.RunFinished, "finished by client")
+	return e.finish(ctx, st, memory.RunFinished, StopClient)
 }

@@ -78,7 +78,7 @@ func citedEntries(h Hypothesis, shown []memory.Ranked) []string {
 // recordSuccess stores a decided step in the cross-run success memory: an accepted change in full, a
 // rejected or failed one shortly. Drafts are not changes and are not remembered.
 func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.Step, best *memory.Step, component, summary string, tokens int) {
-	if step.Kind == KindDraft || best == nil || st.fingerprint == nil {
+	if StepKind(step.Kind) == KindDraft || best == nil || st.fingerprint == nil {
 		return
 	}
 	en := memory.Entry{
@@ -87,7 +87,7 @@ func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.St
 		ScoreBefore: best.Score, ScoreAfter: step.Score,
 		CostSeconds: step.FinishedAt.Sub(step.StartedAt).Seconds(), CostTokens: tokens,
 	}
-	if step.Decision == Accepted {
+	if Decision(step.Decision) == Accepted {
 		en.Kind, en.Summary = memory.MomentumSuccess, summary
 	}
 	if en.Hypothesis == "" {
@@ -105,7 +105,7 @@ func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.St
 }
 
 // componentOf maps a step to the pipeline component it changed.
-func componentOf(kind string, chosen *Hypothesis) string {
+func componentOf(kind StepKind, chosen *Hypothesis) string {
 	switch {
 	case chosen != nil && chosen.Component != "":
 		return chosen.Component

@@ -83,7 +83,7 @@ func (e *Engine) pipeline(ctx context.Context, v view, p plan, best *memory.Step
 			}
 			return step, errFatal{err}
 		}
-		step.Decision = Failed
+		step.Decision = string(Failed)
 		step.Reason = "model: " + err.Error()
 		return e.commit(ctx, st, trace, step, false)
 	}
@@ -109,7 +109,7 @@ func (e *Engine) pipeline(ctx context.Context, v view, p plan, best *memory.Step
 		return step, err
 	}
 	decision, reason := accept(st, ch.outcome, best)
-	step.Decision, step.Reason = decision, reason
+	step.Decision, step.Reason = string(decision), reason
 	return e.remember(ctx, call, step, best, dir, ch)
 }
 
@@ -226,7 +226,7 @@ func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *m
 
 // accept is the line search: a step becomes the trace's new best only if it ran, its
 // submission is well-formed, and its validation score beats the best in the task's direction.
-func accept(st *runState, out Outcome, best *memory.Step) (decision, reason string) {
+func accept(st *runState, out Outcome, best *memory.Step) (Decision, string) {
 	m := st.facts.Metric
 	switch {
 	case !out.Valid():
@@ -245,12 +245,12 @@ func accept(st *runState, out Outcome, best *memory.Step) (decision, reason stri
 // crediting the entries its hypothesis cited.
 func (e *Engine) remember(ctx context.Context, call caller, step memory.Step, best *memory.Step, dir direction, ch change) (memory.Step, error) {
 	st := call.st
-	accepted := step.Decision == Accepted
+	accepted := Decision(step.Decision) == Accepted
 	step, err := e.commit(ctx, st, call.trace, step, accepted)
 	if err != nil {
 		return step, err
 	}
-	e.recordSuccess(ctx, st, step, best, componentOf(step.Kind, dir.chosen), ch.summary, int(call.tokens.Load()))
+	e.recordSuccess(ctx, st, step, best, componentOf(StepKind(step.Kind), dir.chosen), ch.summary, int(call.tokens.Load()))
 	if dir.chosen != nil {
 		for _, id := range citedEntries(*dir.chosen, dir.shown) {
 			if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {

@@ -71,7 +71,7 @@ func TestPipelineOnFakes(t *testing.T) {
 	if got := kinds(steps); !equal(got, want) {
 		t.Fatalf("steps %v, want %v", got, want)
 	}
-	if rep.Best == nil || rep.Best.StepID != steps[1].ID || rep.Best.Validation != 0.8 || rep.StopReason != string(StopMaxSteps) {
+	if rep.Best == nil || rep.Best.StepID != steps[1].ID || rep.Best.Validation != 0.8 || rep.StopReason != StopMaxSteps {
 		t.Fatalf("report %+v: want step 1 (0.8) as best, stopped at max_steps", rep)
 	}
 	// Every executed solution ran a debug run first (except the failing one, which stops there).

@@ -200,7 +200,7 @@ func momentum(v view) string {
 	b.WriteString("## History of this trace\n")
 	if !v.st.cfg.NoMomentum {
 		for _, s := range v.history {
-			if s.Decision != Accepted {
+			if Decision(s.Decision) != Accepted {
 				continue
 			}
 			fmt.Fprintf(&b, "- step %d (%s) ACCEPTED, validation %.6g: %s\n", s.Index, s.Kind, deref(s.Score), oneLine(s.Hypothesis))
@@ -220,7 +220,7 @@ func siblingSuccesses(v view) string {
 	var b strings.Builder
 	prev := map[string]*float64{}
 	for _, s := range v.all {
-		if s.Decision != Accepted {
+		if Decision(s.Decision) != Accepted {
 			continue
 		}
 		before := prev[s.TraceID]
@@ -263,7 +263,7 @@ func siblingIdeas(v view) string {
 // hasImproved reports whether the trace has had an accepted change beyond its draft.
 func hasImproved(history []memory.Step) bool {
 	for _, s := range history {
-		if s.Decision == Accepted && s.Kind != KindDraft {
+		if Decision(s.Decision) == Accepted && StepKind(s.Kind) != KindDraft {
 			return true
 		}
 	}
@@ -273,7 +273,7 @@ func hasImproved(history []memory.Step) bool {
 func failuresSinceBest(history []memory.Step) string {
 	start := 0
 	for i, s := range history {
-		if s.Decision == Accepted {
+		if Decision(s.Decision) == Accepted {
 			start = i + 1
 		}
 	}

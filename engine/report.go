@@ -21,7 +21,7 @@ type Report struct {
 	TaskID        string        `json:"task_id"`
 	Metric        string        `json:"metric"`
 	LowerIsBetter bool          `json:"lower_is_better"`
-	StopReason    string        `json:"stop_reason"`
+	StopReason    StopReason    `json:"stop_reason"`
 	Steps         int           `json:"steps"`
 	Accepted      int           `json:"accepted"`
 	Traces        []TraceReport `json:"traces"`
@@ -69,7 +69,7 @@ type Usage struct {
 
 // report builds the final report. The best solution is the best validated step across all
 // traces, not the latest one; its submission is copied next to the report and graded.
-func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*Report, error) {
+func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason) (*Report, error) {
 	ctx := context.WithoutCancel(runCtx)
 	rep := &Report{
 		RunID: st.run.ID, TaskID: st.task.ID, Metric: st.facts.Metric,
@@ -96,7 +96,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 		tr := byTrace[s.TraceID]
 		rep.Steps++
 		tr.Steps++
-		if s.Decision != Accepted {
+		if Decision(s.Decision) != Accepted {
 			continue
 		}
 		rep.Accepted++

@@ -16,11 +16,17 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
+// StopReason says why a run ended.
+type StopReason string
+
 // Stop reasons recorded with a run.
 const (
-	StopMaxSteps = "max_steps"
-	StopBudget   = "budget"
-	StopUser     = "stopped by user"
+	StopMaxSteps StopReason = "max_steps"
+	StopBudget   StopReason = "budget"
+	StopUser     StopReason = "stopped by user"
+	StopTokens   StopReason = "max_tokens"
+	StopCost     StopReason = "max_cost"
+	StopClient   StopReason = "finished by client"
 )
 
 // runState is what the traces of one run share while it executes.
@@ -147,7 +153,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	if err := sp.over(cfg); err != nil {
 		stopAll(err)
 	}
-	reasons := make([]string, len(traces))
+	reasons := make([]StopReason, len(traces))
 	errs := make([]error, len(traces))
 	var wg sync.WaitGroup
 	for i, tr := range traces {
@@ -198,7 +204,7 @@ func (e *Engine) budgetUsed(ctx context.Context, runID string) (time.Duration, e
 
 // runTrace takes steps on one trace until it runs out of steps or budget. It returns the stop
 // reason, or an error that must fail the whole run.
-func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (string, error) {
+func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (StopReason, error) {
 	steps, err := e.store.ListSteps(ctx, st.run.ID, tr.ID)
 	if err != nil {
 		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
@@ -243,7 +249,7 @@ func (e *Engine) fail(ctx context.Context, run memory.Run, err error) error {
 
 // finish builds the final report, grades the best submission where answers exist, and records
 // the run's end.
-func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason string) (*Report, error) {
+func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason StopReason) (*Report, error) {
 	rep, err := e.report(ctx, st, reason)
 	ctx = context.WithoutCancel(ctx)
 	if err != nil {
@@ -253,7 +259,7 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 	if err != nil {
 		return nil, e.fail(ctx, st.run, fmt.Errorf("encode report: %w", err))
 	}
-	if err := e.store.FinishRun(ctx, st.run.ID, status, reason, "", raw); err != nil {
+	if err := e.store.FinishRun(ctx, st.run.ID, status, string(reason), "", raw); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(st.dir, "report.json"), raw, 0o644); err != nil {

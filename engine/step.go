@@ -17,23 +17,35 @@ import (
 	"github.com/gome-agent/gome/memory"
 )
 
-// Step kinds.
+// StepKind says what a step does.
+type StepKind string
+
+// The step kinds; StepKinds lists them all.
 const (
 	// KindDraft is a new solution written from the task alone.
-	KindDraft = "draft"
+	KindDraft StepKind = "draft"
 	// KindImprove is a gradient (structured diagnosis) followed by an update of the best.
-	KindImprove = "improve"
+	KindImprove StepKind = "improve"
 	// KindTreeImprove is a tree-search improvement of the best node, without a diagnosis.
-	KindTreeImprove = "tree-improve"
+	KindTreeImprove StepKind = "tree-improve"
 	// KindDebug is a tree-search repair of a failing node.
-	KindDebug = "debug"
+	KindDebug StepKind = "debug"
 )
 
-// Step decisions.
+// StepKinds are every kind of step, in the words the tool schemas list.
+var StepKinds = []StepKind{KindDraft, KindImprove, KindTreeImprove, KindDebug}
+
+// Decision is what the accept stage made of a step.
+type Decision string
+
+// The decisions.
 const (
-	Accepted = "accepted"
-	Rejected = "rejected"
-	Failed   = "failed"
+	// Accepted: the step is the trace's new best.
+	Accepted Decision = "accepted"
+	// Rejected: it ran and was valid, but did not beat the best.
+	Rejected Decision = "rejected"
+	// Failed: it did not run, or wrote no valid submission or score.
+	Failed Decision = "failed"
 )
 
 // Tree-search settings, as in AIDE.
@@ -44,7 +56,7 @@ const (
 
 // plan is what a step will do: its kind and the step whose code it changes.
 type plan struct {
-	kind   string
+	kind   StepKind
 	parent *memory.Step
 	note   string // why this kind was chosen, for the event
 }
@@ -60,13 +72,13 @@ type view struct {
 }
 
 // newStep prepares the next step of a trace: its identity and a clean workspace.
-func (e *Engine) newStep(st *runState, trace, index int, kind string, parent *memory.Step) (memory.Step, error) {
+func (e *Engine) newStep(st *runState, trace, index int, kind StepKind, parent *memory.Step) (memory.Step, error) {
 	step := memory.Step{
 		ID:        stepID(st.run.ID, trace, index),
 		RunID:     st.run.ID,
 		TraceID:   traceID(st.run.ID, trace),
 		Index:     index,
-		Kind:      kind,
+		Kind:      string(kind),
 		Workspace: filepath.Join(st.dir, fmt.Sprintf("trace-%d", trace), fmt.Sprintf("step-%d", index)),
 		StartedAt: time.Now().UTC(),
 	}
@@ -112,7 +124,7 @@ func choosePlan(v view, best *memory.Step) plan {
 func treePlan(v view, best *memory.Step) plan {
 	drafts := 0
 	for _, s := range v.history {
-		if s.Kind == KindDraft {
+		if StepKind(s.Kind) == KindDraft {
 			drafts++
 		}
 	}
@@ -143,11 +155,11 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 	var out []*memory.Step
 	for i := range history {
 		s := &history[i]
-		if s.Decision != Failed || s.Code == "" || children[s.ID] {
+		if Decision(s.Decision) != Failed || s.Code == "" || children[s.ID] {
 			continue
 		}
 		depth := 0
-		for p := s; p != nil && p.Kind == KindDebug; p = byID[p.ParentID] {
+		for p := s; p != nil && StepKind(p.Kind) == KindDebug; p = byID[p.ParentID] {
 			depth++
 		}
 		if depth < maxDebugDepth {
@@ -163,10 +175,10 @@ func preferTree(all []memory.Step) (bool, string) {
 	var gTries, gWins, tTries, tWins float64
 	for _, s := range all {
 		win := 0.0
-		if s.Decision == Accepted {
+		if Decision(s.Decision) == Accepted {
 			win = 1
 		}
-		switch s.Kind {
+		switch StepKind(s.Kind) {
 		case KindImprove:
 			gTries, gWins = gTries+1, gWins+win
 		case KindTreeImprove, KindDebug:
@@ -247,7 +259,7 @@ func bestOf(d Direction, history []memory.Step) *memory.Step {
 	var best *memory.Step
 	for i := range history {
 		s := &history[i]
-		if s.Decision == Accepted && s.Score != nil && (best == nil || d.Better(*s.Score, *best.Score)) {
+		if Decision(s.Decision) == Accepted && s.Score != nil && (best == nil || d.Better(*s.Score, *best.Score)) {
 			best = s
 		}
 	}

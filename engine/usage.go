@@ -21,15 +21,13 @@ func (p Price) cost(u llm.Usage) float64 {
 }
 
 // capError is the cancellation cause when a run reaches a token or cost cap.
-type capError struct{ reason, detail string }
+type capError struct {
+	reason StopReason
+	detail string
+}
 
 func (c capError) Error() string { return c.detail }
 
-// Stop reasons for caps.
-const (
-	StopTokens = "max_tokens"
-	StopCost   = "max_cost"
-)
 
 // spend tracks a run's model usage against its caps; every trace of the run shares it.
 type spend struct {
@@ -90,7 +88,7 @@ func loadSpend(ctx context.Context, store *memory.Store, runID string, prices ma
 }
 
 // stopReason names why a run's context ended, if a cap or the budget ended it.
-func stopReason(ctx context.Context) (string, bool) {
+func stopReason(ctx context.Context) (StopReason, bool) {
 	var c capError
 	if errors.As(context.Cause(ctx), &c) {
 		return c.reason, true

@@ -67,8 +67,8 @@ type StepView struct {
 	ID         string    `json:"step_id"`
 	Trace      int       `json:"trace"`
 	Index      int       `json:"index"`
-	Kind       string    `json:"kind"`
-	Decision   string    `json:"decision"`
+	Kind       StepKind  `json:"kind"`
+	Decision   Decision  `json:"decision"`
 	Score      *float64  `json:"score,omitempty"`
 	Hypothesis string    `json:"hypothesis,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
@@ -154,7 +154,7 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {
 			tv := &v.Traces[sv.Trace]
 			tv.Steps++
-			if s.Decision == Accepted {
+			if Decision(s.Decision) == Accepted {
 				tv.Accepted++
 			}
 		}
@@ -184,7 +184,7 @@ func stepView(s memory.Step, index map[string]int) StepView {
 		trace = -1
 	}
 	return StepView{
-		ID: s.ID, Trace: trace, Index: s.Index, Kind: s.Kind, Decision: s.Decision, Score: s.Score,
+		ID: s.ID, Trace: trace, Index: s.Index, Kind: StepKind(s.Kind), Decision: Decision(s.Decision), Score: s.Score,
 		Hypothesis: s.Hypothesis, Reason: s.Reason, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
 	}
 }
@@ -497,7 +497,7 @@ func (e *Engine) StopRun(ctx context.Context, runID string) (StopOutcome, error)
 		if err != nil {
 			return StopOutcome{}, err
 		}
-		out := StopOutcome{RunID: run.ID, Status: string(memory.RunFinished), StopReason: rep.StopReason, Finished: true}
+		out := StopOutcome{RunID: run.ID, Status: string(memory.RunFinished), StopReason: string(rep.StopReason), Finished: true}
 		if rep.Best != nil {
 			out.BestScore, out.BestStepID = &rep.Best.Validation, rep.Best.StepID
 		}

@@ -61,7 +61,7 @@ func applyUpdate(d Deps) Tool {
 		}
 		out := step.Outcome
 		return ApplyUpdateOutput{
-			StepID: step.ID, Trace: in.Trace, Index: step.Index, Kind: step.Kind, Decision: step.Decision, Reason: step.Reason,
+			StepID: step.ID, Trace: in.Trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision), Reason: step.Reason,
 			Score: step.Score, Hypothesis: step.Hypothesis, ExitCode: out.ExitCode, Seconds: out.Seconds,
 			Stdout: clip(out.Stdout, 4000), Stderr: clip(out.Stderr, 4000),
 		}, nil

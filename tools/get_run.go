@@ -49,7 +49,7 @@ type StepView struct {
 	ID         string   `json:"step_id"`
 	Trace      int      `json:"trace"`
 	Index      int      `json:"index"`
-	Kind       string   `json:"kind" jsonschema:"draft or improve"`
+	Kind       string   `json:"kind" jsonschema:"draft (a first solution), improve (gradient then update), tree-improve (a tree-search change of the best, no gradient) or debug (a tree-search repair of a failing step)"`
 	Decision   string   `json:"decision" jsonschema:"accepted, rejected or failed"`
 	Score      *float64 `json:"score,omitempty" jsonschema:"validation score the solution reported"`
 	Hypothesis string   `json:"hypothesis,omitempty"`
@@ -96,7 +96,7 @@ func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
 	}
 	for _, s := range run.Steps {
 		v.Steps = append(v.Steps, StepView{
-			ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: s.Kind, Decision: s.Decision, Score: s.Score,
+			ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: string(s.Kind), Decision: string(s.Decision), Score: s.Score,
 			Hypothesis: clip(s.Hypothesis, 500), Reason: clip(s.Reason, 500), Seconds: s.Seconds(),
 		})
 	}

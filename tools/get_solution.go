@@ -18,7 +18,7 @@ type SolutionView struct {
 	StepID          string   `json:"step_id"`
 	Trace           int      `json:"trace"`
 	Step            int      `json:"step"`
-	Kind            string   `json:"kind" jsonschema:"draft or improve"`
+	Kind            string   `json:"kind" jsonschema:"draft (a first solution), improve (gradient then update), tree-improve (a tree-search change of the best, no gradient) or debug (a tree-search repair of a failing step)"`
 	Decision        string   `json:"decision" jsonschema:"accepted, rejected or failed"`
 	Reason          string   `json:"reason,omitempty"`
 	Hypothesis      string   `json:"hypothesis,omitempty" jsonschema:"the direction the update followed"`
@@ -46,8 +46,8 @@ func getSolution(d Deps) Tool {
 		}
 		st := sol.Step
 		return SolutionView{
-			RunID: in.RunID, StepID: st.ID, Trace: st.Trace, Step: st.Index, Kind: st.Kind,
-			Decision: st.Decision, Reason: st.Reason, Hypothesis: st.Hypothesis, Best: sol.Best,
+			RunID: in.RunID, StepID: st.ID, Trace: st.Trace, Step: st.Index, Kind: string(st.Kind),
+			Decision: string(st.Decision), Reason: st.Reason, Hypothesis: st.Hypothesis, Best: sol.Best,
 			Metric: sol.Metric, Score: st.Score, Code: st.Code, CodePath: sol.CodePath,
 			SubmissionPath: sol.SubmissionPath, SubmissionHead: sol.SubmissionHead, SubmissionLines: sol.SubmissionLines,
 		}, nil

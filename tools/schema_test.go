@@ -6,7 +6,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/gome-agent/gome/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite the tool schema snapshots in testdata/schemas")
@@ -73,6 +76,25 @@ func TestToolAnnotations(t *testing.T) {
 		}
 		if tool.Tool.Description == "" {
 			t.Errorf("%s has no description", tool.Tool.Name)
+		}
+	}
+}
+
+// TestStepKindsListed: every schema field that shows any step's kind names every kind there is.
+func TestStepKindsListed(t *testing.T) {
+	t.Parallel()
+	for _, tool := range All(Deps{}) {
+		if tool.Tool.Name != "get_run" && tool.Tool.Name != "get_solution" {
+			continue
+		}
+		raw, err := json.Marshal(tool.Tool.OutputSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range engine.StepKinds {
+			if !strings.Contains(string(raw), string(k)+" (") {
+				t.Errorf("%s's output schema does not list step kind %q", tool.Tool.Name, k)
+			}
 		}
 	}
 }

@@ -293,7 +293,7 @@ func TestClientDrivenRun(t *testing.T) {
 	}
 	draft, res := call[tools.ApplyUpdateOutput](t, ctx, s, "apply_update", map[string]any{
 		"run_id": started.RunID, "code": readFile(t, filepath.Join(taskDir, "solutions", "weak.py")), "summary": "bmi-only baseline"})
-	if res.IsError || draft.Decision != "accepted" || draft.Kind != engine.KindDraft {
+	if res.IsError || draft.Decision != "accepted" || draft.Kind != string(engine.KindDraft) {
 		t.Fatalf("draft: %+v %s", draft, errorText(res))
 	}
 	gc, res = call[tools.ComputeGradientOutput](t, ctx, s, "compute_gradient", map[string]any{"run_id": started.RunID, "mode": "client"})

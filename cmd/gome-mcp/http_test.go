@@ -406,7 +406,7 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 		t.Fatalf("stopped with best %s %v; want the draft %s %v", stopped.BestStepID, stopped.BestScore, draft.ID, *draft.Score)
 	}
 	v, _ = call[tools.RunView](t, ctx, cs, "get_run", map[string]any{"run_id": started.RunID})
-	if v.Status != "stopped" || v.Active || len(v.Steps) != 1 || v.StopReason != engine.StopUser {
+	if v.Status != "stopped" || v.Active || len(v.Steps) != 1 || v.StopReason != string(engine.StopUser) {
 		t.Fatalf("after stop_run: status %s active %v, %d steps, reason %q", v.Status, v.Active, len(v.Steps), v.StopReason)
 	}
 	if _, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID}); !res.IsError || !strings.Contains(errorText(res), "not active") {
