@@ -28,7 +28,6 @@ type capError struct {
 
 func (c capError) Error() string { return c.detail }
 
-
 // spend tracks a run's model usage against its caps; every trace of the run shares it.
 type spend struct {
 	mu       sync.Mutex
