@@ -46,11 +46,13 @@ type Config struct {
 	MaxTokens int `json:"max_tokens,omitempty"`
 	// MaxCostUSD caps the run's model cost in US dollars (0: no cap); it needs prices.
 	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
-	// NoMomentum turns the success memory off (an ablation): gradients see the best solution
-	// and the failures since it, but no accepted changes of this or other traces.
+	// NoMomentum turns momentum off (an ablation). Momentum is the in-run history: the
+	// accepted changes of this trace and its siblings that prompts show. Without it, gradients
+	// see the best solution and the failures since it only, and the cross-run success memory
+	// is not shown either.
 	NoMomentum bool `json:"no_momentum,omitempty"`
-	// NoMemory stops gradients from seeing the success memory of earlier runs (an ablation);
-	// successes are still recorded.
+	// NoMemory hides the cross-run success memory (changes that worked in earlier runs) from
+	// gradients (an ablation); this run's changes are still recorded in it.
 	NoMemory bool `json:"no_memory,omitempty"`
 	// MergeFraction is the last fraction of the budget in which gradients are asked to merge
 	// the other traces' accepted ideas into this trace's best (0: no merge stage).
@@ -171,6 +173,12 @@ func (c Config) weights() Weights {
 	}
 	return DefaultWeights
 }
+
+// momentumShown reports whether prompts show the in-run history of accepted changes.
+func (c Config) momentumShown() bool { return !c.NoMomentum }
+
+// memoryShown reports whether gradients see the cross-run success memory.
+func (c Config) memoryShown() bool { return !c.NoMomentum && !c.NoMemory }
 
 func (c Config) fixes() int { return max(c.MaxFixes, 0) }
 

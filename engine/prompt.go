@@ -191,14 +191,14 @@ Its output (stdout tail):
 %s`, st.facts.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
 }
 
-// momentum is the success memory shown to gradients and updates: every accepted change of this
+// momentum is the in-run history shown to gradients and updates: every accepted change of this
 // trace, oldest first, the successes of sibling traces, and only the failures since this
 // trace's latest acceptance (successes accumulate, noise is forgotten). With momentum off, only
-// those failures are shown.
+// those failures are shown. The cross-run success memory is a separate section (memory.go).
 func momentum(v view) string {
 	var b strings.Builder
 	b.WriteString("## History of this trace\n")
-	if !v.st.cfg.NoMomentum {
+	if v.st.cfg.momentumShown() {
 		for _, s := range v.history {
 			if Decision(s.Decision) != Accepted {
 				continue

@@ -103,47 +103,8 @@ func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, er
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(4)
-	var acceptedLegend *plotter.Scatter
-	for i, tr := range run.Traces {
-		ss := byTrace[tr.Index]
-		if len(ss) == 0 {
-			continue
-		}
-		out.Traces++
-		col := traceColors[i%len(traceColors)]
-		var all, accepted plotter.XYs
-		for _, s := range ss {
-			xy := plotter.XY{X: s.FinishedAt.Sub(run.CreatedAt).Seconds() / unit.Seconds(), Y: *s.Score}
-			all = append(all, xy)
-			if s.Decision == engine.Accepted {
-				accepted = append(accepted, xy)
-			}
-		}
-		out.Points += len(all)
-		out.Accepted += len(accepted)
-		line, points, err := plotter.NewLinePoints(all)
-		if err != nil {
-			return nil, fmt.Errorf("plot trace %d: %w", tr.Index, err)
-		}
-		line.Color, line.Width = col, vg.Points(1.5)
-		points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2)
-		p.Add(line, points)
-		p.Legend.Add(fmt.Sprintf("trace %d", tr.Index), line, points)
-		if len(accepted) > 0 {
-			marks, err := plotter.NewScatter(accepted)
-			if err != nil {
-				return nil, fmt.Errorf("plot trace %d: %w", tr.Index, err)
-			}
-			marks.Color, marks.Shape, marks.Radius = col, draw.CircleGlyph{}, vg.Points(5)
-			p.Add(marks)
-			if acceptedLegend == nil {
-				acceptedLegend, _ = plotter.NewScatter(plotter.XYs{{}})
-				acceptedLegend.Color, acceptedLegend.Shape, acceptedLegend.Radius = color.Black, draw.CircleGlyph{}, vg.Points(5)
-			}
-		}
-	}
-	if acceptedLegend != nil {
-		p.Legend.Add("accepted step", acceptedLegend)
+	if err := addTraces(p, run, byTrace, unit, &out); err != nil {
+		return nil, err
 	}
 	// Time starts at the run's start; headroom above the data keeps the legend off the lines.
 	p.X.Min, p.X.Max = 0, p.X.Max*1.04
@@ -166,6 +127,54 @@ func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, er
 		},
 		StructuredContent: out,
 	}, nil
+}
+
+// addTraces draws one line per trace with its accepted steps as filled markers, counting what
+// it plots into out.
+func addTraces(p *plot.Plot, run engine.RunView, byTrace map[int][]engine.StepView, unit time.Duration, out *PlotRunOutput) error {
+	var acceptedLegend *plotter.Scatter
+	for i, tr := range run.Traces {
+		ss := byTrace[tr.Index]
+		if len(ss) == 0 {
+			continue
+		}
+		out.Traces++
+		col := traceColors[i%len(traceColors)]
+		var all, accepted plotter.XYs
+		for _, s := range ss {
+			xy := plotter.XY{X: s.FinishedAt.Sub(run.CreatedAt).Seconds() / unit.Seconds(), Y: *s.Score}
+			all = append(all, xy)
+			if s.Decision == engine.Accepted {
+				accepted = append(accepted, xy)
+			}
+		}
+		out.Points += len(all)
+		out.Accepted += len(accepted)
+		line, points, err := plotter.NewLinePoints(all)
+		if err != nil {
+			return fmt.Errorf("plot trace %d: %w", tr.Index, err)
+		}
+		line.Color, line.Width = col, vg.Points(1.5)
+		points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(line, points)
+		p.Legend.Add(fmt.Sprintf("trace %d", tr.Index), line, points)
+		if len(accepted) > 0 {
+			marks, err := plotter.NewScatter(accepted)
+			if err != nil {
+				return fmt.Errorf("plot trace %d: %w", tr.Index, err)
+			}
+			marks.Color, marks.Shape, marks.Radius = col, draw.CircleGlyph{}, vg.Points(5)
+			p.Add(marks)
+			if acceptedLegend == nil {
+				acceptedLegend, _ = plotter.NewScatter(plotter.XYs{{}})
+				acceptedLegend.Color, acceptedLegend.Shape, acceptedLegend.Radius = color.Black, draw.CircleGlyph{}, vg.Points(5)
+			}
+		}
+	}
+	if acceptedLegend != nil {
+		p.Legend.Add("accepted step", acceptedLegend)
+	}
+	return nil
 }
 
 func renderPNG(p *plot.Plot) ([]byte, error) {

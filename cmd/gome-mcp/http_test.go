@@ -336,7 +336,9 @@ func TestProtocolVersions(t *testing.T) {
 // so the run is busy when stop_run comes; after a resume the update is the strong solution.
 func slowScript(t *testing.T, taskDir string) fakellm.Script {
 	s := improvingScript(t, taskDir)
-	sleepy := "import time\ntime.sleep(300)\n"
+	// It says it has started by a file in its output folder, so the test stops it mid-run on a
+	// signal rather than after a guessed delay.
+	sleepy := "import os, time\nopen(os.path.join(os.environ['GOME_OUTPUT_DIR'], 'started'), 'w').close()\ntime.sleep(300)\n"
 	s["update"] = []string{
 		fakellm.JSON(engine.Update{Summary: "a change that takes forever", Code: sleepy}),
 		fakellm.JSON(engine.Update{Summary: "every feature, stronger model", Code: readFile(t, filepath.Join(taskDir, "solutions", "strong.py"))}),
@@ -351,7 +353,8 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 	taskDir := exampleTask(t, "breast-cancer")
 	fake := fakellm.New(slowScript(t, taskDir))
 	defer fake.Close()
-	s := startHTTP(t, t.TempDir(), []string{"--http", "127.0.0.1:0"},
+	home := t.TempDir()
+	s := startHTTP(t, home, []string{"--http", "127.0.0.1:0"},
 		"OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test-secret", "GOME_MODEL=fake-model")
 	var mu sync.Mutex
 	var progress []string
@@ -385,15 +388,18 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 		t.Error("no progress notification over HTTP while get_run waited")
 	}
 	mu.Unlock()
-	// Stop while the sleeping update executes.
-	for fake.Served("update") == 0 {
+	// Stop while the sleeping update executes: once its process has said it started.
+	marker := filepath.Join(home, "runs", started.RunID, "trace-0", "step-1", "started")
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("the update was never asked for")
+			t.Fatalf("the sleeping update never started (no %s)", marker)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	time.Sleep(time.Second)
 	begin := time.Now()
 	stopped, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID})
 	if res.IsError {

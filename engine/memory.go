@@ -1,5 +1,10 @@
 package engine
 
+// The cross-run success memory, as the engine uses it: recall what worked on similar tasks for a
+// gradient, show it, credit the entries a hypothesis cites, and record each decided change.
+// (Momentum, the in-run history of accepted changes, is drawn from the run's own steps: see
+// prompt.go.)
+
 import (
 	"context"
 	"fmt"
@@ -9,8 +14,8 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
-// memoryShown is how many entries of the cross-run success memory a gradient sees.
-const memoryShown = 5
+// memoryEntriesShown is how many entries of the cross-run success memory a gradient sees.
+const memoryEntriesShown = 5
 
 // memoryIDLen is how much of an entry's id the prompt shows; hypotheses cite entries by it.
 const memoryIDLen = 8
@@ -18,14 +23,14 @@ const memoryIDLen = 8
 // recall retrieves the success memory of earlier runs that best fits this task and the trace's
 // best solution. Entries of the current run are left out: the prompt already shows them.
 func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []memory.Ranked {
-	if st.cfg.NoMomentum || st.cfg.NoMemory {
+	if !st.cfg.memoryShown() {
 		return nil
 	}
 	text := st.facts.Metric
 	if best != nil {
 		text += " " + best.Hypothesis
 	}
-	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryShown}
+	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
 	if st.fingerprint != nil {
 		q.Fingerprint = st.fingerprint
 	}
