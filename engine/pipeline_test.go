@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gome-agent/gome/memory"
 )
@@ -94,4 +96,87 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestViewsWorkFromAnotherEngine: a second engine on the same database (as a second process
+// would be) lists, views and waits for a run the first one drives, from the store alone.
+func TestViewsWorkFromAnotherEngine(t *testing.T) {
+	t.Parallel()
+	runner, store, _ := newFakeEngine(t, nil)
+	ctx := context.Background()
+	other, err := memory.Open(ctx, store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	watcher, err := New(other, nil, &fakeSandbox{}, filepath.Dir(store.Path())) // same home, as two servers share one
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(watcher.Close)
+
+	run, err := runner.Create(ctx, Config{TaskDir: breastCancer, Client: true, Traces: 2, MaxSteps: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner.ApplyUpdate(ctx, run.ID, 1, UpdateInput{Code: fakeSolution(0.7), Summary: "draft"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The watcher waits; once it has begun (its first callback), the runner takes a step.
+	begun := make(chan struct{})
+	type waited struct {
+		changed bool
+		err     error
+	}
+	done := make(chan waited, 1)
+	go func() {
+		once := false
+		changed, err := watcher.WaitForChange(ctx, run.ID, time.Minute, func(RunView, []RunEvent) {
+			if !once {
+				once = true
+				close(begun)
+			}
+		})
+		done <- waited{changed, err}
+	}()
+	<-begun
+	step, err := runner.ApplyUpdate(ctx, run.ID, 1, UpdateInput{Code: fakeSolution(0.8), Summary: "better"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := <-done; !w.changed || w.err != nil {
+		t.Fatalf("WaitForChange = %v, %v; want a change seen", w.changed, w.err)
+	}
+
+	v, err := watcher.ViewRun(ctx, run.ID, Page{Offset: 1, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.TotalSteps != 2 || len(v.Steps) != 1 || v.Steps[0].ID != step.ID || v.Steps[0].Trace != 1 || v.Active {
+		t.Fatalf("page 2 of the run: %+v; want the second step, on trace 1, not active here", v)
+	}
+	if v.Facts.Metric != "auc" || v.Facts.Direction != Higher || v.Traces[1].Accepted != 2 || v.Traces[0].Steps != 0 {
+		t.Fatalf("run view %+v", v)
+	}
+	sol, err := watcher.ViewSolution(ctx, run.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sol.Best || sol.Step.ID != step.ID || sol.Metric != "auc" || len(sol.SubmissionHead) == 0 {
+		t.Fatalf("best solution %+v", sol)
+	}
+	detail, err := watcher.ViewStep(ctx, run.ID, step.ID)
+	if err != nil || detail.Code != fakeSolution(0.8) || detail.Outcome.Score == nil {
+		t.Fatalf("step detail %+v, %v", detail, err)
+	}
+	if _, err := watcher.ViewStep(ctx, run.ID, "no-such-step"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown step: %v", err)
+	}
+	if _, err := watcher.StopRun(ctx, run.ID); err != nil {
+		t.Fatalf("a client-driven run is finished by stopping it: %v", err)
+	}
+	if changed, err := watcher.WaitForChange(ctx, run.ID, time.Minute, nil); changed || err != nil {
+		t.Fatalf("waiting on an ended run: %v, %v; want an answer at once", changed, err)
+	}
 }

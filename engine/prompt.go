@@ -228,7 +228,7 @@ func siblingSuccesses(v view) string {
 		if s.TraceID == traceID(v.st.run.ID, v.trace) || before == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "- %s: %.6g -> %.6g: %s\n", strings.TrimPrefix(s.TraceID, v.st.run.ID+"-"), *before, deref(s.Score), oneLine(s.Hypothesis))
+		fmt.Fprintf(&b, "- t%d: %.6g -> %.6g: %s\n", v.st.traceIndex[s.TraceID], *before, deref(s.Score), oneLine(s.Hypothesis))
 	}
 	return b.String()
 }

@@ -35,8 +35,10 @@ type runState struct {
 	cfg   Config
 	facts RunFacts
 	task  *task.Task
-	dir   string
-	data  string // overview of the public data, for prompts
+	// traceIndex maps the run's trace ids to their indices, as the store records them.
+	traceIndex map[string]int
+	dir        string
+	data       string // overview of the public data, for prompts
 	// fingerprint describes the task for the success memory; nil if it could not be read.
 	fingerprint *task.Fingerprint
 	started     time.Time
@@ -113,7 +115,12 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	if err != nil {
 		return nil, nil, err
 	}
+	index := make(map[string]int, len(traces))
+	for _, tr := range traces {
+		index[tr.ID] = tr.Index
+	}
 	return &runState{
+		traceIndex:  index,
 		run:         run,
 		cfg:         cfg,
 		facts:       rec.facts,
