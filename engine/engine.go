@@ -1,8 +1,16 @@
-// Package engine is Gome's optimizer: it runs traces of steps over a task, where each step
-// diagnoses the trace's best solution (the gradient), asks a model for a change that follows the
-// chosen direction (the update), executes it in a sandbox, and keeps it only if the validation
-// score improved in the task's direction. Every step is committed to the store before the next
-// begins, so a restarted server resumes each unfinished run from its last completed step.
+// Package engine is Gome's optimizer. A run optimizes a task with several traces in parallel;
+// each trace takes steps through one pipeline named after the paper (pipeline.go): gradient
+// (diagnose the trace's best solution and choose a hypothesis), update (write the change and make
+// it run in the sandbox: debug run, fixes, full run), accept (the line search: kept only if the
+// validation score improved in the task's direction) and remember (commit the step, from which
+// momentum is drawn, and record the change in the cross-run success memory). Autonomous runs,
+// the tree strategy and client-driven steps all go through it. Every step is committed to the
+// store before the next begins, so a restarted server resumes each unfinished run from its last
+// completed step.
+//
+// The read side (view.go) shows runs, steps and solutions and waits for changes from the store
+// alone, with the facts fixed when the run was created (RunFacts), so front ends can follow a
+// run another process executes. Errors a caller can fix match ErrCaller.
 package engine
 
 import (
