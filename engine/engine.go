@@ -32,11 +32,12 @@ import (
 )
 
 // Model answers a structured request with JSON that validates against the request's schema.
-type Model interface {
-	Complete(ctx context.Context, req llm.Request) (llm.Response, error)
-}
+// It is llm.Model, declared once there (llm's recorder wraps one, and llm cannot import the
+// engine); the engine is its main consumer.
+type Model = llm.Model
 
-// Sandbox executes one job and reports what happened.
+// Sandbox executes one job and reports what happened. It is the only sandbox interface: the
+// MCP tools reach the sandbox through the engine (Execute).
 type Sandbox interface {
 	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
 }
