@@ -73,18 +73,17 @@ type Config struct {
 	Weights *Weights `json:"weights,omitempty"`
 }
 
-// Defaults for a run; each is a starting point, not a tuned value.
-const (
-	DefaultTraces              = 1
-	DefaultMaxSteps            = 6
-	DefaultBudgetSeconds       = 3600
-	DefaultExecTimeoutSeconds  = 600
-	DefaultDebugTimeoutSeconds = 120
-	DefaultMaxFixes            = 2
-	DefaultDrafts              = 3
-	DefaultRerunSeeds          = 2
-
-	maxTraces = 16
+// Defaults for a run, from the settings (settings.go); each is a starting point, not a tuned
+// value.
+var (
+	DefaultTraces              = int(SettingTraces.Default)
+	DefaultMaxSteps            = int(SettingMaxSteps.Default)
+	DefaultBudgetSeconds       = SettingBudgetSeconds.Default
+	DefaultExecTimeoutSeconds  = SettingExecTimeoutSeconds.Default
+	DefaultDebugTimeoutSeconds = SettingDebugTimeoutSeconds.Default
+	DefaultMaxFixes            = int(SettingMaxFixes.Default)
+	DefaultDrafts              = int(SettingDrafts.Default)
+	DefaultRerunSeeds          = int(SettingRerunSeeds.Default)
 )
 
 // WithDefaults fills every unset field with its default.
@@ -129,30 +128,30 @@ func (c Config) Validate() error {
 		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer")
 	case c.Strategy != StrategyGradient && c.Strategy != StrategyTree && c.Strategy != StrategyAuto:
 		return bad("unknown strategy %q: use gradient, tree or auto", c.Strategy)
-	case c.Traces < 1 || c.Traces > maxTraces:
-		return bad("traces is %d: use 1 to %d", c.Traces, maxTraces)
-	case c.MaxSteps < 1 || c.MaxSteps > 1000:
-		return bad("max_steps is %d: use 1 to 1000 (drafts count as steps)", c.MaxSteps)
+	case !SettingTraces.allows(c.Traces):
+		return bad("traces is %d: use %s", c.Traces, SettingTraces.span())
+	case !SettingMaxSteps.allows(c.MaxSteps):
+		return bad("max_steps is %d: use %s (drafts count as steps)", c.MaxSteps, SettingMaxSteps.span())
 	case c.BudgetSeconds < 1:
 		return bad("budget_seconds is %g: use at least 1", c.BudgetSeconds)
 	case c.ExecTimeoutSeconds < 1:
 		return bad("exec_timeout_seconds is %g: use at least 1", c.ExecTimeoutSeconds)
 	case c.DebugTimeoutSeconds < 1:
 		return bad("debug_timeout_seconds is %g: use at least 1", c.DebugTimeoutSeconds)
-	case c.MaxFixes < -1 || c.MaxFixes > 10:
-		return bad("max_fixes is %d: use -1 (no fixes) to 10", c.MaxFixes)
+	case !SettingMaxFixes.allows(c.MaxFixes):
+		return bad("max_fixes is %d: use %s (no fixes) to %s", c.MaxFixes, num(SettingMaxFixes.Min), num(SettingMaxFixes.Max))
 	case c.MaxTokens < 0:
 		return bad("max_tokens is %d: use 0 (no cap) or more", c.MaxTokens)
 	case c.MaxCostUSD < 0:
 		return bad("max_cost_usd is %g: use 0 (no cap) or more", c.MaxCostUSD)
 	case c.MergeFraction < 0 || c.MergeFraction >= 1:
 		return bad("merge_fraction is %g: use 0 (off) up to below 1, e.g. 0.2 for the last fifth of the budget", c.MergeFraction)
-	case c.Drafts < 1 || c.Drafts > 20:
-		return bad("drafts is %d: use 1 to 20", c.Drafts)
+	case !SettingDrafts.allows(c.Drafts):
+		return bad("drafts is %d: use %s", c.Drafts, SettingDrafts.span())
 	case c.RerunTopK < 0 || c.RerunTopK > 10:
 		return bad("rerun_top_k is %d: use 0 (off) to 10", c.RerunTopK)
-	case c.RerunSeeds < 0 || c.RerunSeeds > 10:
-		return bad("rerun_seeds is %d: use 1 to 10", c.RerunSeeds)
+	case !SettingRerunSeeds.allows(c.RerunSeeds):
+		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}
 	if w := c.Weights; w != nil {
 		for name, v := range map[string]float64{"alignment": w.Alignment, "impact": w.Impact, "novelty": w.Novelty, "feasibility": w.Feasibility, "risk_reward": w.RiskReward} {
