@@ -180,3 +180,19 @@ func TestViewsWorkFromAnotherEngine(t *testing.T) {
 		t.Fatalf("waiting on an ended run: %v, %v; want an answer at once", changed, err)
 	}
 }
+
+// TestServerFaultIsNotTheCallersMistake: a query of the success memory that fails in the store
+// is a fault of the server, while a bad query is the caller's to fix.
+func TestServerFaultIsNotTheCallersMistake(t *testing.T) {
+	t.Parallel()
+	e, store, _ := newFakeEngine(t, nil)
+	ctx := context.Background()
+	if _, err := e.QueryMemory(ctx, MemoryQuery{Kind: "maybe"}); !errors.Is(err, ErrCaller) {
+		t.Fatalf("bad kind: err = %v, want a caller error", err)
+	}
+	store.Close()
+	_, err := e.QueryMemory(ctx, MemoryQuery{Text: "features"})
+	if err == nil || errors.Is(err, ErrCaller) {
+		t.Fatalf("closed store: err = %v, want a server fault, not a caller error", err)
+	}
+}
