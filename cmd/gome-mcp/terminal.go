@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -220,9 +221,5 @@ func fmtScore(f *float64) string {
 }
 
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
+	return clip.Head(strings.Join(strings.Fields(s), " "), n, "...")
 }
