@@ -1,5 +1,10 @@
 package engine
 
+// The cross-run success memory, as the engine uses it: recall what worked on similar tasks for a
+// gradient, show it, credit the entries a hypothesis cites, and record each decided change.
+// (Momentum, the in-run history of accepted changes, is drawn from the run's own steps: see
+// prompt.go.)
+
 import (
 	"context"
 	"fmt"
@@ -9,8 +14,8 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
-// memoryShown is how many entries of the cross-run success memory a gradient sees.
-const memoryShown = 5
+// memoryEntriesShown is how many entries of the cross-run success memory a gradient sees.
+const memoryEntriesShown = 5
 
 // memoryIDLen is how much of an entry's id the prompt shows; hypotheses cite entries by it.
 const memoryIDLen = 8
@@ -18,14 +23,14 @@ const memoryIDLen = 8
 // recall retrieves the success memory of earlier runs that best fits this task and the trace's
 // best solution. Entries of the current run are left out: the prompt already shows them.
 func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []memory.Ranked {
-	if st.cfg.NoMomentum || st.cfg.NoMemory {
+	if !st.cfg.memoryShown() {
 		return nil
 	}
-	text := st.task.Metric
+	text := st.facts.Metric
 	if best != nil {
 		text += " " + best.Hypothesis
 	}
-	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryShown}
+	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
 	if st.fingerprint != nil {
 		q.Fingerprint = st.fingerprint
 	}
@@ -75,10 +80,10 @@ func citedEntries(h Hypothesis, shown []memory.Ranked) []string {
 	return ids
 }
 
-// remember stores a decided step in the success memory: an accepted change in full, a
+// recordSuccess stores a decided step in the cross-run success memory: an accepted change in full, a
 // rejected or failed one shortly. Drafts are not changes and are not remembered.
-func (e *Engine) remember(ctx context.Context, st *runState, step memory.Step, best *memory.Step, component, summary string, tokens int) {
-	if step.Kind == KindDraft || best == nil || st.fingerprint == nil {
+func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.Step, best *memory.Step, component, summary string, tokens int) {
+	if StepKind(step.Kind) == KindDraft || best == nil || st.fingerprint == nil {
 		return
 	}
 	en := memory.Entry{
@@ -87,7 +92,7 @@ func (e *Engine) remember(ctx context.Context, st *runState, step memory.Step, b
 		ScoreBefore: best.Score, ScoreAfter: step.Score,
 		CostSeconds: step.FinishedAt.Sub(step.StartedAt).Seconds(), CostTokens: tokens,
 	}
-	if step.Decision == Accepted {
+	if Decision(step.Decision) == Accepted {
 		en.Kind, en.Summary = memory.MomentumSuccess, summary
 	}
 	if en.Hypothesis == "" {
@@ -105,7 +110,7 @@ func (e *Engine) remember(ctx context.Context, st *runState, step memory.Step, b
 }
 
 // componentOf maps a step to the pipeline component it changed.
-func componentOf(kind string, chosen *Hypothesis) string {
+func componentOf(kind StepKind, chosen *Hypothesis) string {
 	switch {
 	case chosen != nil && chosen.Component != "":
 		return chosen.Component

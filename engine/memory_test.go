@@ -73,7 +73,7 @@ func TestMomentumAcrossRuns(t *testing.T) {
 		t.Errorf("entry used %d times, helped %d; want 1 and 1 (the second run's update was accepted)", got.Uses, got.Helped)
 	}
 	steps, _ := store.ListSteps(ctx, second.RunID, "")
-	if steps[1].Decision != Accepted {
+	if Decision(steps[1].Decision) != Accepted {
 		t.Fatalf("second run's update %s: %s", steps[1].Decision, steps[1].Reason)
 	}
 
