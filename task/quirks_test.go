@@ -293,6 +293,11 @@ func TestSplitLayoutFromEnvironment(t *testing.T) {
 	if tk.DataDir != data || tk.PublicDir != filepath.Join(data, id, "prepared", "public") || !strings.Contains(tk.Description, "cactus") {
 		t.Errorf("task %+v: want the data and description from the environment's folders", tk)
 	}
+	// The fingerprint names the competition's metric canonically, so the
+	// success memory matches it with other AUC tasks.
+	if fp, err := tk.Fingerprint(); err != nil || fp.Metric != "auc" {
+		t.Errorf("fingerprint %+v, %v: want metric auc", fp, err)
+	}
 	// ~/.cache/mle-bench/data is the default data directory.
 	home := t.TempDir()
 	t.Setenv("HOME", home)
