@@ -108,7 +108,7 @@ func competitionTable() []Competition {
 		{ID: "google-quest-challenge", IDColumn: "qa_id", Metric: "mean column-wise spearman", ExactColumns: true, grade: gradeGoogleQuest,
 			Notes: "rows paired after sorting by qa_id, ids not compared"},
 		{ID: "google-research-identify-contrails-reduce-global-warming", ListTargets: true, IDColumn: "record_id", Targets: []string{"encoded_pixels"}, Metric: "global dice over RLE masks", grade: gradeContrails},
-		{ID: "h-and-m-personalized-fashion-recommendations", ListTargets: true, IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true),
+		{ID: "h-and-m-personalized-fashion-recommendations", ListTargets: true, IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true, true),
 			Notes: "the submission may hold customers beyond the answers'"},
 		f1("herbarium-2020-fgvc7", "Id", "Predicted"),
 		f1("herbarium-2021-fgvc8", "Id", "Predicted"),
@@ -116,7 +116,7 @@ func competitionTable() []Competition {
 		auc("histopathologic-cancer-detection", "id", "label"),
 		{ID: "hms-harmful-brain-activity-classification", IDColumn: "eeg_id", Targets: hmsTargets, Metric: "kl-divergence", LowerIsBetter: true, grade: gradeHMS,
 			Notes: "answers' votes are normalised per row; submission rows must sum to one"},
-		{ID: "hotel-id-2021-fgvc8", ListTargets: true, IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false)},
+		{ID: "hotel-id-2021-fgvc8", ListTargets: true, IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false, false)},
 		{ID: "hubmap-kidney-segmentation", ListTargets: true, IDColumn: "id", Targets: []string{"predicted"}, Metric: "mean dice over RLE masks", grade: gradeHubmap},
 		{ID: "icecube-neutrinos-in-deep-ice", IDColumn: "event_id", Targets: []string{"azimuth", "zenith"}, Metric: "mean angular error", LowerIsBetter: true, ExactColumns: true, grade: gradeIceCube},
 		tags("imet-2020-fgvc7", "id", "attribute_ids"),
@@ -182,7 +182,7 @@ func competitionTable() []Competition {
 		{ID: "vesuvius-challenge-ink-detection", ListTargets: true, IDColumn: "Id", Targets: []string{"Predicted"}, Metric: "mean f0.5 over RLE masks", ExactColumns: true, grade: gradeVesuvius,
 			Notes: "rows paired in file order"},
 		python("vinbigdata-chest-xray-abnormalities-detection", "image_id", "PredictionString", "mean average precision over box IoU > 0.4"),
-		{ID: "whale-categorization-playground", ListTargets: true, IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false)},
+		{ID: "whale-categorization-playground", ListTargets: true, IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false, true)},
 	}
 }
 
@@ -541,6 +541,9 @@ func gradeIceCube(sub, ans *frame) (float64, error) {
 	cols := []string{"event_id", "azimuth", "zenith"}
 	if err := needBoth(sub, ans, cols...); err != nil {
 		return 0, err
+	}
+	if len(sub.header) != len(cols) {
+		return 0, invalid("the submission has columns %s: it must have exactly event_id, azimuth and zenith", quoteAll(sub.header))
 	}
 	order, err := align(sub, ans, "event_id")
 	if err != nil {
@@ -1249,6 +1252,9 @@ func gradeSpooky(sub, ans *frame) (float64, error) {
 	classes := []string{"EAP", "HPL", "MWS"}
 	if sub.n() != ans.n() || len(sub.header) != len(classes)+1 {
 		return 0, invalid("the submission is %d rows x %d columns, expected %d x %d (id, EAP, HPL, MWS)", sub.n(), len(sub.header), ans.n(), len(classes)+1)
+	}
+	if sub.header[0] != "id" {
+		return 0, invalid("the first column is %q: the grader sums every column after the first, so id must come first", sub.header[0])
 	}
 	return oneHotLogLoss("id", classes, 1e-6, false)(sub, ans)
 }
