@@ -1590,27 +1590,57 @@ func sameVoxels(a, b *volume) bool {
 	return true
 }
 
-// directedHausdorff is max over u of the distance to the nearest v, with
-// scipy's early break (a u whose distance already falls below the running
-// maximum cannot raise it).
+// directedHausdorff is the largest distance from a point of u to its
+// nearest point of v, with nearest points found in a k-d tree over v, so a
+// real case-day (tens of thousands of voxels) grades quickly.
 func directedHausdorff(u, v [][3]float64) float64 {
+	tree := buildKD(append([][3]float64(nil), v...), 0)
 	var cmax float64
 	for _, p := range u {
-		cmin := math.Inf(1)
-		for _, q := range v {
-			dx, dy, dz := p[0]-q[0], p[1]-q[1], p[2]-q[2]
-			d := dx*dx + dy*dy + dz*dz
-			if d < cmax {
-				cmin = d
-				break
-			}
-			cmin = math.Min(cmin, d)
-		}
-		if cmin > cmax && !math.IsInf(cmin, 1) {
-			cmax = cmin
+		if d := tree.nearest(p, math.Inf(1)); d > cmax {
+			cmax = d
 		}
 	}
 	return math.Sqrt(cmax)
+}
+
+// kdNode is a k-d tree over 3D points.
+type kdNode struct {
+	p           [3]float64
+	axis        int
+	left, right *kdNode
+}
+
+func buildKD(pts [][3]float64, depth int) *kdNode {
+	if len(pts) == 0 {
+		return nil
+	}
+	axis := depth % 3
+	sort.Slice(pts, func(i, j int) bool { return pts[i][axis] < pts[j][axis] })
+	m := len(pts) / 2
+	return &kdNode{p: pts[m], axis: axis, left: buildKD(pts[:m], depth+1), right: buildKD(pts[m+1:], depth+1)}
+}
+
+// nearest returns the squared distance from q to the nearest point, or
+// best when none is nearer.
+func (n *kdNode) nearest(q [3]float64, best float64) float64 {
+	if n == nil {
+		return best
+	}
+	dx, dy, dz := q[0]-n.p[0], q[1]-n.p[1], q[2]-n.p[2]
+	if d := dx*dx + dy*dy + dz*dz; d < best {
+		best = d
+	}
+	diff := q[n.axis] - n.p[n.axis]
+	near, far := n.left, n.right
+	if diff > 0 {
+		near, far = far, near
+	}
+	best = near.nearest(q, best)
+	if diff*diff < best {
+		best = far.nearest(q, best)
+	}
+	return best
 }
 
 func gradeSalt(sub, ans *frame) (float64, error) {
