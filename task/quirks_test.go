@@ -453,3 +453,65 @@ func TestWriteSpecReloadsTheSameTask(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSubmissionFollowsTheCompetitionsColumns(t *testing.T) {
+	reg := needRegistry(t)
+	for _, tt := range []struct {
+		id, header string
+		problem    string // "" when the grader accepts the header
+	}{
+		{"dog-breed-identification", "reordered, with an extra column", ""},
+		{"leaf-classification", "with an extra column", "unexpected columns"},
+		{"detecting-insults-in-social-commentary", "without Date", ""},
+		{"detecting-insults-in-social-commentary", "without Insult", `missing columns "Insult"`},
+	} {
+		t.Run(tt.id+" "+tt.header, func(t *testing.T) {
+			tk, err := Open(Options{MLEBench: tt.id, MLEBenchRepo: reg, MLEBenchData: prepareSplit(t, reg, tt.id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sample, err := readTable(tk.SampleSubmission)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := append([]string(nil), sample.header...)
+			rows := sample.rows
+			switch tt.header {
+			case "reordered, with an extra column", "with an extra column":
+				if tt.header[0] == 'r' {
+					header[0], header[len(header)-1] = header[len(header)-1], header[0]
+					for i := range rows {
+						rows[i] = append([]string(nil), rows[i]...)
+						rows[i][0], rows[i][len(rows[i])-1] = rows[i][len(rows[i])-1], rows[i][0]
+					}
+				}
+				header = append(header, "extra")
+				for i := range rows {
+					rows[i] = append(rows[i], "0")
+				}
+			case "without Date", "without Insult":
+				drop := strings.TrimPrefix(tt.header, "without ")
+				j := sample.col(drop)
+				header = append(header[:j:j], header[j+1:]...)
+				for i := range rows {
+					rows[i] = append(rows[i][:j:j], rows[i][j+1:]...)
+				}
+			}
+			var b strings.Builder
+			w := csvWriter(&b)
+			_ = w.Write(header)
+			_ = w.WriteAll(rows)
+			path := filepath.Join(t.TempDir(), "submission.csv")
+			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err = tk.CheckSubmission(path)
+			switch {
+			case tt.problem == "" && err != nil:
+				t.Errorf("CheckSubmission refuses what the grader accepts: %v", err)
+			case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+				t.Errorf("CheckSubmission = %v, want a problem mentioning %q", err, tt.problem)
+			}
+		})
+	}
+}
