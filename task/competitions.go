@@ -162,7 +162,7 @@ func competitionTable() []Competition {
 		{ID: "stanford-covid-vaccine", IDColumn: "id_seqpos", Targets: []string{"reactivity", "deg_Mg_pH10", "deg_pH10", "deg_Mg_50C", "deg_50C"}, Metric: "MCRMSE over reactivity, deg_Mg_pH10, deg_Mg_50C where keep", LowerIsBetter: true, grade: gradeCovid,
 			Notes: "config.yaml names multi-class log loss; the grader is MCRMSE with the answers' keep mask"},
 		{ID: "statoil-iceberg-classifier-challenge", IDColumn: "id", Targets: []string{"is_iceberg"}, Metric: "log loss", LowerIsBetter: true, grade: binaryLogLossGrader("id", "is_iceberg"),
-			Notes: "the sample submission lies under prepared/private"},
+			Notes: "the public folder holds the sample only as sample_submission.csv.7z; checks use the config's prepared/private/sample_submission.csv"},
 		acc("tabular-playground-series-dec-2021", "Id", "Cover_Type"),
 		auc("tabular-playground-series-may-2022", "id", "target"),
 		acc("tensorflow-speech-recognition-challenge", "fname", "label"),
