@@ -262,6 +262,9 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 		return memory.Run{}, fmt.Errorf("task path %q: %w", cfg.TaskDir, err)
 	}
 	cfg.TaskDir = abs
+	if cfg.SubmissionOut, err = submissionOutPath(cfg.SubmissionOut); err != nil {
+		return memory.Run{}, err
+	}
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return memory.Run{}, taskError{err}

@@ -267,6 +267,9 @@ func (e *Engine) commit(ctx context.Context, st *runState, trace int, step memor
 	if err := e.store.RecordStep(context.WithoutCancel(ctx), step, best); err != nil {
 		return step, fmt.Errorf("record step: %w", err)
 	}
+	if best {
+		e.exportBest(ctx, st) // before the decision is announced: whoever hears it finds the file
+	}
 	e.emit(ctx, Event{Kind: EventDecision, RunID: st.run.ID, Trace: trace, Step: step.Index, StepID: step.ID,
 		Message: step.Decision + ": " + step.Reason, Score: step.Score})
 	return step, nil

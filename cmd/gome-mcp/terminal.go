@@ -50,6 +50,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
 	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
+	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	var tf taskFlags
 	tf.register(fs)
