@@ -34,6 +34,9 @@ Usage:
   gome-mcp grade-sample SUB ID    grade one submission of an MLE-bench competition, as mlebench does
   gome-mcp grade --submission F --output-dir DIR
                                   grade a JSONL of submissions and write mlebench's grading report
+  gome-mcp bench --split F --out DIR
+                                  run a split of MLE-bench competitions x --seeds N and grade it
+                                  as MLE-bench does (mean ± SEM over seeds); resumes when restarted
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -84,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdGradeSample(ctx, rest, stdout, stderr)
 	case "grade":
 		return cmdGrade(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil

@@ -27,30 +27,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var c common
 	c.register(fs, true)
 	var cfg engine.Config
-	var strategy string
-	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
-	// Defaults, ranges and descriptions come from the engine's settings, declared once there.
-	intFlag := func(p *int, name string, s engine.Setting) { fs.IntVar(p, name, int(s.Default), s.Description()) }
-	secondsFlag := func(name string, s engine.Setting) *time.Duration {
-		return fs.Duration(name, time.Duration(s.Default*float64(time.Second)), s.Description())
-	}
-	intFlag(&cfg.MaxSteps, "steps", engine.SettingMaxSteps)
-	intFlag(&cfg.Traces, "traces", engine.SettingTraces)
-	budget := secondsFlag("budget", engine.SettingBudgetSeconds)
-	execTimeout := secondsFlag("exec-timeout", engine.SettingExecTimeoutSeconds)
-	debugTimeout := secondsFlag("debug-timeout", engine.SettingDebugTimeoutSeconds)
-	fs.BoolVar(&cfg.NoDebug, "no-debug", false, "skip the debug run")
-	intFlag(&cfg.MaxFixes, "fixes", engine.SettingMaxFixes)
-	fs.IntVar(&cfg.MaxTokens, "max-tokens", 0, "stop the run after this many model tokens (0: no cap)")
-	fs.Float64Var(&cfg.MaxCostUSD, "max-cost", 0, "stop the run after this many US dollars of model cost (0: no cap; needs --prices)")
-	fs.BoolVar(&cfg.NoMomentum, "no-momentum", false, "turn the success memory off (ablation)")
-	fs.BoolVar(&cfg.NoMemory, "no-memory", false, "do not show gradients the successes of earlier runs (ablation); they are still recorded")
-	fs.Float64Var(&cfg.MergeFraction, "merge", 0, "merge stage in the last fraction of the budget, e.g. 0.2 (0: off; needs --traces > 1)")
-	intFlag(&cfg.Drafts, "drafts", engine.SettingDrafts)
-	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
-	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
-	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
-	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
+	finishConfig := registerRunConfig(fs, &cfg)
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	var tf taskFlags
 	tf.register(fs)
@@ -66,10 +43,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.TaskDir, err = tf.taskReference(c.home, dir); err != nil {
 		return err
 	}
-	cfg.Strategy = engine.Strategy(strategy)
-	cfg.BudgetSeconds = budget.Seconds()
-	cfg.ExecTimeoutSeconds = execTimeout.Seconds()
-	cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
+	finishConfig()
 
 	var mu sync.Mutex
 	progress := func(ev engine.Event) {
@@ -94,6 +68,41 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "Model replies were replayed from %s: no model was asked.\n", c.replay)
 	}
 	return nil
+}
+
+// registerRunConfig registers the flags of a run's settings (run and bench share them) and
+// returns the function that completes cfg once the flags are parsed.
+func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func()) {
+	var strategy string
+	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
+	// Defaults, ranges and descriptions come from the engine's settings, declared once there.
+	intFlag := func(p *int, name string, s engine.Setting) { fs.IntVar(p, name, int(s.Default), s.Description()) }
+	secondsFlag := func(name string, s engine.Setting) *time.Duration {
+		return fs.Duration(name, time.Duration(s.Default*float64(time.Second)), s.Description())
+	}
+	intFlag(&cfg.MaxSteps, "steps", engine.SettingMaxSteps)
+	intFlag(&cfg.Traces, "traces", engine.SettingTraces)
+	budget := secondsFlag("budget", engine.SettingBudgetSeconds)
+	execTimeout := secondsFlag("exec-timeout", engine.SettingExecTimeoutSeconds)
+	debugTimeout := secondsFlag("debug-timeout", engine.SettingDebugTimeoutSeconds)
+	fs.BoolVar(&cfg.NoDebug, "no-debug", false, "skip the debug run")
+	intFlag(&cfg.MaxFixes, "fixes", engine.SettingMaxFixes)
+	fs.IntVar(&cfg.MaxTokens, "max-tokens", 0, "stop the run after this many model tokens (0: no cap)")
+	fs.Float64Var(&cfg.MaxCostUSD, "max-cost", 0, "stop the run after this many US dollars of model cost (0: no cap; needs --prices)")
+	fs.BoolVar(&cfg.NoMomentum, "no-momentum", false, "turn the success memory off (ablation)")
+	fs.BoolVar(&cfg.NoMemory, "no-memory", false, "do not show gradients the successes of earlier runs (ablation); they are still recorded")
+	fs.Float64Var(&cfg.MergeFraction, "merge", 0, "merge stage in the last fraction of the budget, e.g. 0.2 (0: off; needs --traces > 1)")
+	intFlag(&cfg.Drafts, "drafts", engine.SettingDrafts)
+	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
+	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
+	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
+	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
+	return func() {
+		cfg.Strategy = engine.Strategy(strategy)
+		cfg.BudgetSeconds = budget.Seconds()
+		cfg.ExecTimeoutSeconds = execTimeout.Seconds()
+		cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
+	}
 }
 
 func printEvent(w io.Writer, ev engine.Event) {
