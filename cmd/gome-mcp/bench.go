@@ -55,7 +55,7 @@ func (j benchJob) submissionPath() string { return filepath.Join(j.Dir, engine.S
 // benchRunner runs one competition-seed and gives its report. It may be asked again for a job
 // it was running when the bench was killed: it then resumes that run rather than start afresh,
 // keeping what it needs in the job's folder. The local runner executes runs in this process;
-// another backend (Slurm) can submit each job elsewhere and wait for its report.
+// the Slurm runner (bench_slurm.go) submits each job as a Slurm job and waits for its report.
 type benchRunner interface {
 	RunOne(ctx context.Context, job benchJob) (*engine.Report, error)
 }
@@ -96,7 +96,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "", "bench folder: state, submissions and reports (required; give the same folder to resume)")
 	seeds := fs.Int("seeds", 1, "runs per competition")
 	parallel := fs.Int("parallel", 0, "competition-seeds run at once (default: --cpu-slots, or --gpu-slots with --gpu)")
-	on := fs.String("on", "local", "where runs execute: local (this process)")
+	on := fs.String("on", "local", "where runs execute: local (in this process, sharing its execution slots) or slurm (each competition-seed a Slurm job running gome-mcp run; --out must be on storage every node mounts)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -140,8 +140,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				*parallel = c.gpu
 			}
 		}
+	case "slurm":
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the gome-mcp binary to submit: %w", err)
+		}
+		runner = &slurmRunner{binary: self, common: &c, logger: newLogger(stderr, c.verbose), poll: 2 * time.Second}
+		if *parallel == 0 {
+			*parallel = len(jobs) // Slurm schedules them
+		}
 	default:
-		return fmt.Errorf("%w: --on %q: the bench runs on local (Slurm is planned: issue 17)", errUsage, *on)
+		return fmt.Errorf("%w: --on %q: use local (runs in this process) or slurm (each competition-seed a Slurm job)", errUsage, *on)
 	}
 	if *parallel < 1 {
 		return fmt.Errorf("%w: --parallel is %d and no execution slot is free to run on: give --parallel N (or --gpu-slots N with --gpu)", errUsage, *parallel)

@@ -209,3 +209,60 @@ func TestBenchResumesAfterSIGKILL(t *testing.T) {
 		t.Errorf("the summary does not show the rates with their SEM:\n%s", o.String())
 	}
 }
+
+// bench --on slurm submits each competition-seed as a Slurm job running `gome-mcp run` and
+// produces the same reports as a local bench. It needs a Slurm controller (scripts/slurm.sh
+// starts a one-node cluster). The model is a script: this tests machinery, not agent quality.
+func TestBenchOnSlurm(t *testing.T) {
+	endToEnd(t)
+	if out, err := exec.Command("scontrol", "ping").CombinedOutput(); err != nil || !strings.Contains(string(out), "UP") {
+		t.Skipf("no Slurm controller answers (scontrol ping: %v %s); scripts/slurm.sh starts a one-node cluster", err, out)
+	}
+	reg := mlebenchRegistry(t)
+	ids := []string{"seti-breakthrough-listen", "tabular-playground-series-may-2022"}
+	data := t.TempDir()
+	for _, id := range ids {
+		breastCancerAs(t, data, id)
+	}
+	split := filepath.Join(t.TempDir(), "split.txt")
+	if err := os.WriteFile(split, []byte(strings.Join(ids, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	example := exampleTask(t, "breast-cancer")
+	fake := fakellm.New(fakellm.Script{"draft": {fakellm.JSON(engine.Draft{Plan: "scaled logistic regression",
+		Code: readFile(t, filepath.Join(example, "solutions", "strong.py"))})}})
+	defer fake.Close()
+	out := filepath.Join(t.TempDir(), "bench")
+	stdout, stderr, err := gomeCmd(t, []string{"OPENAI_BASE_URL=" + fake.BaseURL(), "OPENAI_API_KEY=sk-test-secret", "GOME_MODEL=fake",
+		"MLEBENCH_REPO=" + reg, "MLEBENCH_DATA_DIR=" + data},
+		"bench", "--on", "slurm", "--split", split, "--seeds", "2", "--out", out, "--home", t.TempDir(), "--steps", "1", "--no-debug")
+	if err != nil {
+		t.Fatalf("bench --on slurm: %v\n%s", err, stderr)
+	}
+	t.Logf("%s\n%s", stderr, stdout)
+	var sum benchSummary
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, "bench_report.json"))), &sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"any_medal_percentage", "above_median_percentage", "valid_submissions_percentage", "gold_medal_percentage",
+		"silver_medal_percentage", "bronze_medal_percentage", "submission_exists_percentage", "total_competitions"} {
+		if _, ok := sum.Metrics[k]; !ok {
+			t.Errorf("bench_report.json has no %s", k)
+		}
+	}
+	// The strong solution everywhere: every submission valid, seti's a gold medal in both seeds.
+	if sum.NumSeedsAveraged != 2 || sum.MissingRuns != 0 || sum.Metrics["valid_submissions_percentage"].Mean != 100 ||
+		sum.Metrics["any_medal_percentage"].Mean != 50 || sum.Metrics["any_medal_percentage"].StandardError != 0 {
+		t.Errorf("bench report %+v", sum)
+	}
+	jobs, _ := filepath.Glob(filepath.Join(out, "runs", "*", "seed-*", "slurm.json"))
+	if len(jobs) != 4 {
+		t.Errorf("%d Slurm job records, want 4", len(jobs))
+	}
+	scripts, _ := filepath.Glob(filepath.Join(out, "runs", "*", "seed-*", "job.sh"))
+	for _, s := range scripts {
+		if strings.Contains(readFile(t, s), "sk-test-secret") {
+			t.Errorf("%s holds the API key", s)
+		}
+	}
+}
