@@ -90,3 +90,27 @@ func TestSubmissionOutMustNameAFile(t *testing.T) {
 		t.Fatalf("submission_out naming a folder: %v", err)
 	}
 }
+
+// With several traces accepting steps at once, submission_out ends as the run's best, whichever
+// trace found it.
+func TestSubmissionOutIsTheRunsBestAcrossTraces(t *testing.T) {
+	model := &scripted{replies: map[string][]any{
+		"draft":    {Draft{Plan: "a", Code: fakeSolution(0.6)}, Draft{Plan: "b", Code: fakeSolution(0.95)}, Draft{Plan: "c", Code: fakeSolution(0.7)}},
+		"gradient": {testGradient()},
+		"update":   {Update{Summary: "x", Code: fakeSolution(0.8)}, Update{Summary: "y", Code: fakeSolution(0.65)}},
+	}}
+	out := filepath.Join(t.TempDir(), "submission.csv")
+	e, _, _ := newFakeEngine(t, model, WithSlots(3, 0))
+	e.sandbox = &scoredSubmissions{}
+	rep, err := e.Run(context.Background(), Config{TaskDir: breastCancer, Traces: 3, MaxSteps: 2, NoDebug: true, SubmissionOut: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), ",0.95\n") || rep.Best == nil || rep.Best.Validation != 0.95 {
+		t.Fatalf("submission_out holds\n%.200s\nreport best %+v: want the 0.95 draft's submission", got, rep.Best)
+	}
+}
