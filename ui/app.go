@@ -37,7 +37,7 @@ func (s *Server) AppHTML() (string, error) {
 	var b strings.Builder
 	err = s.pages.ExecuteTemplate(&b, "mcpapp", map[string]any{
 		"CSS": template.CSS(css),
-		"JS":  template.JS(js),  
+		"JS":  template.JS(js),
 	})
 	return b.String(), err
 }

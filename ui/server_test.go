@@ -2,10 +2,10 @@ package ui
 
 import (
 	"bufio"
-	"html"
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -365,4 +365,3 @@ func TestLineDiff(t *testing.T) {
 		})
 	}
 }
-
