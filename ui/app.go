@@ -21,7 +21,7 @@ const (
 )
 
 // AppTools are the tools whose results the App renders.
-var AppTools = []string{"get_run", "plot_run"}
+var AppTools = []string{"start_run", "get_run", "plot_run"}
 
 // AppHTML is the App's document. Its style and script are the embedded assets, inlined: a chat
 // client loads it in a sandbox that may fetch nothing.

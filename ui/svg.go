@@ -90,7 +90,8 @@ func newCurve(run Run) curve {
 		var path strings.Builder
 		var best *float64
 		for _, s := range steps {
-			p := point{X: x(s.Index), StepID: s.ID, Class: decisionClass(s.Decision)}
+			// Traces that reach the same score would hide each other: each sits a little apart.
+			p := point{X: x(s.Index) + spread(t.Index, len(run.Traces)), StepID: s.ID, Class: decisionClass(s.Decision)}
 			if s.Score != nil {
 				p.Y = y(*s.Score)
 				p.Title = fmt.Sprintf("trace %d step %d (%s): %s %.6g, %s", t.Index, s.Index, s.Kind, run.Metric, *s.Score, s.Decision)
@@ -109,7 +110,7 @@ func newCurve(run Run) curve {
 			se.Points = append(se.Points, p)
 		}
 		if best != nil && len(steps) > 0 {
-			fmt.Fprintf(&path, " H%.1f", x(steps[len(steps)-1].Index))
+			fmt.Fprintf(&path, " H%.1f", x(steps[len(steps)-1].Index)+spread(t.Index, len(run.Traces)))
 		}
 		se.Best = path.String()
 		c.Series = append(c.Series, se)
@@ -247,3 +248,6 @@ func newTree(run Run) tree {
 	tr.H = int(2*treePad + row*treeRow)
 	return tr
 }
+
+// spread is trace i's horizontal offset in pixels among k traces.
+func spread(i, k int) float64 { return (float64(i) - float64(k-1)/2) * 5 }

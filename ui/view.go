@@ -134,12 +134,6 @@ func fmtBudget(b Budget) string {
 
 func fmtMedal(m string) string {
 	switch m {
-	case "gold":
-		return "🥇 gold"
-	case "silver":
-		return "🥈 silver"
-	case "bronze":
-		return "🥉 bronze"
 	case "":
 		return "—"
 	}

@@ -71,6 +71,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		a.logger.Info("resumed unfinished runs", "runs", resumed)
 	}
 	s := tools.NewServer(tools.Deps{Engine: a.engine, Store: a.store, Sandbox: a.sandbox, Home: c.home, Logger: a.logger}, version)
+	if err := attachPages(a, s, &h, stderr); err != nil {
+		return err
+	}
 	if h.addr != "" {
 		return serveHTTP(ctx, s, h, stderr, a.logger)
 	}

@@ -45,6 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.RerunSeeds, "rerun-seeds", engine.DefaultRerunSeeds, "extra seeds per re-run candidate")
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	uiAddr := fs.String("ui", "", "serve the run's live page on `HOST:PORT` while it runs (token: GOME_TOKEN or generated and printed)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -60,16 +61,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
 
 	var mu sync.Mutex
+	var pagesURL, pagesHint string
 	progress := func(ev engine.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		printEvent(stderr, ev)
+		if ev.Kind == engine.EventRunStarted && pagesURL != "" {
+			fmt.Fprintf(stderr, "Watch it live: %sruns/%s%s\n", pagesURL, ev.RunID, pagesHint)
+		}
 	}
 	a, err := newApp(ctx, &c, stderr, progress)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	pagesURL, pagesHint, err = runPages(ctx, a, c.home, *uiAddr, stderr)
+	if err != nil {
+		return err
+	}
 	rep, err := a.engine.Run(ctx, cfg)
 	if err != nil {
 		return err

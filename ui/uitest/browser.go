@@ -254,3 +254,26 @@ func (b *Browser) Close() {
 	}
 	b.cmd.Wait()
 }
+
+// ScreenshotOf returns a PNG of the first element matching a CSS selector, wherever the page
+// is scrolled.
+func (b *Browser) ScreenshotOf(ctx context.Context, selector string) ([]byte, error) {
+	sel, _ := json.Marshal(selector)
+	var r struct{ X, Y, W, H float64 }
+	expr := `(function () { var e = document.querySelector(` + string(sel) + `); if (!e) return null; var r = e.getBoundingClientRect();
+  return {X: r.left + window.scrollX, Y: r.top + window.scrollY, W: r.width, H: r.height}; })()`
+	if err := b.Eval(ctx, expr, &r); err != nil {
+		return nil, err
+	}
+	if r.W == 0 || r.H == 0 {
+		return nil, fmt.Errorf("screenshot of %s: no such element, or it is empty", selector)
+	}
+	var res struct {
+		Data string `json:"data"`
+	}
+	clip := map[string]any{"x": r.X, "y": r.Y, "width": r.W, "height": r.H, "scale": 1}
+	if err := b.call(ctx, b.session, "Page.captureScreenshot", map[string]any{"format": "png", "clip": clip, "captureBeyondViewport": true}, &res); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(res.Data)
+}
