@@ -74,7 +74,7 @@
   function loop() {
     if (looping || closed) return;
     looping = true;
-    request("tools/call", { name: "get_run", arguments: { run_id: runID, wait_seconds: 60 } }).then(function (res) {
+    request("tools/call", { name: "get_run", arguments: { run_id: runID, wait_seconds: 40 } }).then(function (res) {
       looping = false;
       var sc = (res && res.structuredContent) || {};
       return render().then(function () {
