@@ -11,8 +11,22 @@
 // answers and produces the same report MLE-bench writes per competition, so
 // results are comparable with published MLE-bench numbers.
 //
-// Two folder layouts are read: a small native one described by task.json, and
-// MLE-bench's prepared data folder (prepared/public, prepared/private,
-// leaderboard.csv, config.yaml). Metrics are plain Go, checked against
-// scikit-learn by the package's tests.
+// Open is the one entry point; Options name a task folder or an MLE-bench
+// competition. Folders come in three layouts: a small native one described by
+// task.json, MLE-bench's merged folder (prepared/public, prepared/private,
+// leaderboard.csv, config.yaml), and a plain folder of data given a metric.
+// MLE-bench competitions also load from the split layout MLE-bench itself
+// uses: config, leaderboard and description from a mle-bench checkout, data
+// from its data directory. A leaderboard that is still a Git LFS pointer is
+// refused at load.
+//
+// A competition of MLE-bench's split75 is graded by a port of its own
+// grade.py: competitionTable, keyed by competition id, gives each one's
+// columns and a grader over the two tables (submission, answers), built from
+// formula metrics (formulas.go) and the row alignment and validity rules of
+// MLE-bench's graders (frame.go). Other tasks are graded by a Metric over
+// aligned target columns. The three box-detection competitions can only be
+// graded by MLE-bench's own grader, through a Python with mlebench installed.
+// Every metric is checked against values computed independently (scikit-learn,
+// scipy or the definition) by the package's tests.
 package task

@@ -26,6 +26,10 @@ var (
 	// ErrNoAnswers means Grade was called on a task that has no private
 	// answers, as is the case for the copy of a task the agent works on.
 	ErrNoAnswers = errors.New("task has no private answers")
+	// ErrNoGrader means nothing can grade the task: a competition whose
+	// grader is not built in, given no Python with mlebench, or a metric
+	// Gome does not compute.
+	ErrNoGrader = errors.New("task has no grader")
 )
 
 // SubmissionError lists what is wrong with a submission file. It wraps

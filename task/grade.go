@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -44,6 +45,12 @@ type Report struct {
 	// Error says why a submission that exists is invalid; MLE-bench's report
 	// has no such field, which is why it is omitted when empty.
 	Error string `json:"error,omitempty"`
+	// Grader says what computed the score (Task.Grader); not in MLE-bench's
+	// report, omitted when empty.
+	Grader string `json:"grader,omitempty"`
+	// Notes say what the report lacks and why, e.g. a task without a
+	// leaderboard has no thresholds and no medals.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Grade scores a submission against the private answers and places it on the
@@ -52,22 +59,35 @@ type Report struct {
 // Errors are for faults of the task itself: no answers (ErrNoAnswers), or
 // answers or leaderboard that cannot be read.
 func (t *Task) Grade(submissionPath string) (*Report, error) {
+	return t.GradeContext(context.Background(), submissionPath)
+}
+
+// GradeContext is Grade with a context, which bounds the competition's own
+// grader when it runs through Python.
+func (t *Task) GradeContext(ctx context.Context, submissionPath string) (*Report, error) {
 	if t.AnswersPath == "" {
 		return nil, fmt.Errorf("%w: task %q cannot be graded: put the answers in private/answers.csv (native layout) or prepared/private/ (MLE-bench layout), or set \"answers\" in task.json",
 			ErrNoAnswers, t.ID)
 	}
-	m, err := LookupMetric(t.Metric)
-	if err != nil {
-		return nil, fmt.Errorf("grade task %q: %w", t.ID, err)
+	grader := t.Grader
+	if grader == "" {
+		grader = t.grader()
+	}
+	if rest, ok := strings.CutPrefix(grader, "none: "); ok {
+		return nil, fmt.Errorf("%w: task %q cannot be graded: %s", ErrNoGrader, t.ID, rest)
 	}
 	rep := &Report{
 		CompetitionID:  t.ID,
 		SubmissionPath: submissionPath,
 		CreatedAt:      time.Now().UTC(),
 		IsLowerBetter:  t.LowerIsBetter,
+		Grader:         grader,
 	}
 	var lb *Leaderboard
-	if t.LeaderboardPath != "" {
+	var err error
+	if t.LeaderboardPath == "" {
+		rep.Notes = append(rep.Notes, "the task has no leaderboard: no thresholds, no medals; is_lower_better is the task's direction")
+	} else {
 		if lb, err = LoadLeaderboard(t.LeaderboardPath); err != nil {
 			return nil, fmt.Errorf("grade task %q: %w", t.ID, err)
 		}
@@ -84,7 +104,7 @@ func (t *Task) Grade(submissionPath string) (*Report, error) {
 		return rep, nil
 	}
 
-	score, err := t.score(m, submissionPath)
+	score, err := t.scoreWith(ctx, grader, submissionPath)
 	var invalid *SubmissionError
 	switch {
 	case errors.As(err, &invalid):
@@ -127,6 +147,75 @@ func round5(x float64) float64 {
 		return x
 	}
 	return v
+}
+
+// scoreWith computes the score with the task's grader.
+func (t *Task) scoreWith(ctx context.Context, grader, path string) (float64, error) {
+	kind, _, _ := strings.Cut(grader, ":")
+	switch kind {
+	case "gome":
+		return t.scoreCompetition(path)
+	case "mlebench-python":
+		return t.scorePython(ctx, path)
+	}
+	m, err := LookupMetric(t.Metric)
+	if err != nil {
+		return 0, err
+	}
+	return t.score(m, path)
+}
+
+// scoreCompetition runs Gome's port of the competition's grader over the
+// submission and the answers.
+func (t *Task) scoreCompetition(path string) (float64, error) {
+	c, ok := LookupCompetition(t.Competition)
+	if !ok || !c.Native() {
+		return 0, fmt.Errorf("%w: competition %q has no built-in grader", ErrNoGrader, t.Competition)
+	}
+	st, err := readTable(path)
+	if err != nil {
+		return 0, &SubmissionError{Path: path, Problems: []string{err.Error() + ": write a CSV file with a header line"}}
+	}
+	sub, err := newFrame(path, st, false)
+	if err != nil {
+		return 0, withPath(err, path)
+	}
+	var v float64
+	if c.gradeJSONL != nil {
+		answers, err := readJSONL(t.AnswersPath)
+		if err != nil {
+			return 0, fmt.Errorf("%w: read answers %q: %w", ErrInvalidTask, t.AnswersPath, err)
+		}
+		v, err = c.gradeJSONL(sub, answers)
+		if err != nil {
+			return 0, withPath(err, path)
+		}
+	} else {
+		at, err := readTable(t.AnswersPath)
+		if err != nil {
+			return 0, fmt.Errorf("%w: read answers: %w", ErrInvalidTask, err)
+		}
+		ans, err := newFrame(t.AnswersPath, at, true)
+		if err != nil {
+			return 0, err
+		}
+		if v, err = c.grade(sub, ans); err != nil {
+			return 0, withPath(err, path)
+		}
+	}
+	if isNaNOrInf(v) {
+		return 0, &SubmissionError{Path: path, Problems: []string{fmt.Sprintf("%s evaluates to %v on this submission", c.Metric, v)}}
+	}
+	return v, nil
+}
+
+// withPath fills the path into a submission error.
+func withPath(err error, path string) error {
+	var se *SubmissionError
+	if errors.As(err, &se) && se.Path == "" {
+		se.Path = path
+	}
+	return err
 }
 
 // score checks a submission, aligns it with the answers by id and applies the

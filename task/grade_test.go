@@ -297,15 +297,19 @@ func TestReportJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	// MLE-bench's per-competition report, field for field.
+	// MLE-bench's per-competition report, field for field, plus which
+	// grader graded and, as this task has no leaderboard, a note saying so.
 	want := []string{"above_median", "any_medal", "bronze_medal", "bronze_threshold", "competition_id", "created_at",
-		"gold_medal", "gold_threshold", "is_lower_better", "median_threshold", "score", "silver_medal",
+		"gold_medal", "gold_threshold", "grader", "is_lower_better", "median_threshold", "notes", "score", "silver_medal",
 		"silver_threshold", "submission_exists", "submission_path", "valid_submission"}
 	if strings.Join(keys, ",") != strings.Join(want, ",") {
 		t.Errorf("JSON keys %v, want %v", keys, want)
 	}
 	if fields["score"] != 1.0 || fields["gold_threshold"] != nil {
 		t.Errorf("score %v, gold_threshold %v; want 1 and null", fields["score"], fields["gold_threshold"])
+	}
+	if fields["grader"] != "metric:auc" || !strings.Contains(fmt.Sprint(fields["notes"]), "no leaderboard") {
+		t.Errorf("grader %v, notes %v; want metric:auc and a note that the task has no leaderboard", fields["grader"], fields["notes"])
 	}
 
 	bad, err := tk.Grade(writeSubmission(t, "id,target\n1,0\n"))

@@ -85,7 +85,7 @@ func catalogue() []Metric {
 			Name:          "log-loss",
 			Aliases:       []string{"logloss", "binary-log-loss", "multi-class-log-loss", "multiclass-log-loss", "mlogloss", "cross-entropy", "categorical-cross-entropy"},
 			LowerIsBetter: true,
-			Description:   "mean negative log-likelihood: one column holds P(class 1) for 0/1 answers, several columns hold class probabilities for one-hot answers",
+			Description:   "mean negative log-likelihood as scikit-learn >= 1.5 computes it (clipped at float64 eps, not renormalised): one column holds P(class 1) for 0/1 answers, several columns hold class probabilities for one-hot answers",
 			score:         logLoss,
 		},
 		{
@@ -314,13 +314,6 @@ func rocAUC(truth, pred []float64) (float64, error) {
 	return (rankSumPos - nPos*(nPos+1)/2) / (nPos * nNeg), nil
 }
 
-// logLossEps is the clipping bound scikit-learn used by default before it
-// tied the bound to the input's dtype; MLE-bench's graders were written
-// against it.
-const logLossEps = 1e-15
-
-func clipProb(p float64) float64 { return math.Min(math.Max(p, logLossEps), 1-logLossEps) }
-
 func binaryTruth(v float64) error {
 	if v != 0 && v != 1 {
 		return fmt.Errorf("answer %v is not 0 or 1", v)
@@ -328,6 +321,10 @@ func binaryTruth(v float64) error {
 	return nil
 }
 
+// logLoss is scikit-learn's log_loss as of version 1.5, which MLE-bench's
+// graders call: probabilities are clipped to [eps, 1-eps] with eps float64's
+// machine epsilon and not renormalised. One column holds P(class 1) for 0/1
+// answers; several columns hold class probabilities for one-hot answers.
 func logLoss(cols []Column) (float64, error) {
 	n := len(cols[0].Truth)
 	truth := make([][]float64, len(cols))
@@ -343,36 +340,21 @@ func logLoss(cols []Column) (float64, error) {
 			}
 		}
 	}
-	var total float64
-	if len(cols) == 1 {
-		// One column holds P(class 1); like scikit-learn, clip it, form the
-		// two-class row [1-p, p] and renormalise it.
-		for i := 0; i < n; i++ {
-			p := clipProb(pred[0][i])
-			q0, q1 := 1-p, p
-			s := q0 + q1
-			if truth[0][i] == 1 {
-				total -= math.Log(q1 / s)
-			} else {
-				total -= math.Log(q0 / s)
-			}
-		}
-		return total / float64(n), nil
-	}
-	row := make([]float64, len(cols))
+	t := make([][]float64, n)
+	p := make([][]float64, n)
 	for i := 0; i < n; i++ {
-		var s float64
-		for j := range cols {
-			row[j] = clipProb(pred[j][i])
-			s += row[j]
+		if len(cols) == 1 {
+			t[i] = []float64{1 - truth[0][i], truth[0][i]}
+			p[i] = []float64{1 - pred[0][i], pred[0][i]}
+			continue
 		}
+		t[i] = make([]float64, len(cols))
+		p[i] = make([]float64, len(cols))
 		for j := range cols {
-			if truth[j][i] != 0 {
-				total -= truth[j][i] * math.Log(row[j]/s)
-			}
+			t[i][j], p[i][j] = truth[j][i], pred[j][i]
 		}
 	}
-	return total / float64(n), nil
+	return logLossMatrix(t, p), nil
 }
 
 func mse(truth, pred []float64) (float64, error) {

@@ -69,20 +69,24 @@ func (t *Task) shapeProblems(sample, sub *table) []string {
 			missing.add(quote(h))
 		}
 	}
-	switch {
-	case !missing.empty() || !extra.empty():
-		var parts []string
-		if !missing.empty() {
-			parts = append(parts, "missing columns "+missing.String())
+	if c, ok := LookupCompetition(t.Competition); ok && t.Competition != "" {
+		problems = append(problems, t.competitionHeaderProblems(c, sub, sampleName)...)
+	} else {
+		switch {
+		case !missing.empty() || !extra.empty():
+			var parts []string
+			if !missing.empty() {
+				parts = append(parts, "missing columns "+missing.String())
+			}
+			if !extra.empty() {
+				parts = append(parts, "unexpected columns "+extra.String())
+			}
+			problems = append(problems, fmt.Sprintf("%s: the header must be exactly %q as in %s", strings.Join(parts, "; "), expected, sampleName))
+		case !dupCols.empty():
+			problems = append(problems, fmt.Sprintf("columns named more than once: %s: the header must be exactly %q as in %s", dupCols.String(), expected, sampleName))
+		case strings.Join(sub.header, ",") != expected:
+			problems = append(problems, fmt.Sprintf("columns are in the order %q: put them in the order %q as in %s", strings.Join(sub.header, ","), expected, sampleName))
 		}
-		if !extra.empty() {
-			parts = append(parts, "unexpected columns "+extra.String())
-		}
-		problems = append(problems, fmt.Sprintf("%s: the header must be exactly %q as in %s", strings.Join(parts, "; "), expected, sampleName))
-	case !dupCols.empty():
-		problems = append(problems, fmt.Sprintf("columns named more than once: %s: the header must be exactly %q as in %s", dupCols.String(), expected, sampleName))
-	case strings.Join(sub.header, ",") != expected:
-		problems = append(problems, fmt.Sprintf("columns are in the order %q: put them in the order %q as in %s", strings.Join(sub.header, ","), expected, sampleName))
 	}
 
 	// Rows with the wrong number of fields cannot be read by column; they are
@@ -109,7 +113,11 @@ func (t *Task) shapeProblems(sample, sub *table) []string {
 		problems = append(problems, t.idProblems(sample, sub, idCol, rows)...)
 	}
 
+	c, _ := LookupCompetition(t.Competition)
 	for _, name := range t.TargetColumns {
+		if c.ListTargets {
+			break
+		}
 		sc, uc := sample.col(name), sub.col(name)
 		if sc < 0 || uc < 0 || !numericColumn(sample, sc) {
 			continue
@@ -137,38 +145,46 @@ func (t *Task) shapeProblems(sample, sub *table) []string {
 	return problems
 }
 
-// idProblems checks that the submission's ids are exactly the sample's, each
-// once.
+// idProblems checks that the submission's ids are exactly the sample's,
+// each as often as there (once, except where the sample repeats an id, as
+// detecting-insults' comment texts do).
 func (t *Task) idProblems(sample, sub *table, idCol int, rows []int) []string {
 	var problems []string
-	sampleIDs := map[string]bool{}
+	want := map[string]int{}
 	if sc := sample.col(t.IDColumn); sc >= 0 {
 		for _, row := range sample.rows {
 			if sc < len(row) {
-				sampleIDs[idKey(row[sc])] = true
+				want[idKey(row[sc])]++
 			}
 		}
 	}
 	seen := make(map[string]int, len(rows))
+	first := make(map[string]int, len(rows))
 	var dups, unexpected examples
 	for _, i := range rows {
 		raw := sub.rows[i][idCol]
 		key := idKey(raw)
-		if first, ok := seen[key]; ok {
-			dups.add(fmt.Sprintf("%q (lines %d and %d)", raw, first, sub.lines[i]))
-			continue
+		seen[key]++
+		switch {
+		case want[key] == 0:
+			if seen[key] == 1 {
+				unexpected.add(quote(raw))
+			}
+		case seen[key] > want[key]:
+			dups.add(fmt.Sprintf("%q (lines %d and %d)", raw, first[key], sub.lines[i]))
 		}
-		seen[key] = sub.lines[i]
-		if !sampleIDs[key] {
-			unexpected.add(quote(raw))
+		if seen[key] == 1 {
+			first[key] = sub.lines[i]
 		}
 	}
 	var missing examples
 	if sc := sample.col(t.IDColumn); sc >= 0 {
 		for _, row := range sample.rows {
 			if sc < len(row) {
-				if _, ok := seen[idKey(row[sc])]; !ok {
+				k := idKey(row[sc])
+				if seen[k] < want[k] {
 					missing.add(quote(row[sc]))
+					seen[k]++ // report a repeated id once per missing copy
 				}
 			}
 		}
@@ -181,6 +197,45 @@ func (t *Task) idProblems(sample, sub *table, idCol int, rows []int) []string {
 	}
 	if !unexpected.empty() {
 		problems = append(problems, fmt.Sprintf("%d ids are not in the sample submission: %s: write only the sample submission's ids (the test set), not training ids", unexpected.total, unexpected.String()))
+	}
+	return problems
+}
+
+// competitionHeaderProblems checks a submission's header the way the
+// competition's grader does: the id and target columns must be there;
+// other columns are ignored, in any order, unless the grader refuses them.
+func (t *Task) competitionHeaderProblems(c Competition, sub *table, sampleName string) []string {
+	need := append([]string{t.IDColumn}, t.TargetColumns...)
+	have := map[string]int{}
+	for _, h := range sub.header {
+		have[h]++
+	}
+	var missing, extra, dup examples
+	needed := map[string]bool{}
+	for _, n := range need {
+		needed[n] = true
+		if have[n] == 0 {
+			missing.add(quote(n))
+		}
+	}
+	for _, h := range sub.header {
+		if have[h] > 1 {
+			dup.add(quote(h))
+			have[h] = 1
+		}
+		if !needed[h] {
+			extra.add(quote(h))
+		}
+	}
+	var problems []string
+	if !missing.empty() {
+		problems = append(problems, fmt.Sprintf("missing columns %s: %s's grader needs %s (see %s)", missing.String(), c.ID, strings.Join(need, ", "), sampleName))
+	}
+	if !dup.empty() {
+		problems = append(problems, fmt.Sprintf("columns named more than once: %s", dup.String()))
+	}
+	if c.ExactColumns && !extra.empty() {
+		problems = append(problems, fmt.Sprintf("unexpected columns %s: %s's grader accepts only %s", extra.String(), c.ID, strings.Join(need, ", ")))
 	}
 	return problems
 }

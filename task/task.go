@@ -52,6 +52,21 @@ type Task struct {
 	AnswersPath string
 	// LeaderboardPath is the leaderboard file; "" when the task has none.
 	LeaderboardPath string
+	// Competition is the MLE-bench competition whose grader (from the table
+	// in this package) grades the task; "" when Metric grades the target
+	// columns.
+	Competition string `json:",omitempty"`
+	// Grader says what grades a submission: "gome:<competition>" (Gome's
+	// port of the competition's grader), "mlebench-python:<competition>"
+	// (the competition's own grader through Python), "metric:<name>", or
+	// "none: ..." saying why the task cannot be graded.
+	Grader string `json:",omitempty"`
+	// Python is a Python with mlebench installed (Options.MLEBenchPython).
+	Python string `json:",omitempty"`
+	// DataDir and RepoDir are MLE-bench's data directory and checkout when
+	// the task was loaded from the split layout.
+	DataDir string `json:",omitempty"`
+	RepoDir string `json:",omitempty"`
 }
 
 // Better reports whether score a is strictly better than score b in the
@@ -85,6 +100,13 @@ type spec struct {
 	Answers          string   `json:"answers"`
 	Leaderboard      string   `json:"leaderboard"`
 	Description      string   `json:"description"`
+	// An MLE-bench competition in the split layout, instead of files: the
+	// folders default as for Options (relative ones are resolved against
+	// the task.json's folder).
+	MLEBench       string `json:"mlebench,omitempty"`
+	MLEBenchRepo   string `json:"mlebench_repo,omitempty"`
+	MLEBenchData   string `json:"mlebench_data,omitempty"`
+	MLEBenchPython string `json:"mlebench_python,omitempty"`
 }
 
 // specFields lists task.json's field names for messages about typos.
@@ -100,9 +122,10 @@ func specFields() []string {
 // mlebenchConfig is the part of MLE-bench's competition config.yaml that
 // loading needs; other keys are ignored.
 type mlebenchConfig struct {
-	ID      string `yaml:"id"`
-	Name    string `yaml:"name"`
-	Dataset struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Dataset     struct {
 		Answers          string `yaml:"answers"`
 		SampleSubmission string `yaml:"sample_submission"`
 	} `yaml:"dataset"`
@@ -130,6 +153,13 @@ type draft struct {
 	leaderboardFrom string
 	description     string
 	descriptionFrom string
+	competition     string // an MLE-bench competition of the table
+	dataDir         string
+	repoDir         string
+	needLeaderboard bool // the split layout: a leaderboard must be there
+	lowerGiven      bool // the direction was given by the caller
+	metricOverride  bool // the caller's metric replaces the competition grader
+	python          string
 }
 
 const howToPoint = "pass the path of a folder holding task.json or an MLE-bench prepared/ layout"
@@ -139,41 +169,7 @@ const howToPoint = "pass the path of a folder holding task.json or an MLE-bench 
 // task.json describes a native task. Errors wrap ErrNotFound, ErrInvalidTask,
 // ErrNoMetric or ErrUnknownMetric and say how to fix the folder.
 func Load(dir string) (*Task, error) {
-	if strings.TrimSpace(dir) == "" {
-		return nil, fmt.Errorf("%w: no task folder given: %s", ErrNotFound, howToPoint)
-	}
-	root, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%w: task folder %q: %w", ErrNotFound, dir, err)
-	}
-	fi, err := os.Stat(root)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: task folder %q does not exist: %s", ErrNotFound, dir, howToPoint)
-	case err != nil:
-		return nil, fmt.Errorf("%w: task folder %q cannot be read: %w", ErrNotFound, dir, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("%w: task folder %q is a file, not a folder: %s", ErrNotFound, dir, howToPoint)
-	}
-	sp, err := readSpec(filepath.Join(root, "task.json"))
-	if err != nil {
-		return nil, err
-	}
-	var d *draft
-	switch {
-	case isDir(filepath.Join(root, "prepared")):
-		if d, err = mlebenchDraft(root); err != nil {
-			return nil, err
-		}
-	case sp != nil:
-		d = nativeDraft(root)
-	default:
-		return nil, fmt.Errorf("%w: folder %q holds neither task.json nor prepared/: %s", ErrNotFound, dir, howToPoint)
-	}
-	if sp != nil {
-		d.apply(sp)
-	}
-	return d.finish()
+	return Open(Options{Dir: dir})
 }
 
 func isDir(path string) bool {
@@ -275,7 +271,9 @@ func mlebenchDraft(root string) (*draft, error) {
 			d.id = cfg.ID
 		}
 		d.name = cfg.Name
-		if cfg.Grader.Name != "" {
+		if c, ok := LookupCompetition(d.id); ok {
+			d.competition = c.ID
+		} else if cfg.Grader.Name != "" {
 			d.metric, d.metricFrom = cfg.Grader.Name, "config.yaml grader.name"
 		}
 		if cfg.Dataset.SampleSubmission != "" {
@@ -333,8 +331,12 @@ func (d *draft) apply(sp *spec) {
 	set(&d.name, sp.Name)
 	if sp.Metric != "" {
 		d.metric, d.metricFrom = sp.Metric, "task.json"
+		d.metricOverride = true
 	}
 	set(&d.direction, sp.Direction)
+	if sp.Direction != "" {
+		d.lowerGiven = true
+	}
 	set(&d.idColumn, sp.IDColumn)
 	if sp.TargetColumns != nil {
 		d.targets = sp.TargetColumns
@@ -440,6 +442,9 @@ func (d *draft) columns(t *Task) error {
 	if err != nil {
 		return fmt.Errorf("%w: sample submission: %w", ErrInvalidTask, err)
 	}
+	if c, ok := d.competitionEntry(); ok {
+		return d.competitionColumns(t, c, header)
+	}
 	seen := map[string]bool{}
 	for _, h := range header {
 		if seen[h] {
@@ -489,6 +494,10 @@ func (d *draft) columns(t *Task) error {
 }
 
 func (d *draft) metricAndDirection(t *Task) error {
+	if c, ok := d.competitionEntry(); ok {
+		t.Metric, t.LowerIsBetter = c.Metric, c.LowerIsBetter
+		return d.overrideDirection(t, c.Metric)
+	}
 	if d.metric == "" {
 		where := `add "metric" to task.json`
 		if d.layout == LayoutMLEBench {
@@ -497,6 +506,12 @@ func (d *draft) metricAndDirection(t *Task) error {
 		return fmt.Errorf("%w: task %q: %s, one of %s", ErrNoMetric, t.ID, where, strings.Join(MetricNames(), ", "))
 	}
 	m, err := LookupMetric(d.metric)
+	if err != nil && d.lowerGiven {
+		// A metric Gome does not compute still drives a run: the solution
+		// reports its validation score, compared in the given direction.
+		t.Metric = d.metric
+		return d.overrideDirection(t, d.metric)
+	}
 	if err != nil {
 		return fmt.Errorf("task %q, metric from %s: %w", t.ID, d.metricFrom, err)
 	}

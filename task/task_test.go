@@ -33,6 +33,7 @@ func TestLoadNative(t *testing.T) {
 		SampleSubmission: filepath.Join(root, "public", "sample_submission.csv"),
 		AnswersPath:      filepath.Join(root, "private", "answers.csv"),
 		LeaderboardPath:  filepath.Join(root, "leaderboard.csv"),
+		Grader:           "metric:auc",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -79,6 +80,7 @@ func TestLoadNativeDefaults(t *testing.T) {
 			if tt.want.AnswersPath != "" {
 				tt.want.AnswersPath = filepath.Join(root, tt.want.AnswersPath)
 			}
+			tt.want.Grader = "metric:" + tt.want.Metric
 			if !reflect.DeepEqual(got, &tt.want) {
 				t.Errorf("Load =\n%+v\nwant\n%+v", got, &tt.want)
 			}
@@ -115,7 +117,8 @@ preparer: mlebench.competitions.aerial-cactus-identification.prepare:prepare
 				"prepared/private/test.csv":             "id,has_cactus\na.jpg,1\n",
 				"leaderboard.csv":                       "score\n1\n0.9\n",
 			},
-			want: Task{ID: "aerial-cactus-identification", Name: "Aerial Cactus Identification", Metric: "auc",
+			want: Task{ID: "aerial-cactus-identification", Name: "Aerial Cactus Identification", Metric: "roc-auc",
+				Competition: "aerial-cactus-identification", Grader: "gome:aerial-cactus-identification",
 				IDColumn: "id", TargetColumns: []string{"has_cactus"}, Description: "cactus",
 				SampleSubmission: "prepared/public/sample_submission.csv",
 				AnswersPath:      "prepared/private/test.csv", LeaderboardPath: "leaderboard.csv"},
@@ -153,6 +156,9 @@ preparer: mlebench.competitions.aerial-cactus-identification.prepare:prepare
 				if *p != "" {
 					*p = filepath.Join(root, filepath.FromSlash(*p))
 				}
+			}
+			if w.Grader == "" {
+				w.Grader = "metric:" + w.Metric
 			}
 			if !reflect.DeepEqual(got, &w) {
 				t.Errorf("Load =\n%+v\nwant\n%+v", got, &w)

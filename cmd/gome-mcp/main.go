@@ -22,6 +22,7 @@ const usage = `gome-mcp: an ML-engineering agent that optimizes a solution like 
 Usage:
   gome-mcp serve [flags]          serve MCP over stdio, or streamable HTTP with --http ADDR
   gome-mcp run TASK [flags]       run an optimization on a task folder in the terminal
+  gome-mcp run --mlebench ID      run on an MLE-bench competition (--mlebench-repo, --mlebench-data)
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report
   gome-mcp ui [--addr HOST:PORT]  watch runs live in the browser (runs list, curve, step tree)
@@ -30,6 +31,10 @@ Usage:
   gome-mcp momentum import FILE   import an export; nothing is imported from a file with bad lines
   gome-mcp sandbox build [flags]  build the sandbox image offline from Debian packages
   gome-mcp sandbox check          say whether Docker answers, which images and GPUs exist
+  gome-mcp task inspect TASK      print a task as loaded (or --mlebench ID), or why it does not load
+  gome-mcp grade-sample SUB ID    grade one submission of an MLE-bench competition, as mlebench does
+  gome-mcp grade --submission F --output-dir DIR
+                                  grade a JSONL of submissions and write mlebench's grading report
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -76,6 +81,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "ui":
 		return cmdUI(ctx, rest, stderr)
+	case "task":
+		return cmdTask(ctx, rest, stdout, stderr)
+	case "grade-sample":
+		return cmdGradeSample(ctx, rest, stdout, stderr)
+	case "grade":
+		return cmdGrade(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil

@@ -31,8 +31,11 @@ func newSandbox(ctx context.Context, c *common, logger *slog.Logger) (engine.San
 	if choice == "" {
 		choice = backendAuto
 	}
+	if choice == backendSlurm {
+		return newSlurmSandbox(ctx, c, logger)
+	}
 	if choice != backendAuto && choice != backendDocker && choice != backendLocal {
-		return nil, 0, noop, fmt.Errorf("unknown sandbox %q: use auto, docker or local (flag --sandbox or env GOME_SANDBOX)", choice)
+		return nil, 0, noop, fmt.Errorf("unknown sandbox %q: use auto, docker, local or slurm (flag --sandbox or env GOME_SANDBOX)", choice)
 	}
 	gpus, err := sandbox.DiscoverGPUs(ctx)
 	if err != nil {

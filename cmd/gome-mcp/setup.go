@@ -32,6 +32,7 @@ type common struct {
 	backend string
 	image   string
 	verbose bool
+	slurm   slurmFlags
 }
 
 func (c *common) register(fs *flag.FlagSet, withModel bool) {
@@ -48,8 +49,9 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.prices, "prices", "", `JSON file of model prices in US dollars per million tokens: {"gpt-5": {"input_per_mtok": 1.25, "output_per_mtok": 10}}`)
 	fs.IntVar(&c.cpu, "cpu-slots", max(1, runtime.NumCPU()/2), "executions that may run at once on this machine (default: half the CPUs)")
 	fs.IntVar(&c.gpu, "gpu-slots", -1, "GPU executions that may run at once (default: the number of GPUs found)")
-	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker or local (env GOME_SANDBOX)")
+	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker, local or slurm (env GOME_SANDBOX)")
 	fs.StringVar(&c.image, "image", sandbox.DefaultImage, "sandbox image for the docker backend (build it with 'gome-mcp sandbox build')")
+	c.slurm.register(fs)
 }
 
 func loadPrices(path string) (map[string]engine.Price, error) {

@@ -20,7 +20,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gome-mcp run TASK_FOLDER [flags]")
+		fmt.Fprintln(stderr, "Usage: gome-mcp run TASK_FOLDER [flags]\n       gome-mcp run --mlebench ID [--mlebench-repo DIR] [--mlebench-data DIR] [flags]")
 		fs.PrintDefaults()
 	}
 	var c common
@@ -46,15 +46,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	uiAddr := fs.String("ui", "", "serve the run's live page on `HOST:PORT` while it runs (token: GOME_TOKEN or generated and printed)")
+	var tf taskFlags
+	tf.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	dir, err := tf.taskArg("run", pos)
+	if err != nil {
 		fs.Usage()
-		return fmt.Errorf("%w: run takes one task folder, got %d arguments", errUsage, len(pos))
+		return err
 	}
-	cfg.TaskDir = pos[0]
+	if cfg.TaskDir, err = tf.taskReference(c.home, dir); err != nil {
+		return err
+	}
 	cfg.Strategy = engine.Strategy(strategy)
 	cfg.BudgetSeconds = budget.Seconds()
 	cfg.ExecTimeoutSeconds = execTimeout.Seconds()

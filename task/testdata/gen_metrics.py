@@ -17,7 +17,6 @@ import numpy as np
 import sklearn
 from sklearn import metrics as skm
 
-EPS = 1e-15  # the clipping bound package task uses (sklearn's old default)
 
 
 def num(values):
@@ -75,11 +74,17 @@ add("mean-column-wise-auc three columns", "mean-column-wise-auc", colwise, skm.r
 add("auc on several columns averages them", "auc", colwise, skm.roc_auc_score(Y, S, average="macro"))
 
 # Log loss ------------------------------------------------------------------
-def log_loss(yt, yp, labels=None):
-    kw = {"labels": labels}
-    if "eps" in skm.log_loss.__code__.co_varnames:
-        kw["eps"] = EPS
-    return skm.log_loss(yt, yp, **kw)
+def log_loss(yt, yp, labels):
+    """scikit-learn >= 1.5's log_loss, which MLE-bench grades with: a single
+    column becomes [1-p, p], then probabilities are clipped to float64's eps
+    and not renormalised. Debian's scikit-learn (1.2) still renormalises and
+    clips at 1e-15, so the formula is written out here from 1.5's source."""
+    yp = np.asarray(yp, dtype=np.float64)
+    if yp.ndim == 1:
+        yp = np.stack([1 - yp, yp], axis=1)
+    onehot = np.eye(len(labels))[np.searchsorted(labels, yt)]
+    eps = np.finfo(np.float64).eps
+    return float(np.mean(-(onehot * np.log(np.clip(yp, eps, 1 - eps))).sum(axis=1)))
 
 
 binary = {
