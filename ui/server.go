@@ -260,9 +260,11 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 	var done string
 	switch r.PathValue("action") {
 	case "stop":
-		err, done = s.src.Stop(ctx, runID), "stop requested: the run ends after recording its best so far"
+		err = s.src.Stop(ctx, runID)
+		done = "stop requested: the run ends after recording its best so far"
 	case "resume":
-		err, done = s.src.Resume(ctx, runID), "resumed from its last completed step"
+		err = s.src.Resume(ctx, runID)
+		done = "resumed from its last completed step"
 	case "steer":
 		r.Body = http.MaxBytesReader(w, r.Body, maxSteerBytes+1000)
 		text := strings.TrimSpace(r.FormValue("text"))
@@ -274,7 +276,8 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, fmt.Sprintf("the direction is %d bytes: keep it under %d", len(text), maxSteerBytes), http.StatusBadRequest)
 			return
 		}
-		err, done = s.src.Steer(ctx, runID, text), "the next gradients will consider: "+text
+		err = s.src.Steer(ctx, runID, text)
+		done = "the next gradients will consider: " + text
 	default:
 		http.Error(w, fmt.Sprintf("unknown action %q: use stop, resume or steer", r.PathValue("action")), http.StatusNotFound)
 		return

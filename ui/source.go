@@ -23,9 +23,10 @@ type Source interface {
 	Run(ctx context.Context, runID string) (Run, error)
 	// Step is one step in full: its gradient, its code and its parent's, logs and timings.
 	Step(ctx context.Context, runID, stepID string) (StepDetail, error)
-	// Wait blocks until the run records something new after version (a step, an event, a
-	// change of status) and returns the new version, or returns version unchanged when ctx ends.
-	// Version 0 returns the current version at once.
+	// Wait blocks until the run records something new after version (a step, a change of
+	// status) and returns the new version; when ctx ends first it returns version and ctx's
+	// error. Version 0 returns the current version at once. Versions are only compared for
+	// equality.
 	Wait(ctx context.Context, runID string, version int64) (int64, error)
 	// Stop stops an active run; Resume continues a stopped, failed or interrupted one.
 	Stop(ctx context.Context, runID string) error
