@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/gome-agent/gome/engine"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -124,5 +127,41 @@ func TestUISourceReadsStore(t *testing.T) {
 	}
 	if err := src.Steer(ctx, "r", "try boosting"); !errors.Is(err, ui.ErrUnsupported) {
 		t.Errorf("steer without steer_run: %v, want ErrUnsupported", err)
+	}
+
+	// Beside the tools' own gome://runs/{run_id} resources, the App's views resolve to HTML.
+	pages, err := ui.New(src, ui.Options{CheckToken: tokenCheck("a-token-of-16-chars")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pages.RegisterMCP(ms); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewInProcessClient(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctx, mcpgo.InitializeRequest{Params: mcpgo.InitializeParams{ProtocolVersion: mcpgo.LATEST_PROTOCOL_VERSION, ClientInfo: mcpgo.Implementation{Name: "t", Version: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for uri, want := range map[string]string{
+		"gome://runs/r":                 `"run_id": "r"`,
+		"gome://runs/r/view":            `<svg id="curve"`,
+		"gome://runs/r/steps/r-s1/view": "too few features",
+		ui.AppURI:                       "ui/initialize",
+	} {
+		for range 5 { // the server picks among matching templates; every time must be right
+			res, err := c.ReadResource(ctx, mcpgo.ReadResourceRequest{Params: mcpgo.ReadResourceParams{URI: uri}})
+			if err != nil {
+				t.Fatalf("read %s: %v", uri, err)
+			}
+			if text := res.Contents[0].(mcpgo.TextResourceContents).Text; !strings.Contains(text, want) {
+				t.Fatalf("read %s: lacks %q:\n%.300s", uri, want, text)
+			}
+		}
 	}
 }
