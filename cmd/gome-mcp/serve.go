@@ -24,6 +24,9 @@ the only place gome-mcp ever prints a secret. The server listens on 127.0.0.1 un
 --allow-remote is given, and refuses requests whose Host header is not its own address or
 localhost (DNS rebinding).
 
+With --http the run pages are served too, at http://ADDR/ui/ (see 'gome-mcp ui -h'): a browser
+opens http://ADDR/ui/?token=TOKEN once and keeps a cookie.
+
 Flags:
 `
 

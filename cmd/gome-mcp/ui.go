@@ -87,12 +87,17 @@ func cmdUI(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w (choose another port with --addr)", h.addr, err)
 	}
 	bound := ln.Addr().String()
-	printPagesURL(stderr, "http://"+bound+"/", h)
+	printPagesURL(stderr, "http://"+bound+"/", h, false)
 	return servePages(ctx, ln, newAllowedHosts(bound, h.allowedHosts).guard(pages.Handler()), a)
 }
 
-// printPagesURL tells the person where the pages are; a generated token is shown this once.
-func printPagesURL(w io.Writer, url string, h httpConfig) {
+// printPagesURL tells the person where the pages are; a generated token is shown this once,
+// unless serve has just shown it for its bearer header.
+func printPagesURL(w io.Writer, url string, h httpConfig, tokenShown bool) {
+	if h.generated && tokenShown {
+		fmt.Fprintf(w, "gome-mcp: watch runs at %s?token=TOKEN with the bearer token above\n", url)
+		return
+	}
 	if h.generated {
 		fmt.Fprintf(w, "gome-mcp: watch runs at %s?token=%s\n  (the token is shown only now; set GOME_TOKEN to choose your own)\n", url, h.token)
 		return
@@ -415,7 +420,7 @@ func attachPages(a *app, ms *server.MCPServer, h *httpConfig, stderr io.Writer) 
 	var pagesURL string // set once listening, before any request is served
 	h.onListen = func(bound string) {
 		pagesURL = "http://" + bound + uiBase + "/"
-		printPagesURL(stderr, pagesURL, *h)
+		printPagesURL(stderr, pagesURL, *h, true)
 	}
 	if t := ms.GetTool("start_run"); t != nil {
 		next := t.Handler
@@ -461,7 +466,7 @@ func runPages(ctx context.Context, a *app, home, addr string, stderr io.Writer) 
 	}
 	bound := ln.Addr().String()
 	url := "http://" + bound + "/"
-	printPagesURL(stderr, url, h)
+	printPagesURL(stderr, url, h, false)
 	go servePages(ctx, ln, newAllowedHosts(bound, "").guard(pages.Handler()), a)
 	return url, "", nil
 }
