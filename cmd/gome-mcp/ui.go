@@ -58,7 +58,7 @@ func cmdUI(ctx context.Context, args []string, stderr io.Writer) error {
 	var c common
 	c.register(fs, true)
 	var h httpConfig
-	fs.StringVar(&h.addr, "addr", "127.0.0.1:8766", "serve the pages on `HOST:PORT` (a bare :PORT means 127.0.0.1)")
+	fs.StringVar(&h.addr, "addr", defaultPagesAddr, "serve the pages on `HOST:PORT` (a bare :PORT means 127.0.0.1)")
 	fs.StringVar(&h.token, "token", "", "`TOKEN` a browser must show once, at least 16 characters (env GOME_TOKEN; default: generated and printed once to stderr)")
 	fs.BoolVar(&h.allowRemote, "allow-remote", false, "listen on a non-loopback address: anyone who reaches it with the token can stop and resume runs here")
 	fs.StringVar(&h.allowedHosts, "allowed-hosts", "", "extra Host header `NAMES` accepted, comma-separated (the bound address and localhost always are)")
@@ -441,8 +441,11 @@ func attachPages(a *app, ms *server.MCPServer, h *httpConfig, stderr io.Writer) 
 	return nil
 }
 
-// defaultPagesURL is where `gome-mcp ui` serves the pages unless told otherwise.
-const defaultPagesURL = "http://127.0.0.1:8766/"
+// defaultPagesAddr is where `gome-mcp ui` serves the pages unless told otherwise.
+const (
+	defaultPagesAddr = "127.0.0.1:8766"
+	defaultPagesURL  = "http://" + defaultPagesAddr + "/"
+)
 
 // runPages serves the pages while `gome-mcp run` runs when addr is set, and returns the pages'
 // URL and a line that says how to open them: the served pages, or where `gome-mcp ui` serves
