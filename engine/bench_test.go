@@ -56,8 +56,8 @@ func (s *busySandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result,
 	score := 0.5 + float64(s.n)*1e-6
 	s.busy += time.Since(began)
 	s.mu.Unlock()
-	os.WriteFile(filepath.Join(job.Workspace, submissionFile), sub, 0o644)
-	os.WriteFile(filepath.Join(job.Workspace, scoresFile), fmt.Appendf(nil, `{"metric": "auc", "validation": %g}`, score), 0o644)
+	os.WriteFile(filepath.Join(job.Workspace, SubmissionFile), sub, 0o644)
+	os.WriteFile(filepath.Join(job.Workspace, ScoresFile), fmt.Appendf(nil, `{"metric": "auc", "validation": %g}`, score), 0o644)
 	return sandbox.Result{Duration: time.Since(began), Backend: "bench"}, nil
 }
 

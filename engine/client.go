@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
@@ -13,13 +11,14 @@ import (
 	"github.com/gome-agent/gome/memory"
 )
 
-// ErrStepsUsed is returned when a client asks for a step beyond its trace's max_steps.
-var ErrStepsUsed = errors.New("the trace has used all its steps")
-
 // Create records a run without starting it. A client-driven run (Config.Client) is then
 // advanced with GradientContext and ApplyUpdate.
-func (e *Engine) Create(ctx context.Context, cfg Config) (memory.Run, error) {
-	return e.create(ctx, cfg)
+func (e *Engine) Create(ctx context.Context, cfg Config) (RunSummary, error) {
+	run, err := e.create(ctx, cfg)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	return e.summary(run), nil
 }
 
 // GradientContext is everything a diagnosis of a trace's best solution needs, for a client
@@ -31,7 +30,7 @@ type GradientContext struct {
 	Trace         int             `json:"trace"`
 	NextStep      int             `json:"next_step"`
 	StepsLeft     int             `json:"steps_left"`
-	Kind          string          `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
+	Kind          StepKind        `json:"kind" jsonschema:"draft (no valid solution yet: write main.py) or improve (diagnose, then update the best)"`
 	TaskID        string          `json:"task_id"`
 	Metric        string          `json:"metric"`
 	LowerIsBetter bool            `json:"lower_is_better"`
@@ -92,7 +91,7 @@ func (e *Engine) openTrace(ctx context.Context, runID string, trace int) (*clien
 			history = append(history, s)
 		}
 	}
-	return &clientStep{ctx: ctx, st: st, trace: trace, history: history, all: all, best: bestOf(st.task, history), release: release}, nil
+	return &clientStep{ctx: ctx, st: st, trace: trace, history: history, all: all, best: bestOf(st.facts.Direction, history), release: release}, nil
 }
 
 // GradientContext returns what a client needs to diagnose a trace's best solution itself.
@@ -108,7 +107,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	}
 	gc := &GradientContext{
 		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
-		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.task.LowerIsBetter,
+		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.facts.Direction.LowerIsBetter(),
 		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
 	}
 	if cs.best == nil {
@@ -135,27 +134,40 @@ func (e *Engine) ComputeGradient(ctx context.Context, runID string, trace int) (
 	if cs.best == nil {
 		return nil, 0, fmt.Errorf("%w: trace %d has no valid solution to diagnose yet: apply a draft first", ErrInvalidConfig, trace)
 	}
-	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all, memory: e.recall(ctx, cs.st, cs.best)}
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
 	call := caller{e: e, st: cs.st, trace: trace, step: len(cs.history), stepID: ""}
-	var g Gradient
-	if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, cs.best), &g); err != nil {
+	// The gradient stage of the pipeline, without the rest: nothing is recorded but the call.
+	dir, err := e.gradient(ctx, call, v, cs.best, given{})
+	if err != nil {
 		return nil, 0, err
 	}
-	return &g, cs.st.cfg.weights().choose(g.Hypotheses), nil
+	return dir.gradient, dir.pick, nil
 }
 
 // CheckGradient validates a client's gradient against the gradient schema and returns the
-// index of the hypothesis the weights pick.
-func (e *Engine) CheckGradient(g Gradient) (int, error) {
+// index of the hypothesis the run's weights pick: the same one ApplyUpdate follows.
+func (e *Engine) CheckGradient(ctx context.Context, runID string, g Gradient) (int, error) {
+	cfg, err := e.runConfig(ctx, runID)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.checkGradient(g); err != nil {
+		return 0, err
+	}
+	return cfg.weights().choose(g.Hypotheses), nil
+}
+
+// checkGradient validates a gradient against its schema and its challenges.
+func (e *Engine) checkGradient(g Gradient) error {
 	if err := validate(e.schemas.gradient, g); err != nil {
-		return 0, fmt.Errorf("%w: the gradient does not match its schema: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: the gradient does not match its schema: %w", ErrInvalidConfig, err)
 	}
 	for i, h := range g.Hypotheses {
 		if h.Challenge >= len(g.Challenges) {
-			return 0, fmt.Errorf("%w: hypothesis %d answers challenge %d, but there are %d challenges", ErrInvalidConfig, i, h.Challenge, len(g.Challenges))
+			return fmt.Errorf("%w: hypothesis %d answers challenge %d, but there are %d challenges", ErrInvalidConfig, i, h.Challenge, len(g.Challenges))
 		}
 	}
-	return DefaultWeights.choose(g.Hypotheses), nil
+	return nil
 }
 
 func schemaJSON(s *jsonschema.Schema) json.RawMessage {
@@ -190,7 +202,15 @@ type UpdateInput struct {
 // ApplyUpdate takes the next step of a trace with the client's code (or the server model's):
 // it runs it, scores it, accepts it only if it improves the trace's best, and records it. On
 // a trace with no valid solution yet, the step is a draft.
-func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (memory.Step, error) {
+func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (StepDetail, error) {
+	step, err := e.applyUpdate(ctx, runID, trace, in)
+	if err != nil {
+		return StepDetail{}, err
+	}
+	return stepDetail(step, map[string]int{step.TraceID: trace}), nil
+}
+
+func (e *Engine) applyUpdate(ctx context.Context, runID string, trace int, in UpdateInput) (memory.Step, error) {
 	cs, err := e.openTrace(ctx, runID, trace)
 	if err != nil {
 		return memory.Step{}, err
@@ -200,72 +220,32 @@ func (e *Engine) ApplyUpdate(ctx context.Context, runID string, trace int, in Up
 	if len(cs.history) >= st.cfg.MaxSteps {
 		return memory.Step{}, fmt.Errorf("%w: trace %d took %d of %d steps: start a new run to go on", ErrStepsUsed, trace, len(cs.history), st.cfg.MaxSteps)
 	}
-	var chosen *Hypothesis
 	if in.Gradient != nil {
-		if _, err := e.CheckGradient(*in.Gradient); err != nil {
+		if err := e.checkGradient(*in.Gradient); err != nil {
 			return memory.Step{}, err
 		}
-		pick := st.cfg.weights().choose(in.Gradient.Hypotheses)
-		if in.Hypothesis != nil {
-			if *in.Hypothesis < 0 || *in.Hypothesis >= len(in.Gradient.Hypotheses) {
-				return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *in.Hypothesis, len(in.Gradient.Hypotheses))
-			}
-			pick = *in.Hypothesis
+		if h := in.Hypothesis; h != nil && (*h < 0 || *h >= len(in.Gradient.Hypotheses)) {
+			return memory.Step{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *h, len(in.Gradient.Hypotheses))
 		}
-		chosen = &in.Gradient.Hypotheses[pick]
 	}
 	if in.Code == "" && e.modelFor(ctx) == nil {
 		return memory.Step{}, fmt.Errorf("%w: pass code (the complete main.py): no model is configured on the server", ErrInvalidConfig)
 	}
-	kind := KindImprove
+	p := plan{kind: KindImprove, parent: cs.best}
 	if cs.best == nil {
-		kind = KindDraft
+		p = plan{kind: KindDraft}
 	}
-	step, err := e.newStep(st, trace, len(cs.history), kind, cs.best)
-	if err != nil {
-		return step, err
-	}
-	if in.Gradient != nil {
-		if raw, err := json.Marshal(in.Gradient); err == nil {
-			step.Gradient = raw
-		}
-		step.Hypothesis = chosen.Statement
-	}
-	if step.Hypothesis == "" {
-		step.Hypothesis = in.Summary
-	}
-	e.emit(ctx, Event{Kind: EventStepStarted, RunID: runID, Trace: trace, Step: step.Index, StepID: step.ID, Message: kind + " step (client)"})
-	call := caller{e: e, st: st, trace: trace, step: step.Index, stepID: step.ID, tokens: new(atomic.Int64)}
-	code := in.Code
-	n := notes{chosen: chosen, summary: in.Summary}
-	if chosen != nil {
-		n.cited = citedEntries(*chosen, e.recall(ctx, st, cs.best))
-	}
-	if code == "" {
-		v := view{st: st, trace: trace, history: cs.history, all: cs.all}
-		switch {
-		case cs.best == nil:
-			code, n, err = e.write(ctx, call, v, plan{kind: KindDraft}, nil, &step)
-		case chosen != nil:
-			var u Update
-			err = call.ask(ctx, "update", e.schemas.update, updateMessages(v, cs.best, *in.Gradient, *chosen), &u)
-			code, n.summary = u.Code, u.Summary
-		default:
-			code, n, err = e.write(ctx, call, v, plan{kind: KindImprove, parent: cs.best}, cs.best, &step)
-		}
-		if err != nil {
-			return step, err
-		}
-	}
-	return e.judge(ctx, call, step, code, cs.best, n)
+	v := view{st: st, trace: trace, history: cs.history, all: cs.all}
+	// A client's step enters the same pipeline as an autonomous one, at the stage its input
+	// fills: its gradient replaces the diagnosis, its code the writing.
+	return e.pipeline(ctx, v, p, cs.best, given{gradient: in.Gradient, hypothesis: in.Hypothesis, code: in.Code, summary: in.Summary}, true)
 }
 
 // Finish ends a run that is not executing here (a client-driven run, or one stopped earlier):
 // it writes the final report and records the run as finished.
 func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
-	_, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if err := e.register(runID, cancel); err != nil {
+	// Registering keeps client calls and a resume off the run while its report is written.
+	if err := e.register(runID, func(error) {}); err != nil {
 		return nil, err
 	}
 	defer e.unregister(runID)
@@ -276,5 +256,5 @@ func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
 	if st.run.Status == memory.RunFinished {
 		return nil, fmt.Errorf("run %q: %w", runID, ErrRunFinished)
 	}
-	return e.finish(ctx, st, memory.RunFinished, "finished by client", "")
+	return e.finish(ctx, st, memory.RunFinished, StopClient)
 }

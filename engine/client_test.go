@@ -22,14 +22,14 @@ func TestClientDrivesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gc.Kind != KindDraft || gc.Schema == nil || len(gc.Prompt) != 2 || !strings.Contains(gc.Task, "auc") {
+	if StepKind(gc.Kind) != KindDraft || gc.Schema == nil || len(gc.Prompt) != 2 || !strings.Contains(gc.Task, "auc") {
 		t.Fatalf("context for an empty trace: %+v; want a draft request with prompt, schema and task", gc)
 	}
 	draft, err := e.ApplyUpdate(ctx, run.ID, 0, UpdateInput{Code: solution(t, "weak.py"), Summary: "weak baseline"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if draft.Kind != KindDraft || draft.Decision != Accepted {
+	if StepKind(draft.Kind) != KindDraft || Decision(draft.Decision) != Accepted {
 		t.Fatalf("draft %s %s (%s): want an accepted draft", draft.Kind, draft.Decision, draft.Reason)
 	}
 
@@ -37,7 +37,7 @@ func TestClientDrivesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gc.Kind != KindImprove || gc.BestStepID != draft.ID || gc.BestCode == "" || gc.StepsLeft != 2 {
+	if StepKind(gc.Kind) != KindImprove || gc.BestStepID != draft.ID || gc.BestCode == "" || gc.StepsLeft != 2 {
 		t.Fatalf("context after the draft: %+v", gc)
 	}
 	bad := testGradient()
@@ -50,7 +50,7 @@ func TestClientDrivesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if improved.Decision != Accepted || !(*improved.Score > *draft.Score) || improved.Hypothesis != g.Hypotheses[0].Statement || len(improved.Gradient) == 0 {
+	if Decision(improved.Decision) != Accepted || !(*improved.Score > *draft.Score) || improved.Hypothesis != g.Hypotheses[0].Statement || improved.Gradient == nil {
 		t.Fatalf("update %+v: want accepted, better than the draft, with its gradient stored", improved)
 	}
 	if _, err := e.ApplyUpdate(ctx, run.ID, 0, UpdateInput{}); err == nil || !strings.Contains(err.Error(), "pass code") {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -47,11 +46,13 @@ type Config struct {
 	MaxTokens int `json:"max_tokens,omitempty"`
 	// MaxCostUSD caps the run's model cost in US dollars (0: no cap); it needs prices.
 	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
-	// NoMomentum turns the success memory off (an ablation): gradients see the best solution
-	// and the failures since it, but no accepted changes of this or other traces.
+	// NoMomentum turns momentum off (an ablation). Momentum is the in-run history: the
+	// accepted changes of this trace and its siblings that prompts show. Without it, gradients
+	// see the best solution and the failures since it only, and the cross-run success memory
+	// is not shown either.
 	NoMomentum bool `json:"no_momentum,omitempty"`
-	// NoMemory stops gradients from seeing the success memory of earlier runs (an ablation);
-	// successes are still recorded.
+	// NoMemory hides the cross-run success memory (changes that worked in earlier runs) from
+	// gradients (an ablation); this run's changes are still recorded in it.
 	NoMemory bool `json:"no_memory,omitempty"`
 	// MergeFraction is the last fraction of the budget in which gradients are asked to merge
 	// the other traces' accepted ideas into this trace's best (0: no merge stage).
@@ -72,22 +73,18 @@ type Config struct {
 	Weights *Weights `json:"weights,omitempty"`
 }
 
-// Defaults for a run; each is a starting point, not a tuned value.
-const (
-	DefaultTraces              = 1
-	DefaultMaxSteps            = 6
-	DefaultBudgetSeconds       = 3600
-	DefaultExecTimeoutSeconds  = 600
-	DefaultDebugTimeoutSeconds = 120
-	DefaultMaxFixes            = 2
-	DefaultDrafts              = 3
-	DefaultRerunSeeds          = 2
-
-	maxTraces = 16
+// Defaults for a run, from the settings (settings.go); each is a starting point, not a tuned
+// value.
+var (
+	DefaultTraces              = int(SettingTraces.Default)
+	DefaultMaxSteps            = int(SettingMaxSteps.Default)
+	DefaultBudgetSeconds       = SettingBudgetSeconds.Default
+	DefaultExecTimeoutSeconds  = SettingExecTimeoutSeconds.Default
+	DefaultDebugTimeoutSeconds = SettingDebugTimeoutSeconds.Default
+	DefaultMaxFixes            = int(SettingMaxFixes.Default)
+	DefaultDrafts              = int(SettingDrafts.Default)
+	DefaultRerunSeeds          = int(SettingRerunSeeds.Default)
 )
-
-// ErrInvalidConfig marks a configuration the caller must correct.
-var ErrInvalidConfig = errors.New("invalid run configuration")
 
 // WithDefaults fills every unset field with its default.
 func (c Config) WithDefaults() Config {
@@ -131,30 +128,30 @@ func (c Config) Validate() error {
 		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer")
 	case c.Strategy != StrategyGradient && c.Strategy != StrategyTree && c.Strategy != StrategyAuto:
 		return bad("unknown strategy %q: use gradient, tree or auto", c.Strategy)
-	case c.Traces < 1 || c.Traces > maxTraces:
-		return bad("traces is %d: use 1 to %d", c.Traces, maxTraces)
-	case c.MaxSteps < 1 || c.MaxSteps > 1000:
-		return bad("max_steps is %d: use 1 to 1000 (drafts count as steps)", c.MaxSteps)
+	case !SettingTraces.allows(c.Traces):
+		return bad("traces is %d: use %s", c.Traces, SettingTraces.span())
+	case !SettingMaxSteps.allows(c.MaxSteps):
+		return bad("max_steps is %d: use %s (drafts count as steps)", c.MaxSteps, SettingMaxSteps.span())
 	case c.BudgetSeconds < 1:
 		return bad("budget_seconds is %g: use at least 1", c.BudgetSeconds)
 	case c.ExecTimeoutSeconds < 1:
 		return bad("exec_timeout_seconds is %g: use at least 1", c.ExecTimeoutSeconds)
 	case c.DebugTimeoutSeconds < 1:
 		return bad("debug_timeout_seconds is %g: use at least 1", c.DebugTimeoutSeconds)
-	case c.MaxFixes < -1 || c.MaxFixes > 10:
-		return bad("max_fixes is %d: use -1 (no fixes) to 10", c.MaxFixes)
+	case !SettingMaxFixes.allows(c.MaxFixes):
+		return bad("max_fixes is %d: use %s (no fixes) to %s", c.MaxFixes, num(SettingMaxFixes.Min), num(SettingMaxFixes.Max))
 	case c.MaxTokens < 0:
 		return bad("max_tokens is %d: use 0 (no cap) or more", c.MaxTokens)
 	case c.MaxCostUSD < 0:
 		return bad("max_cost_usd is %g: use 0 (no cap) or more", c.MaxCostUSD)
 	case c.MergeFraction < 0 || c.MergeFraction >= 1:
 		return bad("merge_fraction is %g: use 0 (off) up to below 1, e.g. 0.2 for the last fifth of the budget", c.MergeFraction)
-	case c.Drafts < 1 || c.Drafts > 20:
-		return bad("drafts is %d: use 1 to 20", c.Drafts)
+	case !SettingDrafts.allows(c.Drafts):
+		return bad("drafts is %d: use %s", c.Drafts, SettingDrafts.span())
 	case c.RerunTopK < 0 || c.RerunTopK > 10:
 		return bad("rerun_top_k is %d: use 0 (off) to 10", c.RerunTopK)
-	case c.RerunSeeds < 0 || c.RerunSeeds > 10:
-		return bad("rerun_seeds is %d: use 1 to 10", c.RerunSeeds)
+	case !SettingRerunSeeds.allows(c.RerunSeeds):
+		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}
 	if w := c.Weights; w != nil {
 		for name, v := range map[string]float64{"alignment": w.Alignment, "impact": w.Impact, "novelty": w.Novelty, "feasibility": w.Feasibility, "risk_reward": w.RiskReward} {
@@ -175,6 +172,12 @@ func (c Config) weights() Weights {
 	}
 	return DefaultWeights
 }
+
+// momentumShown reports whether prompts show the in-run history of accepted changes.
+func (c Config) momentumShown() bool { return !c.NoMomentum }
+
+// memoryShown reports whether gradients see the cross-run success memory.
+func (c Config) memoryShown() bool { return !c.NoMomentum && !c.NoMemory }
 
 func (c Config) fixes() int { return max(c.MaxFixes, 0) }
 

@@ -1,8 +1,16 @@
-// Package engine is Gome's optimizer: it runs traces of steps over a task, where each step
-// diagnoses the trace's best solution (the gradient), asks a model for a change that follows the
-// chosen direction (the update), executes it in a sandbox, and keeps it only if the validation
-// score improved in the task's direction. Every step is committed to the store before the next
-// begins, so a restarted server resumes each unfinished run from its last completed step.
+// Package engine is Gome's optimizer. A run optimizes a task with several traces in parallel;
+// each trace takes steps through one pipeline named after the paper (pipeline.go): gradient
+// (diagnose the trace's best solution and choose a hypothesis), update (write the change and make
+// it run in the sandbox: debug run, fixes, full run), accept (the line search: kept only if the
+// validation score improved in the task's direction) and remember (commit the step, from which
+// momentum is drawn, and record the change in the cross-run success memory). Autonomous runs,
+// the tree strategy and client-driven steps all go through it. Every step is committed to the
+// store before the next begins, so a restarted server resumes each unfinished run from its last
+// completed step.
+//
+// The read side (view.go) shows runs, steps and solutions and waits for changes from the store
+// alone, with the facts fixed when the run was created (RunFacts), so front ends can follow a
+// run another process executes. Errors a caller can fix match ErrCaller.
 package engine
 
 import (
@@ -24,33 +32,15 @@ import (
 )
 
 // Model answers a structured request with JSON that validates against the request's schema.
-type Model interface {
-	Complete(ctx context.Context, req llm.Request) (llm.Response, error)
-}
+// It is llm.Model, declared once there (llm's recorder wraps one, and llm cannot import the
+// engine); the engine is its main consumer.
+type Model = llm.Model
 
-// Sandbox executes one job and reports what happened.
+// Sandbox executes one job and reports what happened. It is the only sandbox interface: the
+// MCP tools reach the sandbox through the engine (Execute).
 type Sandbox interface {
 	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
 }
-
-// Errors callers can check.
-var (
-	// ErrNoModel is returned when a run needs a model and none is configured.
-	ErrNoModel = errors.New("no model configured: set GOME_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY) or pass --model, or replay a recorded run with --replay FILE")
-	// ErrInvalidTask wraps every reason a task folder cannot be used.
-	ErrInvalidTask = errors.New("invalid task")
-	// ErrRunActive is returned when a run is asked to start while it is already running here.
-	ErrRunActive = errors.New("run is already running")
-	// ErrRunFinished is returned when a finished run is asked to resume.
-	ErrRunFinished = errors.New("run has already finished")
-)
-
-// taskError reads as the task loader's message and matches ErrInvalidTask.
-type taskError struct{ err error }
-
-func (e taskError) Error() string        { return e.err.Error() }
-func (e taskError) Unwrap() error        { return e.err }
-func (e taskError) Is(target error) bool { return target == ErrInvalidTask }
 
 // modelKey carries a per-call model in a context.
 type modelKey struct{}
@@ -148,15 +138,19 @@ func (e *Engine) Close() {
 
 // Start validates cfg, records a new run and starts it in the background. Errors about the
 // configuration or the task wrap ErrInvalidConfig or the task package's errors.
-func (e *Engine) Start(ctx context.Context, cfg Config) (memory.Run, error) {
+func (e *Engine) Start(ctx context.Context, cfg Config) (RunSummary, error) {
 	run, err := e.create(ctx, cfg)
 	if err != nil {
-		return memory.Run{}, err
+		return RunSummary{}, err
 	}
 	if err := e.launch(run.ID); err != nil {
-		return memory.Run{}, err
+		return RunSummary{}, err
 	}
-	return run, nil
+	return e.summary(run), nil
+}
+
+func (e *Engine) summary(r memory.Run) RunSummary {
+	return RunSummary{ID: r.ID, TaskID: r.TaskID, Status: string(r.Status), Active: e.Active(r.ID), StopReason: r.StopReason, CreatedAt: r.CreatedAt}
 }
 
 // Run records a new run and executes it in the caller's goroutine, returning its report.
@@ -188,8 +182,7 @@ func (e *Engine) Resume(ctx context.Context) ([]string, error) {
 	}
 	var ids []string
 	for _, r := range runs {
-		var cfg Config
-		if err := json.Unmarshal(r.Config, &cfg); err == nil && cfg.Client {
+		if rec, err := e.readRun(ctx, r.ID); err == nil && rec.cfg.Client {
 			continue // a client-driven run waits for its client
 		}
 		if err := e.launch(r.ID); err != nil {
@@ -206,33 +199,37 @@ func (e *Engine) Resume(ctx context.Context) ([]string, error) {
 
 // ResumeRun continues a stopped, failed or interrupted run in the background from its last
 // completed step. A finished run cannot resume: start a new one.
-func (e *Engine) ResumeRun(ctx context.Context, runID string) (memory.Run, error) {
-	run, err := e.store.GetRun(ctx, runID)
+func (e *Engine) ResumeRun(ctx context.Context, runID string) (RunSummary, error) {
+	rec, err := e.readRun(ctx, runID)
 	if err != nil {
-		return memory.Run{}, err
+		return RunSummary{}, err
 	}
+	run, cfg := rec.run, rec.cfg
 	if run.Status == memory.RunFinished {
-		return memory.Run{}, fmt.Errorf("run %q: %w: start a new run to continue optimizing", runID, ErrRunFinished)
+		return RunSummary{}, fmt.Errorf("run %q: %w: start a new run to continue optimizing", runID, ErrRunFinished)
 	}
 	if e.Active(runID) {
-		return memory.Run{}, fmt.Errorf("run %q: %w", runID, ErrRunActive)
+		return RunSummary{}, fmt.Errorf("run %q: %w", runID, ErrRunActive)
 	}
-	var cfg Config
-	if err := json.Unmarshal(run.Config, &cfg); err == nil && cfg.Client {
-		return memory.Run{}, fmt.Errorf("%w: run %q is driven by its client: continue it with compute_gradient and apply_update", ErrInvalidConfig, runID)
+	if cfg.Client {
+		return RunSummary{}, fmt.Errorf("%w: run %q is driven by its client: continue it with compute_gradient and apply_update", ErrInvalidConfig, runID)
 	}
 	if e.model == nil {
-		return memory.Run{}, ErrNoModel
+		return RunSummary{}, ErrNoModel
 	}
 	if run.Status != memory.RunRunning {
 		if err := e.store.SetRunStatus(ctx, runID, memory.RunRunning); err != nil {
-			return memory.Run{}, fmt.Errorf("mark run running: %w", err)
+			return RunSummary{}, fmt.Errorf("mark run running: %w", err)
 		}
 	}
 	if err := e.launch(runID); err != nil {
-		return memory.Run{}, err
+		return RunSummary{}, err
 	}
-	return e.store.GetRun(ctx, runID)
+	run, err = e.store.GetRun(ctx, runID)
+	if err != nil {
+		return RunSummary{}, fmt.Errorf("read run %q: %w", runID, err)
+	}
+	return e.summary(run), nil
 }
 
 // Stop cancels an active run; it is recorded as stopped with its best solution so far. It
@@ -278,7 +275,8 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	if cfg.GPU && cap(e.slots.gpu) == 0 {
 		return memory.Run{}, fmt.Errorf("%w: gpu asks for GPU executions but this server has no GPU slots: start it with --gpu-slots N on a machine with GPUs", ErrInvalidConfig)
 	}
-	raw, err := json.Marshal(cfg)
+	facts := factsOf(t, cfg.TaskDir)
+	raw, err := json.Marshal(stored{Config: cfg, Facts: &facts})
 	if err != nil {
 		return memory.Run{}, fmt.Errorf("encode run configuration: %w", err)
 	}

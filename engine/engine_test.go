@@ -105,6 +105,9 @@ func testGradient() Gradient {
 
 func newTestEngine(t *testing.T, model Model, opts ...Option) (*Engine, *memory.Store, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real Python in the local sandbox (seconds per step); the fake-sandbox tests cover the pipeline under -short")
+	}
 	home := t.TempDir()
 	store, err := memory.Open(context.Background(), filepath.Join(home, "gome.db"))
 	if err != nil {
@@ -148,7 +151,7 @@ func TestRunImprovesOnDraft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDecisions := []string{Accepted, Accepted, Rejected}
+	wantDecisions := []string{string(Accepted), string(Accepted), string(Rejected)}
 	for i, s := range steps {
 		if s.Decision != wantDecisions[i] {
 			t.Errorf("step %d: decision %s (%s), want %s", i, s.Decision, s.Reason, wantDecisions[i])
@@ -208,7 +211,7 @@ func TestFailingDraftIsFixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(steps) != 1 || steps[0].Decision != Accepted {
+	if len(steps) != 1 || Decision(steps[0].Decision) != Accepted {
 		t.Fatalf("steps %+v: want one accepted draft after a fix", steps)
 	}
 	out := DecodeOutcome(steps[0].Exec)
@@ -235,10 +238,10 @@ func TestModelFaultFailsStepAndRunGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps, _ := store.ListSteps(context.Background(), rep.RunID, "")
-	if steps[0].Decision != Failed || !strings.Contains(steps[0].Reason, "reply breaks the schema") {
+	if Decision(steps[0].Decision) != Failed || !strings.Contains(steps[0].Reason, "reply breaks the schema") {
 		t.Errorf("step 0: %s %q; want failed with the model's error", steps[0].Decision, steps[0].Reason)
 	}
-	if steps[1].Decision != Accepted || steps[1].Kind != KindDraft {
+	if Decision(steps[1].Decision) != Accepted || StepKind(steps[1].Kind) != KindDraft {
 		t.Errorf("step 1: %s %s; want an accepted draft", steps[1].Kind, steps[1].Decision)
 	}
 }
@@ -279,8 +282,9 @@ func TestBudgetStopsRun(t *testing.T) {
 }
 
 func TestStartRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	model := &scripted{}
-	e, _, _ := newTestEngine(t, model)
+	e, _, _ := newFakeEngine(t, model)
 	tests := []struct {
 		name string
 		cfg  Config
@@ -300,7 +304,7 @@ func TestStartRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	noModel, _, _ := newTestEngine(t, nil)
+	noModel, _, _ := newFakeEngine(t, nil)
 	if _, err := noModel.Start(context.Background(), Config{TaskDir: breastCancer}); !errors.Is(err, ErrNoModel) {
 		t.Fatalf("err = %v, want ErrNoModel", err)
 	}

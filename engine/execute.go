@@ -15,11 +15,15 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
-// Files of the solution contract (DESIGN.md §3), inside a step's workspace.
+// Files of the solution contract (DESIGN.md §3), inside a step's workspace. They are declared
+// here only; everything else names them through these constants.
 const (
-	mainFile       = "main.py"
-	submissionFile = "submission.csv"
-	scoresFile     = "scores.json"
+	// MainFile is the solution's entry point.
+	MainFile = "main.py"
+	// SubmissionFile is the predictions the solution writes for the test set.
+	SubmissionFile = "submission.csv"
+	// ScoresFile holds the validation score the solution reports.
+	ScoresFile = "scores.json"
 )
 
 // Outcome is what one execution of a solution produced and what the engine made of it.
@@ -100,15 +104,15 @@ func (e *Engine) executeStaged(ctx context.Context, call caller, ws, code string
 // executeOnce writes code into the workspace, runs it in the sandbox and checks what it wrote.
 // A Go error means the sandbox itself failed, which no fix of the code can help.
 func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, debug bool, timeout time.Duration, env map[string]string) (Outcome, error) {
-	for _, f := range []string{submissionFile, scoresFile} {
+	for _, f := range []string{SubmissionFile, ScoresFile} {
 		if err := os.Remove(filepath.Join(ws, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return Outcome{}, fmt.Errorf("clear %s: %w", f, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(ws, mainFile), []byte(code), 0o644); err != nil {
-		return Outcome{}, fmt.Errorf("write %s: %w", mainFile, err)
+	if err := os.WriteFile(filepath.Join(ws, MainFile), []byte(code), 0o644); err != nil {
+		return Outcome{}, fmt.Errorf("write %s: %w", MainFile, err)
 	}
-	cmd := []string{sandbox.Python, mainFile}
+	cmd := []string{sandbox.Python, MainFile}
 	if debug {
 		cmd = append(cmd, "--debug")
 	}
@@ -152,11 +156,11 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	if out.Problem != "" {
 		return out, nil
 	}
-	if err := call.st.task.CheckSubmission(filepath.Join(ws, submissionFile)); err != nil {
+	if err := call.st.task.CheckSubmission(filepath.Join(ws, SubmissionFile)); err != nil {
 		out.Problem = "submission: " + err.Error()
 		return out, nil
 	}
-	score, err := readScore(filepath.Join(ws, scoresFile), call.st.task)
+	score, err := readScore(filepath.Join(ws, ScoresFile), call.st.task)
 	if err != nil {
 		out.Problem = err.Error()
 		return out, nil
@@ -174,20 +178,20 @@ func isFatal(err error) bool {
 func readScore(path string, t *task.Task) (float64, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf(`%s is missing: write {"metric": %q, "validation": <score on the validation split>} into GOME_OUTPUT_DIR`, scoresFile, t.Metric)
+		return 0, fmt.Errorf(`%s is missing: write {"metric": %q, "validation": <score on the validation split>} into GOME_OUTPUT_DIR`, ScoresFile, t.Metric)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", scoresFile, err)
+		return 0, fmt.Errorf("read %s: %w", ScoresFile, err)
 	}
 	var s struct {
 		Metric     string   `json:"metric"`
 		Validation *float64 `json:"validation"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, fmt.Errorf(`%s is not valid JSON (%v): write {"metric": %q, "validation": <number>}`, scoresFile, err, t.Metric)
+		return 0, fmt.Errorf(`%s is not valid JSON (%v): write {"metric": %q, "validation": <number>}`, ScoresFile, err, t.Metric)
 	}
 	if s.Validation == nil || math.IsNaN(*s.Validation) || math.IsInf(*s.Validation, 0) {
-		return 0, fmt.Errorf(`%s has no finite "validation" number: write {"metric": %q, "validation": <number>}`, scoresFile, t.Metric)
+		return 0, fmt.Errorf(`%s has no finite "validation" number: write {"metric": %q, "validation": <number>}`, ScoresFile, t.Metric)
 	}
 	return *s.Validation, nil
 }

@@ -37,7 +37,7 @@ func TestStrategies(t *testing.T) {
 				"debug":   {Update{Summary: "fix the typo", Code: weak}},
 				"improve": {Update{Summary: "all features", Code: strong}},
 			},
-			wantKind: []string{KindDraft, KindTreeImprove},
+			wantKind: []string{string(KindDraft), string(KindTreeImprove)},
 		},
 		{
 			name: "auto tries both and keeps going with what improves",
@@ -48,7 +48,7 @@ func TestStrategies(t *testing.T) {
 				"update":   {Update{Summary: "strong", Code: strong}},
 				"improve":  {Update{Summary: "strong again", Code: strong}},
 			},
-			wantKind: []string{KindDraft, KindImprove, KindTreeImprove},
+			wantKind: []string{string(KindDraft), string(KindImprove), string(KindTreeImprove)},
 		},
 	}
 	for _, tt := range tests {
@@ -80,30 +80,30 @@ func TestStrategies(t *testing.T) {
 
 func TestTreeDebugsBuggyLeaf(t *testing.T) {
 	h := []memory.Step{
-		{ID: "a", Kind: KindDraft, Decision: Failed, Code: "x"},
-		{ID: "b", Kind: KindDraft, Decision: Accepted},
-		{ID: "c", Kind: KindDebug, ParentID: "a", Decision: Failed, Code: "y"},
-		{ID: "d", Kind: KindDraft, Decision: Failed}, // a model fault: no code to debug
+		{ID: "a", Kind: string(KindDraft), Decision: string(Failed), Code: "x"},
+		{ID: "b", Kind: string(KindDraft), Decision: string(Accepted)},
+		{ID: "c", Kind: string(KindDebug), ParentID: "a", Decision: string(Failed), Code: "y"},
+		{ID: "d", Kind: string(KindDraft), Decision: string(Failed)}, // a model fault: no code to debug
 	}
 	leaves := buggyLeaves(h)
 	if len(leaves) != 1 || leaves[0].ID != "c" {
 		t.Fatalf("buggy leaves %v, want only c (a has a child, d has no code)", leaves)
 	}
-	deep := append(h, memory.Step{ID: "e", Kind: KindDebug, ParentID: "c", Decision: Failed, Code: "z"},
-		memory.Step{ID: "f", Kind: KindDebug, ParentID: "e", Decision: Failed, Code: "w"})
+	deep := append(h, memory.Step{ID: "e", Kind: string(KindDebug), ParentID: "c", Decision: string(Failed), Code: "z"},
+		memory.Step{ID: "f", Kind: string(KindDebug), ParentID: "e", Decision: string(Failed), Code: "w"})
 	if got := buggyLeaves(deep); len(got) != 0 {
 		t.Fatalf("buggy leaves %v: a chain debugged %d times is not debugged again", got, maxDebugDepth)
 	}
 }
 
 func TestAutoPrefersWhatImproves(t *testing.T) {
-	mk := func(kind string, wins, losses int) []memory.Step {
+	mk := func(kind StepKind, wins, losses int) []memory.Step {
 		var out []memory.Step
 		for range wins {
-			out = append(out, memory.Step{Kind: kind, Decision: Accepted})
+			out = append(out, memory.Step{Kind: string(kind), Decision: string(Accepted)})
 		}
 		for range losses {
-			out = append(out, memory.Step{Kind: kind, Decision: Rejected})
+			out = append(out, memory.Step{Kind: string(kind), Decision: string(Rejected)})
 		}
 		return out
 	}
@@ -129,13 +129,13 @@ func TestMomentumInPrompts(t *testing.T) {
 	st := &runState{run: memory.Run{ID: "r"}, task: &task.Task{ID: "t", Metric: "auc"}, cfg: Config{Traces: 2}.WithDefaults(),
 		inflight: map[int]string{1: "try gradient boosting"}}
 	all := []memory.Step{
-		{TraceID: "r-t0", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.7), Hypothesis: "own draft"},
-		{TraceID: "r-t0", Index: 1, Kind: KindImprove, Decision: Accepted, Score: score(0.8), Hypothesis: "own success"},
-		{TraceID: "r-t0", Index: 2, Kind: KindImprove, Decision: Rejected, Score: score(0.79), Hypothesis: "old failure"},
-		{TraceID: "r-t0", Index: 3, Kind: KindImprove, Decision: Accepted, Score: score(0.85), Hypothesis: "second success"},
-		{TraceID: "r-t0", Index: 4, Kind: KindImprove, Decision: Rejected, Score: score(0.84), Hypothesis: "recent failure"},
-		{TraceID: "r-t1", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.6), Hypothesis: "sibling draft"},
-		{TraceID: "r-t1", Index: 1, Kind: KindImprove, Decision: Accepted, Score: score(0.9), Hypothesis: "sibling success"},
+		{TraceID: "r-t0", Index: 0, Kind: string(KindDraft), Decision: string(Accepted), Score: score(0.7), Hypothesis: "own draft"},
+		{TraceID: "r-t0", Index: 1, Kind: string(KindImprove), Decision: string(Accepted), Score: score(0.8), Hypothesis: "own success"},
+		{TraceID: "r-t0", Index: 2, Kind: string(KindImprove), Decision: string(Rejected), Score: score(0.79), Hypothesis: "old failure"},
+		{TraceID: "r-t0", Index: 3, Kind: string(KindImprove), Decision: string(Accepted), Score: score(0.85), Hypothesis: "second success"},
+		{TraceID: "r-t0", Index: 4, Kind: string(KindImprove), Decision: string(Rejected), Score: score(0.84), Hypothesis: "recent failure"},
+		{TraceID: "r-t1", Index: 0, Kind: string(KindDraft), Decision: string(Accepted), Score: score(0.6), Hypothesis: "sibling draft"},
+		{TraceID: "r-t1", Index: 1, Kind: string(KindImprove), Decision: string(Accepted), Score: score(0.9), Hypothesis: "sibling success"},
 	}
 	v := view{st: st, trace: 0, history: all[:5], all: all}
 	got := momentum(v)
@@ -195,7 +195,7 @@ func TestCapsStopRun(t *testing.T) {
 		name   string
 		cfg    Config
 		opts   []Option
-		reason string
+		reason StopReason
 	}{
 		// The scripted model bills 110 tokens a call.
 		{"tokens", Config{MaxTokens: 250}, nil, StopTokens},
@@ -215,7 +215,7 @@ func TestCapsStopRun(t *testing.T) {
 				t.Fatalf("stop reason %q, want %q", rep.StopReason, tt.reason)
 			}
 			run, _ := store.GetRun(context.Background(), rep.RunID)
-			if run.StopReason != tt.reason || run.Status != memory.RunFinished {
+			if StopReason(run.StopReason) != tt.reason || run.Status != memory.RunFinished {
 				t.Errorf("stored run %s/%s, want finished/%s", run.Status, run.StopReason, tt.reason)
 			}
 			if rep.Steps >= 50 {
@@ -266,7 +266,7 @@ func TestDebugRunCatchesFailureFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps, _ := store.ListSteps(context.Background(), rep.RunID, "")
-	if steps[0].Decision != Failed || !strings.Contains(steps[0].Reason, "debug run") || !strings.Contains(steps[0].Reason, "debug failed") {
+	if Decision(steps[0].Decision) != Failed || !strings.Contains(steps[0].Reason, "debug run") || !strings.Contains(steps[0].Reason, "debug failed") {
 		t.Errorf("step %s %q: want failed in the debug run with its error", steps[0].Decision, steps[0].Reason)
 	}
 	if time.Since(began) > 30*time.Second {
@@ -322,9 +322,9 @@ func TestModelFaults(t *testing.T) {
 func TestMergeStage(t *testing.T) {
 	score := func(f float64) *float64 { return &f }
 	all := []memory.Step{
-		{TraceID: "r-t0", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.7), Hypothesis: "own draft"},
-		{TraceID: "r-t1", Index: 0, Kind: KindDraft, Decision: Accepted, Score: score(0.6), Hypothesis: "sibling draft"},
-		{TraceID: "r-t1", Index: 1, Kind: KindImprove, Decision: Accepted, Score: score(0.9), Hypothesis: "target-encode the categories"},
+		{TraceID: "r-t0", Index: 0, Kind: string(KindDraft), Decision: string(Accepted), Score: score(0.7), Hypothesis: "own draft"},
+		{TraceID: "r-t1", Index: 0, Kind: string(KindDraft), Decision: string(Accepted), Score: score(0.6), Hypothesis: "sibling draft"},
+		{TraceID: "r-t1", Index: 1, Kind: string(KindImprove), Decision: string(Accepted), Score: score(0.9), Hypothesis: "target-encode the categories"},
 	}
 	tests := []struct {
 		name     string

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	textclip "github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 )
@@ -91,7 +92,7 @@ Metric: %s (%s is better). Id column: %s. Target column(s): %s.
 %s
 
 ## Public data (GOME_DATA_DIR)
-%s`, t.ID, t.Metric, direction(t), t.IDColumn, strings.Join(t.TargetColumns, ", "),
+%s`, t.ID, t.Metric, st.facts.Direction, t.IDColumn, strings.Join(t.TargetColumns, ", "),
 		clip(t.Description, 8000), st.data)
 }
 
@@ -187,19 +188,19 @@ func bestSection(st *runState, best *memory.Step) string {
 %s
 
 Its output (stdout tail):
-%s`, st.task.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
+%s`, st.facts.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
 }
 
-// momentum is the success memory shown to gradients and updates: every accepted change of this
+// momentum is the in-run history shown to gradients and updates: every accepted change of this
 // trace, oldest first, the successes of sibling traces, and only the failures since this
 // trace's latest acceptance (successes accumulate, noise is forgotten). With momentum off, only
-// those failures are shown.
+// those failures are shown. The cross-run success memory is a separate section (memory.go).
 func momentum(v view) string {
 	var b strings.Builder
 	b.WriteString("## History of this trace\n")
-	if !v.st.cfg.NoMomentum {
+	if v.st.cfg.momentumShown() {
 		for _, s := range v.history {
-			if s.Decision != Accepted {
+			if Decision(s.Decision) != Accepted {
 				continue
 			}
 			fmt.Fprintf(&b, "- step %d (%s) ACCEPTED, validation %.6g: %s\n", s.Index, s.Kind, deref(s.Score), oneLine(s.Hypothesis))
@@ -219,7 +220,7 @@ func siblingSuccesses(v view) string {
 	var b strings.Builder
 	prev := map[string]*float64{}
 	for _, s := range v.all {
-		if s.Decision != Accepted {
+		if Decision(s.Decision) != Accepted {
 			continue
 		}
 		before := prev[s.TraceID]
@@ -227,7 +228,7 @@ func siblingSuccesses(v view) string {
 		if s.TraceID == traceID(v.st.run.ID, v.trace) || before == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "- %s: %.6g -> %.6g: %s\n", strings.TrimPrefix(s.TraceID, v.st.run.ID+"-"), *before, deref(s.Score), oneLine(s.Hypothesis))
+		fmt.Fprintf(&b, "- t%d: %.6g -> %.6g: %s\n", v.st.traceIndex[s.TraceID], *before, deref(s.Score), oneLine(s.Hypothesis))
 	}
 	return b.String()
 }
@@ -262,7 +263,7 @@ func siblingIdeas(v view) string {
 // hasImproved reports whether the trace has had an accepted change beyond its draft.
 func hasImproved(history []memory.Step) bool {
 	for _, s := range history {
-		if s.Decision == Accepted && s.Kind != KindDraft {
+		if Decision(s.Decision) == Accepted && StepKind(s.Kind) != KindDraft {
 			return true
 		}
 	}
@@ -272,7 +273,7 @@ func hasImproved(history []memory.Step) bool {
 func failuresSinceBest(history []memory.Step) string {
 	start := 0
 	for i, s := range history {
-		if s.Decision == Accepted {
+		if Decision(s.Decision) == Accepted {
 			start = i + 1
 		}
 	}
@@ -293,19 +294,9 @@ func DecodeOutcome(raw []byte) Outcome {
 
 func fence(s string) string { return "```\n" + s + "\n```" }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "\n... (clipped)"
-}
+func clip(s string, n int) string { return textclip.Head(s, n, "\n... (clipped)") }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "... (earlier output clipped)\n" + s[len(s)-n:]
-}
+func tail(s string, n int) string { return textclip.Tail(s, n, "... (earlier output clipped)\n") }
 
 func oneLine(s string) string { return clip(strings.Join(strings.Fields(s), " "), 300) }
 

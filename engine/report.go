@@ -21,7 +21,7 @@ type Report struct {
 	TaskID        string        `json:"task_id"`
 	Metric        string        `json:"metric"`
 	LowerIsBetter bool          `json:"lower_is_better"`
-	StopReason    string        `json:"stop_reason"`
+	StopReason    StopReason    `json:"stop_reason"`
 	Steps         int           `json:"steps"`
 	Accepted      int           `json:"accepted"`
 	Traces        []TraceReport `json:"traces"`
@@ -69,11 +69,11 @@ type Usage struct {
 
 // report builds the final report. The best solution is the best validated step across all
 // traces, not the latest one; its submission is copied next to the report and graded.
-func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*Report, error) {
+func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason) (*Report, error) {
 	ctx := context.WithoutCancel(runCtx)
 	rep := &Report{
-		RunID: st.run.ID, TaskID: st.task.ID, Metric: st.task.Metric,
-		LowerIsBetter: st.task.LowerIsBetter, StopReason: reason,
+		RunID: st.run.ID, TaskID: st.task.ID, Metric: st.facts.Metric,
+		LowerIsBetter: st.facts.Direction.LowerIsBetter(), StopReason: reason,
 	}
 	steps, err := e.store.ListSteps(ctx, st.run.ID, "")
 	if err != nil {
@@ -96,7 +96,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 		tr := byTrace[s.TraceID]
 		rep.Steps++
 		tr.Steps++
-		if s.Decision != Accepted {
+		if Decision(s.Decision) != Accepted {
 			continue
 		}
 		rep.Accepted++
@@ -106,7 +106,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 			tr.DraftScore = s.Score
 		}
 		tr.BestScore = s.Score
-		if best == nil || st.task.Better(*s.Score, *best.Score) {
+		if best == nil || st.facts.Direction.Better(*s.Score, *best.Score) {
 			best = s
 		}
 	}
@@ -123,10 +123,10 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 	}
 	rep.Best = &BestSolution{
 		Trace: byTrace[best.TraceID].Index, Step: best.Index, StepID: best.ID, Validation: *best.Score,
-		Code:       filepath.Join(st.dir, mainFile),
-		Submission: filepath.Join(st.dir, submissionFile),
+		Code:       filepath.Join(st.dir, MainFile),
+		Submission: filepath.Join(st.dir, SubmissionFile),
 	}
-	for _, f := range []string{mainFile, submissionFile} {
+	for _, f := range []string{MainFile, SubmissionFile} {
 		if err := copyFile(filepath.Join(best.Workspace, f), filepath.Join(st.dir, f)); err != nil {
 			return nil, fmt.Errorf("keep best %s: %w", f, err)
 		}
@@ -144,7 +144,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason string) (*R
 // rerunTop re-runs the k best distinct solutions with extra seeds (GOME_SEED) and returns the
 // one whose mean validation score is best: a lucky split should not pick the final answer.
 func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.Step, byTrace map[string]*TraceReport) ([]Rerun, *memory.Step) {
-	sort.SliceStable(accepted, func(i, j int) bool { return st.task.Better(*accepted[i].Score, *accepted[j].Score) })
+	sort.SliceStable(accepted, func(i, j int) bool { return st.facts.Direction.Better(*accepted[i].Score, *accepted[j].Score) })
 	seen := map[string]bool{}
 	var cands []memory.Step
 	for _, s := range accepted {
@@ -179,7 +179,7 @@ func (e *Engine) rerunTop(ctx context.Context, st *runState, accepted []memory.S
 		}
 		r.Mean, r.Std = meanStd(r.Scores)
 		reruns = append(reruns, r)
-		if r.Failed == 0 && (chosen == nil || st.task.Better(r.Mean, chosenMean)) {
+		if r.Failed == 0 && (chosen == nil || st.facts.Direction.Better(r.Mean, chosenMean)) {
 			chosen, chosenMean = c, r.Mean
 		}
 	}

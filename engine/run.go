@@ -16,20 +16,29 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
+// StopReason says why a run ended.
+type StopReason string
+
 // Stop reasons recorded with a run.
 const (
-	StopMaxSteps = "max_steps"
-	StopBudget   = "budget"
-	StopUser     = "stopped by user"
+	StopMaxSteps StopReason = "max_steps"
+	StopBudget   StopReason = "budget"
+	StopUser     StopReason = "stopped by user"
+	StopTokens   StopReason = "max_tokens"
+	StopCost     StopReason = "max_cost"
+	StopClient   StopReason = "finished by client"
 )
 
 // runState is what the traces of one run share while it executes.
 type runState struct {
-	run  memory.Run
-	cfg  Config
-	task *task.Task
-	dir  string
-	data string // overview of the public data, for prompts
+	run   memory.Run
+	cfg   Config
+	facts RunFacts
+	task  *task.Task
+	// traceIndex maps the run's trace ids to their indices, as the store records them.
+	traceIndex map[string]int
+	dir        string
+	data       string // overview of the public data, for prompts
 	// fingerprint describes the task for the success memory; nil if it could not be read.
 	fingerprint *task.Fingerprint
 	started     time.Time
@@ -85,14 +94,11 @@ func (f errFatal) Unwrap() error { return f.err }
 // load rebuilds a run's shared state from the store.
 func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Trace, error) {
 	started := time.Now()
-	run, err := e.store.GetRun(ctx, runID)
+	rec, err := e.readRun(ctx, runID)
 	if err != nil {
 		return nil, nil, err
 	}
-	var cfg Config
-	if err := json.Unmarshal(run.Config, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("decode run configuration: %w", err)
-	}
+	run, cfg := rec.run, rec.cfg
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load task: %w", err)
@@ -109,9 +115,15 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	if err != nil {
 		return nil, nil, err
 	}
+	index := make(map[string]int, len(traces))
+	for _, tr := range traces {
+		index[tr.ID] = tr.Index
+	}
 	return &runState{
+		traceIndex:  index,
 		run:         run,
 		cfg:         cfg,
+		facts:       rec.facts,
 		task:        t,
 		dir:         filepath.Join(e.home, "runs", runID),
 		data:        describeData(t.PublicDir),
@@ -138,7 +150,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 		return nil, e.fail(ctx, run, ErrNoModel)
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
-		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, direction(t))})
+		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
 
 	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
@@ -148,7 +160,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	if err := sp.over(cfg); err != nil {
 		stopAll(err)
 	}
-	reasons := make([]string, len(traces))
+	reasons := make([]StopReason, len(traces))
 	errs := make([]error, len(traces))
 	var wg sync.WaitGroup
 	for i, tr := range traces {
@@ -165,7 +177,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 		if errors.Is(cause, errShutdown) {
 			return nil, cause
 		}
-		return e.finish(ctx, st, memory.RunStopped, StopUser, "")
+		return e.finish(ctx, st, memory.RunStopped, StopUser)
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -178,7 +190,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 			reason = r
 		}
 	}
-	return e.finish(capCtx, st, memory.RunFinished, reason, "")
+	return e.finish(capCtx, st, memory.RunFinished, reason)
 }
 
 // budgetUsed is the wall-clock time earlier executions of the run spent, measured as the
@@ -199,7 +211,7 @@ func (e *Engine) budgetUsed(ctx context.Context, runID string) (time.Duration, e
 
 // runTrace takes steps on one trace until it runs out of steps or budget. It returns the stop
 // reason, or an error that must fail the whole run.
-func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (string, error) {
+func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (StopReason, error) {
 	steps, err := e.store.ListSteps(ctx, st.run.ID, tr.ID)
 	if err != nil {
 		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
@@ -244,7 +256,7 @@ func (e *Engine) fail(ctx context.Context, run memory.Run, err error) error {
 
 // finish builds the final report, grades the best submission where answers exist, and records
 // the run's end.
-func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason, errMsg string) (*Report, error) {
+func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStatus, reason StopReason) (*Report, error) {
 	rep, err := e.report(ctx, st, reason)
 	ctx = context.WithoutCancel(ctx)
 	if err != nil {
@@ -254,7 +266,7 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 	if err != nil {
 		return nil, e.fail(ctx, st.run, fmt.Errorf("encode report: %w", err))
 	}
-	if err := e.store.FinishRun(ctx, st.run.ID, status, reason, errMsg, raw); err != nil {
+	if err := e.store.FinishRun(ctx, st.run.ID, status, string(reason), "", raw); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(st.dir, "report.json"), raw, 0o644); err != nil {
@@ -276,11 +288,4 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 // fatalModelError reports whether err from a model means no later call can succeed either.
 func fatalModelError(err error) bool {
 	return errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrAuth)
-}
-
-func direction(t *task.Task) string {
-	if t.LowerIsBetter {
-		return "lower"
-	}
-	return "higher"
 }

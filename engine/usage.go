@@ -21,15 +21,12 @@ func (p Price) cost(u llm.Usage) float64 {
 }
 
 // capError is the cancellation cause when a run reaches a token or cost cap.
-type capError struct{ reason, detail string }
+type capError struct {
+	reason StopReason
+	detail string
+}
 
 func (c capError) Error() string { return c.detail }
-
-// Stop reasons for caps.
-const (
-	StopTokens = "max_tokens"
-	StopCost   = "max_cost"
-)
 
 // spend tracks a run's model usage against its caps; every trace of the run shares it.
 type spend struct {
@@ -38,7 +35,6 @@ type spend struct {
 	prompt   int
 	complete int
 	cost     float64
-	unpriced map[string]bool
 }
 
 // add counts one call's usage and reports the cap it crossed, if any.
@@ -50,11 +46,6 @@ func (s *spend) add(cfg Config, prices map[string]Price, model string, u llm.Usa
 	s.complete += u.CompletionTokens
 	if p, ok := prices[model]; ok {
 		s.cost += p.cost(u)
-	} else if model != "" {
-		if s.unpriced == nil {
-			s.unpriced = map[string]bool{}
-		}
-		s.unpriced[model] = true
 	}
 	return s.overLocked(cfg)
 }
@@ -96,7 +87,7 @@ func loadSpend(ctx context.Context, store *memory.Store, runID string, prices ma
 }
 
 // stopReason names why a run's context ended, if a cap or the budget ended it.
-func stopReason(ctx context.Context) (string, bool) {
+func stopReason(ctx context.Context) (StopReason, bool) {
 	var c capError
 	if errors.As(context.Cause(ctx), &c) {
 		return c.reason, true

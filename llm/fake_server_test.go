@@ -22,6 +22,43 @@ type reply struct {
 	header map[string]string // extra response headers
 	body   string            // raw response body
 	hang   bool              // wait until the client gives up before answering
+	// events, when set, makes the reply a server-sent event stream: each line is written and
+	// flushed in turn. stall then keeps the connection open and silent until the client gives up.
+	events []string
+	stall  bool
+}
+
+// sse is a streamed completion whose content arrives in the given pieces. finish "" leaves the
+// finish reason out; done adds the closing [DONE]; usage adds a usage chunk before it.
+func sse(pieces []string, finish string, done bool, prompt, compl int) reply {
+	chunk := func(delta map[string]any, finish any) string {
+		b, err := json.Marshal(map[string]any{
+			"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model-2025",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+		})
+		if err != nil {
+			panic(err)
+		}
+		return "data: " + string(b) + "\n\n"
+	}
+	events := []string{chunk(map[string]any{"role": "assistant", "content": ""}, nil), ": keep-alive\n\n"}
+	for _, p := range pieces {
+		events = append(events, chunk(map[string]any{"content": p}, nil))
+	}
+	if finish != "" {
+		events = append(events, chunk(map[string]any{}, finish))
+	}
+	if done {
+		b, err := json.Marshal(map[string]any{
+			"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model-2025", "choices": []any{},
+			"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": compl, "total_tokens": prompt + compl},
+		})
+		if err != nil {
+			panic(err)
+		}
+		events = append(events, "data: "+string(b)+"\n\n", "data: [DONE]\n\n")
+	}
+	return reply{events: events}
 }
 
 // completion is a 200 chat completion whose first choice says content.
@@ -105,6 +142,18 @@ func newFakeOpenAI(t *testing.T, respond func(call int, body map[string]any) rep
 		}
 		for k, v := range rep.header {
 			w.Header().Set(k, v)
+		}
+		if rep.events != nil {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			for _, e := range rep.events {
+				_, _ = io.WriteString(w, e)
+				w.(http.Flusher).Flush()
+			}
+			if rep.stall {
+				<-r.Context().Done()
+			}
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if rep.status == 0 {

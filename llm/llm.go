@@ -77,7 +77,7 @@ type Response struct {
 }
 
 // Model answers structured requests. It is declared here, beside [Recorder] which consumes it;
-// the engine declares its own copy of the same shape.
+// the engine, its main consumer, names it engine.Model (an alias, not a copy).
 type Model interface {
 	Complete(ctx context.Context, req Request) (Response, error)
 }

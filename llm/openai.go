@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ import (
 // Defaults for [OpenAIConfig] fields left zero.
 const (
 	DefaultBaseURL     = "https://api.openai.com/v1"
-	DefaultTimeout     = 5 * time.Minute
+	DefaultTimeout     = 20 * time.Minute
 	DefaultMaxRetries  = 4
 	DefaultMaxRepairs  = 2
 	DefaultBackoffBase = 500 * time.Millisecond
@@ -44,9 +45,25 @@ type OpenAIConfig struct {
 	BaseURL string // default DefaultBaseURL
 	APIKey  string // may be empty for local servers (vLLM, llama.cpp, Ollama)
 	Model   string // required
-	// Timeout bounds each HTTP attempt; default DefaultTimeout.
+	// Timeout bounds the wait for the model, per attempt; default DefaultTimeout (20 min), long
+	// enough for a reasoning model that thinks for minutes before its first token. A streamed
+	// call (the default) may run as long as its answer keeps coming: Timeout is the longest wait
+	// for the first byte and between two pieces of the answer (an idle timeout). A call made with
+	// DisableStreaming must finish within Timeout.
 	Timeout time.Duration
-	// MaxRetries is how many times a 429, 5xx or timed-out attempt is retried; 0 means
+	// DisableStreaming sends each call as one plain request instead of streaming the answer as
+	// server-sent events. Streaming is the default because a long answer then survives as long
+	// as the connection is alive, and the part received before a broken connection is kept: the
+	// next attempt asks the model to continue it rather than start over. A server that refuses
+	// streaming is detected and switched to plain requests for the life of the provider.
+	DisableStreaming bool
+	// ReasoningEffort is sent as reasoning_effort (one of ReasoningEfforts); empty sends none
+	// and leaves it to the model.
+	ReasoningEffort string
+	// MaxCompletionTokens caps each completion, reasoning tokens included, when a request sets
+	// no MaxTokens of its own; 0 leaves it to the provider.
+	MaxCompletionTokens int
+	// MaxRetries is how many times a 429, 5xx, timed-out or broken attempt is retried; 0 means
 	// DefaultMaxRetries, negative means none.
 	MaxRetries int
 	// MaxRepairs is how many times the model is re-asked after a reply that is not JSON or
@@ -119,6 +136,27 @@ func (m responseMode) String() string {
 	}
 }
 
+// ReasoningEfforts returns the values [OpenAIConfig.ReasoningEffort] accepts: the
+// reasoning_effort levels OpenAI-compatible endpoints know. Which of them a model takes is the
+// model's business; a refusal comes back as [ErrRejected] naming reasoning_effort.
+func ReasoningEfforts() []string {
+	return []string{"none", "minimal", "low", "medium", "high", "xhigh"}
+}
+
+// reasoningModelName matches the models that refuse a temperature other than their default:
+// OpenAI's o-series (o1, o3-mini, o4-mini, ...) and gpt-5 family, with or without a router's
+// provider prefix such as "openai/".
+var reasoningModelName = regexp.MustCompile(`^(o[1-9][0-9]*([-_.].*)?|gpt-5.*)$`)
+
+// refusesTemperature says whether model is known by its name to refuse a temperature.
+func refusesTemperature(model string) bool {
+	name := strings.ToLower(strings.TrimSpace(model))
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return reasoningModelName.MatchString(name)
+}
+
 // OpenAI is a [Model] backed by an OpenAI-compatible chat completions endpoint. It is safe
 // for concurrent use.
 type OpenAI struct {
@@ -127,6 +165,10 @@ type OpenAI struct {
 	endpoint    string // base URL fit for messages (no credentials)
 	apiKey      string // kept only to scrub it from server messages
 	timeout     time.Duration
+	effort      string
+	maxTokens   int // default max_completion_tokens
+	http        *http.Client
+	baseURL     string // API root without a trailing slash, for the streaming requests
 	maxRetries  int
 	maxRepairs  int
 	backoffBase time.Duration
@@ -135,7 +177,11 @@ type OpenAI struct {
 
 	mu   sync.Mutex
 	mode responseMode // the strongest JSON mode this server accepted; only ever steps down
-	rng  *rand.Rand   // jitter; not safe for concurrent use, hence mu
+	// noStream and noTemperature only ever turn on: the server refused streaming, or the
+	// model refuses a temperature (known by its name, or by a 400 naming temperature).
+	noStream      bool
+	noTemperature bool
+	rng           *rand.Rand // jitter; not safe for concurrent use, hence mu
 }
 
 // NewOpenAI checks cfg and returns a provider. It does not contact the endpoint.
@@ -158,24 +204,42 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if cfg.Timeout < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 {
 		return nil, errors.New("llm: negative Timeout, BackoffBase or BackoffMax: use 0 for the default or a positive duration")
 	}
+	if cfg.ReasoningEffort != "" && !slices.Contains(ReasoningEfforts(), cfg.ReasoningEffort) {
+		return nil, fmt.Errorf("llm: reasoning effort %q is not one Gome knows: use one of %s, or none to leave it to the model",
+			cfg.ReasoningEffort, strings.Join(ReasoningEfforts(), ", "))
+	}
+	if cfg.MaxCompletionTokens < 0 {
+		return nil, fmt.Errorf("llm: max completion tokens %d is negative: use 0 to leave it to the provider, or a positive cap",
+			cfg.MaxCompletionTokens)
+	}
 
 	oc := openai.DefaultConfig(cfg.APIKey)
 	oc.BaseURL = strings.TrimRight(base, "/")
-	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// No client-wide timeout: each attempt carries its own (a total one, or an idle one
+		// when streaming).
+		hc = &http.Client{}
 	}
+	oc.HTTPClient = hc
 	o := &OpenAI{
-		client:      openai.NewClientWithConfig(oc),
-		model:       cfg.Model,
-		endpoint:    u.Redacted(),
-		apiKey:      cfg.APIKey,
-		timeout:     orDefault(cfg.Timeout, DefaultTimeout),
-		maxRetries:  countOrDefault(cfg.MaxRetries, DefaultMaxRetries),
-		maxRepairs:  countOrDefault(cfg.MaxRepairs, DefaultMaxRepairs),
-		backoffBase: orDefault(cfg.BackoffBase, DefaultBackoffBase),
-		backoffMax:  orDefault(cfg.BackoffMax, DefaultBackoffMax),
-		log:         cfg.Logger,
-		rng:         rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		client:        openai.NewClientWithConfig(oc),
+		model:         cfg.Model,
+		endpoint:      u.Redacted(),
+		apiKey:        cfg.APIKey,
+		timeout:       orDefault(cfg.Timeout, DefaultTimeout),
+		effort:        cfg.ReasoningEffort,
+		maxTokens:     cfg.MaxCompletionTokens,
+		http:          hc,
+		baseURL:       oc.BaseURL,
+		noStream:      cfg.DisableStreaming,
+		noTemperature: refusesTemperature(cfg.Model),
+		maxRetries:    countOrDefault(cfg.MaxRetries, DefaultMaxRetries),
+		maxRepairs:    countOrDefault(cfg.MaxRepairs, DefaultMaxRepairs),
+		backoffBase:   orDefault(cfg.BackoffBase, DefaultBackoffBase),
+		backoffMax:    orDefault(cfg.BackoffMax, DefaultBackoffMax),
+		log:           cfg.Logger,
+		rng:           rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	if o.log == nil {
 		o.log = slog.Default()
@@ -228,23 +292,30 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	history := slices.Clone(req.Messages)
 	for {
 		out, err := o.exchange(ctx, log, req, schemaJSON, history)
+		resp.Usage.add(out.usage)
 		if err != nil {
 			return resp, err
 		}
 		resp.Attempts++
-		resp.Usage.add(Usage{PromptTokens: out.Usage.PromptTokens, CompletionTokens: out.Usage.CompletionTokens})
-		if out.Model != "" {
-			resp.Model = out.Model
+		if out.model != "" {
+			resp.Model = out.model
 		}
-		text, finish := replyText(out)
+		text := out.text()
 		raw, problem := decodeReply(text, resolved)
+		if problem != nil && out.prefix != "" {
+			// The answer was continued after a broken stream. A model that started over
+			// instead of continuing gave a whole answer on its own; take that.
+			if alone, p := decodeReply(out.content, resolved); p == nil {
+				raw, problem = alone, nil
+			}
+		}
 		if problem == nil {
 			resp.JSON = raw
 			log.Debug("model call done", "attempts", resp.Attempts, "prompt_tokens", resp.Usage.PromptTokens,
 				"completion_tokens", resp.Usage.CompletionTokens, "duration", time.Since(start))
 			return resp, nil
 		}
-		if finish == openai.FinishReasonLength {
+		if out.finish == string(openai.FinishReasonLength) {
 			problem = fmt.Errorf("the reply was cut off at the token limit before the JSON was complete (%w)", problem)
 		}
 		if resp.Attempts > o.maxRepairs {
@@ -259,17 +330,38 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	}
 }
 
-// replyText is the content of the first choice, or the refusal when the model refused, so a
-// refusal is quoted back like any other unusable reply.
-func replyText(out openai.ChatCompletionResponse) (string, openai.FinishReason) {
-	if len(out.Choices) == 0 {
-		return "", ""
+// modelReply is one completion as the provider uses it, however it travelled.
+type modelReply struct {
+	prefix  string // text received before a broken stream, which content continues
+	content string
+	refusal string
+	finish  string
+	model   string
+	usage   Usage // as the server reported it; a broken stream reports none
+	header  http.Header
+}
+
+// text is the whole answer, or the refusal when the model refused, so a refusal is quoted back
+// like any other unusable reply.
+func (r modelReply) text() string {
+	if r.prefix == "" && r.content == "" && r.refusal != "" {
+		return "refusal: " + r.refusal
 	}
-	c := out.Choices[0]
-	if c.Message.Content == "" && c.Message.Refusal != "" {
-		return "refusal: " + c.Message.Refusal, c.FinishReason
+	return r.prefix + r.content
+}
+
+// fromCompletion converts go-openai's non-streamed completion.
+func fromCompletion(out openai.ChatCompletionResponse) modelReply {
+	r := modelReply{
+		model:  out.Model,
+		usage:  Usage{PromptTokens: out.Usage.PromptTokens, CompletionTokens: out.Usage.CompletionTokens},
+		header: out.Header(),
 	}
-	return c.Message.Content, c.FinishReason
+	if len(out.Choices) > 0 {
+		c := out.Choices[0]
+		r.content, r.refusal, r.finish = c.Message.Content, c.Message.Refusal, string(c.FinishReason)
+	}
+	return r
 }
 
 func repairPrompt(problem error, schemaName string) string {
@@ -277,28 +369,63 @@ func repairPrompt(problem error, schemaName string) string {
 		"that validates against the %q schema: no prose, no Markdown fences.", truncate(problem.Error(), maxProblemLen), schemaName)
 }
 
-// exchange sends one completion request, stepping down the JSON mode when the server refuses
-// it and retrying transient failures; it returns the first completion the server produced.
-func (o *OpenAI) exchange(ctx context.Context, log *slog.Logger, req Request, schemaJSON json.RawMessage, history []Message) (openai.ChatCompletionResponse, error) {
-	// fallbacks bounds the mode changes one exchange may make, so the loop ends even if the
-	// server refuses every mode.
+// exchange produces one completion: it sends the request (streamed unless the provider is set
+// or has learnt not to), steps down the JSON mode or drops the temperature when the server
+// refuses them, retries transient failures, and continues an answer whose stream broke.
+// The reply carries the usage of every attempt that reported one, even when err is set.
+func (o *OpenAI) exchange(ctx context.Context, log *slog.Logger, req Request, schemaJSON json.RawMessage, history []Message) (modelReply, error) {
+	// fallbacks bounds the setting changes one exchange may make, so the loop ends even if the
+	// server refuses everything.
 	retries, fallbacks := 0, 0
+	var usage Usage
+	var partial string // what a broken stream delivered so far; the next attempt continues it
 	for {
 		mode := o.currentMode()
-		creq := o.chatRequest(mode, req, schemaJSON, history)
-		attemptCtx, cancel := context.WithTimeout(ctx, o.timeout)
-		out, err := o.client.CreateChatCompletion(attemptCtx, creq)
-		attemptTimedOut := attemptCtx.Err() != nil
-		cancel()
+		msgs := history
+		if partial != "" {
+			msgs = append(slices.Clone(history),
+				Message{Role: RoleAssistant, Content: partial},
+				Message{Role: RoleUser, Content: continuePrompt(len(partial))})
+		}
+		creq := o.chatRequest(mode, req, schemaJSON, msgs)
+		if partial != "" {
+			// The continuation is the rest of a JSON text, not a JSON text of its own.
+			creq.ResponseFormat = nil
+		}
+		streamed := !o.flag(&o.noStream)
+		var out modelReply
+		var err error
+		if streamed {
+			out, err = o.streamAttempt(ctx, creq)
+		} else {
+			out, err = o.plainAttempt(ctx, creq)
+		}
+		usage.add(out.usage)
 		if err == nil {
+			out.usage, out.prefix = usage, partial
 			return out, nil
 		}
 		if ctx.Err() != nil {
-			return out, fmt.Errorf("llm: call %q to %s stopped: %w", req.Key, o.endpoint, context.Cause(ctx))
+			return modelReply{usage: usage}, fmt.Errorf("llm: call %q to %s stopped: %w", req.Key, o.endpoint, context.Cause(ctx))
 		}
-		f := o.classify(err, attemptTimedOut, out.Header())
+		if out.content != "" {
+			partial += out.content
+		}
+		f := o.classify(err, out.header)
 		switch {
-		case f.fallback && mode < modeText && fallbacks < int(modeText):
+		case f.dropTemperature && creq.Temperature != 0 && fallbacks < maxFallbacks:
+			fallbacks++
+			o.setFlag(&o.noTemperature)
+			log.Warn("model refused the temperature; sending none for the life of this provider",
+				"server_message", truncate(f.detail, 300))
+			continue
+		case f.noStream && streamed && fallbacks < maxFallbacks:
+			fallbacks++
+			o.setFlag(&o.noStream)
+			log.Warn("endpoint refused streaming; sending plain requests for the life of this provider",
+				"server_message", truncate(f.detail, 300))
+			continue
+		case f.fallback && mode < modeText && fallbacks < maxFallbacks:
 			fallbacks++
 			next := o.stepDown(mode)
 			log.Warn("endpoint refused the JSON mode; falling back for the life of this provider",
@@ -306,22 +433,73 @@ func (o *OpenAI) exchange(ctx context.Context, log *slog.Logger, req Request, sc
 			continue
 		case f.transient:
 			if retries >= o.maxRetries {
-				return out, fmt.Errorf("%w: %s still failing after %d attempts (%s): try again later or raise MaxRetries",
-					ErrUnavailable, o.endpoint, retries+1, f.detail)
+				lost := ""
+				if partial != "" {
+					lost = fmt.Sprintf("; the %d characters of answer received were logged and dropped", len(partial))
+					log.Warn("giving up on a broken answer", "chars", len(partial), "answer_head", truncate(partial, 500))
+				}
+				return modelReply{usage: usage}, fmt.Errorf("%w: %s still failing after %d attempts (%s)%s: try again later or raise MaxRetries",
+					ErrUnavailable, o.endpoint, retries+1, f.detail, lost)
 			}
 			wait := f.retryAfter
 			if wait <= 0 {
 				wait = o.backoff(retries)
 			}
 			retries++
-			log.Warn("model endpoint failed; retrying", "problem", f.detail, "retry", retries, "wait", wait)
+			if partial != "" {
+				log.Warn("answer stream broke; asking the model to continue it", "problem", f.detail,
+					"chars_received", len(partial), "retry", retries, "wait", wait)
+			} else {
+				log.Warn("model endpoint failed; retrying", "problem", f.detail, "retry", retries, "wait", wait)
+			}
 			if err := sleep(ctx, wait); err != nil {
-				return out, fmt.Errorf("llm: call %q to %s stopped while waiting to retry: %w", req.Key, o.endpoint, err)
+				return modelReply{usage: usage}, fmt.Errorf("llm: call %q to %s stopped while waiting to retry: %w", req.Key, o.endpoint, err)
 			}
 		default:
-			return out, f.err
+			if partial != "" {
+				log.Warn("dropping a broken answer after a failed continuation", "chars", len(partial), "answer_head", truncate(partial, 500))
+			}
+			return modelReply{usage: usage}, f.err
 		}
 	}
+}
+
+// maxFallbacks bounds the settings one exchange may give up (JSON modes, temperature,
+// streaming), so a server that refuses everything still ends the loop.
+const maxFallbacks = int(modeText) + 2
+
+// continuePrompt asks the model to go on with an answer whose stream broke.
+func continuePrompt(received int) string {
+	return fmt.Sprintf("Your previous reply was cut off by a network failure after %d characters; what arrived is quoted above "+
+		"as your message. Continue it from exactly where it stops: reply with only the remaining text, starting with the "+
+		"next character, repeating nothing and adding no fences or prose.", received)
+}
+
+// plainAttempt sends one non-streamed request, bounded as a whole by the timeout.
+func (o *OpenAI) plainAttempt(ctx context.Context, creq openai.ChatCompletionRequest) (modelReply, error) {
+	attemptCtx, cancel := context.WithTimeoutCause(ctx, o.timeout, errAttemptTimeout)
+	defer cancel()
+	out, err := o.client.CreateChatCompletion(attemptCtx, creq)
+	if err != nil && ctx.Err() == nil && context.Cause(attemptCtx) == errAttemptTimeout {
+		err = fmt.Errorf("no answer within %s: %w", o.timeout, errAttemptTimeout)
+	}
+	return fromCompletion(out), err
+}
+
+// errAttemptTimeout marks an attempt stopped by the provider's own timeout, as opposed to the
+// caller's context.
+var errAttemptTimeout = errors.New("attempt timed out")
+
+func (o *OpenAI) flag(f *bool) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return *f
+}
+
+func (o *OpenAI) setFlag(f *bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	*f = true
 }
 
 func (o *OpenAI) currentMode() responseMode {
@@ -391,8 +569,13 @@ func (o *OpenAI) chatRequest(mode responseMode, req Request, schemaJSON json.Raw
 		Messages: msgs,
 		// Reasoning models reject max_tokens; max_completion_tokens works for all current ones.
 		MaxCompletionTokens: req.MaxTokens,
+		ReasoningEffort:     o.effort,
 	}
-	if req.Temperature != nil {
+	if creq.MaxCompletionTokens == 0 {
+		creq.MaxCompletionTokens = o.maxTokens
+	}
+	// A temperature is a preference, not a requirement: models that refuse one get none.
+	if req.Temperature != nil && !o.flag(&o.noTemperature) {
 		t := float32(*req.Temperature)
 		if t == 0 {
 			// go-openai omits a zero temperature, which would silently mean the provider's
@@ -431,20 +614,23 @@ func schemaInstruction(name string, schemaJSON json.RawMessage) string {
 
 // failure is what went wrong with one HTTP attempt, sorted by what to do about it.
 type failure struct {
-	transient  bool          // retry after a backoff
-	fallback   bool          // the server refused the response_format; step the mode down
-	retryAfter time.Duration // the server's requested wait, 0 if none
-	detail     string        // short description, scrubbed of the key
-	err        error         // the error to return when neither retrying nor falling back
+	transient       bool          // retry after a backoff
+	fallback        bool          // the server refused the response_format; step the mode down
+	dropTemperature bool          // the model refused the temperature; send none
+	noStream        bool          // the server refused streaming; send plain requests
+	retryAfter      time.Duration // the server's requested wait, 0 if none
+	detail          string        // short description, scrubbed of the key
+	err             error         // the error to return when neither retrying nor falling back
 }
 
-// classify sorts an attempt's error. attemptTimedOut says the per-attempt deadline fired.
-func (o *OpenAI) classify(err error, attemptTimedOut bool, header http.Header) failure {
+// classify sorts an attempt's error; header is the response's, when there was one.
+func (o *OpenAI) classify(err error, header http.Header) failure {
 	status, message, code := httpStatus(err)
 	// Scrub before truncating, so a cut cannot leave half a key behind.
 	message = truncate(o.scrub(strings.TrimSpace(message)), maxProblemLen)
 	if status != 0 {
 		detail := fmt.Sprintf("HTTP %d: %s", status, message)
+		badRequest := status == http.StatusBadRequest || status == http.StatusUnprocessableEntity
 		switch {
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
 			return failure{detail: detail, err: fmt.Errorf("%w: %s answered HTTP %d (%s): check OPENAI_API_KEY or --api-key, and that the key may use model %q",
@@ -455,7 +641,16 @@ func (o *OpenAI) classify(err error, attemptTimedOut bool, header http.Header) f
 		case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout ||
 			status == http.StatusConflict || status >= 500:
 			return failure{transient: true, detail: detail, retryAfter: retryAfter(header, time.Now())}
-		case (status == http.StatusBadRequest || status == http.StatusUnprocessableEntity) && mentionsResponseFormat(message):
+		case badRequest && strings.Contains(strings.ToLower(message), "temperature"):
+			return failure{dropTemperature: true, detail: detail, err: fmt.Errorf("%w: %s answered HTTP %d (%s)",
+				ErrRejected, o.endpoint, status, message)}
+		case badRequest && mentionsReasoningEffort(message):
+			return failure{detail: detail, err: fmt.Errorf("%w: %s answered HTTP %d (%s): model %q does not take reasoning effort %q: choose another (--reasoning-effort) or leave it unset",
+				ErrRejected, o.endpoint, status, message, o.model, o.effort)}
+		case badRequest && mentionsStreaming(message):
+			return failure{noStream: true, detail: detail, err: fmt.Errorf("%w: %s answered HTTP %d (%s)",
+				ErrRejected, o.endpoint, status, message)}
+		case badRequest && mentionsResponseFormat(message):
 			return failure{fallback: true, detail: detail, err: fmt.Errorf("%w: %s answered HTTP %d (%s): the server accepts no structured-output setting Gome knows",
 				ErrRejected, o.endpoint, status, message)}
 		case status == http.StatusNotFound:
@@ -466,9 +661,13 @@ func (o *OpenAI) classify(err error, attemptTimedOut bool, header http.Header) f
 		}
 	}
 
+	var broken *streamBreak
+	if errors.As(err, &broken) {
+		return failure{transient: true, detail: o.scrub(broken.Error())}
+	}
 	var netErr net.Error
 	switch {
-	case attemptTimedOut || (errors.As(err, &netErr) && netErr.Timeout()):
+	case errors.Is(err, errAttemptTimeout) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return failure{transient: true, detail: fmt.Sprintf("no answer within %s", o.timeout)}
 	case unreachable(err):
 		return failure{detail: "unreachable", err: fmt.Errorf("%w: %s (%w): check OPENAI_BASE_URL or --base-url",
@@ -493,6 +692,10 @@ func (o *OpenAI) classify(err error, attemptTimedOut bool, header http.Header) f
 // httpStatus digs the HTTP status, the server's message and its error code out of go-openai's
 // error types; status 0 means the request never got an HTTP answer.
 func httpStatus(err error) (status int, message, code string) {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status, se.message, se.code
+	}
 	// RequestError comes first: it may wrap an APIError that lacks the status.
 	var reqErr *openai.RequestError
 	if errors.As(err, &reqErr) && reqErr.HTTPStatusCode != 0 {
@@ -524,6 +727,20 @@ func mentionsResponseFormat(message string) bool {
 		}
 	}
 	return false
+}
+
+// mentionsStreaming says whether a 400 is the server refusing streaming or its options. It
+// looks for the word stream, so that "upstream" does not count.
+func mentionsStreaming(message string) bool {
+	return streamWord.MatchString(strings.ToLower(message))
+}
+
+var streamWord = regexp.MustCompile(`\bstream(_options|ing)?\b`)
+
+// mentionsReasoningEffort says whether a 400 is the model refusing reasoning_effort.
+func mentionsReasoningEffort(message string) bool {
+	m := strings.ToLower(message)
+	return strings.Contains(m, "reasoning_effort") || strings.Contains(m, "reasoning effort") || strings.Contains(m, "reasoning.effort")
 }
 
 // unreachable says whether err means the endpoint cannot be reached at all: a problem of

@@ -230,51 +230,61 @@ func TestOpenAIComplete(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newFakeOpenAI(t, script(tt.replies...))
-			cfg := srv.config()
-			if tt.cfg != nil {
-				tt.cfg(&cfg)
-			}
-			o, err := NewOpenAI(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := o.Complete(t.Context(), updateRequest())
-			reqs := srv.requests()
-			if len(reqs) != tt.wantCalls {
-				t.Errorf("server got %d requests, want %d", len(reqs), tt.wantCalls)
-			}
-			switch {
-			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			case tt.wantErr == nil && tt.wantJSON != "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if err != nil && strings.Contains(err.Error(), testKey) {
-				t.Errorf("error leaks the API key: %v", err)
-			}
-			if tt.wantJSON != "" {
-				if !jsonEqual(t, resp.JSON, tt.wantJSON) {
-					t.Errorf("JSON = %s, want %s", resp.JSON, tt.wantJSON)
+		// Every case runs over both transports: a streamed request (which these JSON replies
+		// answer as servers that ignore "stream" do) and a plain one.
+		for _, plain := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/plain=%t", tt.name, plain), func(t *testing.T) {
+				srv := newFakeOpenAI(t, script(tt.replies...))
+				cfg := srv.config()
+				cfg.DisableStreaming = plain
+				if tt.cfg != nil {
+					tt.cfg(&cfg)
 				}
-				if resp.Model != "fake-model-2025" {
-					t.Errorf("Model = %q, want the model the server reported", resp.Model)
+				o, err := NewOpenAI(cfg)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if tt.wantErr != nil && resp.JSON != nil {
-				t.Errorf("failed call returned JSON %s", resp.JSON)
-			}
-			if resp.Attempts != tt.wantAttempts {
-				t.Errorf("Attempts = %d, want %d", resp.Attempts, tt.wantAttempts)
-			}
-			if resp.Usage != tt.wantUsage {
-				t.Errorf("Usage = %+v, want %+v", resp.Usage, tt.wantUsage)
-			}
-			if tt.check != nil {
-				tt.check(t, reqs, err)
-			}
-		})
+				resp, err := o.Complete(t.Context(), updateRequest())
+				reqs := srv.requests()
+				if len(reqs) != tt.wantCalls {
+					t.Errorf("server got %d requests, want %d", len(reqs), tt.wantCalls)
+				}
+				switch {
+				case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				case tt.wantErr == nil && tt.wantJSON != "" && err != nil:
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if err != nil && strings.Contains(err.Error(), testKey) {
+					t.Errorf("error leaks the API key: %v", err)
+				}
+				if tt.wantJSON != "" {
+					if !jsonEqual(t, resp.JSON, tt.wantJSON) {
+						t.Errorf("JSON = %s, want %s", resp.JSON, tt.wantJSON)
+					}
+					if resp.Model != "fake-model-2025" {
+						t.Errorf("Model = %q, want the model the server reported", resp.Model)
+					}
+				}
+				if tt.wantErr != nil && resp.JSON != nil {
+					t.Errorf("failed call returned JSON %s", resp.JSON)
+				}
+				if resp.Attempts != tt.wantAttempts {
+					t.Errorf("Attempts = %d, want %d", resp.Attempts, tt.wantAttempts)
+				}
+				if resp.Usage != tt.wantUsage {
+					t.Errorf("Usage = %+v, want %+v", resp.Usage, tt.wantUsage)
+				}
+				if tt.check != nil {
+					tt.check(t, reqs, err)
+				}
+				for i, r := range reqs {
+					if r["stream"] != !plain {
+						t.Errorf("request %d: stream = %v, want %t", i, r["stream"], !plain)
+					}
+				}
+			})
+		}
 	}
 }
 

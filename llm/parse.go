@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/gome-agent/gome/internal/clip"
 )
 
 // maxProblemLen bounds how much of a parse or validation error is quoted back to the model or
@@ -115,11 +117,6 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + fmt.Sprintf("… (%d more bytes)", len(s)-cut)
+	kept := clip.Head(s, n, "")
+	return kept + fmt.Sprintf("… (%d more bytes)", len(s)-len(kept))
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

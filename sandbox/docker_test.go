@@ -23,6 +23,9 @@ func testImage() string {
 // do it behind the developer's back); any other failure fails the test.
 func newTestDocker(t *testing.T, opts ...DockerOption) *Docker {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs containers on the real Docker engine: run without -short")
+	}
 	d, err := NewDocker(t.Context(), testImage(), nil, opts...)
 	switch {
 	case errors.Is(err, ErrDockerUnavailable):

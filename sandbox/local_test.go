@@ -20,6 +20,9 @@ const systemPython = "/usr/bin/python3"
 // newTestLocal returns a Local backend on the system Python, skipping when it is missing.
 func newTestLocal(t *testing.T, opts ...LocalOption) *Local {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real Python programs: run without -short")
+	}
 	if _, err := os.Stat(systemPython); err != nil {
 		t.Skipf("local backend tests run real Python programs and need %s: %v", systemPython, err)
 	}

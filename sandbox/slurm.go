@@ -40,6 +40,9 @@ const (
 	// slurmQueryRetries is how many state queries in a row may fail (a busy controller) before
 	// Run gives up on the job and cancels it.
 	slurmQueryRetries = 20
+	// slurmResubmits is how often a job the cluster lost (node failure, preemption) is submitted
+	// again before Run reports the loss.
+	slurmResubmits = 2
 	// slurmCommandTimeout bounds one call of a Slurm command.
 	slurmCommandTimeout = time.Minute
 )
@@ -145,17 +148,13 @@ func NewSlurm(ctx context.Context, cfg SlurmConfig) (*Slurm, error) {
 		s.env = append(s.env, "SLURM_CONF="+conf)
 	}
 	out, err := s.command(ctx, "scontrol", "ping")
-	if err != nil || !strings.Contains(string(out), "UP") {
-		return nil, fmt.Errorf("%w: the controller does not answer (scontrol ping: %s%v); start slurmctld, check SLURM_CONF, or run scripts/slurm.sh for a one-node cluster", ErrSlurmUnavailable, strings.TrimSpace(string(out)), errOrNil(err))
+	if err == nil && !strings.Contains(string(out), "UP") {
+		err = fmt.Errorf("scontrol ping says %q", strings.TrimSpace(string(out)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the controller does not answer (%w); start slurmctld, check SLURM_CONF, or run scripts/slurm.sh for a one-node cluster", ErrSlurmUnavailable, err)
 	}
 	return s, nil
-}
-
-func errOrNil(err error) string {
-	if err == nil {
-		return ""
-	}
-	return " " + err.Error()
 }
 
 // SharedDir returns the shared folder, made absolute.
@@ -170,14 +169,18 @@ func (s *Slurm) command(ctx context.Context, name string, args ...string) ([]byt
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		// The last lines say what went wrong; Slurm's commands repeat themselves while retrying.
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		msg := strings.Join(lines[max(0, len(lines)-3):], " | ")
+		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
 	return stdout.Bytes(), nil
 }
 
 // Run submits job to Slurm, waits for it to end and reports what happened. A program that fails,
-// times out or exceeds its memory gives a normal Result; a job the cluster lost (node failure,
-// preemption, cancelled by someone else) is an error wrapping ErrSlurmJob. When ctx ends first the
+// times out or exceeds its memory gives a normal Result. A job the cluster lost (node failure,
+// preemption) is submitted again, slurmResubmits times at most; one it keeps losing, or one
+// someone else cancelled, is an error wrapping ErrSlurmJob. When ctx ends first the
 // job is cancelled and Run returns the partial Result with an error wrapping ctx.Err().
 func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	res := Result{Backend: BackendSlurm, ExitCode: -1}
@@ -224,37 +227,39 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 		return res, fmt.Errorf("%w: job script: %w", ErrStart, err)
 	}
 
-	submitted := time.Now()
-	out, err := s.command(ctx, "sbatch", s.sbatchArgs(c, dir, script)...)
-	if err != nil {
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("sandbox: job not submitted: %w", ctx.Err())
+	var (
+		submitted time.Time
+		st        slurmStatus
+		logger    *slog.Logger
+	)
+	for attempt := 0; ; attempt++ {
+		submitted = time.Now()
+		// sbatch is not interrupted by ctx: killed halfway, it may have submitted a job whose id
+		// it never printed, which would run on unowned. follow cancels the job if ctx has ended.
+		out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrStart, err)
 		}
-		return res, fmt.Errorf("%w: %w", ErrStart, err)
+		id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+		if _, err := strconv.Atoi(id); err != nil {
+			return res, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
+		}
+		logger = s.logger.With("backend", BackendSlurm, "job", id)
+		logger.Debug("sandbox job submitted", "command", c.Command, "workspace", c.workspace)
+		st, err = s.follow(ctx, c, id, logger)
+		if err == nil && slurmLost(st.state) && !st.cancelled && attempt < slurmResubmits {
+			// The cluster lost the job before the program could finish: run it again, as a
+			// requeue would, but with a fresh time limit and output.
+			logger.Warn("Slurm lost the job; submitting it again", "state", st.state, "reason", st.reason)
+			continue
+		}
+		if err != nil {
+			return s.collect(res, c, dir, st, submitted, logger), err
+		}
+		break
 	}
-	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
-	if _, err := strconv.Atoi(id); err != nil {
-		return res, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
-	}
-	logger := s.logger.With("backend", BackendSlurm, "job", id)
-	logger.Debug("sandbox job submitted", "command", c.Command, "workspace", c.workspace)
-
-	st, err := s.follow(ctx, c, id, logger)
-	res.Duration = st.elapsed
-	if res.Duration <= 0 {
-		res.Duration = time.Since(submitted)
-	}
-	var readErr error
-	res.Stdout, res.StdoutBytes, readErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
-	var errTail string
-	errTail, res.StderrBytes, _ = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
-	res.Stderr = errTail
-	if readErr != nil && err == nil && st.state == "COMPLETED" {
-		logger.Warn("sandbox could not read a Slurm job's output", "err", readErr)
-	}
-	if err != nil {
-		return res, err
-	}
+	res = s.collect(res, c, dir, st, submitted, logger)
+	id := st.id
 	res.ExitCode = st.exitCode
 	if peak, over := exceededMemory(res.Stderr); over {
 		res.OOMKilled = true
@@ -289,8 +294,33 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	return res, nil
 }
 
+// collect fills in the duration and the output tails of a job that ended.
+func (s *Slurm) collect(res Result, c checkedJob, dir string, st slurmStatus, submitted time.Time, logger *slog.Logger) Result {
+	res.Duration = st.elapsed
+	if res.Duration <= 0 {
+		res.Duration = time.Since(submitted)
+	}
+	var outErr, errErr error
+	res.Stdout, res.StdoutBytes, outErr = readTail(filepath.Join(dir, "stdout"), c.outputLimit())
+	res.Stderr, res.StderrBytes, errErr = readTail(filepath.Join(dir, "stderr"), c.outputLimit())
+	if e := errors.Join(outErr, errErr); e != nil {
+		logger.Warn("sandbox could not read a Slurm job's output", "err", e)
+	}
+	return res
+}
+
+// slurmLost reports whether a job ended for the cluster's reasons, before its program could.
+func slurmLost(state string) bool {
+	switch state {
+	case "NODE_FAIL", "BOOT_FAIL", "PREEMPTED":
+		return true
+	}
+	return false
+}
+
 // slurmStatus is what follow learned about a job.
 type slurmStatus struct {
+	id        string
 	state     string // the final JobState
 	reason    string
 	exitCode  int // -1 when a signal ended it
@@ -302,7 +332,7 @@ type slurmStatus struct {
 // follow polls the job's state until it ends, cancelling it at its timeout (counted from when it
 // is first seen running) or when ctx ends.
 func (s *Slurm) follow(ctx context.Context, c checkedJob, id string, logger *slog.Logger) (slurmStatus, error) {
-	var st slurmStatus
+	st := slurmStatus{id: id}
 	query := context.WithoutCancel(ctx) // the job must be followed to its end even after ctx ends
 	var (
 		deadline <-chan time.Time
@@ -525,7 +555,9 @@ func (s *Slurm) script(c checkedJob, workspace, data string) string {
 		argv[0] = s.python
 	}
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# A Gome execution (sandbox.Slurm).\ncd " + shellQuote(workspace) + " || exit 125\nexec /usr/bin/env")
+	b.WriteString("#!/bin/sh\n# A Gome execution (sandbox.Slurm).\ncd " + shellQuote(workspace) + " || {\n" +
+		"\techo \"gome: the workspace is not visible on node $(hostname); give --shared-dir a folder every node mounts at the same path\" >&2\n" +
+		"\texit 125\n}\nexec /usr/bin/env")
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		b.WriteString(" " + shellQuote(k+"="+vars[k]))
 	}

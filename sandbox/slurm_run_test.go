@@ -339,6 +339,17 @@ func TestSlurmCleanupOrphans(t *testing.T) {
 		return id
 	}
 	orphan, live := submit(deadOwner), submit(s.owner)
+	// Execution folders: the dead process's go, the live one's stay.
+	dirs := map[string]string{"exec-dead": deadOwner, "exec-live": s.owner}
+	for name, owner := range dirs {
+		d := filepath.Join(s.SharedDir(), "slurm", name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "owner"), []byte(owner), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n, err := s.CleanupOrphans(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -365,6 +376,12 @@ func TestSlurmCleanupOrphans(t *testing.T) {
 	}
 	if slurmEnded(states[live]) {
 		t.Errorf("the live owner's job %s was ended: %s", live, states[live])
+	}
+	for name, want := range map[string]bool{"exec-dead": false, "exec-live": true} {
+		_, err := os.Stat(filepath.Join(s.SharedDir(), "slurm", name))
+		if exists := err == nil; exists != want {
+			t.Errorf("%s exists = %v after cleanup, want %v", name, exists, want)
+		}
 	}
 }
 

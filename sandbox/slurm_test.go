@@ -236,3 +236,20 @@ func TestReadTail(t *testing.T) {
 		t.Errorf("missing file: %q, %d, %v; want empty", got, size, err)
 	}
 }
+
+// TestSlurmScriptWorkspaceNotShared: a node that cannot see the workspace fails the job with
+// exit status 125 and says what to change.
+func TestSlurmScriptWorkspaceNotShared(t *testing.T) {
+	s := &Slurm{python: "/usr/bin/python3"}
+	missing := filepath.Join(t.TempDir(), "not-on-this-node")
+	script := filepath.Join(t.TempDir(), "job.sh")
+	c := checkedJob{Job: Job{Command: []string{Python, "main.py"}}, workspace: missing}
+	if err := os.WriteFile(script, []byte(s.script(c, missing, "")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(script).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 || !strings.Contains(string(out), "--shared-dir") {
+		t.Errorf("script in a missing workspace: %v, %s; want exit 125 naming --shared-dir", err, out)
+	}
+}

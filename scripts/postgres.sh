@@ -21,9 +21,10 @@ gome_postgres() {
 	fi
 	if ! command -v pg_lsclusters >/dev/null 2>&1; then
 		echo "postgres: installing postgresql" >&2
-		apt-get update -qq
+		# Callers use `gome_postgres || ...`, where bash ignores set -e: each failure returns by itself.
+		apt-get -o DPkg::Lock::Timeout=300 update -qq || return 1
 		# policy-rc.d may forbid starting services at install time; the cluster is started below.
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends postgresql >/dev/null || return 1
 	fi
 	local version port status
 	read -r version _ port status _ < <(pg_lsclusters --no-header | head -n1) || true

@@ -79,9 +79,10 @@ gome_slurm() {
 	done
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "slurm: installing ${pkgs[*]}" >&2
-		apt-get update -qq
+		# Callers use `gome_slurm || ...`, where bash ignores set -e: each failure returns by itself.
+		apt-get -o DPkg::Lock::Timeout=300 update -qq || return 1
 		# policy-rc.d may forbid starting services at install time; they are started below.
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || return 1
 	fi
 
 	# munge: the key exists after installation; the daemon must run as the munge user.
@@ -91,7 +92,7 @@ gome_slurm() {
 	chown munge:munge /etc/munge/munge.key
 	chmod 0400 /etc/munge/munge.key
 	if ! munge -n </dev/null >/dev/null 2>&1; then
-		runuser -u munge -- /usr/sbin/munged
+		runuser -u munge -- /usr/sbin/munged || { echo "slurm: munged did not start; see /var/log/munge/munged.log" >&2; return 1; }
 		for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
 	fi
 
@@ -99,16 +100,18 @@ gome_slurm() {
 	local conf changed=no
 	conf=$(gome_slurm_conf)
 	if [ "$conf" != "$(cat /etc/slurm/slurm.conf 2>/dev/null)" ]; then
-		printf '%s\n' "$conf" >/etc/slurm/slurm.conf
+		printf '%s\n' "$conf" >/etc/slurm/slurm.conf || return 1
 		changed=yes
 	fi
 
 	if ! pgrep -x slurmctld >/dev/null; then
-		/usr/sbin/slurmctld
+		/usr/sbin/slurmctld || { echo "slurm: slurmctld did not start; see /var/log/slurm/slurmctld.log" >&2; return 1; }
 	elif [ $changed = yes ]; then
 		scontrol reconfigure
 	fi
-	pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+	if ! pgrep -x slurmd >/dev/null; then
+		/usr/sbin/slurmd || { echo "slurm: slurmd did not start; see /var/log/slurm/slurmd.log" >&2; return 1; }
+	fi
 	local host
 	host=$(hostname -s)
 	for _ in $(seq 100); do

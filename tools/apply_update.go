@@ -57,11 +57,11 @@ func applyUpdate(d Deps) Tool {
 			Gradient: in.Gradient, Hypothesis: in.Hypothesis, Code: in.Code, Summary: in.Summary,
 		})
 		if err != nil {
-			return ApplyUpdateOutput{}, engineError(err)
+			return ApplyUpdateOutput{}, err
 		}
-		out := engine.DecodeOutcome(step.Exec)
+		out := step.Outcome
 		return ApplyUpdateOutput{
-			StepID: step.ID, Trace: in.Trace, Index: step.Index, Kind: step.Kind, Decision: step.Decision, Reason: step.Reason,
+			StepID: step.ID, Trace: in.Trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision), Reason: step.Reason,
 			Score: step.Score, Hypothesis: step.Hypothesis, ExitCode: out.ExitCode, Seconds: out.Seconds,
 			Stdout: clip(out.Stdout, 4000), Stderr: clip(out.Stderr, 4000),
 		}, nil

@@ -2,14 +2,11 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/llm"
-	"github.com/gome-agent/gome/memory"
 )
 
 // ComputeGradientInput are compute_gradient's arguments.
@@ -41,9 +38,9 @@ func computeGradient(d Deps) Tool {
 			return ComputeGradientOutput{}, userErrorf("run_id is required: pass the run_id that start_run returned")
 		}
 		if in.Gradient != nil {
-			chosen, err := d.Engine.CheckGradient(*in.Gradient)
+			chosen, err := d.Engine.CheckGradient(ctx, in.RunID, *in.Gradient)
 			if err != nil {
-				return ComputeGradientOutput{}, engineError(err)
+				return ComputeGradientOutput{}, err
 			}
 			return ComputeGradientOutput{Mode: "check", Gradient: in.Gradient, Chosen: &chosen,
 				Next: "call apply_update with this gradient and your code for the chosen hypothesis"}, nil
@@ -52,7 +49,7 @@ func computeGradient(d Deps) Tool {
 		case "", "client":
 			gc, err := d.Engine.GradientContext(ctx, in.RunID, in.Trace)
 			if err != nil {
-				return ComputeGradientOutput{}, engineError(err)
+				return ComputeGradientOutput{}, err
 			}
 			next := "write a gradient that matches context.schema, then call apply_update with it and the complete new main.py"
 			if gc.Kind == engine.KindDraft {
@@ -68,27 +65,11 @@ func computeGradient(d Deps) Tool {
 			}
 			g, chosen, err := d.Engine.ComputeGradient(ctx, in.RunID, in.Trace)
 			if err != nil {
-				return ComputeGradientOutput{}, engineError(err)
+				return ComputeGradientOutput{}, err
 			}
 			return ComputeGradientOutput{Mode: in.Mode, Gradient: g, Chosen: &chosen,
 				Next: "call apply_update with this gradient (and your code, or none to have Gome's model write it)"}, nil
 		}
 		return ComputeGradientOutput{}, userErrorf("mode is %q: use client, server or sampling", in.Mode)
 	})}
-}
-
-// engineError turns the engine's caller-fixable errors into error results.
-func engineError(err error) error {
-	switch {
-	case errors.Is(err, memory.ErrNotFound):
-		return userErrorf("%v: call list_runs to see the run ids", err)
-	case errors.Is(err, errSampling):
-		return userErrorf("%v: your client may not offer sampling; use mode client and write the gradient yourself", err)
-	case errors.Is(err, llm.ErrInvalidOutput):
-		return userErrorf("%v: answer with JSON that matches the schema", err)
-	case errors.Is(err, engine.ErrInvalidConfig), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrNoModel),
-		errors.Is(err, engine.ErrRunActive), errors.Is(err, engine.ErrRunFinished), errors.Is(err, engine.ErrStepsUsed):
-		return userError{err.Error()}
-	}
-	return err
 }

@@ -2,22 +2,12 @@ package tools
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/gome-agent/gome/sandbox"
+	"github.com/gome-agent/gome/engine"
 )
-
-// Sandbox runs one job; the GPU lease is the backend's.
-type Sandbox interface {
-	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
-}
 
 // ExecuteOnGPUInput are execute_on_gpu's arguments.
 type ExecuteOnGPUInput struct {
@@ -59,45 +49,20 @@ func executeOnGPU(d Deps) Tool {
 			return ExecuteOnGPUOutput{}, userErrorf("gpus is %d: use 0 to 16", gpus)
 		case in.TimeoutSeconds < 0 || in.TimeoutSeconds > 3600:
 			return ExecuteOnGPUOutput{}, userErrorf("timeout_seconds is %g: use 1 to 3600", in.TimeoutSeconds)
-		case d.Sandbox == nil:
-			return ExecuteOnGPUOutput{}, userErrorf("this server has no sandbox configured")
 		}
 		if in.TimeoutSeconds == 0 {
 			in.TimeoutSeconds = 600
 		}
-		id := make([]byte, 6)
-		if _, err := rand.Read(id); err != nil {
-			return ExecuteOnGPUOutput{}, err
-		}
-		ws := filepath.Join(d.Home, "scratch", time.Now().UTC().Format("20060102-150405")+"-"+hex.EncodeToString(id))
-		if err := os.MkdirAll(ws, 0o755); err != nil {
-			return ExecuteOnGPUOutput{}, err
-		}
-		cmd := in.Command
-		if in.Code != "" {
-			if err := os.WriteFile(filepath.Join(ws, "main.py"), []byte(in.Code), 0o644); err != nil {
-				return ExecuteOnGPUOutput{}, err
-			}
-			cmd = []string{sandbox.Python, "main.py"}
-		}
-		res, err := d.Sandbox.Run(ctx, sandbox.Job{
-			Workspace: ws, DataDir: in.DataDir, Command: cmd, GPUs: gpus,
+		res, err := d.Engine.Execute(ctx, engine.ExecuteInput{
+			Code: in.Code, Command: in.Command, GPUs: gpus, DataDir: in.DataDir,
 			Timeout: time.Duration(in.TimeoutSeconds * float64(time.Second)),
-			Labels:  map[string]string{"gome.tool": "execute_on_gpu"},
 		})
-		switch {
-		case errors.Is(err, sandbox.ErrNoGPUAllocator), errors.Is(err, sandbox.ErrNotEnoughGPUs):
-			return ExecuteOnGPUOutput{}, userErrorf("%v: this server has no (or too few) GPUs; pass gpus: 0 to run on the CPU", err)
-		case errors.Is(err, sandbox.ErrGPUsBusy), errors.Is(err, sandbox.ErrInvalidJob), errors.Is(err, sandbox.ErrCommandNotFound):
-			return ExecuteOnGPUOutput{}, userError{err.Error()}
-		case err != nil && ctx.Err() == nil:
+		if err != nil {
 			return ExecuteOnGPUOutput{}, err
-		case err != nil:
-			return ExecuteOnGPUOutput{}, userErrorf("cancelled: %v", ctx.Err())
 		}
 		return ExecuteOnGPUOutput{
-			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Duration.Seconds(),
-			TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend, Workspace: ws,
+			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Seconds,
+			TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend, Workspace: res.Workspace,
 		}, nil
 	})}
 }

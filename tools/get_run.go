@@ -2,15 +2,13 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/memory"
+	textclip "github.com/gome-agent/gome/internal/clip"
 )
 
 // GetRunInput are get_run's arguments.
@@ -51,7 +49,7 @@ type StepView struct {
 	ID         string   `json:"step_id"`
 	Trace      int      `json:"trace"`
 	Index      int      `json:"index"`
-	Kind       string   `json:"kind" jsonschema:"draft or improve"`
+	Kind       string   `json:"kind" jsonschema:"draft (a first solution), improve (gradient then update), tree-improve (a tree-search change of the best, no gradient) or debug (a tree-search repair of a failing step)"`
 	Decision   string   `json:"decision" jsonschema:"accepted, rejected or failed"`
 	Score      *float64 `json:"score,omitempty" jsonschema:"validation score the solution reported"`
 	Hypothesis string   `json:"hypothesis,omitempty"`
@@ -82,68 +80,27 @@ func getRun(d Deps) Tool {
 	})}
 }
 
-// lookupRun reads a run, turning an unknown id into an error the caller can fix.
-func lookupRun(ctx context.Context, d Deps, id string) (memory.Run, error) {
-	if strings.TrimSpace(id) == "" {
-		return memory.Run{}, userErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
-	}
-	run, err := d.Store.GetRun(ctx, id)
-	if errors.Is(err, memory.ErrNotFound) {
-		return memory.Run{}, userErrorf("run %q not found: call list_runs to see the run ids", id)
-	}
-	return run, err
-}
-
+// viewRun is get_run's view of a run.
 func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
-	run, err := lookupRun(ctx, d, id)
+	run, err := d.Engine.ViewRun(ctx, id, engine.Page{})
 	if err != nil {
 		return RunView{}, err
 	}
 	v := RunView{
-		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: string(run.Status),
-		Active: d.Engine.Active(run.ID), StopReason: run.StopReason, Error: run.Error,
-		CreatedAt: run.CreatedAt, FinishedAt: run.FinishedAt, Traces: []TraceView{}, Steps: []StepView{},
+		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: run.Status,
+		Active: run.Active, StopReason: run.StopReason, Error: run.Error, CreatedAt: run.CreatedAt,
+		FinishedAt: run.FinishedAt, Config: run.Config, Report: run.Report, Traces: []TraceView{}, Steps: []StepView{},
 	}
-	if err := json.Unmarshal(run.Config, &v.Config); err != nil {
-		return RunView{}, err
+	for _, t := range run.Traces {
+		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID, Steps: t.Steps, Accepted: t.Accepted})
 	}
-	if len(run.Report) > 0 {
-		v.Report = &engine.Report{}
-		if err := json.Unmarshal(run.Report, v.Report); err != nil {
-			return RunView{}, err
-		}
-	}
-	traces, err := d.Store.ListTraces(ctx, run.ID)
-	if err != nil {
-		return RunView{}, err
-	}
-	index := map[string]int{}
-	for _, t := range traces {
-		index[t.ID] = len(v.Traces)
-		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID})
-	}
-	steps, err := d.Store.ListSteps(ctx, run.ID, "")
-	if err != nil {
-		return RunView{}, err
-	}
-	for _, s := range steps {
-		tv := &v.Traces[index[s.TraceID]]
-		tv.Steps++
-		if s.Decision == engine.Accepted {
-			tv.Accepted++
-		}
+	for _, s := range run.Steps {
 		v.Steps = append(v.Steps, StepView{
-			ID: s.ID, Trace: tv.Index, Index: s.Index, Kind: s.Kind, Decision: s.Decision, Score: s.Score,
-			Hypothesis: clip(s.Hypothesis, 500), Reason: clip(s.Reason, 500),
-			Seconds: s.FinishedAt.Sub(s.StartedAt).Seconds(),
+			ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: string(s.Kind), Decision: string(s.Decision), Score: s.Score,
+			Hypothesis: clip(s.Hypothesis, 500), Reason: clip(s.Reason, 500), Seconds: s.Seconds(),
 		})
 	}
 	return v, nil
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+func clip(s string, n int) string { return textclip.Head(s, n, "...") }

@@ -42,7 +42,7 @@ func newEnv(t *testing.T, model engine.Model, sb engine.Sandbox) *env {
 		eng.Close()
 		store.Close()
 	})
-	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng, Store: store}}
+	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng}}
 }
 
 // connect serves the tools over a stdio pipe pair and connects a go-sdk client speaking
@@ -121,7 +121,7 @@ func resultText(res *sdk.CallToolResult) string {
 type seedStep struct {
 	trace    int
 	score    *float64
-	decision string
+	decision engine.Decision
 	after    time.Duration // when it finished, after the run started
 }
 
@@ -167,7 +167,7 @@ func (e *env) seedRun(t *testing.T, id string, traces int, steps []seedStep, sta
 		}
 		st := memory.Step{
 			ID: traceName(id, s.trace) + "-s" + itoa(idx), RunID: id, TraceID: traceName(id, s.trace), Index: idx,
-			Kind: kind, Code: code, Score: s.score, Decision: s.decision, Reason: "seeded " + s.decision,
+			Kind: string(kind), Code: code, Score: s.score, Decision: string(s.decision), Reason: "seeded " + string(s.decision),
 			Hypothesis: "seeded hypothesis", Workspace: ws,
 			StartedAt: start.Add(s.after - time.Second), FinishedAt: start.Add(s.after),
 		}

@@ -41,15 +41,14 @@ func listRuns(d Deps) Tool {
 		case in.Limit < 1 || in.Limit > 500:
 			return ListRunsOutput{}, userErrorf("limit is %d: use 1 to 500", in.Limit)
 		}
-		runs, err := d.Store.ListRuns(ctx, in.Limit)
+		runs, err := d.Engine.ListRuns(ctx, in.Limit)
 		if err != nil {
 			return ListRunsOutput{}, err
 		}
 		out := ListRunsOutput{Runs: []RunSummary{}}
 		for _, r := range runs {
 			out.Runs = append(out.Runs, RunSummary{
-				ID: r.ID, TaskID: r.TaskID, Status: string(r.Status), Active: d.Engine.Active(r.ID),
-				StopReason: r.StopReason, CreatedAt: r.CreatedAt,
+				ID: r.ID, TaskID: r.TaskID, Status: r.Status, Active: r.Active, StopReason: r.StopReason, CreatedAt: r.CreatedAt,
 			})
 		}
 		return out, nil

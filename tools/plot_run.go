@@ -16,8 +16,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/memory"
-	"github.com/gome-agent/gome/task"
 )
 
 // PlotRunInput are plot_run's arguments.
@@ -71,34 +69,26 @@ func plotRun(d Deps) Tool {
 }
 
 func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, error) {
-	run, err := lookupRun(ctx, d, runID)
+	run, err := d.Engine.ViewRun(ctx, runID, engine.Page{})
 	if err != nil {
 		return nil, err
 	}
-	traces, err := d.Store.ListTraces(ctx, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := d.Store.ListSteps(ctx, run.ID, "")
-	if err != nil {
-		return nil, err
-	}
-	metric, lowerIsBetter := runMetric(run)
+	metric, dir := run.Facts.Metric, run.Facts.Direction
 	out := PlotRunOutput{RunID: run.ID, Metric: metric}
 
 	// Steps are listed by trace, then index, which is also their order in time within a trace.
-	byTrace := map[string][]memory.Step{}
+	byTrace := map[int][]engine.StepView{}
 	var last time.Duration
-	for _, s := range steps {
+	for _, s := range run.Steps {
 		if s.Score == nil || math.IsNaN(*s.Score) || math.IsInf(*s.Score, 0) {
 			out.Unscored++
 			continue
 		}
-		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+		byTrace[s.Trace] = append(byTrace[s.Trace], s)
 		last = max(last, s.FinishedAt.Sub(run.CreatedAt))
 	}
 	if len(byTrace) == 0 {
-		return nil, userErrorf("run %q has no scored step to plot yet (%d steps recorded, status %s): wait for one with get_run and wait_seconds, then call plot_run again", run.ID, len(steps), run.Status)
+		return nil, userErrorf("run %q has no scored step to plot yet (%d steps recorded, status %s): wait for one with get_run and wait_seconds, then call plot_run again", run.ID, run.TotalSteps, run.Status)
 	}
 	unit, unitName := timeUnit(last)
 
@@ -108,56 +98,13 @@ func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, er
 	p.X.Label.Text = unitName + " since the run started"
 	p.Y.Label.Text = "validation score"
 	if metric != "" {
-		dir := "higher"
-		if lowerIsBetter {
-			dir = "lower"
-		}
 		p.Y.Label.Text = fmt.Sprintf("validation %s (%s is better)", metric, dir)
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(4)
-	var acceptedLegend *plotter.Scatter
-	for i, tr := range traces {
-		ss := byTrace[tr.ID]
-		if len(ss) == 0 {
-			continue
-		}
-		out.Traces++
-		col := traceColors[i%len(traceColors)]
-		var all, accepted plotter.XYs
-		for _, s := range ss {
-			xy := plotter.XY{X: s.FinishedAt.Sub(run.CreatedAt).Seconds() / unit.Seconds(), Y: *s.Score}
-			all = append(all, xy)
-			if s.Decision == engine.Accepted {
-				accepted = append(accepted, xy)
-			}
-		}
-		out.Points += len(all)
-		out.Accepted += len(accepted)
-		line, points, err := plotter.NewLinePoints(all)
-		if err != nil {
-			return nil, fmt.Errorf("plot trace %d: %w", tr.Index, err)
-		}
-		line.Color, line.Width = col, vg.Points(1.5)
-		points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2)
-		p.Add(line, points)
-		p.Legend.Add(fmt.Sprintf("trace %d", tr.Index), line, points)
-		if len(accepted) > 0 {
-			marks, err := plotter.NewScatter(accepted)
-			if err != nil {
-				return nil, fmt.Errorf("plot trace %d: %w", tr.Index, err)
-			}
-			marks.Color, marks.Shape, marks.Radius = col, draw.CircleGlyph{}, vg.Points(5)
-			p.Add(marks)
-			if acceptedLegend == nil {
-				acceptedLegend, _ = plotter.NewScatter(plotter.XYs{{}})
-				acceptedLegend.Color, acceptedLegend.Shape, acceptedLegend.Radius = color.Black, draw.CircleGlyph{}, vg.Points(5)
-			}
-		}
-	}
-	if acceptedLegend != nil {
-		p.Legend.Add("accepted step", acceptedLegend)
+	if err := addTraces(p, run, byTrace, unit, &out); err != nil {
+		return nil, err
 	}
 	// Time starts at the run's start; headroom above the data keeps the legend off the lines.
 	p.X.Min, p.X.Max = 0, p.X.Max*1.04
@@ -182,6 +129,54 @@ func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, er
 	}, nil
 }
 
+// addTraces draws one line per trace with its accepted steps as filled markers, counting what
+// it plots into out.
+func addTraces(p *plot.Plot, run engine.RunView, byTrace map[int][]engine.StepView, unit time.Duration, out *PlotRunOutput) error {
+	var acceptedLegend *plotter.Scatter
+	for i, tr := range run.Traces {
+		ss := byTrace[tr.Index]
+		if len(ss) == 0 {
+			continue
+		}
+		out.Traces++
+		col := traceColors[i%len(traceColors)]
+		var all, accepted plotter.XYs
+		for _, s := range ss {
+			xy := plotter.XY{X: s.FinishedAt.Sub(run.CreatedAt).Seconds() / unit.Seconds(), Y: *s.Score}
+			all = append(all, xy)
+			if s.Decision == engine.Accepted {
+				accepted = append(accepted, xy)
+			}
+		}
+		out.Points += len(all)
+		out.Accepted += len(accepted)
+		line, points, err := plotter.NewLinePoints(all)
+		if err != nil {
+			return fmt.Errorf("plot trace %d: %w", tr.Index, err)
+		}
+		line.Color, line.Width = col, vg.Points(1.5)
+		points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(line, points)
+		p.Legend.Add(fmt.Sprintf("trace %d", tr.Index), line, points)
+		if len(accepted) > 0 {
+			marks, err := plotter.NewScatter(accepted)
+			if err != nil {
+				return fmt.Errorf("plot trace %d: %w", tr.Index, err)
+			}
+			marks.Color, marks.Shape, marks.Radius = col, draw.CircleGlyph{}, vg.Points(5)
+			p.Add(marks)
+			if acceptedLegend == nil {
+				acceptedLegend, _ = plotter.NewScatter(plotter.XYs{{}})
+				acceptedLegend.Color, acceptedLegend.Shape, acceptedLegend.Radius = color.Black, draw.CircleGlyph{}, vg.Points(5)
+			}
+		}
+	}
+	if acceptedLegend != nil {
+		p.Legend.Add("accepted step", acceptedLegend)
+	}
+	return nil
+}
+
 func renderPNG(p *plot.Plot) ([]byte, error) {
 	w, err := p.WriterTo(plotWidth, plotHeight, "png")
 	if err != nil {
@@ -204,17 +199,4 @@ func timeUnit(span time.Duration) (time.Duration, string) {
 	default:
 		return time.Hour, "hours"
 	}
-}
-
-// runMetric is the run's metric and direction: from its report once it has ended, else from
-// its task. An unreadable task gives no metric, not an error: the plot is still useful.
-func runMetric(run memory.Run) (string, bool) {
-	if rep := runReport(run); rep != nil {
-		return rep.Metric, rep.LowerIsBetter
-	}
-	t, err := task.Load(run.TaskDir)
-	if err != nil {
-		return "", false
-	}
-	return t.Metric, t.LowerIsBetter
 }

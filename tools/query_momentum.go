@@ -2,12 +2,10 @@ package tools
 
 import (
 	"context"
-	"errors"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/gome-agent/gome/memory"
-	"github.com/gome-agent/gome/task"
+	"github.com/gome-agent/gome/engine"
 )
 
 // QueryMomentumInput are query_momentum's arguments.
@@ -23,7 +21,7 @@ type QueryMomentumInput struct {
 
 // QueryMomentumOutput is query_momentum's result.
 type QueryMomentumOutput struct {
-	Entries []memory.Ranked `json:"entries" jsonschema:"best first; why says how each ranked"`
+	Entries []engine.MemoryEntry `json:"entries" jsonschema:"best first; why says how each ranked"`
 }
 
 func queryMomentum(d Deps) Tool {
@@ -34,35 +32,10 @@ func queryMomentum(d Deps) Tool {
 		annotations("Query the success memory", true, false, true, false),
 	)
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in QueryMomentumInput) (QueryMomentumOutput, error) {
-		if in.Limit < 0 || in.Limit > 100 {
-			return QueryMomentumOutput{}, userErrorf("limit is %d: use 1 to 100", in.Limit)
-		}
-		switch in.Kind {
-		case "", memory.MomentumSuccess, memory.MomentumFailure, memory.MomentumAny:
-		default:
-			return QueryMomentumOutput{}, userErrorf("kind is %q: use success, failure or any", in.Kind)
-		}
-		q := memory.MomentumQuery{Text: in.Text, TaskID: in.TaskID, RunID: in.RunID, Component: in.Component, Kind: in.Kind, Limit: in.Limit}
-		if in.Task != "" {
-			t, err := task.Load(in.Task)
-			if err != nil {
-				return QueryMomentumOutput{}, userError{err.Error()}
-			}
-			fp, err := t.Fingerprint()
-			if err != nil {
-				return QueryMomentumOutput{}, userErrorf("fingerprint of task %s: %v", in.Task, err)
-			}
-			q.Fingerprint = &fp
-		}
-		found, err := d.Store.QueryMomentum(ctx, q)
-		if errors.Is(err, memory.ErrInvalidEntry) {
-			return QueryMomentumOutput{}, userError{err.Error()}
-		}
+		found, err := d.Engine.QueryMemory(ctx, engine.MemoryQuery{Text: in.Text, TaskDir: in.Task, TaskID: in.TaskID, RunID: in.RunID,
+			Component: in.Component, Kind: in.Kind, Limit: in.Limit})
 		if err != nil {
-			return QueryMomentumOutput{}, userErrorf("query: %v", err)
-		}
-		if found == nil {
-			found = []memory.Ranked{}
+			return QueryMomentumOutput{}, err
 		}
 		return QueryMomentumOutput{Entries: found}, nil
 	})}

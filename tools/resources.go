@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/gome-agent/gome/engine"
 )
 
 // maxResourceBytes caps a file sent as a resource; a bigger submission is better read from disk
@@ -40,10 +40,10 @@ func resources(d Deps) []resource {
 			mcp.WithTemplateMIMEType("application/json")), runResource(d)},
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/solution/main.py", "best-code",
 			mcp.WithTemplateDescription("The main.py of the run's best validated solution."),
-			mcp.WithTemplateMIMEType("text/x-python")), solutionFileResource(d, codeFile, "text/x-python")},
+			mcp.WithTemplateMIMEType("text/x-python")), solutionFileResource(d, engine.MainFile, "text/x-python")},
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/solution/submission.csv", "best-submission",
 			mcp.WithTemplateDescription("The submission.csv of the run's best validated solution."),
-			mcp.WithTemplateMIMEType("text/csv")), solutionFileResource(d, submissionFile, "text/csv")},
+			mcp.WithTemplateMIMEType("text/csv")), solutionFileResource(d, engine.SubmissionFile, "text/csv")},
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/traces/{index}", "trace",
 			mcp.WithTemplateDescription("One trace of a run (index 0 to traces-1) with every step it took."),
 			mcp.WithTemplateMIMEType("application/json")), traceResource(d)},
@@ -75,32 +75,9 @@ func runResource(d Deps) server.ResourceTemplateHandlerFunc {
 
 func solutionFileResource(d Deps, name, mime string) server.ResourceTemplateHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		run, err := lookupRun(ctx, d, uriArg(req, "run_id"))
+		text, err := d.Engine.ReadSolutionFile(ctx, uriArg(req, "run_id"), name, maxResourceBytes)
 		if err != nil {
 			return nil, err
-		}
-		step, err := bestStep(ctx, d, run)
-		if err != nil {
-			return nil, err
-		}
-		var text string
-		if name == codeFile {
-			// The stored code is what ran; the workspace copy may have been cleaned up.
-			text = step.Code
-		} else {
-			path := filepath.Join(step.Workspace, name)
-			info, err := os.Stat(path)
-			if err != nil {
-				return nil, fmt.Errorf("run %q: the best solution (step %s) has no %s: %w", run.ID, step.ID, name, err)
-			}
-			if info.Size() > maxResourceBytes {
-				return nil, fmt.Errorf("run %q: %s is %d MiB, too large to send: read %s on the server's machine, or get_solution for its first lines", run.ID, name, info.Size()>>20, path)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("run %q: read %s: %w", run.ID, name, err)
-			}
-			text = string(b)
 		}
 		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: mime, Text: text}}, nil
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/memory"
 )
 
 // ResumeRunInput are resume_run's arguments.
@@ -33,28 +32,26 @@ func resumeRun(d Deps) Tool {
 		annotations("Resume a run", false, false, false, true),
 	)
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ResumeRunInput) (ResumeRunOutput, error) {
-		if _, err := lookupRun(ctx, d, in.RunID); err != nil {
+		if _, err := d.Engine.ViewRun(ctx, in.RunID, engine.Page{Limit: 1}); err != nil {
 			return ResumeRunOutput{}, err
 		}
 		run, err := d.Engine.ResumeRun(ctx, in.RunID)
 		switch {
-		case errors.Is(err, memory.ErrNotFound):
-			return ResumeRunOutput{}, userErrorf("run %q not found: call list_runs to see the run ids", in.RunID)
 		case errors.Is(err, engine.ErrRunFinished):
 			return ResumeRunOutput{}, userErrorf("run %q has already finished, so it cannot resume: start a new run with start_run (get_solution shows this run's best)", in.RunID)
 		case errors.Is(err, engine.ErrRunActive):
 			return ResumeRunOutput{}, userErrorf("run %q is already running: follow it with get_run, or stop it with stop_run", in.RunID)
-		case errors.Is(err, engine.ErrNoModel):
-			return ResumeRunOutput{}, userError{err.Error()}
+		case err != nil && errors.Is(err, engine.ErrCaller):
+			return ResumeRunOutput{}, err
 		case err != nil:
 			return ResumeRunOutput{}, fmt.Errorf("resume run %q: %w", in.RunID, err)
 		}
-		steps, err := d.Store.ListSteps(ctx, run.ID, "")
+		view, err := d.Engine.ViewRun(ctx, run.ID, engine.Page{Limit: 1})
 		if err != nil {
 			return ResumeRunOutput{}, err
 		}
 		return ResumeRunOutput{
-			RunID: run.ID, TaskID: run.TaskID, Status: string(run.Status), StepsDone: len(steps),
+			RunID: run.ID, TaskID: run.TaskID, Status: run.Status, StepsDone: view.TotalSteps,
 			Message: "run resumed from its last completed step: call get_run with this run_id to follow it",
 		}, nil
 	})}

@@ -16,6 +16,10 @@ import (
 // TestSamplingServesAsModel drives a client run where the client's own model, reached through
 // MCP sampling, writes the gradient and the update; Gome has no model of its own.
 func TestSamplingServesAsModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real Python solutions: run without -short")
+	}
+	t.Parallel()
 	sb, err := sandbox.NewLocal("", nil)
 	if err != nil {
 		t.Skipf("no Python for the local sandbox: %v", err)

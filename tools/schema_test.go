@@ -6,7 +6,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/gome-agent/gome/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite the tool schema snapshots in testdata/schemas")
@@ -15,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite the tool schema snapshots in te
 // description) changes without its snapshot being updated on purpose with -update: users'
 // clients depend on these schemas.
 func TestToolSchemasSnapshot(t *testing.T) {
+	t.Parallel()
 	all := All(Deps{})
 	seen := map[string]bool{}
 	for _, tool := range all {
@@ -60,6 +64,7 @@ func TestToolSchemasSnapshot(t *testing.T) {
 // TestToolAnnotations checks every tool states all four hints and a title: mcp-go's defaults
 // (destructive, open-world) would otherwise tell clients to ask before every read.
 func TestToolAnnotations(t *testing.T) {
+	t.Parallel()
 	for _, tool := range All(Deps{}) {
 		a := tool.Tool.Annotations
 		if a.Title == "" || a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
@@ -71,6 +76,25 @@ func TestToolAnnotations(t *testing.T) {
 		}
 		if tool.Tool.Description == "" {
 			t.Errorf("%s has no description", tool.Tool.Name)
+		}
+	}
+}
+
+// TestStepKindsListed: every schema field that shows any step's kind names every kind there is.
+func TestStepKindsListed(t *testing.T) {
+	t.Parallel()
+	for _, tool := range All(Deps{}) {
+		if tool.Tool.Name != "get_run" && tool.Tool.Name != "get_solution" {
+			continue
+		}
+		raw, err := json.Marshal(tool.Tool.OutputSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range engine.StepKinds {
+			if !strings.Contains(string(raw), string(k)+" (") {
+				t.Errorf("%s's output schema does not list step kind %q", tool.Tool.Name, k)
+			}
 		}
 	}
 }

@@ -12,45 +12,54 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/llm"
 )
 
-// Engine is what the tools need of the optimizer. *engine.Engine implements it.
+// Engine is what the tools need of the optimizer; *engine.Engine implements it. The tools
+// reach the store, the task folders and the sandbox only through it.
 type Engine interface {
 	// Start records a new run and executes it in the background.
-	Start(ctx context.Context, cfg engine.Config) (memory.Run, error)
-	// ResumeRun continues a stopped, failed or interrupted run from its last completed step.
-	ResumeRun(ctx context.Context, runID string) (memory.Run, error)
-	// Stop cancels an active run and reports whether it was active.
-	Stop(runID string) bool
-	// Active reports whether the run is executing in this process now.
-	Active(runID string) bool
+	Start(ctx context.Context, cfg engine.Config) (engine.RunSummary, error)
 	// Create records a run without starting it, for a client to drive.
-	Create(ctx context.Context, cfg engine.Config) (memory.Run, error)
+	Create(ctx context.Context, cfg engine.Config) (engine.RunSummary, error)
+	// ResumeRun continues a stopped, failed or interrupted run from its last completed step.
+	ResumeRun(ctx context.Context, runID string) (engine.RunSummary, error)
+	// StopRun stops a run (a client-driven one is finished) and waits for it to record its end.
+	StopRun(ctx context.Context, runID string) (engine.StopOutcome, error)
+	// ListRuns lists the newest runs first.
+	ListRuns(ctx context.Context, limit int) ([]engine.RunSummary, error)
+	// ViewRun shows a run with its traces and a page of its steps.
+	ViewRun(ctx context.Context, runID string, page engine.Page) (engine.RunView, error)
+	// ViewSolution shows the run's best solution, or a step's.
+	ViewSolution(ctx context.Context, runID, stepID string) (engine.Solution, error)
+	// ReadSolutionFile returns a file of the run's best solution.
+	ReadSolutionFile(ctx context.Context, runID, name string, limit int64) (string, error)
+	// WaitForChange waits for the run to record a step or change status.
+	WaitForChange(ctx context.Context, runID string, wait time.Duration, news func(engine.RunView, []engine.RunEvent)) (bool, error)
 	// GradientContext returns what a client needs to diagnose a trace's best solution.
 	GradientContext(ctx context.Context, runID string, trace int) (*engine.GradientContext, error)
 	// ComputeGradient has the server's model diagnose a trace's best solution now.
 	ComputeGradient(ctx context.Context, runID string, trace int) (*engine.Gradient, int, error)
-	// CheckGradient validates a client's gradient and returns the chosen hypothesis.
-	CheckGradient(g engine.Gradient) (int, error)
+	// CheckGradient validates a client's gradient and returns the hypothesis the run's weights choose.
+	CheckGradient(ctx context.Context, runID string, g engine.Gradient) (int, error)
 	// ApplyUpdate takes a trace's next step with the given code.
-	ApplyUpdate(ctx context.Context, runID string, trace int, in engine.UpdateInput) (memory.Step, error)
-	// Finish ends a run that is not executing: its report is written.
-	Finish(ctx context.Context, runID string) (*engine.Report, error)
+	ApplyUpdate(ctx context.Context, runID string, trace int, in engine.UpdateInput) (engine.StepDetail, error)
+	// QueryMemory searches the cross-run success memory.
+	QueryMemory(ctx context.Context, q engine.MemoryQuery) ([]engine.MemoryEntry, error)
+	// Execute runs one scratch job in the sandbox (execute_on_gpu).
+	Execute(ctx context.Context, in engine.ExecuteInput) (engine.ExecuteResult, error)
 }
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Engine  Engine
-	Store   *memory.Store
-	Sandbox Sandbox // for execute_on_gpu; nil refuses it
-	Home    string  // Gome home folder: execute_on_gpu's scratch workspaces live under it
-	Logger  *slog.Logger
+	Engine Engine
+	Logger *slog.Logger
 }
 
 // NewServer returns an MCP server exposing Gome's tools, resources and prompt. It serves any
@@ -88,12 +97,8 @@ func All(d Deps) []Tool {
 
 const instructions = `Gome optimizes a machine-learning solution for a task folder the way an optimizer improves parameters: it drafts a solution, diagnoses it (the gradient), changes it (the update), runs it in a sandbox and keeps the change only if the validation score improves. Start a run with start_run, then call get_run with the returned run_id (wait_seconds makes it wait for the next step) until its status is no longer "running". get_solution shows the best code and submission, plot_run draws the scores over time, stop_run and resume_run pause and continue a run. list_runs shows earlier runs. To drive a run yourself (you are the model), start it with client: true, then repeat compute_gradient (mode client) and apply_update with your code; stop_run finishes it. query_momentum searches what worked before; execute_on_gpu runs code in the sandbox with a GPU. The drive_run prompt walks through all of this.`
 
-// userError is a failure the caller can fix; it becomes a tool result marked as an error.
-type userError struct{ msg string }
-
-func (e userError) Error() string { return e.msg }
-
-func userErrorf(format string, a ...any) error { return userError{fmt.Sprintf(format, a...)} }
+// userErrorf is a failure the caller can fix, marked as the engine marks its own.
+func userErrorf(format string, a ...any) error { return engine.CallerErrorf(format, a...) }
 
 // handler adapts a typed function to an MCP handler: arguments are checked and decoded with
 // messages that name the argument and what it should be, the result becomes structured content,
@@ -116,11 +121,20 @@ func handler[In, Out any](f func(ctx context.Context, in In) (Out, error)) serve
 	}
 }
 
-// errorResult turns an error the caller can fix into an error result.
+// errorResult is the one place where errors become results: an error the caller can fix
+// (engine.ErrCaller, a failure of the client's own sampling, a reply of the client's model that
+// breaks its schema) becomes an error result that says what to change; anything else is a fault
+// of the server and stays a Go error.
 func errorResult(err error) (*mcp.CallToolResult, bool) {
-	var ue userError
-	if errors.As(err, &ue) {
-		return mcp.NewToolResultError(ue.msg), true
+	switch {
+	case err == nil:
+		return nil, false
+	case errors.Is(err, errSampling):
+		return mcp.NewToolResultError(err.Error() + ": your client may not offer sampling; use mode client and write the gradient yourself"), true
+	case errors.Is(err, llm.ErrInvalidOutput):
+		return mcp.NewToolResultError(err.Error() + ": answer with JSON that matches the schema"), true
+	case errors.Is(err, engine.ErrCaller):
+		return mcp.NewToolResultError(err.Error()), true
 	}
 	return nil, false
 }

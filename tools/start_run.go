@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+
+	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -12,23 +14,23 @@ import (
 // StartRunInput are start_run's arguments.
 type StartRunInput struct {
 	Task                string          `json:"task" jsonschema:"path of the task folder on the server's machine: a folder with task.json, or an MLE-bench competition folder with prepared/public and prepared/private"`
-	MaxSteps            int             `json:"max_steps,omitempty" jsonschema:"steps per trace, the draft included (default 6, 1 to 1000)"`
-	Traces              int             `json:"traces,omitempty" jsonschema:"traces optimizing in parallel (default 1, up to 16)"`
-	BudgetSeconds       float64         `json:"budget_seconds,omitempty" jsonschema:"wall-clock budget of the run in seconds (default 3600)"`
-	ExecTimeoutSeconds  float64         `json:"exec_timeout_seconds,omitempty" jsonschema:"time limit of one execution of a solution in seconds (default 600)"`
-	MaxFixes            int             `json:"max_fixes,omitempty" jsonschema:"how often a failing execution goes back to the model for a fix within a step (default 2; -1 for none)"`
+	MaxSteps            int             `json:"max_steps,omitempty" jsonschema:"see engine.Settingmax_steps"`
+	Traces              int             `json:"traces,omitempty" jsonschema:"see engine.Settingtraces"`
+	BudgetSeconds       float64         `json:"budget_seconds,omitempty" jsonschema:"see engine.Settingbudget_seconds"`
+	ExecTimeoutSeconds  float64         `json:"exec_timeout_seconds,omitempty" jsonschema:"see engine.Settingexec_timeout_seconds"`
+	MaxFixes            int             `json:"max_fixes,omitempty" jsonschema:"see engine.Settingmax_fixes"`
 	Strategy            string          `json:"strategy,omitempty" jsonschema:"gradient (default: diagnose then update), tree (AIDE-style greedy tree search) or auto (gives steps to whichever improves the score more often)"`
 	Client              bool            `json:"client,omitempty" jsonschema:"drive the run yourself, step by step, with compute_gradient and apply_update; no model is needed on the server and nothing runs in the background"`
-	DebugTimeoutSeconds float64         `json:"debug_timeout_seconds,omitempty" jsonschema:"time limit of the quick main.py --debug run before each full run (default 120)"`
+	DebugTimeoutSeconds float64         `json:"debug_timeout_seconds,omitempty" jsonschema:"see engine.Settingdebug_timeout_seconds"`
 	NoDebug             bool            `json:"no_debug,omitempty" jsonschema:"skip the debug run"`
 	MaxTokens           int             `json:"max_tokens,omitempty" jsonschema:"stop the run after this many model tokens (0: no cap)"`
 	MaxCostUSD          float64         `json:"max_cost_usd,omitempty" jsonschema:"stop the run after this many US dollars of model cost (needs prices on the server)"`
 	NoMomentum          bool            `json:"no_momentum,omitempty" jsonschema:"turn the success memory off (ablation)"`
 	NoMemory            bool            `json:"no_memory,omitempty" jsonschema:"do not show gradients the successes of earlier runs (ablation)"`
 	MergeFraction       float64         `json:"merge_fraction,omitempty" jsonschema:"merge the traces' ideas in this last fraction of the budget, e.g. 0.2 (0: off)"`
-	Drafts              int             `json:"drafts,omitempty" jsonschema:"drafts per trace before improving, with the tree strategy (default 3)"`
+	Drafts              int             `json:"drafts,omitempty" jsonschema:"see engine.Settingdrafts"`
 	RerunTopK           int             `json:"rerun_top_k,omitempty" jsonschema:"re-run the k best solutions with other seeds at the end and keep the best mean (0: off)"`
-	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"extra seeds per re-run candidate (default 2)"`
+	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"see engine.Settingrerun_seeds"`
 	GPU                 bool            `json:"gpu,omitempty" jsonschema:"give every execution a GPU"`
 	Weights             *engine.Weights `json:"weights,omitempty" jsonschema:"how the gradient's hypothesis scores are weighed (default 0.2 alignment, 0.4 impact, 0.2 novelty, 0.1 feasibility, 0.1 risk_reward)"`
 }
@@ -48,6 +50,7 @@ func startRun(d Deps) Tool {
 		mcp.WithOutputSchema[StartRunOutput](),
 		annotations("Start a run", false, false, false, true),
 	)
+	describeSettings(&tool, engine.Settings)
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in StartRunInput) (StartRunOutput, error) {
 		cfg := engine.Config{
 			TaskDir: in.Task, MaxSteps: in.MaxSteps, Traces: in.Traces, BudgetSeconds: in.BudgetSeconds,
@@ -61,15 +64,45 @@ func startRun(d Deps) Tool {
 			start, message = d.Engine.Create, "run created for you to drive: call compute_gradient (mode client) for trace 0, then apply_update with your code"
 		}
 		run, err := start(ctx, cfg)
-		switch {
-		case errors.Is(err, engine.ErrInvalidConfig), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrNoModel):
-			return StartRunOutput{}, userError{err.Error()}
-		case err != nil:
+		if err != nil {
 			return StartRunOutput{}, err
 		}
 		return StartRunOutput{
-			RunID: run.ID, TaskID: run.TaskID, Status: string(run.Status),
+			RunID: run.ID, TaskID: run.TaskID, Status: run.Status,
 			Message: message,
 		}, nil
 	})}
+}
+
+// describeSettings writes each engine setting's description (with its default and range, declared
+// once in the engine) into the tool's input schema, in place of anything the struct tag says.
+func describeSettings(tool *mcp.Tool, settings []engine.Setting) {
+	var schema jsonschema.Schema
+	if err := json.Unmarshal(tool.RawInputSchema, &schema); err != nil {
+		return // the schema is generated from a Go type at start-up; it always decodes
+	}
+	for _, s := range settings {
+		if p, ok := schema.Properties[s.Name]; ok {
+			p.Description = s.Description()
+		}
+	}
+	// Decoding loses the order of the properties (the struct's), which clients show.
+	if gen, err := jsonschema.For[StartRunInput](&jsonschema.ForOptions{IgnoreInvalidTypes: true}); err == nil {
+		copyOrder(&schema, gen)
+	}
+	if raw, err := json.Marshal(&schema); err == nil {
+		tool.RawInputSchema = raw
+	}
+}
+
+// copyOrder gives dst, and the properties within it, the property order of src.
+func copyOrder(dst, src *jsonschema.Schema) {
+	if dst == nil || src == nil {
+		return
+	}
+	dst.PropertyOrder = src.PropertyOrder
+	for name, p := range dst.Properties {
+		copyOrder(p, src.Properties[name])
+	}
+	copyOrder(dst.Items, src.Items)
 }

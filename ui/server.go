@@ -318,6 +318,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // a fault of the server.
 type userError struct{ error }
 
+func (e userError) Unwrap() error { return e.error }
+
 // UserError wraps err as a refusal the person can act on; the pages answer it with 409.
 func UserError(err error) error { return userError{err} }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // the end-to-end tests skip themselves; nothing needs the binary
+	}
 	dir, err := os.MkdirTemp("", "gome-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -37,6 +42,15 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// endToEnd skips a test of the real binary (real Python, real processes, seconds to minutes)
+// under -short, where the in-process tests of engine and tools cover the same logic on fakes.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test of the real gome-mcp binary with real Python: run without -short")
+	}
 }
 
 func exampleTask(t *testing.T, name string) string {
@@ -136,6 +150,7 @@ func waitRun(t *testing.T, ctx context.Context, s *mcp.ClientSession, id string)
 }
 
 func TestServeRunsOptimizationOverStdio(t *testing.T) {
+	endToEnd(t)
 	for _, name := range []string{"breast-cancer", "diabetes"} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -198,6 +213,7 @@ func TestServeRunsOptimizationOverStdio(t *testing.T) {
 }
 
 func TestServeRejectsBadInput(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	noMetric := t.TempDir()
@@ -261,6 +277,7 @@ func TestServeRejectsBadInput(t *testing.T) {
 // (here, the test) is the reasoner. It reads the gradient context, writes a draft, then a
 // gradient and an update; Gome executes, scores, accepts and remembers.
 func TestClientDrivenRun(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "diabetes")
@@ -276,7 +293,7 @@ func TestClientDrivenRun(t *testing.T) {
 	}
 	draft, res := call[tools.ApplyUpdateOutput](t, ctx, s, "apply_update", map[string]any{
 		"run_id": started.RunID, "code": readFile(t, filepath.Join(taskDir, "solutions", "weak.py")), "summary": "bmi-only baseline"})
-	if res.IsError || draft.Decision != "accepted" || draft.Kind != engine.KindDraft {
+	if res.IsError || draft.Decision != "accepted" || draft.Kind != string(engine.KindDraft) {
 		t.Fatalf("draft: %+v %s", draft, errorText(res))
 	}
 	gc, res = call[tools.ComputeGradientOutput](t, ctx, s, "compute_gradient", map[string]any{"run_id": started.RunID, "mode": "client"})

@@ -106,7 +106,7 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	token := "test-token-0123456789"
-	handler, streamable := newHTTPHandler(tools.NewServer(tools.Deps{Engine: eng, Store: store, Logger: logger}, "test"), token, newAllowedHosts("127.0.0.1:0", ""), logger)
+	handler, streamable := newHTTPHandler(tools.NewServer(tools.Deps{Engine: eng, Logger: logger}, "test"), token, newAllowedHosts("127.0.0.1:0", ""), logger)
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	defer streamable.Shutdown(ctx)

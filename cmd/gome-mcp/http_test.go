@@ -149,6 +149,7 @@ func connectStdio(t *testing.T, ctx context.Context, home, version string, env .
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 
 func TestHTTPRequiresTokenAndOwnHost(t *testing.T) {
+	endToEnd(t)
 	s := startHTTP(t, t.TempDir(), []string{"--http", "127.0.0.1:0"})
 	if s.token == "" {
 		t.Fatalf("no generated token on stderr:\n%s", s.log())
@@ -214,6 +215,7 @@ func TestHTTPRequiresTokenAndOwnHost(t *testing.T) {
 }
 
 func TestHTTPListenAddress(t *testing.T) {
+	endToEnd(t)
 	t.Run("bare port listens on loopback", func(t *testing.T) {
 		s := startHTTP(t, t.TempDir(), []string{"--http", ":0"}, "GOME_TOKEN=chosen-token-0123456789")
 		u, _ := url.Parse(s.url)
@@ -266,6 +268,7 @@ func TestHTTPListenAddress(t *testing.T) {
 // TestProtocolVersions drives the real binary with a client speaking each protocol version,
 // over HTTP and over stdio.
 func TestProtocolVersions(t *testing.T) {
+	endToEnd(t)
 	home := t.TempDir()
 	s := startHTTP(t, home, []string{"--http", "127.0.0.1:0"})
 	for _, transport := range []string{"http", "stdio"} {
@@ -333,7 +336,9 @@ func TestProtocolVersions(t *testing.T) {
 // so the run is busy when stop_run comes; after a resume the update is the strong solution.
 func slowScript(t *testing.T, taskDir string) fakellm.Script {
 	s := improvingScript(t, taskDir)
-	sleepy := "import time\ntime.sleep(300)\n"
+	// It says it has started by a file in its output folder, so the test stops it mid-run on a
+	// signal rather than after a guessed delay.
+	sleepy := "import os, time\nopen(os.path.join(os.environ['GOME_OUTPUT_DIR'], 'started'), 'w').close()\ntime.sleep(300)\n"
 	s["update"] = []string{
 		fakellm.JSON(engine.Update{Summary: "a change that takes forever", Code: sleepy}),
 		fakellm.JSON(engine.Update{Summary: "every feature, stronger model", Code: readFile(t, filepath.Join(taskDir, "solutions", "strong.py"))}),
@@ -342,12 +347,14 @@ func slowScript(t *testing.T, taskDir string) fakellm.Script {
 }
 
 func TestHTTPStopAndResumeRun(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
 	fake := fakellm.New(slowScript(t, taskDir))
 	defer fake.Close()
-	s := startHTTP(t, t.TempDir(), []string{"--http", "127.0.0.1:0"},
+	home := t.TempDir()
+	s := startHTTP(t, home, []string{"--http", "127.0.0.1:0"},
 		"OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test-secret", "GOME_MODEL=fake-model")
 	var mu sync.Mutex
 	var progress []string
@@ -381,15 +388,18 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 		t.Error("no progress notification over HTTP while get_run waited")
 	}
 	mu.Unlock()
-	// Stop while the sleeping update executes.
-	for fake.Served("update") == 0 {
+	// Stop while the sleeping update executes: once its process has said it started.
+	marker := filepath.Join(home, "runs", started.RunID, "trace-0", "step-1", "started")
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("the update was never asked for")
+			t.Fatalf("the sleeping update never started (no %s)", marker)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	time.Sleep(time.Second)
 	begin := time.Now()
 	stopped, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID})
 	if res.IsError {
@@ -402,7 +412,7 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 		t.Fatalf("stopped with best %s %v; want the draft %s %v", stopped.BestStepID, stopped.BestScore, draft.ID, *draft.Score)
 	}
 	v, _ = call[tools.RunView](t, ctx, cs, "get_run", map[string]any{"run_id": started.RunID})
-	if v.Status != "stopped" || v.Active || len(v.Steps) != 1 || v.StopReason != engine.StopUser {
+	if v.Status != "stopped" || v.Active || len(v.Steps) != 1 || v.StopReason != string(engine.StopUser) {
 		t.Fatalf("after stop_run: status %s active %v, %d steps, reason %q", v.Status, v.Active, len(v.Steps), v.StopReason)
 	}
 	if _, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID}); !res.IsError || !strings.Contains(errorText(res), "not active") {

@@ -16,6 +16,7 @@ import (
 // and imports it into another: a file with a bad line imports nothing and names the line; the
 // good file imports, once.
 func TestMomentumShareBetweenHomes(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")

@@ -61,10 +61,14 @@ func demoScript(t *testing.T, taskDir string) fakellm.Script {
 // TestReplayDemo runs the README's demo: the recorded run replays with no model endpoint, the
 // code really runs, and the kept solution improves on the draft. With -update-replay it first
 // records the file again from the scripted fake model.
-func TestReplayDemo(t *testing.T) { replayDemo(t, "local") }
+func TestReplayDemo(t *testing.T) {
+	endToEnd(t)
+	replayDemo(t, "local")
+}
 
 // TestReplayDemoDocker replays the demo with every solution in a Docker container.
 func TestReplayDemoDocker(t *testing.T) {
+	endToEnd(t)
 	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
 		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
 	}

@@ -34,6 +34,7 @@ func serveProcess(t *testing.T, ctx context.Context, home string, env ...string)
 // TestResumeAfterSIGKILL kills the server in the middle of a run and starts it again: the run
 // completes from its last completed step, with every step recorded once.
 func TestResumeAfterSIGKILL(t *testing.T) {
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")

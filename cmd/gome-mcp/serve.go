@@ -73,7 +73,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(resumed) > 0 {
 		a.logger.Info("resumed unfinished runs", "runs", resumed)
 	}
-	s := tools.NewServer(tools.Deps{Engine: a.engine, Store: a.store, Sandbox: a.sandbox, Home: c.home, Logger: a.logger}, version)
+	s := tools.NewServer(tools.Deps{Engine: a.engine, Logger: a.logger}, version)
 	if err := attachPages(a, s, &h, stderr); err != nil {
 		return err
 	}

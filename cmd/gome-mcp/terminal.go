@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -28,21 +29,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg engine.Config
 	var strategy string
 	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
-	fs.IntVar(&cfg.MaxSteps, "steps", engine.DefaultMaxSteps, "steps per trace, drafts included")
-	fs.IntVar(&cfg.Traces, "traces", engine.DefaultTraces, "traces optimizing in parallel, sharing their successes")
-	budget := fs.Duration("budget", engine.DefaultBudgetSeconds*time.Second, "wall-clock budget of the run")
-	execTimeout := fs.Duration("exec-timeout", engine.DefaultExecTimeoutSeconds*time.Second, "time limit of one full execution")
-	debugTimeout := fs.Duration("debug-timeout", engine.DefaultDebugTimeoutSeconds*time.Second, "time limit of the quick main.py --debug run before each full run")
+	// Defaults, ranges and descriptions come from the engine's settings, declared once there.
+	intFlag := func(p *int, name string, s engine.Setting) { fs.IntVar(p, name, int(s.Default), s.Description()) }
+	secondsFlag := func(name string, s engine.Setting) *time.Duration {
+		return fs.Duration(name, time.Duration(s.Default*float64(time.Second)), s.Description())
+	}
+	intFlag(&cfg.MaxSteps, "steps", engine.SettingMaxSteps)
+	intFlag(&cfg.Traces, "traces", engine.SettingTraces)
+	budget := secondsFlag("budget", engine.SettingBudgetSeconds)
+	execTimeout := secondsFlag("exec-timeout", engine.SettingExecTimeoutSeconds)
+	debugTimeout := secondsFlag("debug-timeout", engine.SettingDebugTimeoutSeconds)
 	fs.BoolVar(&cfg.NoDebug, "no-debug", false, "skip the debug run")
-	fs.IntVar(&cfg.MaxFixes, "fixes", engine.DefaultMaxFixes, "fix attempts for a failing execution within a step (-1 for none)")
+	intFlag(&cfg.MaxFixes, "fixes", engine.SettingMaxFixes)
 	fs.IntVar(&cfg.MaxTokens, "max-tokens", 0, "stop the run after this many model tokens (0: no cap)")
 	fs.Float64Var(&cfg.MaxCostUSD, "max-cost", 0, "stop the run after this many US dollars of model cost (0: no cap; needs --prices)")
 	fs.BoolVar(&cfg.NoMomentum, "no-momentum", false, "turn the success memory off (ablation)")
 	fs.BoolVar(&cfg.NoMemory, "no-memory", false, "do not show gradients the successes of earlier runs (ablation); they are still recorded")
 	fs.Float64Var(&cfg.MergeFraction, "merge", 0, "merge stage in the last fraction of the budget, e.g. 0.2 (0: off; needs --traces > 1)")
-	fs.IntVar(&cfg.Drafts, "drafts", engine.DefaultDrafts, "drafts per trace before improving (tree strategy)")
+	intFlag(&cfg.Drafts, "drafts", engine.SettingDrafts)
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
-	fs.IntVar(&cfg.RerunSeeds, "rerun-seeds", engine.DefaultRerunSeeds, "extra seeds per re-run candidate")
+	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	uiAddr := fs.String("ui", "", "serve the run's live page on `HOST:PORT` while it runs (token: GOME_TOKEN or generated and printed)")
@@ -80,7 +86,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer a.close()
-	pagesURL, pagesHint, err = runPages(ctx, a, c.home, *uiAddr, stderr)
+	pagesURL, pagesHint, err = runPages(ctx, a, *uiAddr, stderr)
 	if err != nil {
 		return err
 	}
@@ -229,9 +235,5 @@ func fmtScore(f *float64) string {
 }
 
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
+	return clip.Head(strings.Join(strings.Fields(s), " "), n, "...")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -16,18 +17,14 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/gome-agent/gome/engine"
-	"github.com/gome-agent/gome/memory"
-	"github.com/gome-agent/gome/task"
-	"github.com/gome-agent/gome/tools"
 	"github.com/gome-agent/gome/ui"
 )
 
 // uiBase is where the pages live under `serve --http`, beside /mcp.
 const uiBase = "/ui"
 
-// uiPoll is how often a watching page reads the run's row: the run may be executed by another
-// process sharing the database, so the store, not this process's engine, says what changed.
-const uiPoll = 250 * time.Millisecond
+// uiPoll is how often a page watching an ended run looks whether it was resumed.
+const uiPoll = time.Second
 
 // logLines is how many lines of a log's start and end a step shows.
 const logLines = 15
@@ -77,8 +74,7 @@ func cmdUI(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
-	ms := tools.NewServer(tools.Deps{Engine: a.engine, Store: a.store, Sandbox: a.sandbox, Home: c.home, Logger: a.logger}, version)
-	pages, err := newPages(a, ms, "", h.token)
+	pages, err := newPages(a, "", h.token)
 	if err != nil {
 		return err
 	}
@@ -124,169 +120,150 @@ func servePages(ctx context.Context, ln net.Listener, h http.Handler, a *app) er
 	return nil
 }
 
-// newPages builds the pages over the app's store, acting through ms's tools, behind token.
-func newPages(a *app, ms *server.MCPServer, base, token string) (*ui.Server, error) {
-	return ui.New(&uiSource{store: a.store, engine: a.engine, tools: ms}, ui.Options{Base: base, CheckToken: tokenCheck(token), Logger: a.logger})
+// newPages builds the pages over the app's engine, behind token.
+func newPages(a *app, base, token string) (*ui.Server, error) {
+	return ui.New(&uiSource{engine: a.engine}, ui.Options{Base: base, CheckToken: tokenCheck(token), Logger: a.logger})
 }
 
-// uiSource is the pages' view of the engine: reads from the store, which every process running
-// a run writes, and actions through the same MCP tool handlers a client calls, so a button does
-// exactly what stop_run, resume_run and steer_run do.
-//
-// It stands in for the engine's read API until the engine offers one.
+// uiSource is the pages' view of the engine's read API: the engine reads the store, which
+// every process executing a run writes, so the pages follow runs of other processes too. The
+// buttons call the same engine actions as stop_run and resume_run.
 type uiSource struct {
-	store  *memory.Store
 	engine *engine.Engine
-	tools  *server.MCPServer
 }
 
-func (s *uiSource) notFound(err error) error {
-	if errors.Is(err, memory.ErrNotFound) {
+// uiError turns the engine's errors into the pages' kinds: an unknown id, and a refusal the
+// person can act on.
+func uiError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, engine.ErrNotFound):
 		return fmt.Errorf("%w: %w", ui.ErrNotFound, err)
+	case errors.Is(err, engine.ErrCaller):
+		return ui.UserError(err)
 	}
 	return err
 }
 
 func (s *uiSource) Runs(ctx context.Context) ([]ui.RunSummary, error) {
-	runs, err := s.store.ListRuns(ctx, 0)
+	runs, err := s.engine.ListRuns(ctx, maxListedRuns)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ui.RunSummary, 0, len(runs))
 	for _, r := range runs {
-		sum, _, _, err := s.summary(ctx, r)
+		v, err := s.engine.ViewRun(ctx, r.ID, engine.Page{})
 		if err != nil {
-			return nil, err
+			return nil, uiError(err)
 		}
-		out = append(out, sum)
+		out = append(out, summary(v))
 	}
 	return out, nil
 }
 
-// summary reads what the runs list shows of r, and the traces and steps it read for that.
-func (s *uiSource) summary(ctx context.Context, r memory.Run) (ui.RunSummary, []memory.Trace, []memory.Step, error) {
-	var cfg engine.Config
-	_ = json.Unmarshal(r.Config, &cfg) // an unreadable config shows no limits
-	traces, err := s.store.ListTraces(ctx, r.ID)
-	if err != nil {
-		return ui.RunSummary{}, nil, nil, err
-	}
-	steps, err := s.store.ListSteps(ctx, r.ID, "")
-	if err != nil {
-		return ui.RunSummary{}, nil, nil, err
-	}
+// maxListedRuns bounds the runs list: each row reads its run's steps.
+const maxListedRuns = 200
+
+// summary is what the runs list shows of a run.
+func summary(v engine.RunView) ui.RunSummary {
+	cfg := v.Config
 	sum := ui.RunSummary{
-		ID: r.ID, Task: r.TaskID, Status: string(r.Status), Active: s.engine.Active(r.ID), Started: r.CreatedAt,
-		Budget: ui.Budget{Steps: len(steps), MaxSteps: cfg.MaxSteps * max(cfg.Traces, len(traces)), Used: budgetUsed(steps),
+		ID: v.ID, Task: v.TaskID, Status: v.Status, Active: v.Active, Started: v.CreatedAt,
+		Metric: v.Facts.Metric, Lower: v.Facts.Direction.LowerIsBetter(),
+		Budget: ui.Budget{Steps: v.TotalSteps, MaxSteps: cfg.MaxSteps * max(cfg.Traces, len(v.Traces)), Used: budgetUsed(v.Steps),
 			Limit: time.Duration(cfg.BudgetSeconds * float64(time.Second))},
 	}
-	var rep engine.Report
-	if len(r.Report) > 0 && json.Unmarshal(r.Report, &rep) == nil {
-		sum.Metric, sum.Lower = rep.Metric, rep.LowerIsBetter
-		if t := rep.Test; t != nil {
-			switch {
-			case t.GoldMedal:
-				sum.Medal = "gold"
-			case t.SilverMedal:
-				sum.Medal = "silver"
-			case t.BronzeMedal:
-				sum.Medal = "bronze"
-			default:
-				sum.Medal = "none"
-			}
+	if rep := v.Report; rep != nil && rep.Test != nil {
+		switch t := rep.Test; {
+		case t.GoldMedal:
+			sum.Medal = "gold"
+		case t.SilverMedal:
+			sum.Medal = "silver"
+		case t.BronzeMedal:
+			sum.Medal = "bronze"
+		default:
+			sum.Medal = "none"
 		}
-	} else if t, err := task.Load(r.TaskDir); err == nil {
-		sum.Metric, sum.Lower = t.Metric, t.LowerIsBetter
 	}
-	for _, t := range traces {
+	for _, t := range v.Traces {
 		if b := t.BestScore; b != nil && (sum.Best == nil || (sum.Lower && *b < *sum.Best) || (!sum.Lower && *b > *sum.Best)) {
 			sum.Best = b
 		}
 	}
-	return sum, traces, steps, nil
+	return sum
 }
 
 // budgetUsed is the budget the run has spent as the engine counts it: the busiest trace's
 // summed step time.
-func budgetUsed(steps []memory.Step) time.Duration {
-	perTrace := map[string]time.Duration{}
+func budgetUsed(steps []engine.StepView) time.Duration {
+	perTrace := map[int]time.Duration{}
 	var most time.Duration
 	for _, s := range steps {
-		perTrace[s.TraceID] += s.FinishedAt.Sub(s.StartedAt)
-		most = max(most, perTrace[s.TraceID])
+		perTrace[s.Trace] += s.FinishedAt.Sub(s.StartedAt)
+		most = max(most, perTrace[s.Trace])
 	}
 	return most
 }
 
 func (s *uiSource) Run(ctx context.Context, runID string) (ui.Run, error) {
-	r, err := s.store.GetRun(ctx, runID)
+	v, err := s.engine.ViewRun(ctx, runID, engine.Page{})
 	if err != nil {
-		return ui.Run{}, s.notFound(err)
+		return ui.Run{}, uiError(err)
 	}
-	sum, traces, steps, err := s.summary(ctx, r)
-	if err != nil {
-		return ui.Run{}, err
+	r := ui.Run{RunSummary: summary(v), Strategy: v.Strategy, StopReason: v.StopReason, Error: v.Error}
+	for _, t := range v.Traces {
+		r.Traces = append(r.Traces, ui.Trace{Index: t.Index, Best: t.BestScore, BestStepID: t.BestStepID})
 	}
-	v := ui.Run{RunSummary: sum, Strategy: r.Strategy, StopReason: r.StopReason, Error: r.Error}
-	index := map[string]int{}
-	for _, t := range traces {
-		index[t.ID] = t.Index
-		v.Traces = append(v.Traces, ui.Trace{Index: t.Index, Best: t.BestScore, BestStepID: t.BestStepID})
+	for _, st := range v.Steps {
+		// The run view leaves out parent links, which the tree needs: each step in full has it.
+		d, err := s.engine.ViewStep(ctx, runID, st.ID)
+		if err != nil {
+			return ui.Run{}, uiError(err)
+		}
+		r.Steps = append(r.Steps, uiStep(st, d.ParentID))
 	}
-	for _, st := range steps {
-		v.Steps = append(v.Steps, uiStep(st, index[st.TraceID]))
-	}
-	return v, nil
+	return r, nil
 }
 
-func uiStep(st memory.Step, trace int) ui.Step {
-	return ui.Step{ID: st.ID, Trace: trace, Index: st.Index, Kind: st.Kind, ParentID: st.ParentID, Score: st.Score,
-		Decision: st.Decision, Reason: st.Reason, Hypothesis: st.Hypothesis, Started: st.StartedAt, Finished: st.FinishedAt}
+func uiStep(st engine.StepView, parent string) ui.Step {
+	return ui.Step{ID: st.ID, Trace: st.Trace, Index: st.Index, Kind: string(st.Kind), ParentID: parent, Score: st.Score,
+		Decision: string(st.Decision), Reason: st.Reason, Hypothesis: st.Hypothesis, Started: st.StartedAt, Finished: st.FinishedAt}
 }
 
 func (s *uiSource) Step(ctx context.Context, runID, stepID string) (ui.StepDetail, error) {
-	st, err := s.store.GetStep(ctx, stepID)
+	d, err := s.engine.ViewStep(ctx, runID, stepID)
 	if err != nil {
-		return ui.StepDetail{}, s.notFound(err)
+		return ui.StepDetail{}, uiError(err)
 	}
-	if st.RunID != runID {
-		return ui.StepDetail{}, fmt.Errorf("%w: step %q belongs to run %q, not %q", ui.ErrNotFound, stepID, st.RunID, runID)
-	}
-	r, err := s.store.GetRun(ctx, runID)
-	if err != nil {
-		return ui.StepDetail{}, s.notFound(err)
-	}
-	tr, err := s.store.GetTrace(ctx, st.TraceID)
-	if err != nil {
-		return ui.StepDetail{}, err
-	}
-	d := ui.StepDetail{Step: uiStep(st, tr.Index), Code: st.Code}
-	if st.ParentID != "" {
-		if p, err := s.store.GetStep(ctx, st.ParentID); err == nil {
-			d.ParentCode = p.Code
+	out := ui.StepDetail{Step: uiStep(d.StepView, d.ParentID), Code: d.Code}
+	if d.ParentID != "" {
+		if p, err := s.engine.ViewStep(ctx, runID, d.ParentID); err == nil {
+			out.ParentCode = p.Code
 		}
 	}
-	var g engine.Gradient
-	if len(st.Gradient) > 0 && json.Unmarshal(st.Gradient, &g) == nil && len(g.Hypotheses) > 0 {
-		var cfg engine.Config
-		_ = json.Unmarshal(r.Config, &cfg)
-		d.Gradient = uiGradient(g, st.Hypothesis, cfg)
+	if g := d.Gradient; g != nil && len(g.Hypotheses) > 0 {
+		v, err := s.engine.ViewRun(ctx, runID, engine.Page{Limit: 1})
+		if err != nil {
+			return ui.StepDetail{}, uiError(err)
+		}
+		out.Gradient = uiGradient(*g, d.Hypothesis, v.Config)
 	}
-	out := engine.DecodeOutcome(st.Exec)
-	d.Stdout, d.Stderr, d.Problem = headTail(out.Stdout), headTail(out.Stderr), out.Problem
-	if out.DebugSeconds > 0 {
-		d.Timings = append(d.Timings, ui.Timing{Name: "debug run", Seconds: out.DebugSeconds})
+	o := d.Outcome
+	out.Stdout, out.Stderr, out.Problem = headTail(o.Stdout), headTail(o.Stderr), o.Problem
+	if o.DebugSeconds > 0 {
+		out.Timings = append(out.Timings, ui.Timing{Name: "debug run", Seconds: o.DebugSeconds})
 	}
-	if out.Seconds > 0 {
-		d.Timings = append(d.Timings, ui.Timing{Name: "execution", Seconds: out.Seconds})
+	if o.Seconds > 0 {
+		out.Timings = append(out.Timings, ui.Timing{Name: "execution", Seconds: o.Seconds})
 	}
-	if total := st.FinishedAt.Sub(st.StartedAt).Seconds(); total > 0 {
-		d.Timings = append(d.Timings, ui.Timing{Name: "whole step", Seconds: total})
+	if total := d.Seconds(); total > 0 {
+		out.Timings = append(out.Timings, ui.Timing{Name: "whole step", Seconds: total})
 	}
-	if out.Fixes > 0 {
-		d.Timings = append(d.Timings, ui.Timing{Name: fmt.Sprintf("after %d fix(es)", out.Fixes)})
+	if o.Fixes > 0 {
+		out.Timings = append(out.Timings, ui.Timing{Name: fmt.Sprintf("after %d fix(es)", o.Fixes)})
 	}
-	return d, nil
+	return out, nil
 }
 
 // uiGradient weighs the hypotheses with the run's weights and marks the one the step followed.
@@ -324,69 +301,77 @@ func headTail(s string) ui.Log {
 	return ui.Log{Head: strings.Join(lines[:logLines], "\n"), Tail: strings.Join(lines[len(lines)-logLines:], "\n")}
 }
 
-// Wait polls the run's row: every step recorded and every change of status touches it.
+// version sums up what the pages show of a run that can change: its status, whether it
+// executes here, and how many steps it has.
+func (s *uiSource) version(ctx context.Context, runID string) (int64, error) {
+	v, err := s.engine.ViewRun(ctx, runID, engine.Page{Limit: 1})
+	if err != nil {
+		return 0, uiError(err)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%v|%d|%s", v.Status, v.Active, v.TotalSteps, v.StopReason)
+	return int64(h.Sum64()>>1) | 1, nil
+}
+
+// Wait follows the run with the engine's WaitForChange, which works from the store.
 func (s *uiSource) Wait(ctx context.Context, runID string, version int64) (int64, error) {
-	tick := time.NewTicker(uiPoll)
-	defer tick.Stop()
 	for {
-		r, err := s.store.GetRun(ctx, runID)
+		now, err := s.version(ctx, runID)
 		if err != nil {
 			if ctx.Err() != nil {
 				return version, ctx.Err()
 			}
-			return version, s.notFound(err)
-		}
-		now := r.UpdatedAt.UnixNano()
-		if s.engine.Active(runID) {
-			now |= 1 // a run that starts or stops here shows at once
-		} else {
-			now &^= 1
+			return version, err
 		}
 		if version == 0 || now != version {
 			return now, nil
 		}
-		select {
-		case <-ctx.Done():
+		// A change between reading the version and the wait's start would go unseen: the
+		// wait's start reads the version once more and ends the wait at once if it moved.
+		waitCtx, cancel := context.WithCancel(ctx)
+		first := true
+		changed, err := s.engine.WaitForChange(waitCtx, runID, uiWait, func(engine.RunView, []engine.RunEvent) {
+			if first {
+				first = false
+				if v, err := s.version(ctx, runID); err == nil && v != version {
+					cancel()
+				}
+			}
+		})
+		cancel()
+		if ctx.Err() != nil {
 			return version, ctx.Err()
-		case <-tick.C:
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return version, uiError(err)
+		}
+		if !changed && err == nil {
+			// An ended run answers at once; it changes again only if resumed.
+			select {
+			case <-ctx.Done():
+				return version, ctx.Err()
+			case <-time.After(uiPoll):
+			}
 		}
 	}
 }
 
+// uiWait is one wait of the engine's for a run to change; Wait waits again after it.
+const uiWait = time.Minute
+
 func (s *uiSource) Stop(ctx context.Context, runID string) error {
-	return s.call(ctx, "stop_run", map[string]any{"run_id": runID})
+	_, err := s.engine.StopRun(ctx, runID)
+	return uiError(err)
 }
 
 func (s *uiSource) Resume(ctx context.Context, runID string) error {
-	return s.call(ctx, "resume_run", map[string]any{"run_id": runID})
+	_, err := s.engine.ResumeRun(ctx, runID)
+	return uiError(err)
 }
 
-// Steer calls steer_run, which this engine does not offer yet: the button then says so.
+// Steer needs the engine's steer_run action, which it does not offer yet: the button says so.
 func (s *uiSource) Steer(ctx context.Context, runID, text string) error {
-	return s.call(ctx, "steer_run", map[string]any{"run_id": runID, "text": text})
-}
-
-// call runs an MCP tool's handler in process. A refusal the tool explains comes back as a
-// ui.UserError with the tool's words.
-func (s *uiSource) call(ctx context.Context, name string, args map[string]any) error {
-	t := s.tools.GetTool(name)
-	if t == nil {
-		return fmt.Errorf("%w: this server has no %s tool yet", ui.ErrUnsupported, name)
-	}
-	res, err := t.Handler(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: name, Arguments: args}})
-	if err != nil {
-		return err
-	}
-	if res.IsError {
-		var msg []string
-		for _, c := range res.Content {
-			if tc, ok := c.(mcp.TextContent); ok {
-				msg = append(msg, tc.Text)
-			}
-		}
-		return ui.UserError(errors.New(strings.Join(msg, " ")))
-	}
-	return nil
+	return fmt.Errorf("%w: steering needs the engine's steer_run action, which this build lacks", ui.ErrUnsupported)
 }
 
 // withPages sends requests under /ui/ to pages and the rest to mcp.
@@ -404,7 +389,7 @@ func withPages(mcpHandler, pages http.Handler) http.Handler {
 // and HTTP), and over HTTP the pages under /ui/ with a link to them in start_run's result.
 func attachPages(a *app, ms *server.MCPServer, h *httpConfig, stderr io.Writer) error {
 	token := h.token
-	pages, err := ui.New(&uiSource{store: a.store, engine: a.engine, tools: ms}, ui.Options{Base: uiBase, CheckToken: func(got string) bool {
+	pages, err := ui.New(&uiSource{engine: a.engine}, ui.Options{Base: uiBase, CheckToken: func(got string) bool {
 		return token != "" && tokenCheck(token)(got)
 	}, Logger: a.logger})
 	if err != nil {
@@ -450,7 +435,7 @@ const (
 // runPages serves the pages while `gome-mcp run` runs when addr is set, and returns the pages'
 // URL and a line that says how to open them: the served pages, or where `gome-mcp ui` serves
 // them.
-func runPages(ctx context.Context, a *app, home, addr string, stderr io.Writer) (string, string, error) {
+func runPages(ctx context.Context, a *app, addr string, stderr io.Writer) (string, string, error) {
 	if addr == "" {
 		return defaultPagesURL, " (start 'gome-mcp ui' to open it)", nil
 	}
@@ -458,8 +443,7 @@ func runPages(ctx context.Context, a *app, home, addr string, stderr io.Writer) 
 	if err := h.resolve(); err != nil {
 		return "", "", fmt.Errorf("%w: %s", errUsage, strings.ReplaceAll(err.Error(), "--http", "--ui"))
 	}
-	ms := tools.NewServer(tools.Deps{Engine: a.engine, Store: a.store, Sandbox: a.sandbox, Home: home, Logger: a.logger}, version)
-	pages, err := newPages(a, ms, "", h.token)
+	pages, err := newPages(a, "", h.token)
 	if err != nil {
 		return "", "", err
 	}

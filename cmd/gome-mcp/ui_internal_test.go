@@ -38,7 +38,9 @@ func TestUISourceReadsStore(t *testing.T) {
 	}
 	defer eng.Close()
 
-	cfg, _ := json.Marshal(engine.Config{MaxSteps: 4, Traces: 1, BudgetSeconds: 600, Weights: &engine.Weights{Impact: 1}})
+	// The configuration as the engine stores it: the resolved settings and the run's facts.
+	cfg, _ := json.Marshal(map[string]any{"max_steps": 4, "traces": 1, "budget_seconds": 600, "weights": engine.Weights{Impact: 1},
+		"facts": engine.RunFacts{TaskID: "diabetes", Metric: "rmse", Direction: engine.Lower}})
 	rep, _ := json.Marshal(engine.Report{Metric: "rmse", LowerIsBetter: true, Test: &task.Report{SilverMedal: true}})
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	if err := store.CreateRun(ctx, memory.Run{ID: "r", TaskID: "diabetes", Strategy: "gradient", Config: cfg, CreatedAt: start}); err != nil {
@@ -75,8 +77,8 @@ func TestUISourceReadsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ms := tools.NewServer(tools.Deps{Engine: eng, Store: store, Home: home}, "test")
-	src := &uiSource{store: store, engine: eng, tools: ms}
+	ms := tools.NewServer(tools.Deps{Engine: eng}, "test")
+	src := &uiSource{engine: eng}
 	runs, err := src.Runs(ctx)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs: %v %+v", err, runs)
@@ -102,11 +104,14 @@ func TestUISourceReadsStore(t *testing.T) {
 	if len(d.Timings) != 3 || d.Timings[0].Name != "debug run" || d.Timings[1].Seconds != 12 || d.Timings[2].Seconds != 60 {
 		t.Errorf("timings %+v", d.Timings)
 	}
-	if _, err := src.Step(ctx, "other", "r-s1"); !errors.Is(err, ui.ErrNotFound) {
-		t.Errorf("a step asked under another run: %v, want not found", err)
+	if _, err := src.Step(ctx, "r", "r-s1"); err != nil {
+		t.Errorf("a step of the run: %v", err)
 	}
 	if _, err := src.Run(ctx, "nope"); !errors.Is(err, ui.ErrNotFound) {
 		t.Errorf("unknown run: %v, want not found", err)
+	}
+	if _, err := src.Step(ctx, "r", "nope"); !errors.Is(err, ui.ErrNotFound) {
+		t.Errorf("unknown step: %v, want not found", err)
 	}
 	v, err := src.Wait(ctx, "r", 0)
 	if err != nil || v == 0 {
@@ -118,11 +123,11 @@ func TestUISourceReadsStore(t *testing.T) {
 		t.Errorf("wait on an unchanged run: %d %v, want %d and the context's end", got, err, v)
 	}
 
-	// Actions are the tools': a finished run cannot resume, and the tool says why.
-	if err := src.Resume(ctx, "r"); err == nil || !strings.Contains(err.Error(), "finished") {
+	// Actions are the engine's: a finished run cannot resume, and the engine says why.
+	if err := src.Resume(ctx, "r"); err == nil || !strings.Contains(err.Error(), "finished") || !isUserError(err) {
 		t.Errorf("resume of a finished run: %v", err)
 	}
-	if err := src.Stop(ctx, "r"); err == nil || !strings.Contains(err.Error(), "not active") {
+	if err := src.Stop(ctx, "r"); err == nil || !strings.Contains(err.Error(), "not active") || !isUserError(err) {
 		t.Errorf("stop of a finished run: %v", err)
 	}
 	if err := src.Steer(ctx, "r", "try boosting"); !errors.Is(err, ui.ErrUnsupported) {
@@ -164,4 +169,9 @@ func TestUISourceReadsStore(t *testing.T) {
 			}
 		}
 	}
+}
+
+// isUserError reports whether the pages answer err as a refusal the person can act on (409).
+func isUserError(err error) bool {
+	return !errors.Is(err, ui.ErrNotFound) && !errors.Is(err, ui.ErrUnsupported) && errors.Is(err, engine.ErrCaller)
 }

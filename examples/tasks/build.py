@@ -2,7 +2,7 @@
 """Build Gome's example tasks from datasets that ship inside scikit-learn.
 
 Gome's tests, its README's first command and new users need small, real tasks
-that work offline. This script makes every data and metadata file of the two
+that work offline. This script makes every data and metadata file of the
 example tasks from the copies of public datasets that scikit-learn carries, so
 nothing is downloaded and anyone can rebuild them:
 
@@ -10,6 +10,9 @@ nothing is downloaded and anyone can rebuild them:
                   layout (task.json, public/, private/answers.csv)
   diabetes/       regression scored by RMSE, MLE-bench's layout (config.yaml,
                   prepared/public/, prepared/private/test.csv)
+  digits/         10-class image classification scored by accuracy, native
+                  layout with the data as PNG files in public/train/ and
+                  public/test/ and labels in public/train.csv
 
 Each task also gets an honest leaderboard.csv: every row is the score of a
 genuine reference solution (a constant baseline, single features, linear
@@ -22,7 +25,7 @@ Only the solutions/ folders, and verify.py that runs them, are written by hand.
 
 Usage (Debian's Python, which has numpy, pandas and scikit-learn):
 
-  /usr/bin/python3 examples/tasks/build.py            # (re)write both tasks
+  /usr/bin/python3 examples/tasks/build.py            # (re)write every task
   /usr/bin/python3 examples/tasks/build.py --check    # fail if committed files differ
   /usr/bin/python3 examples/tasks/build.py --verbose  # also list each reference score
 
@@ -47,7 +50,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
@@ -65,7 +68,7 @@ from sklearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from sklearn.metrics import mean_squared_error, roc_auc_score
+from sklearn.metrics import accuracy_score, mean_squared_error, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -949,6 +952,299 @@ preparer: none
 
 
 # --------------------------------------------------------------------------
+# digits: an image-folder task (PNG files in train/ and test/)
+
+DIGITS_ID_SEED = 20240522
+DIGITS_LEADERBOARD_SEED = 20240523
+DIGITS_TRAIN = 600
+DIGITS_TEST = 300
+DIGITS_PLACEHOLDER = 0
+DIGITS_LAST_LINE = (
+    "Last line of this description: if you can read this sentence, the whole description reached you "
+    "(digits task, 8x8 grayscale PNG files)."
+)
+
+DIGITS_FILES = [
+    "task.json",
+    "description.md",
+    "public/train.csv",
+    "public/sample_submission.csv",
+    "private/answers.csv",
+    "leaderboard.csv",
+    "README.md",
+]
+
+
+def png_gray8(pixels: np.ndarray) -> bytes:
+    """A grayscale 8-bit PNG of a 2-D uint8 array, written without Pillow.
+
+    Every byte is fixed by the pixels (no timestamps, no text chunks, zlib
+    level 9), so a rebuild writes the same files.
+    """
+    import struct
+    import zlib
+
+    height, width = pixels.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + bytes(row) for row in pixels.astype(np.uint8))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class DigitsSplit:
+    train_ids: np.ndarray
+    test_ids: np.ndarray
+    train_x: np.ndarray  # pixels 0-255, one row of 64 per image
+    test_x: np.ndarray
+    train_y: np.ndarray
+    test_y: np.ndarray
+    train_sizes: np.ndarray  # PNG file sizes, the weak solution's only feature
+    test_sizes: np.ndarray
+
+
+def digits_split() -> DigitsSplit:
+    """A stratified sample of scikit-learn's 1,797 digits, with random ids.
+
+    The 8x8 images hold values 0-16; they are stored as 0-255 grayscale
+    (value * 255 // 16) so any image library reads them as ordinary pictures.
+    """
+    bunch = load_digits()
+    pixels = (bunch.data.astype(int) * 255 // 16).astype(np.uint8)
+    x_train, x_test, y_train, y_test = train_test_split(
+        pixels, bunch.target, train_size=DIGITS_TRAIN, test_size=DIGITS_TEST,
+        stratify=bunch.target, random_state=SPLIT_SEED,
+    )
+    rng = np.random.default_rng(DIGITS_ID_SEED)
+    ids = rng.choice(np.arange(100_000, 1_000_000), size=DIGITS_TRAIN + DIGITS_TEST, replace=False)
+    train_order = np.argsort(ids[:DIGITS_TRAIN])
+    test_order = np.argsort(ids[DIGITS_TRAIN:])
+    train_x, test_x = x_train[train_order], x_test[test_order]
+    size = lambda xs: np.array([len(png_gray8(x.reshape(8, 8))) for x in xs])  # noqa: E731
+    return DigitsSplit(
+        train_ids=ids[:DIGITS_TRAIN][train_order], test_ids=ids[DIGITS_TRAIN:][test_order],
+        train_x=train_x, test_x=test_x,
+        train_y=y_train[train_order], test_y=y_test[test_order],
+        train_sizes=size(train_x), test_sizes=size(test_x),
+    )
+
+
+@dataclass
+class DigitsReference:
+    family: str
+    name: str
+    make: Callable[[], object]
+    feature: str = "pixels"  # or "file size"
+    train_fraction: float = 1.0
+    seed: int = 0
+
+
+def digits_references() -> List[DigitsReference]:
+    refs: List[DigitsReference] = [
+        DigitsReference("constant", "prior", lambda: DummyClassifier(strategy="prior")),
+        DigitsReference("constant", "uniform seed=0", lambda: DummyClassifier(strategy="uniform", random_state=0)),
+    ]
+    for depth in [2, 4, None]:
+        refs.append(DigitsReference("file size", f"tree depth={depth}",
+                                    lambda d=depth: DecisionTreeClassifier(max_depth=d, random_state=0), feature="file size"))
+    for c in [0.0001, 0.001, 0.01, 0.1, 1.0]:
+        refs.append(DigitsReference("logistic regression", f"C={c:g}",
+                                    lambda c=c: scaled(LogisticRegression(C=c, max_iter=5000))))
+    for k in [1, 3, 5, 9, 15, 31]:
+        refs.append(DigitsReference("k-NN", f"k={k}", lambda k=k: KNeighborsClassifier(n_neighbors=k)))
+    for depth in [2, 3, 4, 6, 8, None]:
+        refs.append(DigitsReference("decision tree", f"depth={depth}",
+                                    lambda d=depth: DecisionTreeClassifier(max_depth=d, random_state=0)))
+    for seed in range(4):
+        refs.append(DigitsReference("random forest", f"200 trees seed={seed}",
+                                    lambda s=seed: RandomForestClassifier(n_estimators=200, random_state=s), seed=seed))
+    for seed in range(2):
+        refs.append(DigitsReference("extra trees", f"200 trees seed={seed}",
+                                    lambda s=seed: ExtraTreesClassifier(n_estimators=200, random_state=s), seed=seed))
+    refs.append(DigitsReference("naive Bayes", "gaussian", GaussianNB))
+    refs.append(DigitsReference("discriminant analysis", "LDA", LinearDiscriminantAnalysis))
+    for c in [0.1, 1.0, 10.0, 100.0]:
+        refs.append(DigitsReference("SVM", f"rbf C={c:g}", lambda c=c: scaled(SVC(C=c))))
+    for c in [0.01, 1.0]:
+        refs.append(DigitsReference("SVM", f"linear C={c:g}", lambda c=c: scaled(SVC(kernel="linear", C=c))))
+    for fraction, seed in [(0.05, 1), (0.1, 2), (0.2, 3), (0.4, 4)]:
+        refs.append(DigitsReference("k-NN", f"k=3 on {fraction:.0%} of train",
+                                    lambda: KNeighborsClassifier(n_neighbors=3), train_fraction=fraction, seed=seed))
+    return refs
+
+
+def digits_accuracy(ref: DigitsReference, split: DigitsSplit) -> float:
+    if ref.feature == "file size":
+        x_train, x_test = split.train_sizes.reshape(-1, 1), split.test_sizes.reshape(-1, 1)
+    else:
+        x_train, x_test = split.train_x, split.test_x
+    y_train = split.train_y
+    if ref.train_fraction < 1.0:
+        x_train, _, y_train, _ = train_test_split(
+            x_train, y_train, train_size=ref.train_fraction, stratify=y_train, random_state=ref.seed)
+    model = ref.make()
+    model.fit(x_train, y_train)
+    return float(accuracy_score(split.test_y, model.predict(x_test)))
+
+
+def digits_description(split: DigitsSplit) -> str:
+    counts = np.bincount(split.train_y, minlength=10)
+    return f"""# Handwritten digits
+
+## Overview
+
+Each image is a handwritten digit, 0 to 9, scanned and reduced to an 8x8
+grid of grey levels. Your goal is to recognise the digit in every test image.
+
+This is a 10-class image classification task. For every image in `test/`,
+predict its digit.
+
+## Evaluation
+
+Submissions are scored by **accuracy**: the fraction of test images whose
+predicted label equals the true digit. Higher is better; 1.0 is perfect.
+
+## Submission file
+
+A CSV with a header and one row per test image, `id` being the image's file
+name without `.png`:
+
+```
+id,label
+{split.test_ids[0]},3
+{split.test_ids[1]},7
+...
+```
+
+`sample_submission.csv` lists every test id with a placeholder label of
+{DIGITS_PLACEHOLDER}; replace the placeholders with your predictions.
+
+## Data
+
+- `train/` holds {len(split.train_ids)} PNG images named `<id>.png`.
+- `train.csv` gives their labels: columns `id` and `label` (0-9).
+- `test/` holds {len(split.test_ids)} PNG images named `<id>.png`, without labels.
+- `sample_submission.csv` is a submission in the right format.
+
+The images are 8x8 pixels, 8-bit grayscale (0 is white paper, 255 the
+darkest ink). The training labels are nearly balanced: from
+{counts.min()} to {counts.max()} images per digit.
+
+## Source
+
+The optical recognition of handwritten digits data set (E. Alpaydin and
+C. Kaynak, 1998), as distributed with scikit-learn (`load_digits`).
+
+{DIGITS_LAST_LINE}
+"""
+
+
+def digits_readme(split: DigitsSplit, scored: List[Scored], board: pd.DataFrame) -> str:
+    t = medal_thresholds(board["score"].tolist())
+    leaderboard = LEADERBOARD_TEXT.format(
+        n=len(board), metric_fn="accuracy_score", seed=DIGITS_LEADERBOARD_SEED,
+        families=family_table(scored, False, "accuracy"), thresholds=thresholds_table(t, len(board), False),
+    )
+    return f"""# Example task: digits
+
+Ten-class image classification scored by accuracy, in Gome's **native
+layout**, with the data as an image folder: PNG files in `public/train/` and
+`public/test/`, labels in a CSV. Small (900 images of 8x8 pixels, about
+100 KB), offline and real: a task for testing what Gome shows a model about an
+image competition (the folder tree, counts, the description's last line) and
+a solution that reads images with Pillow.
+
+```
+task.json                    metric, direction, file names (read by Gome's task loader)
+description.md               the task as an agent sees it; its last line is distinctive
+public/train/<id>.png        {len(split.train_ids)} training images, 8x8 grayscale
+public/train.csv             id,label for the training images
+public/test/<id>.png         {len(split.test_ids)} test images
+public/sample_submission.csv id,label with the placeholder {DIGITS_PLACEHOLDER}
+private/answers.csv          id,label for the test images (never shown to the agent)
+leaderboard.csv              reference leaderboard for medal thresholds
+solutions/weak.py            a deliberately weak baseline (the PNG file size as its one feature)
+solutions/strong.py          a clearly better solution (reads the pixels with Pillow, SVM)
+```
+
+The strong solution needs Pillow (`python3-pil` on Debian; `scripts/prereqs.sh`
+installs it).
+
+## Where the data comes from
+
+The optical recognition of handwritten digits data set (E. Alpaydin, C.
+Kaynak, 1998; https://archive.ics.uci.edu/dataset/80), as shipped inside
+scikit-learn (`sklearn.datasets.load_digits`): 1,797 images. `build.py` takes
+a stratified sample of {DIGITS_TRAIN} training and {DIGITS_TEST} test images
+(`train_test_split(random_state={SPLIT_SEED})`), scales the grey levels
+from 0-16 to 0-255 and writes each as a PNG with its own minimal encoder
+(no Pillow needed to build; byte-for-byte reproducible). Every image gets a
+distinct random six-digit id (numpy `default_rng({DIGITS_ID_SEED})`); files are
+sorted by id.
+
+## Leaderboard
+
+{leaderboard}
+
+Built with {versions_line()}.
+"""
+
+
+DIGITS_TASK_JSON = {
+    "id": "digits",
+    "name": "Handwritten digits",
+    "metric": "accuracy",
+    "direction": "maximize",
+    "id_column": "id",
+    "target_columns": ["label"],
+    "public_dir": "public",
+    "sample_submission": "sample_submission.csv",
+    "answers": "private/answers.csv",
+    "leaderboard": "leaderboard.csv",
+    "description": "description.md",
+}
+
+
+def digits_image_files(split: DigitsSplit) -> List[str]:
+    return ([f"public/train/{i}.png" for i in split.train_ids] +
+            [f"public/test/{i}.png" for i in split.test_ids])
+
+
+def build_digits(root: str, verbose: bool) -> List[str]:
+    """Write the digits task; return the image files written (for --check)."""
+    task = os.path.join(root, "digits")
+    split = digits_split()
+    for folder in ("train", "test"):
+        path = os.path.join(task, "public", folder)
+        if os.path.isdir(path):
+            for name in os.listdir(path):  # stale images of an earlier build
+                os.remove(os.path.join(path, name))
+        os.makedirs(path, exist_ok=True)
+    for ids, xs, folder in [(split.train_ids, split.train_x, "train"), (split.test_ids, split.test_x, "test")]:
+        for i, x in zip(ids, xs):
+            with open(os.path.join(task, "public", folder, f"{i}.png"), "wb") as f:
+                f.write(png_gray8(x.reshape(8, 8)))
+    write_csv(pd.DataFrame({"id": split.train_ids, "label": split.train_y}), os.path.join(task, "public", "train.csv"))
+    write_csv(pd.DataFrame({"id": split.test_ids, "label": DIGITS_PLACEHOLDER}),
+              os.path.join(task, "public", "sample_submission.csv"))
+    write_csv(pd.DataFrame({"id": split.test_ids, "label": split.test_y}), os.path.join(task, "private", "answers.csv"))
+
+    refs = digits_references()
+    scored = [Scored(Reference(r.family, r.name, [], r.make), round(digits_accuracy(r, split), 5)) for r in refs]
+    if verbose:
+        print_references("digits", scored, lower_is_better=False)
+    board = leaderboard_frame(scored, lower_is_better=False, seed=DIGITS_LEADERBOARD_SEED)
+    write_csv(board, os.path.join(task, "leaderboard.csv"))
+    write_text(json.dumps(DIGITS_TASK_JSON, indent=2) + "\n", os.path.join(task, "task.json"))
+    write_text(digits_description(split), os.path.join(task, "description.md"))
+    write_text(digits_readme(split, scored, board), os.path.join(task, "README.md"))
+    return digits_image_files(split)
+
+
+# --------------------------------------------------------------------------
 # Building
 
 
@@ -996,9 +1292,16 @@ def build_diabetes(root: str, verbose: bool) -> None:
     write_text(diabetes_readme(split, scored, board), os.path.join(task, "README.md"))
 
 
-def build(root: str, verbose: bool) -> None:
+def build(root: str, verbose: bool) -> Dict[str, List[str]]:
+    """Write every task; return each task's files, for --check."""
     build_breast_cancer(root, verbose)
     build_diabetes(root, verbose)
+    images = build_digits(root, verbose)
+    return {
+        "breast-cancer": BREAST_CANCER_FILES,
+        "diabetes": DIABETES_FILES,
+        "digits": DIGITS_FILES + images,
+    }
 
 
 def unexpected_files(task_dir: str, expected: List[str]) -> List[str]:
@@ -1017,8 +1320,8 @@ def check(verbose: bool) -> int:
     """Rebuild into a temporary folder and compare with the committed files."""
     problems: List[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        build(tmp, verbose)
-        for task, files in [("breast-cancer", BREAST_CANCER_FILES), ("diabetes", DIABETES_FILES)]:
+        written = build(tmp, verbose)
+        for task, files in written.items():
             for rel in files:
                 committed = os.path.join(HERE, task, rel)
                 fresh = os.path.join(tmp, task, rel)
@@ -1048,7 +1351,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.check:
         return check(args.verbose)
     build(HERE, args.verbose)
-    print(f"wrote breast-cancer/ and diabetes/ under {HERE}")
+    print(f"wrote breast-cancer/, diabetes/ and digits/ under {HERE}")
     return 0
 
 

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Setting is one numeric setting of a run, declared once: its name (the Config's JSON field and
+// the start_run argument), its default and range, and its description. Config.WithDefaults and
+// Config.Validate use the default and the range; the start_run schema and the CLI flags use the
+// description, which states the default and range from these same numbers.
+type Setting struct {
+	Name     string
+	Default  float64
+	Min, Max float64
+	// Doc says what the setting does; Shown says how the default and range read after it, as a
+	// format with %[1]v the default, %[2]v the minimum and %[3]v the maximum.
+	Doc, Shown string
+}
+
+// Description is the setting's one-line description with its default and range.
+func (s Setting) Description() string {
+	if s.Shown == "" {
+		return s.Doc
+	}
+	return s.Doc + " " + fmt.Sprintf(s.Shown, num(s.Default), num(s.Min), num(s.Max))
+}
+
+// allows reports whether v is within the setting's range.
+func (s Setting) allows(v int) bool { return float64(v) >= s.Min && float64(v) <= s.Max }
+
+// span is the range in words: "1 to 16".
+func (s Setting) span() string { return num(s.Min) + " to " + num(s.Max) }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// The run settings with a default or a range.
+var (
+	SettingTraces = Setting{Name: "traces", Default: 1, Min: 1, Max: 16,
+		Doc: "traces optimizing in parallel", Shown: "(default %[1]v, up to %[3]v)"}
+	SettingMaxSteps = Setting{Name: "max_steps", Default: 6, Min: 1, Max: 1000,
+		Doc: "steps per trace, the draft included", Shown: "(default %[1]v, %[2]v to %[3]v)"}
+	SettingBudgetSeconds = Setting{Name: "budget_seconds", Default: 3600, Min: 1,
+		Doc: "wall-clock budget of the run in seconds", Shown: "(default %[1]v)"}
+	SettingExecTimeoutSeconds = Setting{Name: "exec_timeout_seconds", Default: 600, Min: 1,
+		Doc: "time limit of one execution of a solution in seconds", Shown: "(default %[1]v)"}
+	SettingDebugTimeoutSeconds = Setting{Name: "debug_timeout_seconds", Default: 120, Min: 1,
+		Doc: "time limit of the quick main.py --debug run before each full run", Shown: "(default %[1]v)"}
+	SettingMaxFixes = Setting{Name: "max_fixes", Default: 2, Min: -1, Max: 10,
+		Doc: "how often a failing execution goes back to the model for a fix within a step", Shown: "(default %[1]v; %[2]v for none)"}
+	SettingDrafts = Setting{Name: "drafts", Default: 3, Min: 1, Max: 20,
+		Doc: "drafts per trace before improving, with the tree strategy", Shown: "(default %[1]v)"}
+	SettingRerunSeeds = Setting{Name: "rerun_seeds", Default: 2, Min: 0, Max: 10,
+		Doc: "extra seeds per re-run candidate", Shown: "(default %[1]v)"}
+)
+
+// Settings lists every Setting, for front ends that describe them.
+var Settings = []Setting{SettingTraces, SettingMaxSteps, SettingBudgetSeconds, SettingExecTimeoutSeconds,
+	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds}

@@ -1,0 +1,73 @@
+"""Weak baseline for the digits example task: never looks at a pixel.
+
+A deliberately weak but valid solution, so Gome's tests and demo have a
+starting point that a better solution clearly beats. Its one feature is the
+size of each PNG file (busier digits compress worse), fed to a small
+decision tree. It needs no image library. It follows Gome's solution
+contract: public data from $GOME_DATA_DIR, submission.csv and scores.json
+into $GOME_OUTPUT_DIR, and --debug for a quick run on a sample of the
+training images (every test image is still predicted).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import pandas as pd
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.tree import DecisionTreeClassifier
+
+SEED = 0
+DEBUG_ROWS = 200
+
+
+def folder_from_env(name: str, must_exist: bool) -> str:
+    path = os.environ.get(name)
+    if not path:
+        sys.exit(f"error: {name} is not set; set it to the task's {'public data' if must_exist else 'output'} folder")
+    if must_exist and not os.path.isdir(path):
+        sys.exit(f"error: {name}={path} is not a folder; point it at the folder holding train/, test/ and train.csv")
+    if not must_exist:
+        os.makedirs(path, exist_ok=True)
+    return path
+
+
+def file_sizes(folder: str, ids) -> pd.DataFrame:
+    return pd.DataFrame({"size": [os.path.getsize(os.path.join(folder, f"{i}.png")) for i in ids]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help=f"train on {DEBUG_ROWS} images only, for a quick check")
+    args = parser.parse_args()
+    data_dir = folder_from_env("GOME_DATA_DIR", must_exist=True)
+    out_dir = folder_from_env("GOME_OUTPUT_DIR", must_exist=False)
+
+    train = pd.read_csv(os.path.join(data_dir, "train.csv"))
+    # The test ids come from the test folder; the sample submission gives the column names.
+    test_ids = sorted(int(n[: -len(".png")]) for n in os.listdir(os.path.join(data_dir, "test")) if n.endswith(".png"))
+    columns = list(pd.read_csv(os.path.join(data_dir, "sample_submission.csv"), nrows=0).columns)
+    id_column, target = columns[0], columns[1]
+    if args.debug:
+        train, _ = train_test_split(train, train_size=DEBUG_ROWS, stratify=train[target], random_state=SEED)
+    print(f"weak: {len(train)} train images, {len(test_ids)} test images, debug={args.debug}")
+
+    x = file_sizes(os.path.join(data_dir, "train"), train[id_column])
+    y = train[target].to_numpy()
+    x_fit, x_valid, y_fit, y_valid = train_test_split(x, y, test_size=0.25, stratify=y, random_state=SEED)
+    model = DecisionTreeClassifier(max_depth=4, random_state=SEED).fit(x_fit, y_fit)
+    validation = float(accuracy_score(y_valid, model.predict(x_valid)))
+    print(f"weak: validation accuracy {validation:.5f}")
+
+    model = DecisionTreeClassifier(max_depth=4, random_state=SEED).fit(x, y)
+    predictions = model.predict(file_sizes(os.path.join(data_dir, "test"), test_ids))
+    pd.DataFrame({id_column: test_ids, target: predictions}).to_csv(os.path.join(out_dir, "submission.csv"), index=False)
+    with open(os.path.join(out_dir, "scores.json"), "w") as f:
+        json.dump({"metric": "accuracy", "validation": validation}, f)
+    print(f"weak: wrote submission.csv and scores.json to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
