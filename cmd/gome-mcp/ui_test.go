@@ -73,9 +73,7 @@ func waitFor(pred string) string {
 // gradient and diff, and a step that arrives while the page is open. The screenshots it takes
 // are the README's (GOME_UI_SCREENSHOTS=docs/img writes them there).
 func TestWatchRealRunInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real Python and headless Chromium: skipped under -short")
-	}
+	endToEnd(t)
 	if _, err := uitest.Find(); err != nil {
 		t.Skipf("skipped: %v", err)
 	}
@@ -255,9 +253,7 @@ func TestWatchRealRunInBrowser(t *testing.T) {
 // TestUICommand serves the pages with `gome-mcp ui` over a home where a run was recorded by
 // `gome-mcp run`, whose output links to the page.
 func TestUICommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real Python: skipped under -short")
-	}
+	endToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
