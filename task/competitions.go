@@ -108,7 +108,7 @@ func competitionTable() []Competition {
 		{ID: "google-quest-challenge", IDColumn: "qa_id", Metric: "mean column-wise spearman", ExactColumns: true, grade: gradeGoogleQuest,
 			Notes: "rows paired after sorting by qa_id, ids not compared"},
 		{ID: "google-research-identify-contrails-reduce-global-warming", ListTargets: true, IDColumn: "record_id", Targets: []string{"encoded_pixels"}, Metric: "global dice over RLE masks", grade: gradeContrails},
-		{ID: "h-and-m-personalized-fashion-recommendations", ListTargets: true, IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true),
+		{ID: "h-and-m-personalized-fashion-recommendations", ListTargets: true, IDColumn: "customer_id", Targets: []string{"prediction"}, Metric: "MAP@12", ExactColumns: true, grade: mapkGrader("customer_id", "prediction", 12, true, true),
 			Notes: "the submission may hold customers beyond the answers'"},
 		f1("herbarium-2020-fgvc7", "Id", "Predicted"),
 		f1("herbarium-2021-fgvc8", "Id", "Predicted"),
@@ -116,7 +116,7 @@ func competitionTable() []Competition {
 		auc("histopathologic-cancer-detection", "id", "label"),
 		{ID: "hms-harmful-brain-activity-classification", IDColumn: "eeg_id", Targets: hmsTargets, Metric: "kl-divergence", LowerIsBetter: true, grade: gradeHMS,
 			Notes: "answers' votes are normalised per row; submission rows must sum to one"},
-		{ID: "hotel-id-2021-fgvc8", ListTargets: true, IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false)},
+		{ID: "hotel-id-2021-fgvc8", ListTargets: true, IDColumn: "image", Targets: []string{"hotel_id"}, Metric: "MAP@5", grade: mapkGrader("image", "hotel_id", 5, false, false)},
 		{ID: "hubmap-kidney-segmentation", ListTargets: true, IDColumn: "id", Targets: []string{"predicted"}, Metric: "mean dice over RLE masks", grade: gradeHubmap},
 		{ID: "icecube-neutrinos-in-deep-ice", IDColumn: "event_id", Targets: []string{"azimuth", "zenith"}, Metric: "mean angular error", LowerIsBetter: true, ExactColumns: true, grade: gradeIceCube},
 		tags("imet-2020-fgvc7", "id", "attribute_ids"),
@@ -162,7 +162,7 @@ func competitionTable() []Competition {
 		{ID: "stanford-covid-vaccine", IDColumn: "id_seqpos", Targets: []string{"reactivity", "deg_Mg_pH10", "deg_pH10", "deg_Mg_50C", "deg_50C"}, Metric: "MCRMSE over reactivity, deg_Mg_pH10, deg_Mg_50C where keep", LowerIsBetter: true, grade: gradeCovid,
 			Notes: "config.yaml names multi-class log loss; the grader is MCRMSE with the answers' keep mask"},
 		{ID: "statoil-iceberg-classifier-challenge", IDColumn: "id", Targets: []string{"is_iceberg"}, Metric: "log loss", LowerIsBetter: true, grade: binaryLogLossGrader("id", "is_iceberg"),
-			Notes: "the sample submission lies under prepared/private"},
+			Notes: "the public folder holds the sample only as sample_submission.csv.7z; checks use the config's prepared/private/sample_submission.csv"},
 		acc("tabular-playground-series-dec-2021", "Id", "Cover_Type"),
 		auc("tabular-playground-series-may-2022", "id", "target"),
 		acc("tensorflow-speech-recognition-challenge", "fname", "label"),
@@ -182,7 +182,7 @@ func competitionTable() []Competition {
 		{ID: "vesuvius-challenge-ink-detection", ListTargets: true, IDColumn: "Id", Targets: []string{"Predicted"}, Metric: "mean f0.5 over RLE masks", ExactColumns: true, grade: gradeVesuvius,
 			Notes: "rows paired in file order"},
 		python("vinbigdata-chest-xray-abnormalities-detection", "image_id", "PredictionString", "mean average precision over box IoU > 0.4"),
-		{ID: "whale-categorization-playground", ListTargets: true, IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false)},
+		{ID: "whale-categorization-playground", ListTargets: true, IDColumn: "Image", Targets: []string{"Id"}, Metric: "MAP@5", ExactColumns: true, grade: mapkGrader("Image", "Id", 5, false, true)},
 	}
 }
 
@@ -541,6 +541,9 @@ func gradeIceCube(sub, ans *frame) (float64, error) {
 	cols := []string{"event_id", "azimuth", "zenith"}
 	if err := needBoth(sub, ans, cols...); err != nil {
 		return 0, err
+	}
+	if len(sub.header) != len(cols) {
+		return 0, invalid("the submission has columns %s: it must have exactly event_id, azimuth and zenith", quoteAll(sub.header))
 	}
 	order, err := align(sub, ans, "event_id")
 	if err != nil {
@@ -1250,6 +1253,9 @@ func gradeSpooky(sub, ans *frame) (float64, error) {
 	if sub.n() != ans.n() || len(sub.header) != len(classes)+1 {
 		return 0, invalid("the submission is %d rows x %d columns, expected %d x %d (id, EAP, HPL, MWS)", sub.n(), len(sub.header), ans.n(), len(classes)+1)
 	}
+	if sub.header[0] != "id" {
+		return 0, invalid("the first column is %q: the grader sums every column after the first, so id must come first", sub.header[0])
+	}
 	return oneHotLogLoss("id", classes, 1e-6, false)(sub, ans)
 }
 
@@ -1584,27 +1590,57 @@ func sameVoxels(a, b *volume) bool {
 	return true
 }
 
-// directedHausdorff is max over u of the distance to the nearest v, with
-// scipy's early break (a u whose distance already falls below the running
-// maximum cannot raise it).
+// directedHausdorff is the largest distance from a point of u to its
+// nearest point of v, with nearest points found in a k-d tree over v, so a
+// real case-day (tens of thousands of voxels) grades quickly.
 func directedHausdorff(u, v [][3]float64) float64 {
+	tree := buildKD(append([][3]float64(nil), v...), 0)
 	var cmax float64
 	for _, p := range u {
-		cmin := math.Inf(1)
-		for _, q := range v {
-			dx, dy, dz := p[0]-q[0], p[1]-q[1], p[2]-q[2]
-			d := dx*dx + dy*dy + dz*dz
-			if d < cmax {
-				cmin = d
-				break
-			}
-			cmin = math.Min(cmin, d)
-		}
-		if cmin > cmax && !math.IsInf(cmin, 1) {
-			cmax = cmin
+		if d := tree.nearest(p, math.Inf(1)); d > cmax {
+			cmax = d
 		}
 	}
 	return math.Sqrt(cmax)
+}
+
+// kdNode is a k-d tree over 3D points.
+type kdNode struct {
+	p           [3]float64
+	axis        int
+	left, right *kdNode
+}
+
+func buildKD(pts [][3]float64, depth int) *kdNode {
+	if len(pts) == 0 {
+		return nil
+	}
+	axis := depth % 3
+	sort.Slice(pts, func(i, j int) bool { return pts[i][axis] < pts[j][axis] })
+	m := len(pts) / 2
+	return &kdNode{p: pts[m], axis: axis, left: buildKD(pts[:m], depth+1), right: buildKD(pts[m+1:], depth+1)}
+}
+
+// nearest returns the squared distance from q to the nearest point, or
+// best when none is nearer.
+func (n *kdNode) nearest(q [3]float64, best float64) float64 {
+	if n == nil {
+		return best
+	}
+	dx, dy, dz := q[0]-n.p[0], q[1]-n.p[1], q[2]-n.p[2]
+	if d := dx*dx + dy*dy + dz*dz; d < best {
+		best = d
+	}
+	diff := q[n.axis] - n.p[n.axis]
+	near, far := n.left, n.right
+	if diff > 0 {
+		near, far = far, near
+	}
+	best = near.nearest(q, best)
+	if diff*diff < best {
+		best = far.nearest(q, best)
+	}
+	return best
 }
 
 func gradeSalt(sub, ans *frame) (float64, error) {

@@ -123,7 +123,13 @@ const (
 // (images in folders, say) gets empty RowsClass and ColsClass and a target
 // type judged from the metric alone.
 func (t *Task) Fingerprint() (Fingerprint, error) {
-	fp := Fingerprint{Metric: t.Metric, LowerIsBetter: t.LowerIsBetter}
+	metric := t.Metric
+	if m, err := LookupMetric(metric); err == nil {
+		// A competition's metric label ("roc-auc") under its canonical
+		// name, so that tasks compare by metric across layouts.
+		metric = m.Name
+	}
+	fp := Fingerprint{Metric: metric, LowerIsBetter: t.LowerIsBetter}
 	counts, err := countFileKinds(t.PublicDir)
 	if err != nil {
 		return Fingerprint{}, err
@@ -134,7 +140,7 @@ func (t *Task) Fingerprint() (Fingerprint, error) {
 	}
 	if train == "" {
 		fp.Modality = counts.modality(false)
-		fp.TargetType = targetFromMetric(t.Metric, len(t.TargetColumns))
+		fp.TargetType = targetFromMetric(metric, len(t.TargetColumns))
 		return fp, nil
 	}
 
@@ -152,7 +158,7 @@ func (t *Task) Fingerprint() (Fingerprint, error) {
 	fp.RowsClass = RowsClass(rows)
 	fp.ColsClass = ColsClass(len(s.header))
 	fp.Modality = counts.modality(s.freeText)
-	fp.TargetType = s.targetType(t.Metric, len(t.TargetColumns))
+	fp.TargetType = s.targetType(metric, len(t.TargetColumns))
 	return fp, nil
 }
 

@@ -621,6 +621,9 @@ func accuracyLabels(truth, pred []label) (float64, error) {
 	}
 	var same int
 	for i := range truth {
+		if !pred[i].isText && math.IsNaN(pred[i].num) {
+			return 0, invalid("row %d has no label: scikit-learn refuses missing values", i+1)
+		}
 		if truth[i] == pred[i] {
 			same++
 		}

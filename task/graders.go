@@ -212,14 +212,14 @@ func regressionGrader(id, target string, f func(t, p []float64) (float64, error)
 }
 
 // mapkGrader is MAP@k over space-separated predictions; superset lets the
-// submission hold ids beyond the answers' (H&M), exactCols requires exactly
-// the two columns.
-func mapkGrader(id, target string, k int, superset bool) gradeFunc {
+// submission hold ids beyond the answers' (H&M); exact requires exactly the
+// two columns.
+func mapkGrader(id, target string, k int, superset, exact bool) gradeFunc {
 	return func(sub, ans *frame) (float64, error) {
 		if err := needBoth(sub, ans, id, target); err != nil {
 			return 0, err
 		}
-		if len(sub.header) != 2 {
+		if exact && len(sub.header) != 2 {
 			return 0, invalid("the submission has columns %s: it must have exactly %q and %q", quoteAll(sub.header), id, target)
 		}
 		var rows []int

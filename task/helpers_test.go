@@ -1,6 +1,8 @@
 package task
 
 import (
+	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,3 +44,5 @@ func mustLoad(t *testing.T, dir string) *Task {
 	}
 	return tk
 }
+
+func csvWriter(w io.Writer) *csv.Writer { return csv.NewWriter(w) }

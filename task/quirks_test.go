@@ -166,6 +166,10 @@ func TestValidityBothWays(t *testing.T) {
 		{"rows not summing to one", "spooky-author-identification", spooky, "id,EAP,HPL,MWS\na,0.5,0.3,0.1\nb,0.1,0.8,0.1\n", "sum"},
 		{"rows summing to one within 1e-6", "spooky-author-identification", spooky, "id,EAP,HPL,MWS\na,0.5,0.3,0.2000001\nb,0.1,0.8,0.1\n", ""},
 		{"spooky reordered columns", "spooky-author-identification", spooky, "id,MWS,EAP,HPL\nb,0.1,0.1,0.8\na,0.2,0.5,0.3\n", ""},
+		{"spooky id not first", "spooky-author-identification", spooky, "EAP,id,HPL,MWS\n0.5,a,0.3,0.2\n0.1,b,0.8,0.1\n", "id must come first"},
+		{"icecube extra column", "icecube-neutrinos-in-deep-ice", "event_id,azimuth,zenith\n1,1,1\n", "event_id,azimuth,zenith,x\n1,1,1,0\n", "exactly"},
+		{"hotel extra column", "hotel-id-2021-fgvc8", "image,hotel_id\na.jpg,1 2\n", "image,hotel_id,x\na.jpg,2 1,0\n", ""},
+		{"whale extra column", "whale-categorization-playground", "Image,Id\na.jpg,w_1\n", "Image,Id,x\na.jpg,w_1,0\n", "exactly"},
 		{"spooky extra column", "spooky-author-identification", spooky, "id,EAP,HPL,MWS,x\na,0.5,0.3,0.2,0\nb,0.1,0.8,0.1,0\n", "columns"},
 		{"probability above 1", "spooky-author-identification", spooky, "id,EAP,HPL,MWS\na,1.2,-0.1,-0.1\nb,0.1,0.8,0.1\n", "[0, 1]"},
 		{"leaf extra column", "leaf-classification", leaf, "id,Acer_Capillipes,Acer_Circinatum,x\n1,1,0,0\n2,0,1,0\n", "columns"},
@@ -292,6 +296,11 @@ func TestSplitLayoutFromEnvironment(t *testing.T) {
 	}
 	if tk.DataDir != data || tk.PublicDir != filepath.Join(data, id, "prepared", "public") || !strings.Contains(tk.Description, "cactus") {
 		t.Errorf("task %+v: want the data and description from the environment's folders", tk)
+	}
+	// The fingerprint names the competition's metric canonically, so the
+	// success memory matches it with other AUC tasks.
+	if fp, err := tk.Fingerprint(); err != nil || fp.Metric != "auc" {
+		t.Errorf("fingerprint %+v, %v: want metric auc", fp, err)
 	}
 	// ~/.cache/mle-bench/data is the default data directory.
 	home := t.TempDir()
@@ -442,5 +451,67 @@ func TestWriteSpecReloadsTheSameTask(t *testing.T) {
 			got.AnswersPath != want.AnswersPath || got.LeaderboardPath != want.LeaderboardPath || got.IDColumn != want.IDColumn {
 			t.Errorf("reloaded\n%+v\nwant\n%+v", got, want)
 		}
+	}
+}
+
+func TestCheckSubmissionFollowsTheCompetitionsColumns(t *testing.T) {
+	reg := needRegistry(t)
+	for _, tt := range []struct {
+		id, header string
+		problem    string // "" when the grader accepts the header
+	}{
+		{"dog-breed-identification", "reordered, with an extra column", ""},
+		{"leaf-classification", "with an extra column", "unexpected columns"},
+		{"detecting-insults-in-social-commentary", "without Date", ""},
+		{"detecting-insults-in-social-commentary", "without Insult", `missing columns "Insult"`},
+	} {
+		t.Run(tt.id+" "+tt.header, func(t *testing.T) {
+			tk, err := Open(Options{MLEBench: tt.id, MLEBenchRepo: reg, MLEBenchData: prepareSplit(t, reg, tt.id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sample, err := readTable(tk.SampleSubmission)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := append([]string(nil), sample.header...)
+			rows := sample.rows
+			switch tt.header {
+			case "reordered, with an extra column", "with an extra column":
+				if tt.header[0] == 'r' {
+					header[0], header[len(header)-1] = header[len(header)-1], header[0]
+					for i := range rows {
+						rows[i] = append([]string(nil), rows[i]...)
+						rows[i][0], rows[i][len(rows[i])-1] = rows[i][len(rows[i])-1], rows[i][0]
+					}
+				}
+				header = append(header, "extra")
+				for i := range rows {
+					rows[i] = append(rows[i], "0")
+				}
+			case "without Date", "without Insult":
+				drop := strings.TrimPrefix(tt.header, "without ")
+				j := sample.col(drop)
+				header = append(header[:j:j], header[j+1:]...)
+				for i := range rows {
+					rows[i] = append(rows[i][:j:j], rows[i][j+1:]...)
+				}
+			}
+			var b strings.Builder
+			w := csvWriter(&b)
+			_ = w.Write(header)
+			_ = w.WriteAll(rows)
+			path := filepath.Join(t.TempDir(), "submission.csv")
+			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err = tk.CheckSubmission(path)
+			switch {
+			case tt.problem == "" && err != nil:
+				t.Errorf("CheckSubmission refuses what the grader accepts: %v", err)
+			case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+				t.Errorf("CheckSubmission = %v, want a problem mentioning %q", err, tt.problem)
+			}
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gome-agent/gome/internal/fakellm"
 )
 
 // mlebenchRegistry is the real mle-bench configs and leaderboards of
@@ -55,6 +57,7 @@ func spookyData(t *testing.T) (data, submission string) {
 
 func gomeCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	endToEnd(t)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
@@ -203,5 +206,72 @@ func TestTaskInspect(t *testing.T) {
 	out, errOut, err = gomeCmd(t, nil, "task", "inspect", plain, "--metric", "rmse", "--lower-is-better")
 	if err != nil || !strings.Contains(out, `"layout": "plain"`) || !strings.Contains(out, `"grader": "metric:rmse"`) {
 		t.Errorf("plain folder with a metric: %v %s %s", err, out, errOut)
+	}
+}
+
+// TestRunOnMLEBenchSplitLayout runs the real binary on a competition of
+// split75 in MLE-bench's split layout: the real checkout's config,
+// leaderboard and description, a data directory apart holding the
+// breast-cancer example's data laid out as seti-breakthrough-listen's (the
+// same id and target columns, scored by ROC AUC). The scripted model's
+// strong solution must end graded by the competition's grader, with medals
+// from the real leaderboard. The model is a script: this tests machinery,
+// not agent quality.
+func TestRunOnMLEBenchSplitLayout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python solutions through the real binary")
+	}
+	reg := mlebenchRegistry(t)
+	const id = "seti-breakthrough-listen"
+	example := exampleTask(t, "breast-cancer")
+	data := t.TempDir()
+	for from, to := range map[string]string{
+		"public/train.csv": "public/train.csv", "public/test.csv": "public/test.csv",
+		"public/sample_submission.csv": "public/sample_submission.csv", "private/answers.csv": "private/test.csv",
+	} {
+		b, err := os.ReadFile(filepath.Join(example, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(data, id, "prepared", filepath.FromSlash(to))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := fakellm.New(improvingScript(t, example))
+	defer fake.Close()
+	home := t.TempDir()
+	out, errOut, err := gomeCmd(t, []string{"OPENAI_BASE_URL=" + fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake", "GOME_SANDBOX=local",
+		"MLEBENCH_DATA_DIR=" + data}, "run", "--mlebench", id, "--mlebench-repo", reg, "--steps", "2", "--no-debug", "--home", home, "--json")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut)
+	}
+	var rep struct {
+		TaskID string `json:"task_id"`
+		Test   *struct {
+			Score         *float64 `json:"score"`
+			GoldThreshold *float64 `json:"gold_threshold"`
+			AnyMedal      bool     `json:"any_medal"`
+			Grader        string   `json:"grader"`
+		} `json:"test"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if rep.TaskID != id || rep.Test == nil || rep.Test.Score == nil || rep.Test.GoldThreshold == nil {
+		t.Fatalf("report %s: want the run graded on %s's leaderboard", out, id)
+	}
+	// seti's gold threshold is an AUC of 0.79806 (769 teams); the strong
+	// solution's on this data is above 0.99.
+	if !rep.Test.AnyMedal || *rep.Test.Score <= *rep.Test.GoldThreshold || rep.Test.Grader != "gome:"+id {
+		t.Errorf("test %+v (score %v, gold %v): want a medal from %s's grader", rep.Test, *rep.Test.Score, *rep.Test.GoldThreshold, id)
+	}
+	// The run stored a task reference under the home, which reloads alone.
+	refs, _ := filepath.Glob(filepath.Join(home, "tasks", id+"-*", "task.json"))
+	if len(refs) != 1 {
+		t.Errorf("task references %v: want one under %s/tasks", refs, home)
 	}
 }
