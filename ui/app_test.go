@@ -37,7 +37,11 @@ func appServer(t *testing.T, ctx context.Context, f *fakeSource) *client.Client 
 		if err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
-		return mcp.NewToolResultStructured(map[string]any{"run_id": run.ID, "status": run.Status, "active": run.Active}, "run "+run.Status), nil
+		steps := []map[string]any{}
+		for _, st := range run.Steps {
+			steps = append(steps, map[string]any{"trace": st.Trace, "index": st.Index, "kind": st.Kind, "score": st.Score, "decision": st.Decision, "hypothesis": st.Hypothesis})
+		}
+		return mcp.NewToolResultStructured(map[string]any{"run_id": run.ID, "task_id": run.Task, "status": run.Status, "active": run.Active, "steps": steps}, "run "+run.Status), nil
 	})
 	ms.AddTool(mcp.NewTool("stop_run", mcp.WithString("run_id")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		f.Stop(ctx, req.GetString("run_id", ""))
@@ -163,6 +167,7 @@ window.addEventListener("message", function (ev) {
     return frame.contentWindow.postMessage({jsonrpc: "2.0", method: "ui/notifications/tool-input", params: {arguments: {run_id: "run-1"}}}, "*");
   }
   if (m.method === "ui/notifications/size-changed") { window.appHeight = m.params.height; return; }
+  if (m.method === "resources/read" && location.search === "?no-resources") return reply(null, "resources/read is not supported by this host");
   if (m.method === "resources/read" || m.method === "tools/call") {
     window.calls = (window.calls || []).concat([m.method + " " + (m.params.uri || m.params.name)]);
     fetch("/rpc", {method: "POST", body: JSON.stringify({method: m.method, params: m.params})})
@@ -269,5 +274,13 @@ func TestAppInChromium(t *testing.T) {
 	}
 	if f.stops != 1 {
 		t.Errorf("stop_run called %d times, want 1", f.stops)
+	}
+
+	// A host that does not pass resources/read on still gets the steps, as text.
+	if err := b.Open(ctx, hs.URL+"/?no-resources"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Eval(ctx, waitFor(d+`.querySelectorAll("#live table tr").length === 7 && `+d+`.querySelector("#live h1").innerText.includes("breast-cancer")`), nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -33,6 +33,7 @@
         break;
       case "ui/notifications/tool-result":
         var sc = m.params && m.params.structuredContent;
+        if (sc && sc.steps) last = sc;
         if (sc && sc.run_id) follow(sc.run_id);
         break;
       case "ui/resource-teardown":
@@ -53,11 +54,31 @@
     var d = document.documentElement;
     notify("ui/notifications/size-changed", { width: d.scrollWidth, height: d.scrollHeight });
   }
+  var last = null; // the latest run as get_run returned it, for hosts that cannot read resources
   function render() {
     return request("resources/read", { uri: "gome://runs/" + encodeURIComponent(runID) + "/view" }).then(function (res) {
       live.innerHTML = text(res);
       resize();
+    }, function (e) {
+      if (!last) throw e;
+      plain(last);
     });
+  }
+  // plain shows what get_run returned, as text, where the host does not pass resources/read on.
+  function plain(run) {
+    var el = function (tag, txt) { var n = document.createElement(tag); if (txt != null) n.textContent = txt; return n; };
+    live.textContent = "";
+    live.appendChild(el("h1", (run.task_id || run.run_id) + " — " + run.status));
+    var table = el("table"), head = el("tr");
+    ["Trace", "Step", "Kind", "Score", "Decision", "Hypothesis / reason"].forEach(function (h) { head.appendChild(el("th", h)); });
+    table.appendChild(head);
+    (run.steps || []).slice().reverse().forEach(function (s) {
+      var tr = el("tr");
+      [s.trace, s.index, s.kind, s.score == null ? "—" : String(s.score), s.decision, s.hypothesis || s.reason || ""].forEach(function (v) { tr.appendChild(el("td", String(v))); });
+      table.appendChild(tr);
+    });
+    live.appendChild(table);
+    resize();
   }
   function showStep(id) {
     stepID = id;
@@ -68,17 +89,18 @@
   function follow(id) {
     if (!id || id === runID) return;
     runID = id;
-    render().then(loop).catch(function (e) { say(e.message, true); });
+    render().catch(function () {}).then(function () { loop(0); });
   }
   // loop waits for the run's next step with get_run and renders it, until the run ends.
-  function loop() {
+  function loop(wait) {
     if (looping || closed) return;
     looping = true;
-    request("tools/call", { name: "get_run", arguments: { run_id: runID, wait_seconds: 40 } }).then(function (res) {
+    request("tools/call", { name: "get_run", arguments: { run_id: runID, wait_seconds: wait === 0 ? 0 : 40 } }).then(function (res) {
       looping = false;
       var sc = (res && res.structuredContent) || {};
+      if (sc.steps) last = sc;
       return render().then(function () {
-        if (sc.status === "running" || sc.active) loop();
+        if (sc.status === "running" || sc.active || wait === 0) loop();
       });
     }).catch(function (e) { looping = false; say(e.message, true); });
   }
@@ -90,7 +112,7 @@
     if (b && runID) {
       request("tools/call", { name: b.dataset.action, arguments: { run_id: runID } }).then(function (res) {
         say(toolText(res) || "done", res && res.isError);
-        return render().then(loop);
+        return render().then(function () { loop(0); });
       }).catch(function (e) { say(e.message, true); });
     }
   });
