@@ -39,7 +39,7 @@ func startBrowser(t *testing.T, ctx context.Context) *uitest.Browser {
 	if _, err := uitest.Find(); err != nil {
 		t.Skipf("skipped: %v", err)
 	}
-	b, err := uitest.Start(ctx, t.TempDir(), 1280, 900)
+	b, err := uitest.Start(ctx, 1280, 900)
 	if err != nil {
 		t.Fatal(err)
 	}

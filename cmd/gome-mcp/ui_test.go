@@ -154,7 +154,7 @@ func TestWatchRealRunInBrowser(t *testing.T) {
 		t.Errorf("POST /mcp without the bearer: %d, want 401", r.StatusCode)
 	}
 
-	b, err := uitest.Start(ctx, t.TempDir(), 1280, 860)
+	b, err := uitest.Start(ctx, 1280, 860)
 	if err != nil {
 		t.Fatal(err)
 	}

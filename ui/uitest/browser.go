@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"time"
 )
 
 // ErrNoChromium says no Chromium binary was found on PATH.
@@ -24,6 +25,7 @@ type Browser struct {
 	cmd     *exec.Cmd
 	w       io.WriteCloser
 	session string
+	profile string // Chromium's user data folder, removed by Close
 
 	mu      sync.Mutex
 	nextID  int64
@@ -54,9 +56,13 @@ func Find() (string, error) {
 	return "", ErrNoChromium
 }
 
-// Start launches Chromium with its profile in dir and opens a blank page of width x height.
-func Start(ctx context.Context, dir string, width, height int) (*Browser, error) {
+// Start launches Chromium with a fresh profile and opens a blank page of width x height.
+func Start(ctx context.Context, width, height int) (*Browser, error) {
 	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "gome-chromium-")
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +79,12 @@ func Start(ctx context.Context, dir string, width, height int) (*Browser, error)
 		"--remote-debugging-pipe", "--user-data-dir="+dir, "about:blank")
 	cmd.ExtraFiles = []*os.File{toChrome, fromChrome}
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	toChrome.Close()
 	fromChrome.Close()
-	b := &Browser{cmd: cmd, w: ours, pending: map[int64]chan message{}, waiters: map[string][]chan message{}, done: make(chan struct{})}
+	b := &Browser{cmd: cmd, w: ours, profile: dir, pending: map[int64]chan message{}, waiters: map[string][]chan message{}, done: make(chan struct{})}
 	go b.read(theirs)
 
 	var created struct {
@@ -246,13 +253,21 @@ func (b *Browser) Screenshot(ctx context.Context, full bool) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(res.Data)
 }
 
-// Close ends Chromium and waits for it.
+// Close ends Chromium, waits for it and removes its profile.
 func (b *Browser) Close() {
 	b.w.Close()
 	if b.cmd.Process != nil {
 		b.cmd.Process.Kill()
 	}
 	b.cmd.Wait()
+	// Chromium's helper processes notice their browser is gone and exit a moment later; until
+	// then they may still write into the profile.
+	for try := 0; try < 20; try++ {
+		if os.RemoveAll(b.profile) == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // ScreenshotOf returns a PNG of the first element matching a CSS selector, wherever the page
