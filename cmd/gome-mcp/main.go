@@ -25,6 +25,7 @@ Usage:
   gome-mcp run --mlebench ID      run on an MLE-bench competition (--mlebench-repo, --mlebench-data)
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report
+  gome-mcp ui [--addr HOST:PORT]  watch runs live in the browser (runs list, curve, step tree)
   gome-mcp momentum query TEXT    search the success memory of all runs
   gome-mcp momentum export [FILE] export the success memory as JSONL (to share it)
   gome-mcp momentum import FILE   import an export; nothing is imported from a file with bad lines
@@ -81,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdMomentum(ctx, rest, stdout, stderr)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
+	case "ui":
+		return cmdUI(ctx, rest, stderr)
 	case "task":
 		return cmdTask(ctx, rest, stdout, stderr)
 	case "grade-sample":

@@ -29,6 +29,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg engine.Config
 	finishConfig := registerRunConfig(fs, &cfg)
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	uiAddr := fs.String("ui", "", "serve the run's live page on `HOST:PORT` while it runs (token: GOME_TOKEN or generated and printed)")
 	var tf taskFlags
 	tf.register(fs)
 	pos, err := parseInterspersed(fs, args)
@@ -46,16 +47,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	finishConfig()
 
 	var mu sync.Mutex
+	var pagesURL, pagesHint string
 	progress := func(ev engine.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		printEvent(stderr, ev)
+		if ev.Kind == engine.EventRunStarted && pagesURL != "" {
+			fmt.Fprintf(stderr, "Watch it live: %sruns/%s%s\n", pagesURL, ev.RunID, pagesHint)
+		}
 	}
 	a, err := newApp(ctx, &c, stderr, progress)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	pagesURL, pagesHint, err = runPages(ctx, a, *uiAddr, stderr)
+	if err != nil {
+		return err
+	}
 	rep, err := a.engine.Run(ctx, cfg)
 	if err != nil {
 		return err
