@@ -67,7 +67,7 @@ type benchState struct {
 	Config       engine.Config `json:"config"`
 }
 
-const benchUsage = `Usage: gome-mcp bench --split FILE --out DIR [--seeds N] [--parallel N] [run flags]
+const benchUsage = `Usage: gome-mcp bench --split FILE --out DIR [--seeds N] [--parallel N] [--on local|slurm] [run flags]
 
 Runs every competition of the split file (one MLE-bench competition id a line)
 N times (seeds) with the run flags given, as many at once as --parallel (default:
@@ -76,7 +76,8 @@ data (--mlebench-data). Writes DIR/submission.jsonl (MLE-bench's format), the
 grading report mlebench grade writes, and DIR/bench_report.json: the any-medal,
 above-median and valid-submission rates per seed and their mean ± SEM over seeds
 (a missing run counts as a failure). Started again on the same DIR, a bench
-skips the finished runs and resumes the others.
+skips the finished runs and resumes the others. With --on slurm, each
+competition-seed is a Slurm job running gome-mcp run.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -109,6 +110,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --seeds is %d: use 1 or more", errUsage, *seeds)
 	}
 	finishConfig()
+	if cfg.SubmissionOut != "" {
+		return fmt.Errorf("%w: bench keeps each run's best submission in its folder (runs/<id>/seed-<n>/submission.csv): leave out --submission-out", errUsage)
+	}
 	ids, err := readSplit(*split)
 	if err != nil {
 		return err

@@ -118,6 +118,7 @@ func TestBenchRefusesBadInput(t *testing.T) {
 		{"empty split", []string{"--split", empty, "--out", filepath.Join(dir, "b1")}, []string{"names no competition"}},
 		{"unknown competition", []string{"--split", split, "--out", filepath.Join(dir, "b2"), "--mlebench-repo", reg, "--mlebench-data", dir}, []string{"no-such-competition"}},
 		{"another bench's folder", []string{"--split", split, "--out", other}, []string{"another --out", "1 competitions x 3 seeds"}},
+		{"submission-out", []string{"--split", split, "--out", dir, "--submission-out", "x.csv"}, []string{"runs/<id>/seed-<n>/submission.csv"}},
 		{"zero seeds", []string{"--split", split, "--out", dir, "--seeds", "0"}, []string{"--seeds"}},
 		{"unknown backend", []string{"--split", good, "--out", filepath.Join(dir, "b3"), "--on", "moon", "--mlebench-repo", reg, "--mlebench-data", dir}, []string{"moon"}},
 	}
