@@ -117,17 +117,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	state := benchState{Competitions: ids, Seeds: *seeds, Config: cfg}
-	if err := openBench(*out, state); err != nil {
-		return err
-	}
-	jobs := benchJobs(*out, state, task.Options{MLEBenchRepo: g.repo, MLEBenchData: g.data, MLEBenchPython: g.python})
 	// Every competition must load before anything runs: a typo should not cost hours.
 	for _, id := range ids {
 		if _, err := g.open(id); err != nil {
 			return fmt.Errorf("split %s: %w", *split, err)
 		}
 	}
+	state := benchState{Competitions: ids, Seeds: *seeds, Config: cfg}
+	if err := openBench(*out, state); err != nil {
+		return err
+	}
+	jobs := benchJobs(*out, state, task.Options{MLEBenchRepo: g.repo, MLEBenchData: g.data, MLEBenchPython: g.python})
 
 	var runner benchRunner
 	switch *on {

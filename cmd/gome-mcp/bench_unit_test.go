@@ -117,13 +117,15 @@ func TestBenchRefusesBadInput(t *testing.T) {
 		{"no split", []string{"--out", dir}, []string{"--split"}},
 		{"empty split", []string{"--split", empty, "--out", filepath.Join(dir, "b1")}, []string{"names no competition"}},
 		{"unknown competition", []string{"--split", split, "--out", filepath.Join(dir, "b2"), "--mlebench-repo", reg, "--mlebench-data", dir}, []string{"no-such-competition"}},
-		{"another bench's folder", []string{"--split", split, "--out", other}, []string{"another --out", "1 competitions x 3 seeds"}},
+		{"another bench's folder", []string{"--split", good, "--out", other, "--mlebench-repo", reg, "--mlebench-data", dir}, []string{"another --out", "1 competitions x 3 seeds"}},
 		{"submission-out", []string{"--split", split, "--out", dir, "--submission-out", "x.csv"}, []string{"runs/<id>/seed-<n>/submission.csv"}},
 		{"zero seeds", []string{"--split", split, "--out", dir, "--seeds", "0"}, []string{"--seeds"}},
 		{"unknown backend", []string{"--split", good, "--out", filepath.Join(dir, "b3"), "--on", "moon", "--mlebench-repo", reg, "--mlebench-data", dir}, []string{"moon"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("MLEBENCH_REPO", "")
+			t.Setenv("MLEBENCH_DATA_DIR", "")
 			var stdout, stderr bytes.Buffer
 			err := run(append([]string{"bench", "--home", t.TempDir()}, tt.args...), &stdout, &stderr)
 			if err == nil {
@@ -135,5 +137,9 @@ func TestBenchRefusesBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A split that does not load leaves no bench behind, so the corrected one can use the folder.
+	if _, err := os.Stat(filepath.Join(dir, "b2", "bench.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a split that does not load left a bench state: %v", err)
 	}
 }
