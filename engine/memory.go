@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
 )
@@ -22,7 +23,7 @@ const memoryIDLen = 8
 
 // recall retrieves the success memory of earlier runs that best fits this task and the trace's
 // best solution. Entries of the current run are left out: the prompt already shows them.
-func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []memory.Ranked {
+func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []ranking.Ranked {
 	if !st.cfg.memoryShown() {
 		return nil
 	}
@@ -30,15 +31,15 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 	if best != nil {
 		text += " " + best.Hypothesis
 	}
-	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
+	q := ranking.Query{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
 	if st.fingerprint != nil {
 		q.Fingerprint = st.fingerprint
 	}
-	found, err := e.store.QueryMomentum(ctx, q)
+	found, err := ranking.Rank(ctx, e.store, q)
 	if err == nil && len(found) == 0 && q.Text != "" {
 		// No text match: fall back to what worked on similar tasks.
 		q.Text = ""
-		found, err = e.store.QueryMomentum(ctx, q)
+		found, err = ranking.Rank(ctx, e.store, q)
 	}
 	if err != nil {
 		e.logger.Warn("query success memory", "run", st.run.ID, "err", err)
@@ -48,7 +49,7 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 }
 
 // memorySection shows retrieved entries in a prompt, each with a short id a hypothesis can cite.
-func memorySection(found []memory.Ranked) string {
+func memorySection(found []ranking.Ranked) string {
 	if len(found) == 0 {
 		return ""
 	}
@@ -63,7 +64,7 @@ func memorySection(found []memory.Ranked) string {
 }
 
 // citedEntries maps the ids a hypothesis cites back to the entries that were shown.
-func citedEntries(h Hypothesis, shown []memory.Ranked) []string {
+func citedEntries(h Hypothesis, shown []ranking.Ranked) []string {
 	var ids []string
 	for _, c := range h.FromMemory {
 		c = strings.Trim(strings.TrimSpace(c), "[]")

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -35,7 +36,7 @@ type direction struct {
 	gradient *Gradient
 	chosen   *Hypothesis
 	pick     int // index of chosen in gradient's hypotheses
-	shown    []memory.Ranked
+	shown    []ranking.Ranked
 }
 
 // change is what the update stage produced.

@@ -25,12 +25,8 @@ const maxImportLine = 4 << 20
 // (ties by id), so that two exports of the same memory are byte-identical.
 // It honours the query's filters: Kind ("" or "any" for every kind),
 // Component, TaskID, RunID, ExcludeRunID, and Text, which for an export
-// keeps entries matching any of its words. Fingerprint and Limit rank and
-// cut, which an export does not do, and are refused.
+// keeps entries matching any of its words.
 func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery) error {
-	if q.Fingerprint != nil || q.Limit != 0 {
-		return errors.New("memory: export momentum: Fingerprint and Limit rank and cut a query; an export writes every entry passing the filters: leave them unset (QueryMomentum ranks)")
-	}
 	where, args, err := momentumFilters(&q, true)
 	if err != nil {
 		return err
@@ -39,7 +35,7 @@ func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery
 	if strings.TrimSpace(q.Text) != "" {
 		words := queryWords(q.Text)
 		if len(words) == 0 {
-			return fmt.Errorf("memory: export momentum: text %q has no words to search for: use letters or digits, or leave it empty to export everything", q.Text)
+			return fmt.Errorf("memory: export momentum: %w: text %q has no words to search for: use letters or digits, or leave it empty to export everything", ErrInvalidQuery, q.Text)
 		}
 		query += ` AND m.seq IN (SELECT rowid FROM momentum_fts WHERE momentum_fts MATCH ?)`
 		args = append([]any{strings.Join(words, " OR ")}, args...)
