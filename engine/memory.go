@@ -15,6 +15,19 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
+// SuccessMemory is the cross-run success memory as the engine uses it: candidates to rank for a
+// gradient, the changes it records, and the uses it credits. The home's SQLite store
+// (memory.Store) is one; a PostgreSQL memory shared by many machines (memory.Postgres) is another.
+type SuccessMemory interface {
+	ranking.Candidates
+	RecordMomentum(ctx context.Context, e memory.Entry) error
+	RecordMomentumUse(ctx context.Context, entryID, stepID string, helped bool) error
+}
+
+// WithSuccessMemory keeps the cross-run success memory in m instead of the store's own tables; run
+// records stay in the store. The caller closes m after the engine.
+func WithSuccessMemory(m SuccessMemory) Option { return func(e *Engine) { e.success = m } }
+
 // memoryEntriesShown is how many entries of the cross-run success memory a gradient sees.
 const memoryEntriesShown = 5
 
@@ -35,11 +48,11 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 	if st.fingerprint != nil {
 		q.Fingerprint = st.fingerprint
 	}
-	found, err := ranking.Rank(ctx, e.store, q)
+	found, err := ranking.Rank(ctx, e.success, q)
 	if err == nil && len(found) == 0 && q.Text != "" {
 		// No text match: fall back to what worked on similar tasks.
 		q.Text = ""
-		found, err = ranking.Rank(ctx, e.store, q)
+		found, err = ranking.Rank(ctx, e.success, q)
 	}
 	if err != nil {
 		e.logger.Warn("query success memory", "run", st.run.ID, "err", err)
@@ -105,7 +118,7 @@ func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.St
 	if en.Summary == "" {
 		en.Summary = step.Reason
 	}
-	if err := e.store.RecordMomentum(context.WithoutCancel(ctx), en); err != nil {
+	if err := e.success.RecordMomentum(context.WithoutCancel(ctx), en); err != nil {
 		e.logger.Warn("record success memory", "step", step.ID, "err", err)
 	}
 }

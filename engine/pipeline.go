@@ -254,7 +254,7 @@ func (e *Engine) remember(ctx context.Context, call caller, step memory.Step, be
 	e.recordSuccess(ctx, st, step, best, componentOf(StepKind(step.Kind), dir.chosen), ch.summary, int(call.tokens.Load()))
 	if dir.chosen != nil {
 		for _, id := range citedEntries(*dir.chosen, dir.shown) {
-			if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
+			if err := e.success.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
 				e.logger.Warn("record success-memory use", "entry", id, "step", step.ID, "err", err)
 			}
 		}

@@ -590,7 +590,7 @@ func (e *Engine) QueryMemory(ctx context.Context, in MemoryQuery) ([]MemoryEntry
 		}
 		q.Fingerprint = &fp
 	}
-	found, err := ranking.Rank(ctx, e.store, q)
+	found, err := ranking.Rank(ctx, e.success, q)
 	if errors.Is(err, memory.ErrInvalidQuery) {
 		return nil, CallerError(err)
 	}

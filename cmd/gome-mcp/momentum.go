@@ -13,8 +13,8 @@ import (
 	"github.com/gome-agent/gome/memory"
 )
 
-// cmdMomentum reads and shares the success memory: query it, export it as JSONL, import a
-// teammate's export.
+// cmdMomentum reads and shares the success memory (the home's, or --memory-url's): query it,
+// export it as JSONL, import a teammate's export.
 func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: gome-mcp momentum query TEXT | export [FILE] | import FILE", errUsage)
@@ -35,7 +35,7 @@ func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	logger := newLogger(stderr, c.verbose)
-	store, err := openStore(ctx, &c, logger)
+	store, err := openSuccessMemory(ctx, &c, logger)
 	if err != nil {
 		return err
 	}
