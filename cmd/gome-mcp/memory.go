@@ -25,7 +25,7 @@ func openSharedMemory(ctx context.Context, c *common, logger *slog.Logger) (*mem
 	if err != nil {
 		return nil, fmt.Errorf("--memory-url (or GOME_MEMORY_URL): %w", err)
 	}
-	logger.Info("the success memory is shared, in PostgreSQL")
+	logger.Debug("the success memory is shared, in PostgreSQL")
 	return m, nil
 }
 

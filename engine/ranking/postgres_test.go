@@ -103,3 +103,19 @@ func diff(want, got []Ranked) string {
 	}
 	return b.String()
 }
+
+// BenchmarkQueryMomentumPostgres measures Rank on a PostgreSQL memory, beside
+// BenchmarkQueryMomentum on SQLite: the same generated entries and queries.
+// It needs GOME_TEST_POSTGRES_URL; sizes as GOME_BENCH_MOMENTUM_SIZES says.
+func BenchmarkQueryMomentumPostgres(b *testing.B) {
+	for _, n := range benchSizes() {
+		url := pgtest.URL(b)
+		pg, err := memory.OpenPostgres(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fillMomentum(b, pg, n)
+		benchRank(b, fmt.Sprintf("entries=%d", n), pg, 0)
+		pg.Close()
+	}
+}
