@@ -143,3 +143,41 @@ func TestOpenPostgresErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresCommonWordsAsSQLite takes the path of words too common for bm25 (a budget of one
+// posting) on both stores: the same candidates with the same relevance (all words 1, some 0.5).
+func TestPostgresCommonWordsAsSQLite(t *testing.T) {
+	ctx := context.Background()
+	p := openPG(t, pgtest.URL(t))
+	s := openTestStore(t)
+	entries := []Entry{success("t", "target-encode the cabin deck"), success("t", "target-encode the ticket prefix"),
+		success("t", "bin the cabin number"), success("t", "unrelated ensemble")}
+	for _, e := range entries {
+		if err := p.RecordMomentum(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRecord(t, s, entries...)
+	q := CandidateQuery{MomentumQuery: MomentumQuery{Text: "encoding cabin"}, Pool: 100, Enough: 10}
+	where, args, err := momentumFilters(&q.MomentumQuery, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStore := map[string][]Candidate{}
+	if byStore["sqlite"], err = s.candidatesByText(ctx, q, where, args, 1); err != nil {
+		t.Fatal(err)
+	}
+	if byStore["postgres"], err = p.candidatesByText(ctx, q, where, args, 1); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for name, cands := range byStore {
+		got[name] = map[string]string{}
+		for _, c := range cands {
+			got[name][c.Entry.Hypothesis] = fmt.Sprintf("%s %.1f", c.Match, c.Text)
+		}
+	}
+	if len(got["sqlite"]) != 3 || fmt.Sprint(got["sqlite"]) != fmt.Sprint(got["postgres"]) {
+		t.Errorf("candidates differ:\nsqlite   %v\npostgres %v", got["sqlite"], got["postgres"])
+	}
+}
