@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -35,7 +36,7 @@ type direction struct {
 	gradient *Gradient
 	chosen   *Hypothesis
 	pick     int // index of chosen in gradient's hypotheses
-	shown    []memory.Ranked
+	shown    []ranking.Ranked
 }
 
 // change is what the update stage produced.
@@ -253,7 +254,7 @@ func (e *Engine) remember(ctx context.Context, call caller, step memory.Step, be
 	e.recordSuccess(ctx, st, step, best, componentOf(StepKind(step.Kind), dir.chosen), ch.summary, int(call.tokens.Load()))
 	if dir.chosen != nil {
 		for _, id := range citedEntries(*dir.chosen, dir.shown) {
-			if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
+			if err := e.success.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
 				e.logger.Warn("record success-memory use", "entry", id, "step", step.ID, "err", err)
 			}
 		}
