@@ -550,5 +550,12 @@ func (p *Postgres) ImportMomentum(ctx context.Context, r io.Reader, skipBad bool
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("memory: import momentum: %w (nothing was imported)", err)
 	}
+	if rep.Imported >= optimizeAfter {
+		// Fresh statistics let the planner walk the newest rows for common words instead of
+		// collecting every match from the text index; autovacuum would get there later.
+		if _, err := p.pool.Exec(ctx, `ANALYZE momentum`); err != nil {
+			return rep, fmt.Errorf("memory: import momentum: the entries are stored, but analyzing the table failed: %w", err)
+		}
+	}
 	return rep, nil
 }
