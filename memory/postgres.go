@@ -216,7 +216,7 @@ func (p *Postgres) RecordMomentum(ctx context.Context, e Entry) error {
 func (p *Postgres) GetMomentum(ctx context.Context, id string) (Entry, error) {
 	e, err := scanEntry(p.pool.QueryRow(ctx, `SELECT `+momentumCols+` FROM momentum WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: QueryMomentum lists entries with their ids", id, ErrNotFound)
+		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: query_momentum lists entries with their ids", id, ErrNotFound)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("memory: get momentum entry %q: %w", id, err)
@@ -229,7 +229,7 @@ func (p *Postgres) GetMomentum(ctx context.Context, id string) (Entry, error) {
 // serialise on the entry's row.
 func (p *Postgres) RecordMomentumUse(ctx context.Context, entryID, stepID string, helped bool) error {
 	if entryID == "" || stepID == "" {
-		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id QueryMomentum returned and the step whose gradient saw it", entryID, stepID)
+		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id query_momentum returned and the step whose gradient saw it", entryID, stepID)
 	}
 	what := fmt.Sprintf("memory: record use of momentum entry %q by step %q", entryID, stepID)
 	h := 0
@@ -239,7 +239,7 @@ func (p *Postgres) RecordMomentumUse(ctx context.Context, entryID, stepID string
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM momentum WHERE id = $1 FOR UPDATE`, entryID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("entry %w: pass an id QueryMomentum returned", ErrNotFound)
+			return fmt.Errorf("entry %w: pass an id query_momentum returned", ErrNotFound)
 		} else if err != nil {
 			return err
 		}
