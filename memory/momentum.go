@@ -4,7 +4,7 @@ package memory
 //
 // Every accepted change (and, briefly, every failure since the last success)
 // is kept as an Entry with the fingerprint of the task it was made on. The
-// engine asks QueryMomentum for the entries most worth showing the next
+// engine asks MomentumCandidates for the entries it ranks (engine/ranking) for the next
 // gradient, records with RecordMomentumUse whether the step that saw them
 // was accepted, and so learns which memories actually help. Entries travel
 // between machines as JSONL (ExportMomentum, ImportMomentum); their ids are
@@ -32,7 +32,7 @@ import (
 const (
 	MomentumSuccess = "success"
 	MomentumFailure = "failure"
-	// MomentumAny asks QueryMomentum for successes and failures alike.
+	// MomentumAny asks for successes and failures alike.
 	MomentumAny = "any"
 )
 
@@ -337,7 +337,7 @@ func scanEntry(sc scanner, extra ...any) (Entry, error) {
 func (s *Store) GetMomentum(ctx context.Context, id string) (Entry, error) {
 	e, err := scanEntry(s.read.QueryRowContext(ctx, `SELECT `+momentumCols+` FROM momentum WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: QueryMomentum lists entries with their ids", id, ErrNotFound)
+		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: query_momentum lists entries with their ids", id, ErrNotFound)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("memory: get momentum entry %q: %w", id, err)
@@ -354,7 +354,7 @@ func (s *Store) GetMomentum(ctx context.Context, id string) (Entry, error) {
 // one.
 func (s *Store) RecordMomentumUse(ctx context.Context, entryID, stepID string, helped bool) error {
 	if entryID == "" || stepID == "" {
-		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id QueryMomentum returned and the step whose gradient saw it", entryID, stepID)
+		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id query_momentum returned and the step whose gradient saw it", entryID, stepID)
 	}
 	what := fmt.Sprintf("memory: record use of momentum entry %q by step %q", entryID, stepID)
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -368,7 +368,7 @@ func (s *Store) RecordMomentumUse(ctx context.Context, entryID, stepID string, h
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s: entry %w: pass an id QueryMomentum returned", what, ErrNotFound)
+		return fmt.Errorf("%s: entry %w: pass an id query_momentum returned", what, ErrNotFound)
 	}
 	h := 0
 	if helped {

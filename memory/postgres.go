@@ -20,6 +20,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -215,7 +216,7 @@ func (p *Postgres) RecordMomentum(ctx context.Context, e Entry) error {
 func (p *Postgres) GetMomentum(ctx context.Context, id string) (Entry, error) {
 	e, err := scanEntry(p.pool.QueryRow(ctx, `SELECT `+momentumCols+` FROM momentum WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: QueryMomentum lists entries with their ids", id, ErrNotFound)
+		return Entry{}, fmt.Errorf("memory: momentum entry %q %w: query_momentum lists entries with their ids", id, ErrNotFound)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("memory: get momentum entry %q: %w", id, err)
@@ -228,7 +229,7 @@ func (p *Postgres) GetMomentum(ctx context.Context, id string) (Entry, error) {
 // serialise on the entry's row.
 func (p *Postgres) RecordMomentumUse(ctx context.Context, entryID, stepID string, helped bool) error {
 	if entryID == "" || stepID == "" {
-		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id QueryMomentum returned and the step whose gradient saw it", entryID, stepID)
+		return fmt.Errorf("memory: record momentum use: entry id %q and step id %q must both be set: pass the id query_momentum returned and the step whose gradient saw it", entryID, stepID)
 	}
 	what := fmt.Sprintf("memory: record use of momentum entry %q by step %q", entryID, stepID)
 	h := 0
@@ -238,7 +239,7 @@ func (p *Postgres) RecordMomentumUse(ctx context.Context, entryID, stepID string
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM momentum WHERE id = $1 FOR UPDATE`, entryID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("entry %w: pass an id QueryMomentum returned", ErrNotFound)
+			return fmt.Errorf("entry %w: pass an id query_momentum returned", ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -324,40 +325,66 @@ func (p *Postgres) MomentumCandidates(ctx context.Context, q CandidateQuery) ([]
 }
 
 // fingerprintHits returns the pool entries with the most similar fingerprints, newest first among
-// equally similar ones, in one query: for each distinct fingerprint, its newest pool entries
-// through the index momentum_fingerprint, then the best pool of them all.
+// equally similar ones, as Store.fingerprintHits does: it visits the distinct fingerprints tier by
+// tier (equally similar ones together), reading each tier's newest entries through the index
+// momentum_fingerprint, and stops once the pool is full. Past maxFingerprintVisits tiers, one
+// query takes the rest.
 func (p *Postgres) fingerprintHits(ctx context.Context, fp task.Fingerprint, similarity func(a, b task.Fingerprint) float64, kind string, where []string, args []any, pool int) ([]hit, error) {
 	rows, err := p.pool.Query(ctx, `SELECT fp_modality, fp_metric, fp_target_type, fp_rows_class, fp_cols_class FROM momentum_fingerprints`)
 	if err != nil {
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
-	var mods, mets, tts, rcs, ccs []string
-	var sims []float64
+	var fps []fpSim
 	for rows.Next() {
 		var f task.Fingerprint
 		if err := rows.Scan(&f.Modality, &f.Metric, &f.TargetType, &f.RowsClass, &f.ColsClass); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("memory: query momentum: %w", err)
 		}
-		mods, mets, tts, rcs, ccs = append(mods, f.Modality), append(mets, f.Metric), append(tts, f.TargetType), append(rcs, f.RowsClass), append(ccs, f.ColsClass)
-		sims = append(sims, similarity(fp, f))
+		fps = append(fps, fpSim{f, similarity(fp, f)})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
+	sort.SliceStable(fps, func(i, j int) bool { return fps[i].sim > fps[j].sim })
 	if kind == MomentumAny {
 		where = append(slices.Clone(where), "m.kind IN (?, ?)")
 		args = append(slices.Clone(args), MomentumSuccess, MomentumFailure)
 	}
-	query := `SELECT x.seq, 0::float8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[])
+	query := rebind(`SELECT x.seq, 0::float8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[])
 			AS f (modality, metric, target_type, rows_class, cols_class, sim)
 		CROSS JOIN LATERAL (SELECT m.seq, m.created_at FROM momentum m
 			WHERE m.fp_modality = f.modality AND m.fp_metric = f.metric AND m.fp_target_type = f.target_type
-				AND m.fp_rows_class = f.rows_class AND m.fp_cols_class = f.cols_class` + andWhere(where) + `
+				AND m.fp_rows_class = f.rows_class AND m.fp_cols_class = f.cols_class`+andWhere(where)+`
 			ORDER BY m.created_at DESC LIMIT ?) x
-		ORDER BY f.sim DESC, x.created_at DESC LIMIT ?`
-	return p.queryHits(ctx, rebind(query, 7), append(append([]any{mods, mets, tts, rcs, ccs, sims}, args...), pool, pool)...)
+		ORDER BY f.sim DESC, x.created_at DESC LIMIT ?`, 7)
+	tier := func(fps []fpSim, n int) ([]hit, error) {
+		var mods, mets, tts, rcs, ccs []string
+		var sims []float64
+		for _, f := range fps {
+			mods, mets, tts = append(mods, f.f.Modality), append(mets, f.f.Metric), append(tts, f.f.TargetType)
+			rcs, ccs, sims = append(rcs, f.f.RowsClass), append(ccs, f.f.ColsClass), append(sims, f.sim)
+		}
+		return p.queryHits(ctx, query, append(append([]any{mods, mets, tts, rcs, ccs, sims}, args...), n, n)...)
+	}
+	var hits []hit
+	for i, visits := 0, 0; i < len(fps) && len(hits) < pool; visits++ {
+		j := i + 1
+		for j < len(fps) && fps[j].sim == fps[i].sim {
+			j++
+		}
+		if visits == maxFingerprintVisits {
+			j = len(fps)
+		}
+		more, err := tier(fps[i:j], pool-len(hits))
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, more...)
+		i = j
+	}
+	return hits, nil
 }
 
 // candidatesByText finds the entries matching all the words of the text, filling up with entries
@@ -549,6 +576,13 @@ func (p *Postgres) ImportMomentum(ctx context.Context, r io.Reader, skipBad bool
 	})
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("memory: import momentum: %w (nothing was imported)", err)
+	}
+	if rep.Imported >= optimizeAfter {
+		// Fresh statistics let the planner walk the newest rows for common words instead of
+		// collecting every match from the text index; autovacuum would get there later.
+		if _, err := p.pool.Exec(ctx, `ANALYZE momentum`); err != nil {
+			return rep, fmt.Errorf("memory: import momentum: the entries are stored, but analyzing the table failed: %w", err)
+		}
 	}
 	return rep, nil
 }
