@@ -38,7 +38,14 @@ type runState struct {
 	// traceIndex maps the run's trace ids to their indices, as the store records them.
 	traceIndex map[string]int
 	dir        string
-	data       string // overview of the public data, for prompts
+	data       string // the data report, for prompts
+	// env is the sandbox's facts for prompts ("" when unknown); instructions are the user's.
+	env          string
+	instructions string
+	// analysis is the run's task analysis, once made.
+	analysis *TaskAnalysis
+	// now is the clock (time.Now unless a test fixes it).
+	now func() time.Time
 	// fingerprint describes the task for the success memory; nil if it could not be read.
 	fingerprint *task.Fingerprint
 	started     time.Time
@@ -51,7 +58,14 @@ type runState struct {
 }
 
 // elapsed is the budget the run has spent, earlier executions included.
-func (st *runState) elapsed() time.Duration { return st.used + time.Since(st.started) }
+func (st *runState) elapsed() time.Duration { return st.used + st.clock().Sub(st.started) }
+
+func (st *runState) clock() time.Time {
+	if st.now != nil {
+		return st.now()
+	}
+	return time.Now()
+}
 
 // mergeStage reports whether the run is in the last part of its budget, where gradients are
 // asked to merge other traces' accepted ideas.
@@ -115,24 +129,36 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	if err != nil {
 		return nil, nil, err
 	}
+	instructions, err := readInstructions(cfg.TaskDir, cfg.Instructions)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(e.home, "runs", runID)
+	analysis, err := readAnalysis(dir)
+	if err != nil {
+		e.logger.Warn("task analysis", "run", runID, "err", err)
+	}
 	index := make(map[string]int, len(traces))
 	for _, tr := range traces {
 		index[tr.ID] = tr.Index
 	}
 	return &runState{
-		traceIndex:  index,
-		run:         run,
-		cfg:         cfg,
-		facts:       rec.facts,
-		task:        t,
-		dir:         filepath.Join(e.home, "runs", runID),
-		data:        describeData(t.PublicDir),
-		fingerprint: fingerprintOf(t),
-		started:     started,
-		used:        used,
-		spend:       sp,
-		stop:        func(error) {},
-		inflight:    map[int]string{},
+		traceIndex:   index,
+		run:          run,
+		cfg:          cfg,
+		facts:        rec.facts,
+		task:         t,
+		dir:          dir,
+		data:         e.dataReport(ctx, t),
+		env:          e.environment(ctx, cfg.GPU),
+		instructions: instructions,
+		analysis:     analysis,
+		fingerprint:  fingerprintOf(t),
+		started:      started,
+		used:         used,
+		spend:        sp,
+		stop:         func(error) {},
+		inflight:     map[int]string{},
 	}, traces, nil
 }
 
@@ -151,6 +177,7 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
 		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
+	e.analyse(ctx, st)
 
 	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
