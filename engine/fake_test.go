@@ -19,6 +19,7 @@ import (
 //
 //	# score: 0.83   the validation score it reports
 //	# exit: 1       exit with this code instead (writes nothing)
+//	# estimate: 90  print GOME_ESTIMATE_SECONDS=90 (the debug run's estimate of the full run)
 //
 // and a scored solution writes the sample submission and scores.json, as a real one would. It
 // lets the engine's pipeline be tested in milliseconds; the real sandbox is tested end to end
@@ -31,6 +32,7 @@ type fakeSandbox struct {
 var (
 	fakeScore = regexp.MustCompile(`(?m)^# score: (\S+)$`)
 	fakeExit  = regexp.MustCompile(`(?m)^# exit: (\d+)$`)
+	fakeEst   = regexp.MustCompile(`(?m)^# estimate: (\S+)$`)
 )
 
 func (f *fakeSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
@@ -67,6 +69,9 @@ func (f *fakeSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result,
 		return sandbox.Result{}, err
 	}
 	res.Stdout = "validation " + string(m[1])
+	if e := fakeEst.FindSubmatch(code); e != nil {
+		res.Stdout += "\nGOME_ESTIMATE_SECONDS=" + string(e[1])
+	}
 	return res, nil
 }
 

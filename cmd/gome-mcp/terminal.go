@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -50,6 +51,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
 	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
+	fs.StringVar(&cfg.Preset, "preset", "", "a named set of settings that replaces the defaults of flags not given: "+presetHelp())
+	instructions := fs.String("instructions", "", "file of instructions to the model, added to every prompt (after the task folder's instructions.md)")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	var tf taskFlags
 	tf.register(fs)
@@ -69,6 +72,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.BudgetSeconds = budget.Seconds()
 	cfg.ExecTimeoutSeconds = execTimeout.Seconds()
 	cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
+	if cfg.Preset != "" {
+		unsetForPreset(fs, &cfg)
+	}
+	if *instructions != "" {
+		raw, err := os.ReadFile(*instructions)
+		if err != nil {
+			return fmt.Errorf("--instructions: %w", err)
+		}
+		cfg.Instructions = string(raw)
+	}
 
 	var mu sync.Mutex
 	progress := func(ev engine.Event) {
@@ -227,4 +240,32 @@ func fmtScore(f *float64) string {
 
 func oneLine(s string, n int) string {
 	return clip.Head(strings.Join(strings.Fields(s), " "), n, "...")
+}
+
+// presetHelp lists the presets for --preset's help.
+func presetHelp() string {
+	var parts []string
+	for _, p := range engine.Presets {
+		parts = append(parts, p.Name+" ("+p.Doc+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// unsetForPreset clears the settings whose flags were not given, so that the preset's values
+// replace their defaults; a flag given explicitly keeps its value.
+func unsetForPreset(fs *flag.FlagSet, cfg *engine.Config) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	reset := map[string]func(){
+		"steps":         func() { cfg.MaxSteps = 0 },
+		"budget":        func() { cfg.BudgetSeconds = 0 },
+		"exec-timeout":  func() { cfg.ExecTimeoutSeconds = 0 },
+		"debug-timeout": func() { cfg.DebugTimeoutSeconds = 0 },
+		"fixes":         func() { cfg.MaxFixes = 0 },
+	}
+	for name, f := range reset {
+		if !given[name] {
+			f()
+		}
+	}
 }
