@@ -238,3 +238,53 @@ func calls0System(calls []llm.Request) string {
 	}
 	return calls[0].Messages[0].Content
 }
+
+// TestDigitsPromptsAndPillowSolution runs the image-folder example task with real Python: the
+// recorded prompts carry the folder tree with its counts, the whole description down to its
+// last line, the time limits and the environment's facts, and a scripted model's Pillow-based
+// update improves on its draft. The scores come from a scripted model and say nothing about
+// the agent's quality: they show that the machinery runs and scores real code.
+func TestDigitsPromptsAndPillowSolution(t *testing.T) {
+	digitsSolution := func(name string) string {
+		raw, err := os.ReadFile(filepath.Join(digits, "solutions", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	model := &scripted{replies: map[string][]any{
+		"draft":    {Draft{Plan: "a decision tree on file sizes", Code: digitsSolution("weak.py")}},
+		"gradient": {testGradient()},
+		"update":   {Update{Summary: "read the pixels with Pillow, scaled RBF SVM", Code: digitsSolution("strong.py")}},
+	}}
+	env := "Sandbox (local): Python 3 (Debian).\nInstalled: numpy, pandas, sklearn, PIL.\nGPUs: none; run on the CPU.\nNetwork: off; nothing can be downloaded (no pip install, no model hub)."
+	e, store, _ := newTestEngine(t, model, WithEnvironment(func(context.Context, bool) (string, error) { return env, nil }))
+	rep, err := e.Run(context.Background(), Config{TaskDir: digits, MaxSteps: 2, ExecTimeoutSeconds: 300, DebugTimeoutSeconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := store.ListSteps(context.Background(), rep.RunID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(steps); !equal(got, []string{"draft:accepted", "improve:accepted"}) {
+		t.Fatalf("steps %v (%s / %s): want the draft and the Pillow update accepted", got, steps[0].Reason, steps[len(steps)-1].Reason)
+	}
+	if !(*steps[1].Score > *steps[0].Score) {
+		t.Fatalf("update scored %v, draft %v: want an improvement", *steps[1].Score, *steps[0].Score)
+	}
+	out := DecodeOutcome(steps[1].Exec)
+	if out.EstimateSeconds <= 0 || !strings.Contains(out.ran(), "of 300 s allowed") {
+		t.Errorf("outcome %+v: want the debug run's estimate and the limit recorded", out)
+	}
+	for _, purpose := range []string{"draft", "gradient", "update"} {
+		p := userMessage(model.callsFor(purpose)[0])
+		for _, want := range []string{"train/: 600 files", "test/: 300 files", ".png 600",
+			"Last line of this description: if you can read this sentence, the whole description reached you",
+			"at most 300 s", "at most 60 s", "Installed: numpy, pandas, sklearn, PIL.", "Network: off"} {
+			if !strings.Contains(p, want) {
+				t.Errorf("%s prompt lacks %q", purpose, want)
+			}
+		}
+	}
+}
