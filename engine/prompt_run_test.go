@@ -288,3 +288,24 @@ func TestDigitsPromptsAndPillowSolution(t *testing.T) {
 		}
 	}
 }
+
+// TestStepCutByBudgetIsRecorded: a step still executing when the run's budget ends is recorded
+// as failed, saying the budget cut it, and the run stops for its budget.
+func TestStepCutByBudgetIsRecorded(t *testing.T) {
+	t.Parallel()
+	model := &scripted{replies: map[string][]any{
+		"draft": {Draft{Plan: "runs forever", Code: "print('start')\n# block\n"}},
+	}}
+	e, store, _ := newFakeEngine(t, model)
+	rep, err := e.Run(context.Background(), Config{TaskDir: breastCancer, MaxSteps: 2, BudgetSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := store.ListSteps(context.Background(), rep.RunID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.StopReason != StopBudget || len(steps) != 1 || steps[0].Decision != string(Failed) || !strings.Contains(steps[0].Reason, "cut by the run's budget") {
+		t.Fatalf("stop %q, steps %v (%+v): want one failed step cut by the budget", rep.StopReason, kinds(steps), steps)
+	}
+}

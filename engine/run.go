@@ -253,9 +253,13 @@ func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (S
 		step, err := e.takeStep(ctx, st, tr.Index, steps)
 		if err != nil {
 			if ctx.Err() != nil {
-				// The step was cut short by the budget, a cap or a stop: it is not recorded,
-				// so a resumed run takes it again from the start.
+				// The step was cut short by the budget, a cap or a stop. A step the budget cut
+				// is recorded as such; otherwise it is not recorded, so a resumed run takes it
+				// again from the start.
 				if reason, stopped := stopReason(ctx); stopped {
+					if reason == StopBudget && step.ID != "" {
+						e.recordCut(ctx, st, tr.Index, step)
+					}
 					return reason, nil
 				}
 				return StopUser, nil
@@ -315,4 +319,14 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 // fatalModelError reports whether err from a model means no later call can succeed either.
 func fatalModelError(err error) bool {
 	return errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrAuth)
+}
+
+// recordCut records a step the run's budget ended before it finished, as failed and saying so.
+func (e *Engine) recordCut(ctx context.Context, st *runState, trace int, step memory.Step) {
+	step.Decision = string(Failed)
+	step.Reason = fmt.Sprintf("cut by the run's budget of %s after %.0f s of this step", seconds2(st.cfg.BudgetSeconds), time.Since(step.StartedAt).Seconds())
+	step.Score = nil
+	if _, err := e.commit(context.WithoutCancel(ctx), st, trace, step, false); err != nil {
+		e.logger.Warn("record a step the budget cut", "step", step.ID, "err", err)
+	}
 }
