@@ -73,6 +73,9 @@ func (o Outcome) ran() string {
 		return fmt.Sprintf("%s %.1f s", what, o.Seconds)
 	}
 	s := fmt.Sprintf("%s %.1f s of %.0f s allowed", what, o.Seconds, o.LimitSeconds)
+	if o.FullRun && !o.TimedOut {
+		s += fmt.Sprintf(", %.0f%% of its time", 100*o.Seconds/o.LimitSeconds)
+	}
 	if o.EstimateSeconds > 0 {
 		s += fmt.Sprintf(" (the debug run estimated %.0f s)", o.EstimateSeconds)
 	}
