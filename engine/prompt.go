@@ -23,17 +23,24 @@ import (
 	"github.com/gome-agent/gome/task"
 )
 
-// contract is the solution contract every model call is held to (DESIGN.md §3).
-//
-//go:embed prompts/contract.md
-var contract string
-
 //go:embed prompts/*.tmpl
 var promptFiles embed.FS
 
-// promptTemplates are the user messages of each call kind, parsed once; they are never
-// changed after start-up.
+// promptTemplates are the contract and the user messages of each call kind, parsed once; they
+// are never changed after start-up.
 var promptTemplates = template.Must(template.New("prompts").Option("missingkey=error").ParseFS(promptFiles, "prompts/*.tmpl"))
+
+// contract is the solution contract every model call is held to (DESIGN.md §3), the system
+// message of every call.
+var contract = renderContract()
+
+func renderContract() string {
+	var b strings.Builder
+	if err := promptTemplates.ExecuteTemplate(&b, "contract.tmpl", nil); err != nil {
+		panic(fmt.Sprintf("prompt contract: %v", err))
+	}
+	return b.String()
+}
 
 const (
 	// maxListed bounds the fallback data listing, used when no data report could be built.
