@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -27,13 +29,27 @@ func (e *Engine) environment(ctx context.Context, gpu bool) string {
 // dataReportTime bounds the data report of a run (it is built when a run starts or resumes).
 const dataReportTime = 20 * time.Second
 
-// dataReport is the public data as prompts show it: Gome's data report, or the plain file
-// listing when no report could be built.
-func (e *Engine) dataReport(ctx context.Context, t *task.Task) string {
+// dataReportFile keeps a run's data report in its folder: it is built once per run, not on
+// every resume or client call (on a folder of 100,000 images it takes seconds).
+const dataReportFile = "data-report.txt"
+
+// dataReport is the public data as prompts show it: Gome's data report, built once per run and
+// kept in the run's folder, or the plain file listing when no report could be built.
+func (e *Engine) dataReport(ctx context.Context, t *task.Task, runDir string) string {
+	path := filepath.Join(runDir, dataReportFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		return string(raw)
+	}
 	text, err := dataReportText(ctx, t)
 	if err != nil {
 		e.logger.Warn("data report", "task", t.ID, "err", err)
 		return describeData(t.PublicDir)
+	}
+	if err := os.MkdirAll(runDir, 0o755); err == nil {
+		err = os.WriteFile(path, []byte(text), 0o644)
+	}
+	if err != nil {
+		e.logger.Warn("keep the data report", "task", t.ID, "err", err)
 	}
 	return text
 }

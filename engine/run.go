@@ -149,7 +149,7 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		facts:        rec.facts,
 		task:         t,
 		dir:          dir,
-		data:         e.dataReport(ctx, t),
+		data:         e.dataReport(ctx, t, dir),
 		env:          e.environment(ctx, cfg.GPU),
 		instructions: instructions,
 		analysis:     analysis,
