@@ -275,6 +275,9 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	if err != nil {
 		return memory.Run{}, taskError{err}
 	}
+	if _, err := readInstructions(cfg.TaskDir, cfg.Instructions); err != nil {
+		return memory.Run{}, err
+	}
 	if strings.TrimSpace(t.Description) == "" {
 		return memory.Run{}, fmt.Errorf("%w: task %s has no description: the model needs it to know what to predict; add description.md to %s (the competition's overview, data and evaluation sections) or set \"description\" in its task.json",
 			ErrInvalidConfig, t.ID, cfg.TaskDir)

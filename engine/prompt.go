@@ -415,7 +415,12 @@ func readInstructions(taskDir, own string) (string, error) {
 	if s := strings.TrimSpace(own); s != "" {
 		parts = append(parts, s)
 	}
-	return strings.Join(parts, "\n\n"), nil
+	all := strings.Join(parts, "\n\n")
+	if len(all) > maxInstructionChars {
+		return "", fmt.Errorf("%w: the instructions (%s in the task folder, then the run's) are %d characters: keep them under %d, since every prompt carries them",
+			ErrInvalidConfig, instructionsFile, len(all), maxInstructionChars)
+	}
+	return all, nil
 }
 
 // environmentText is the sandbox's facts for prompts, or what to assume when they are unknown.

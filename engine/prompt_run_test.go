@@ -309,3 +309,18 @@ func TestStepCutByBudgetIsRecorded(t *testing.T) {
 		t.Fatalf("stop %q, steps %v (%+v): want one failed step cut by the budget", rep.StopReason, kinds(steps), steps)
 	}
 }
+
+// TestLongInstructionsAreRefused: instructions every prompt would carry are bounded; a task
+// folder's instructions.md over the bound is refused at start, naming the file.
+func TestLongInstructionsAreRefused(t *testing.T) {
+	t.Parallel()
+	dir := copyTask(t, breastCancer)
+	if err := os.WriteFile(filepath.Join(dir, instructionsFile), []byte(strings.Repeat("be brief. ", 3000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := newFakeEngine(t, &scripted{})
+	_, err := e.Start(context.Background(), Config{TaskDir: dir})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), instructionsFile) {
+		t.Fatalf("err = %v: want a refusal naming %s", err, instructionsFile)
+	}
+}
