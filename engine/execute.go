@@ -76,8 +76,11 @@ func (o Outcome) ran() string {
 	if o.FullRun && !o.TimedOut {
 		s += fmt.Sprintf(", %.0f%% of its time", 100*o.Seconds/o.LimitSeconds)
 	}
-	if o.EstimateSeconds > 0 {
+	switch {
+	case o.EstimateSeconds > 0:
 		s += fmt.Sprintf(" (the debug run estimated %.0f s)", o.EstimateSeconds)
+	case o.FullRun && o.DebugSeconds > 0:
+		s += " (the debug run printed no " + estimateKey + ")"
 	}
 	return s
 }
