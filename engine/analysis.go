@@ -71,16 +71,20 @@ func readAnalysis(runDir string) (*TaskAnalysis, error) {
 
 // analyse asks the model for the run's task analysis once and stores it with the run. A run
 // that has one (a resumed run) keeps it. A failed analysis is logged and the run goes on
-// without it: the description and the data report still reach every prompt.
-func (e *Engine) analyse(ctx context.Context, st *runState) {
+// without it (the description and the data report still reach every prompt), unless the model
+// cannot be reached at all: that error is returned, since no step could succeed either.
+func (e *Engine) analyse(ctx context.Context, st *runState) error {
 	if st.analysis != nil || e.modelFor(ctx) == nil {
-		return
+		return nil
 	}
 	call := caller{e: e, st: st, trace: -1, step: -1}
 	var a TaskAnalysis
 	if err := call.ask(ctx, "analysis", e.schemas.analysis, analysisMessages(view{st: st}), &a); err != nil {
+		if fatalModelError(err) {
+			return err
+		}
 		e.logger.Warn("task analysis", "run", st.run.ID, "err", err)
-		return
+		return nil
 	}
 	raw, err := json.MarshalIndent(a, "", "  ")
 	if err == nil {
@@ -95,6 +99,7 @@ func (e *Engine) analyse(ctx context.Context, st *runState) {
 	st.analysis = &a
 	e.emit(ctx, Event{Kind: EventAnalysis, RunID: st.run.ID, Trace: -1, Step: -1,
 		Message: fmt.Sprintf("task analysis: %s, %s", a.TaskType, a.Modality)})
+	return nil
 }
 
 // TaskAnalysis returns the task analysis stored with a run, or nil when it has none yet.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -322,5 +323,20 @@ func TestLongInstructionsAreRefused(t *testing.T) {
 	_, err := e.Start(context.Background(), Config{TaskDir: dir})
 	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), instructionsFile) {
 		t.Fatalf("err = %v: want a refusal naming %s", err, instructionsFile)
+	}
+}
+
+// TestUnreachableModelFailsAtAnalysis: a model that cannot be reached fails the run at its
+// first call, the task analysis, instead of at every step.
+func TestUnreachableModelFailsAtAnalysis(t *testing.T) {
+	t.Parallel()
+	model := &scripted{replies: map[string][]any{"analysis": {fmt.Errorf("connect: %w", llm.ErrUnreachable)}}}
+	e, _, sb := newFakeEngine(t, model)
+	_, err := e.Run(context.Background(), Config{TaskDir: breastCancer, MaxSteps: 3})
+	if !errors.Is(err, llm.ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if p := model.purposes(); len(p) != 1 || len(sb.jobs) != 0 {
+		t.Fatalf("model calls %v, %d executions: want the analysis call only", p, len(sb.jobs))
 	}
 }

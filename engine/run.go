@@ -177,7 +177,9 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
 		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
-	e.analyse(ctx, st)
+	if err := e.analyse(ctx, st); err != nil {
+		return nil, e.fail(ctx, run, err)
+	}
 
 	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
