@@ -108,7 +108,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	gc := &GradientContext{
 		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
 		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.facts.Direction.LowerIsBetter(),
-		Contract: contract, Task: taskBrief(cs.st), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
+		Contract: contract, Task: taskBrief(v), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
 	}
 	if cs.best == nil {
 		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), schemaJSON(e.schemas.draft)
@@ -116,7 +116,7 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	}
 	out := DecodeOutcome(cs.best.Exec)
 	gc.Kind, gc.Prompt, gc.Schema = KindImprove, gradientMessages(v, cs.best), schemaJSON(e.schemas.gradient)
-	gc.BestStepID, gc.BestScore, gc.BestCode, gc.BestOutput = cs.best.ID, cs.best.Score, cs.best.Code, tail(out.Stdout, maxLogChars)
+	gc.BestStepID, gc.BestScore, gc.BestCode, gc.BestOutput = cs.best.ID, cs.best.Score, cs.best.Code, headTail(out.Stdout)
 	return gc, nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,12 @@ type Config struct {
 	// Client marks a run driven step by step by a client (GradientContext, ApplyUpdate): it
 	// has no background loop and needs no model.
 	Client bool `json:"client,omitempty"`
+	// Preset names a set of settings (Presets) that replace the defaults of the fields left
+	// unset, e.g. "mlebench".
+	Preset string `json:"preset,omitempty"`
+	// Instructions are the user's words to the model, added to every prompt of the run (with
+	// the task folder's instructions.md, which comes first).
+	Instructions string `json:"instructions,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
 	// SubmissionOut is a file the run's best submission is written to, atomically, after every
@@ -92,6 +99,7 @@ var (
 
 // WithDefaults fills every unset field with its default.
 func (c Config) WithDefaults() Config {
+	c = c.applyPreset()
 	if c.Strategy == "" {
 		c.Strategy = StrategyGradient
 	}
@@ -130,6 +138,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.TaskDir == "":
 		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer, or an MLE-bench competition id (start_run's mlebench, the CLI's --mlebench)")
+	case c.Preset != "" && !validPreset(c.Preset):
+		return bad("unknown preset %q: use one of %s, or none", c.Preset, strings.Join(PresetNames(), ", "))
+	case len(c.Instructions) > maxInstructionChars:
+		return bad("instructions are %d characters: keep them under %d (they go into every prompt)", len(c.Instructions), maxInstructionChars)
 	case c.Strategy != StrategyGradient && c.Strategy != StrategyTree && c.Strategy != StrategyAuto:
 		return bad("unknown strategy %q: use gradient, tree or auto", c.Strategy)
 	case !SettingTraces.allows(c.Traces):
@@ -169,6 +181,11 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// maxInstructionChars bounds the user's instructions, which every prompt carries.
+const maxInstructionChars = 20000
+
+func validPreset(name string) bool { _, ok := PresetNamed(name); return ok }
 
 func (c Config) weights() Weights {
 	if c.Weights != nil {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ type Engine struct {
 	schemas schemas
 	prices  map[string]Price
 	slots   *slots
+	probe   func(ctx context.Context, gpu bool) (string, error)
 
 	base   context.Context
 	cancel context.CancelCauseFunc
@@ -103,6 +105,13 @@ func WithPrices(p map[string]Price) Option { return func(e *Engine) { e.prices =
 // WithSlots bounds concurrent executions on this machine: cpu for CPU-only executions (default
 // 1) and gpu for executions that need a GPU (default 0: such runs are refused).
 func WithSlots(cpu, gpu int) Option { return func(e *Engine) { e.slots = newSlots(cpu, gpu) } }
+
+// WithEnvironment sets how the engine learns the sandbox's facts (Python and package versions,
+// CPUs, memory, GPU, network, disk) for its prompts: probe returns them as a few lines of text
+// for a run with or without a GPU. Without it, prompts say the environment is unknown.
+func WithEnvironment(probe func(ctx context.Context, gpu bool) (string, error)) Option {
+	return func(e *Engine) { e.probe = probe }
+}
 
 // New returns an engine that records into store, asks model (which may be nil when runs are
 // driven by a client), executes in sb, and keeps workspaces under home.
@@ -270,6 +279,13 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return memory.Run{}, taskError{err}
+	}
+	if _, err := readInstructions(cfg.TaskDir, cfg.Instructions); err != nil {
+		return memory.Run{}, err
+	}
+	if strings.TrimSpace(t.Description) == "" {
+		return memory.Run{}, fmt.Errorf("%w: task %s has no description: the model needs it to know what to predict; add description.md to %s (the competition's overview, data and evaluation sections) or set \"description\" in its task.json",
+			ErrInvalidConfig, t.ID, cfg.TaskDir)
 	}
 	if e.model == nil && !cfg.Client {
 		return memory.Run{}, ErrNoModel

@@ -10,6 +10,7 @@ type EventKind string
 // The events a run emits, in the order a step produces them.
 const (
 	EventRunStarted  EventKind = "run_started"
+	EventAnalysis    EventKind = "analysis"
 	EventStepStarted EventKind = "step_started"
 	EventGradient    EventKind = "gradient"
 	EventExecution   EventKind = "execution"

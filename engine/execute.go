@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,11 +36,21 @@ type Outcome struct {
 	TimedOut  bool    `json:"timed_out"`
 	OOMKilled bool    `json:"oom_killed"`
 	Backend   string  `json:"backend"`
+	// LimitSeconds is the time limit of this execution.
+	LimitSeconds float64 `json:"limit_seconds,omitempty"`
 	// DebugSeconds is how long the debug run took before this full run.
-	DebugSeconds float64  `json:"debug_seconds,omitempty"`
-	Score        *float64 `json:"score"`
-	Problem      string   `json:"problem,omitempty"`
-	Fixes        int      `json:"fixes"`
+	DebugSeconds float64 `json:"debug_seconds,omitempty"`
+	// EstimateSeconds is the full run's time the debug run estimated (GOME_ESTIMATE_SECONDS),
+	// 0 when it printed none.
+	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
+	// FullRun is false when only the debug run ran (it failed, or its estimate was over the
+	// limit).
+	FullRun bool `json:"full_run,omitempty"`
+	// Change is what the model said it changed (the update's or draft's summary).
+	Change  string   `json:"change,omitempty"`
+	Score   *float64 `json:"score"`
+	Problem string   `json:"problem,omitempty"`
+	Fixes   int      `json:"fixes"`
 }
 
 // Valid reports whether the execution ran, wrote a well-formed submission and a score.
@@ -47,15 +58,38 @@ func (o Outcome) Valid() bool { return o.Problem == "" && o.Score != nil }
 
 func (o Outcome) summary() string {
 	if o.Valid() {
-		return fmt.Sprintf("ran in %.1fs, validation %.6g", o.Seconds, *o.Score)
+		return fmt.Sprintf("%s, validation %.6g", o.ran(), *o.Score)
 	}
-	return fmt.Sprintf("ran in %.1fs: %s", o.Seconds, o.Problem)
+	return fmt.Sprintf("%s: %s", o.ran(), o.Problem)
+}
+
+// ran says how long the execution ran against its limit: "ran 12.3 s of 600 s allowed".
+func (o Outcome) ran() string {
+	what := "ran"
+	if !o.FullRun && o.LimitSeconds > 0 {
+		what = "the debug run ran"
+	}
+	if o.LimitSeconds <= 0 {
+		return fmt.Sprintf("%s %.1f s", what, o.Seconds)
+	}
+	s := fmt.Sprintf("%s %.1f s of %.0f s allowed", what, o.Seconds, o.LimitSeconds)
+	if o.FullRun && !o.TimedOut {
+		s += fmt.Sprintf(", %.0f%% of its time", 100*o.Seconds/o.LimitSeconds)
+	}
+	switch {
+	case o.EstimateSeconds > 0:
+		s += fmt.Sprintf(" (the debug run estimated %.0f s)", o.EstimateSeconds)
+	case o.FullRun && o.DebugSeconds > 0:
+		s += " (the debug run printed no " + estimateKey + ")"
+	}
+	return s
 }
 
 // executeWithFixes runs code (a quick debug run first, then the full run) and, while it fails,
 // hands the failure back to the model for a fix, up to the configured number of times. It
 // returns the last outcome and the code that produced it.
-func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code string, env map[string]string) (Outcome, string, error) {
+// goal is what the code implements (the hypothesis or plan), which every fix must keep.
+func (e *Engine) executeWithFixes(ctx context.Context, call caller, v view, goal, ws, code string, env map[string]string) (Outcome, string, error) {
 	out, err := e.executeStaged(ctx, call, ws, code, env)
 	if err != nil {
 		return out, code, err
@@ -64,14 +98,17 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 	if e.modelFor(ctx) == nil {
 		fixes = 0 // a client-driven run fixes its own code
 	}
+	var earlier []attempt
+	summary := goal
 	for fix := 1; !out.Valid() && fix <= fixes; fix++ {
 		var u Update
 		purpose := fmt.Sprintf("fix-%d", fix)
-		if err := call.ask(ctx, purpose, e.schemas.update, fixMessages(call.st, code, out), &u); err != nil {
+		if err := call.ask(ctx, purpose, e.schemas.update, fixMessages(v, goal, code, out, earlier), &u); err != nil {
 			out.Fixes = fix - 1
 			return out, code, err
 		}
-		code = u.Code
+		earlier = append(earlier, attempt{summary: summary, problem: out.Problem})
+		code, summary = u.Code, u.Summary
 		out, err = e.executeStaged(ctx, call, ws, code, env)
 		out.Fixes = fix
 		if err != nil {
@@ -85,20 +122,72 @@ func (e *Engine) executeWithFixes(ctx context.Context, call caller, ws, code str
 // the full run: most broken code fails in seconds instead of minutes.
 func (e *Engine) executeStaged(ctx context.Context, call caller, ws, code string, env map[string]string) (Outcome, error) {
 	cfg := call.st.cfg
-	if !cfg.NoDebug {
-		out, err := e.executeOnce(ctx, call, ws, code, true, cfg.debugTimeout(), env)
-		if err != nil || !out.Valid() {
-			if out.Problem != "" {
-				out.Problem = "debug run (main.py --debug): " + out.Problem
-			}
-			return out, err
+	if cfg.NoDebug {
+		return e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
+	}
+	out, err := e.executeOnce(ctx, call, ws, code, true, cfg.debugTimeout(), env)
+	out.FullRun = false
+	if err != nil || !out.Valid() {
+		if out.Problem != "" {
+			out.Problem = "debug run (main.py --debug): " + out.Problem
 		}
-		debugSeconds := out.Seconds
-		out, err = e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
-		out.DebugSeconds = debugSeconds
 		return out, err
 	}
-	return e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
+	debugSeconds, estimate := out.Seconds, estimateOf(out.Stdout)
+	if limit := cfg.ExecTimeoutSeconds; estimate > limit {
+		// A full run that would be killed at its limit is not launched: the estimate goes
+		// back to the model, which can make the solution fit.
+		out.Score = nil
+		out.EstimateSeconds = estimate
+		out.Problem = fmt.Sprintf("the debug run estimates the full run at %.0f s (%s=%g), over its limit of %.0f s: the full run was not launched; make the full run fit, e.g. fewer epochs or folds, a lighter model, or a subsample, while keeping it as strong as the time allows",
+			estimate, estimateKey, estimate, limit)
+		return out, nil
+	}
+	// The full run starts from main.py alone: nothing the debug run wrote may pass for its output.
+	if err := cleanWorkspace(ws); err != nil {
+		return Outcome{}, err
+	}
+	out, err = e.executeOnce(ctx, call, ws, code, false, cfg.execTimeout(), env)
+	out.DebugSeconds, out.EstimateSeconds = debugSeconds, estimate
+	return out, err
+}
+
+// estimateKey is the line a debug run prints with its estimate of the full run's seconds.
+const estimateKey = "GOME_ESTIMATE_SECONDS"
+
+// estimateOf reads the last GOME_ESTIMATE_SECONDS=<seconds> line of a debug run's output; 0 when
+// there is none or it is not a positive number.
+func estimateOf(stdout string) float64 {
+	lines := strings.Split(stdout, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), estimateKey+"=")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0
+		}
+		return v
+	}
+	return 0
+}
+
+// cleanWorkspace removes everything in a workspace but main.py.
+func cleanWorkspace(ws string) error {
+	entries, err := os.ReadDir(ws)
+	if err != nil {
+		return fmt.Errorf("clean workspace: %w", err)
+	}
+	for _, en := range entries {
+		if en.Name() == MainFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(ws, en.Name())); err != nil {
+			return fmt.Errorf("clean workspace: %w", err)
+		}
+	}
+	return nil
 }
 
 // executeOnce writes code into the workspace, runs it in the sandbox and checks what it wrote.
@@ -143,11 +232,13 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	}
 	out := Outcome{
 		ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Duration.Seconds(),
-		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend,
+		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend, LimitSeconds: timeout.Seconds(), FullRun: !debug,
 	}
 	switch {
+	case res.TimedOut && debug:
+		out.Problem = fmt.Sprintf("timed out at its limit of %.0f s: the debug run must train on a small sample only (and still predict every test row)", timeout.Seconds())
 	case res.TimedOut:
-		out.Problem = fmt.Sprintf("timed out after %.0fs: make it faster or train on less data", timeout.Seconds())
+		out.Problem = fmt.Sprintf("timed out at its limit of %.0f s: make the full run fit (fewer epochs or folds, a lighter model, a subsample), and print %s from the debug run so an over-long run is caught before it starts", timeout.Seconds(), estimateKey)
 	case res.OOMKilled:
 		out.Problem = "ran out of memory: use less data at once, smaller models or lighter dtypes"
 	case res.ExitCode != 0:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 //
 //	# score: 0.83   the validation score it reports
 //	# exit: 1       exit with this code instead (writes nothing)
+//	# estimate: 90  print GOME_ESTIMATE_SECONDS=90 (the debug run's estimate of the full run)
+//	# block         run until the job's context ends (the run's budget, a stop)
 //
 // and a scored solution writes the sample submission and scores.json, as a real one would. It
 // lets the engine's pipeline be tested in milliseconds; the real sandbox is tested end to end
@@ -31,6 +34,7 @@ type fakeSandbox struct {
 var (
 	fakeScore = regexp.MustCompile(`(?m)^# score: (\S+)$`)
 	fakeExit  = regexp.MustCompile(`(?m)^# exit: (\d+)$`)
+	fakeEst   = regexp.MustCompile(`(?m)^# estimate: (\S+)$`)
 )
 
 func (f *fakeSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
@@ -45,6 +49,10 @@ func (f *fakeSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result,
 		return sandbox.Result{}, err
 	}
 	res := sandbox.Result{Backend: "fake", Duration: time.Millisecond}
+	if strings.Contains(string(code), "\n# block\n") {
+		<-ctx.Done()
+		return sandbox.Result{}, ctx.Err()
+	}
 	if m := fakeExit.FindSubmatch(code); m != nil {
 		res.ExitCode, _ = strconv.Atoi(string(m[1]))
 		res.Stderr = "fake failure"
@@ -67,6 +75,9 @@ func (f *fakeSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result,
 		return sandbox.Result{}, err
 	}
 	res.Stdout = "validation " + string(m[1])
+	if e := fakeEst.FindSubmatch(code); e != nil {
+		res.Stdout += "\nGOME_ESTIMATE_SECONDS=" + string(e[1])
+	}
 	return res, nil
 }
 

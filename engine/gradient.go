@@ -88,7 +88,7 @@ type Update struct {
 
 // schemas holds the resolved-once JSON schemas the engine asks models for.
 type schemas struct {
-	draft, gradient, update *jsonschema.Schema
+	draft, gradient, update, analysis *jsonschema.Schema
 }
 
 func newSchemas() (schemas, error) {
@@ -99,6 +99,10 @@ func newSchemas() (schemas, error) {
 	update, err := jsonschema.For[Update](nil)
 	if err != nil {
 		return schemas{}, fmt.Errorf("update schema: %w", err)
+	}
+	analysis, err := jsonschema.For[TaskAnalysis](nil)
+	if err != nil {
+		return schemas{}, fmt.Errorf("task analysis schema: %w", err)
 	}
 	gradient, err := jsonschema.For[Gradient](nil)
 	if err != nil {
@@ -123,7 +127,7 @@ func newSchemas() (schemas, error) {
 		minLen := 1
 		s.Properties["code"].MinLength = &minLen
 	}
-	return schemas{draft: draft, gradient: gradient, update: update}, nil
+	return schemas{draft: draft, gradient: gradient, update: update, analysis: analysis}, nil
 }
 
 func toAny(ss []string) []any {

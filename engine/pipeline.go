@@ -167,7 +167,8 @@ func (e *Engine) update(ctx context.Context, call caller, v view, p plan, best *
 			return ch, writeError{err}
 		}
 	}
-	out, code, err := e.executeWithFixes(ctx, call, step.Workspace, ch.code, nil)
+	out, code, err := e.executeWithFixes(ctx, call, v, step.Hypothesis, step.Workspace, ch.code, nil)
+	out.Change = ch.summary
 	ch.code, ch.outcome = code, out
 	step.Code = code
 	if raw, merr := json.Marshal(out); merr == nil {
@@ -200,8 +201,7 @@ func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *m
 		return d.Code, d.Plan, nil
 	case KindDebug:
 		var u Update
-		out := DecodeOutcome(p.parent.Exec)
-		if err := call.ask(ctx, "debug", e.schemas.update, fixMessages(v.st, p.parent.Code, out), &u); err != nil {
+		if err := call.ask(ctx, "debug", e.schemas.update, debugMessages(v, p.parent), &u); err != nil {
 			return "", "", err
 		}
 		step.Hypothesis = "debug: " + u.Summary

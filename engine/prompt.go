@@ -1,209 +1,265 @@
 package engine
 
+// What the model is told. The texts live in prompts/ (contract.md and one template per call
+// kind), embedded in the binary and snapshot-tested (testdata/prompts), so that a change to
+// what the model reads is deliberate and reviewable. This file gathers the facts the templates
+// show: the task whole, the data report, the machine, the clock, the user's instructions.
+
 import (
 	"bufio"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"text/template"
+	"time"
 
 	textclip "github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/task"
 )
 
-// contract is the solution contract every model call is held to (DESIGN.md §3).
-const contract = `You write a single Python file, main.py, that solves a machine-learning task.
-Rules:
-- Read the task's public data from the folder in the environment variable GOME_DATA_DIR. Read nothing else.
-- Write submission.csv into the folder in GOME_OUTPUT_DIR, with exactly the columns and ids of the sample submission.
-- Hold out a validation split of the training data (or use cross-validation), and write scores.json into GOME_OUTPUT_DIR as {"metric": "<metric>", "validation": <score on the validation split>}.
-- Accept a --debug flag that runs quickly on a small sample of the data.
-- Never use the sample submission's values as predictions; never read private answers.
-- Print short progress lines; no progress bars.
-- Use only the Python standard library, numpy, pandas, scipy and scikit-learn unless told otherwise.
-Reply with JSON only, matching the schema you are given.`
+//go:embed prompts/*.tmpl
+var promptFiles embed.FS
 
-const (
-	maxListed    = 40
-	maxCodeChars = 40000
-	maxLogChars  = 4000
-)
+// promptTemplates are the contract and the user messages of each call kind, parsed once; they
+// are never changed after start-up.
+var promptTemplates = template.Must(template.New("prompts").Option("missingkey=error").ParseFS(promptFiles, "prompts/*.tmpl"))
 
-// describeData lists the public data files, with the header line of each CSV, so the model
-// knows the columns without reading the data.
-func describeData(dir string) string {
+// contract is the solution contract every model call is held to (DESIGN.md §3), the system
+// message of every call.
+var contract = renderContract()
+
+func renderContract() string {
 	var b strings.Builder
-	var files []string
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		files = append(files, path)
-		if len(files) > maxListed {
-			return filepath.SkipAll
-		}
-		return nil
-	})
-	sort.Strings(files)
-	for i, f := range files {
-		if i == maxListed {
-			b.WriteString("- ... more files\n")
-			break
-		}
-		rel, _ := filepath.Rel(dir, f)
-		info, err := os.Stat(f)
-		if err != nil {
-			continue
-		}
-		fmt.Fprintf(&b, "- %s (%d bytes)", rel, info.Size())
-		if strings.HasSuffix(f, ".csv") {
-			if h := headerLine(f); h != "" {
-				fmt.Fprintf(&b, " columns: %s", h)
-			}
-		}
-		b.WriteString("\n")
+	if err := promptTemplates.ExecuteTemplate(&b, "contract.tmpl", nil); err != nil {
+		panic(fmt.Sprintf("prompt contract: %v", err))
 	}
 	return b.String()
 }
 
-func headerLine(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 64*1024)
-	if sc.Scan() {
-		return clip(sc.Text(), 600)
-	}
-	return ""
+const (
+	// maxListed bounds the fallback data listing, used when no data report could be built.
+	maxListed = 40
+	// maxCodeChars bounds code shown in a prompt. It is far above any real main.py: the update
+	// returns the complete file, so the model must see all of it.
+	maxCodeChars = 400_000
+	// Logs keep their head (what a solution prints first: shapes, columns, exploration) and
+	// their tail (the last scores, the traceback).
+	logHeadChars = 3000
+	logTailChars = 5000
+	// descriptionChars is the context budget of the task description. A longer one keeps its
+	// beginning and its end and says how much of the middle was left out.
+	descriptionChars = 60_000
+	// dataReportChars is the budget of the data report.
+	dataReportChars = 12_000
+	// instructionsFile is a task folder's file of instructions to the model.
+	instructionsFile = "instructions.md"
+)
+
+// promptData is what the templates see. Fields a call kind does not use stay empty.
+type promptData struct {
+	Task  taskFacts
+	Env   string
+	Clock clockFacts
+	Best  *bestFacts
+
+	Momentum, Memory, Siblings, Merge, Steer, Failed string
+
+	Challenge  Challenge
+	Hypothesis Hypothesis
+
+	// Fix and debug calls.
+	Goal, Code, Problem, Stdout, Stderr, Attempts string
 }
 
-func taskBrief(st *runState) string {
+type taskFacts struct {
+	ID, Metric, MetricDoc, Direction, IDColumn, Targets string
+	Description, DescriptionNote                        string
+	Analysis, Data, Instructions                        string
+}
+
+type clockFacts struct {
+	Exec, Debug, Budget, BudgetLeft, TokensLeft string
+	Fixes, StepsLeft, MaxSteps                  int
+}
+
+type bestFacts struct {
+	Score, Ran, Code, Output string
+}
+
+// newPromptData gathers the facts every prompt of a trace states.
+func newPromptData(v view) promptData {
+	st := v.st
 	t := st.task
-	return fmt.Sprintf(`# Task %s
-Metric: %s (%s is better). Id column: %s. Target column(s): %s.
+	desc, note := fitText(t.Description, descriptionChars)
+	d := promptData{
+		Task: taskFacts{
+			ID: t.ID, Metric: t.Metric, Direction: string(st.facts.Direction), IDColumn: t.IDColumn,
+			Targets: strings.Join(t.TargetColumns, ", "), Description: strings.TrimSpace(desc), DescriptionNote: note,
+			Analysis: st.analysisText(), Data: strings.TrimRight(st.data, "\n"), Instructions: st.instructions,
+		},
+		Env:   st.environmentText(),
+		Clock: st.clockFacts(len(v.history)),
+	}
+	if m, err := task.LookupMetric(t.Metric); err == nil {
+		d.Task.MetricDoc = m.Description
+	}
+	return d
+}
 
-## Description
-%s
+// render is the system message (the contract) and the user message of a call kind.
+func render(kind string, d promptData) []llm.Message {
+	var b strings.Builder
+	if err := promptTemplates.ExecuteTemplate(&b, kind+".tmpl", d); err != nil {
+		// The templates are fixed at build time and every one is rendered by the snapshot
+		// tests: an error here is a bug in this package, not a condition of the run.
+		panic(fmt.Sprintf("prompt %s: %v", kind, err))
+	}
+	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: squeezeBlank(b.String())}}
+}
 
-## Public data (GOME_DATA_DIR)
-%s`, t.ID, t.Metric, st.facts.Direction, t.IDColumn, strings.Join(t.TargetColumns, ", "),
-		clip(t.Description, 8000), st.data)
+// squeezeBlank removes runs of blank lines the templates' optional sections leave.
+func squeezeBlank(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	out := lines[:0]
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" && i > 0 && strings.TrimSpace(lines[i-1]) == "" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+func analysisMessages(v view) []llm.Message {
+	d := newPromptData(v)
+	d.Task.Analysis = "" // the call that makes it
+	return render("analysis", d)
 }
 
 func draftMessages(v view) []llm.Message {
-	var b strings.Builder
-	b.WriteString(taskBrief(v.st))
-	b.WriteString("\n\nWrite a first, simple and robust solution that runs well within the time limit.")
-	if failed := failuresSinceBest(v.history); failed != "" {
-		b.WriteString("\n\nEarlier attempts of this trace failed; do not repeat their mistakes:\n" + failed)
-	}
-	if others := siblingIdeas(v); others != "" {
-		b.WriteString("\n\nOther traces of this run are drafting these; make yours different in approach:\n" + others)
-	}
-	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
+	d := newPromptData(v)
+	d.Failed = failuresSinceBest(v.history)
+	d.Siblings = siblingIdeas(v)
+	return render("draft", d)
 }
 
 func gradientMessages(v view, best *memory.Step) []llm.Message {
-	var b strings.Builder
-	b.WriteString(taskBrief(v.st))
-	b.WriteString("\n\n" + bestSection(v.st, best))
-	b.WriteString("\n\n" + momentum(v))
+	d := newPromptData(v)
+	d.Best = bestOfFacts(v.st, best)
+	d.Momentum = momentum(v)
 	if !hasImproved(v.history) {
-		if others := siblingIdeas(v); others != "" {
-			b.WriteString("\n\nOther traces of this run are trying these directions; propose different ones:\n" + others)
-		}
+		d.Siblings = siblingIdeas(v)
 	}
-	if m := memorySection(v.memory); m != "" {
-		b.WriteString("\n\n" + m)
-	}
+	d.Memory = memorySection(v.memory)
 	if v.st.mergeStage() {
-		if merged := siblingSuccesses(v); merged != "" {
-			b.WriteString("\n\n## Merge stage\nThe run is in its last part. Other traces found these improvements; prefer hypotheses that merge their best ideas into this trace's best solution:\n" + merged)
-		}
+		d.Merge = mergeSection(v)
 	}
-	b.WriteString(`
-
-Diagnose the current best solution like a gradient: list up to 5 challenges that limit its validation score, each with evidence from the code, logs and scores, then one hypothesis per challenge (same order) that would improve the score, scored 1-10 on alignment, impact, novelty (1 if already tried), feasibility and risk-reward. Prefer single, focused changes.`)
-	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
+	return render("gradient", d)
 }
 
 func updateMessages(v view, best *memory.Step, g Gradient, chosen Hypothesis) []llm.Message {
-	var b strings.Builder
-	b.WriteString(taskBrief(v.st))
-	b.WriteString("\n\n" + bestSection(v.st, best))
-	b.WriteString("\n\n" + momentum(v))
-	challenge := ""
+	d := newPromptData(v)
+	d.Best = bestOfFacts(v.st, best)
+	d.Momentum = momentum(v)
 	if chosen.Challenge >= 0 && chosen.Challenge < len(g.Challenges) {
-		challenge = g.Challenges[chosen.Challenge].Statement
+		d.Challenge = g.Challenges[chosen.Challenge]
 	}
-	fmt.Fprintf(&b, `
-
-## Direction to follow
-Challenge: %s
-Hypothesis (%s): %s
-
-Change the current best main.py to follow this hypothesis with minimal, targeted edits, keeping everything else that works. Return the complete new main.py.`, challenge, chosen.Component, chosen.Statement)
-	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
+	d.Hypothesis = chosen
+	return render("update", d)
 }
 
 // treeImproveMessages is the tree strategy's improvement request: no diagnosis, one atomic
 // change to the best node.
 func treeImproveMessages(v view, best *memory.Step) []llm.Message {
+	d := newPromptData(v)
+	d.Best = bestOfFacts(v.st, best)
+	return render("tree-improve", d)
+}
+
+// debugMessages is the tree strategy's repair of a failed node.
+func debugMessages(v view, failed *memory.Step) []llm.Message {
+	d := newPromptData(v)
+	out := DecodeOutcome(failed.Exec)
+	d.Goal, d.Code, d.Problem = failed.Hypothesis, trimEnd(clip(failed.Code, maxCodeChars)), out.Problem
+	d.Stdout, d.Stderr = trimEnd(headTail(out.Stdout)), trimEnd(headTail(out.Stderr))
+	return render("debug", d)
+}
+
+// attempt is one failed try within a step's fix loop.
+type attempt struct {
+	summary string
+	problem string
+}
+
+// fixMessages asks for a fix of code that failed: it states what the code implements and the
+// attempts of this step that failed before.
+func fixMessages(v view, goal, code string, out Outcome, earlier []attempt) []llm.Message {
+	d := newPromptData(v)
+	d.Goal, d.Code, d.Problem = goal, trimEnd(clip(code, maxCodeChars)), out.Problem
+	d.Stdout, d.Stderr = trimEnd(headTail(out.Stdout)), trimEnd(headTail(out.Stderr))
 	var b strings.Builder
-	b.WriteString(taskBrief(v.st))
-	b.WriteString("\n\n" + bestSection(v.st, best))
-	b.WriteString("\n\nPropose one atomic improvement to this solution that should raise its validation score, implement it, and return the complete new main.py with a one-paragraph summary of the change.")
-	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: b.String()}}
+	for i, a := range earlier {
+		fmt.Fprintf(&b, "%d. %s\n   failed: %s\n", i+1, orDash(oneLine(a.summary)), oneLine(a.problem))
+	}
+	d.Attempts = b.String()
+	return render("fix", d)
 }
 
-func fixMessages(st *runState, code string, out Outcome) []llm.Message {
-	msg := fmt.Sprintf(`%s
-
-## Code that failed
-%s
-
-## Problem
-%s
-
-## Last output (stdout)
-%s
-
-## Last output (stderr)
-%s
-
-Fix the problem with minimal changes and return the complete corrected main.py.`,
-		taskBrief(st), fence(code), out.Problem, fence(tail(out.Stdout, maxLogChars)), fence(tail(out.Stderr, maxLogChars)))
-	return []llm.Message{{Role: "system", Content: contract}, {Role: "user", Content: msg}}
-}
-
-func bestSection(st *runState, best *memory.Step) string {
+func bestOfFacts(st *runState, best *memory.Step) *bestFacts {
 	out := DecodeOutcome(best.Exec)
-	return fmt.Sprintf(`## Current best solution (validation %s %.6g, ran in %.1fs)
-%s
+	return &bestFacts{
+		Score: fmt.Sprintf("%.6g", deref(best.Score)), Ran: out.ran(),
+		Code: trimEnd(clip(best.Code, maxCodeChars)), Output: trimEnd(headTail(out.Stdout)),
+	}
+}
 
-Its output (stdout tail):
-%s`, st.facts.Metric, *best.Score, out.Seconds, fence(clip(best.Code, maxCodeChars)), fence(tail(out.Stdout, maxLogChars)))
+// mergeSection shows, in the merge stage, the improvements of the other traces and the code of
+// the best of them, so that ideas can be merged, not only named.
+func mergeSection(v view) string {
+	merged := siblingSuccesses(v)
+	if merged == "" {
+		return ""
+	}
+	own := traceID(v.st.run.ID, v.trace)
+	var sib *memory.Step
+	for i := range v.all {
+		s := &v.all[i]
+		if s.TraceID == own || Decision(s.Decision) != Accepted || s.Score == nil {
+			continue
+		}
+		if sib == nil || v.st.facts.Direction.Better(*s.Score, *sib.Score) {
+			sib = s
+		}
+	}
+	if sib == nil {
+		return merged
+	}
+	return fmt.Sprintf("%s\nThe best solution of the other traces (t%d, validation %.6g):\n```\n%s\n```\n",
+		merged, v.st.traceIndex[sib.TraceID], *sib.Score, trimEnd(clip(sib.Code, maxCodeChars)))
 }
 
 // momentum is the in-run history shown to gradients and updates: every accepted change of this
 // trace, oldest first, the successes of sibling traces, and only the failures since this
-// trace's latest acceptance (successes accumulate, noise is forgotten). With momentum off, only
+// trace's latest acceptance (successes accumulate, noise is forgotten). Each entry has the
+// change, its runtime, the score change and the model's analysis of it. With momentum off, only
 // those failures are shown. The cross-run success memory is a separate section (memory.go).
 func momentum(v view) string {
 	var b strings.Builder
 	b.WriteString("## History of this trace\n")
 	if v.st.cfg.momentumShown() {
-		for _, s := range v.history {
+		var prev *float64
+		for i, s := range v.history {
 			if Decision(s.Decision) != Accepted {
 				continue
 			}
-			fmt.Fprintf(&b, "- step %d (%s) ACCEPTED, validation %.6g: %s\n", s.Index, s.Kind, deref(s.Score), oneLine(s.Hypothesis))
+			b.WriteString(historyLine(v.history, i, prev))
+			prev = s.Score
 		}
 		if others := siblingSuccesses(v); others != "" {
 			b.WriteString("Improvements other traces of this run found:\n" + others)
@@ -213,6 +269,51 @@ func momentum(v view) string {
 		b.WriteString("Since the last success, these did not improve the score:\n" + f)
 	}
 	return b.String()
+}
+
+// historyLine is one momentum entry: what changed, how long it ran, how the score moved, and
+// the analysis the trace's next diagnosis gave of it.
+func historyLine(history []memory.Step, i int, before *float64) string {
+	s := history[i]
+	out := DecodeOutcome(s.Exec)
+	score := fmt.Sprintf("validation %.6g", deref(s.Score))
+	if before != nil && s.Score != nil {
+		score = fmt.Sprintf("validation %.6g -> %.6g (%+.4g)", *before, *s.Score, *s.Score-*before)
+	}
+	line := fmt.Sprintf("- step %d (%s) %s, %s, %s: %s", s.Index, s.Kind, strings.ToUpper(s.Decision), score, out.ran(), oneLine(s.Hypothesis))
+	if out.Change != "" && out.Change != s.Hypothesis {
+		line += " Change: " + oneLine(out.Change)
+	}
+	if a := analysisOf(history, i); a != "" {
+		line += " Analysis: " + a
+	}
+	return line + "\n"
+}
+
+// analysisOf is the first sentences of the diagnosis that followed step i, which the gradient
+// prompt asks to open with why that step helped or failed.
+func analysisOf(history []memory.Step, i int) string {
+	if i+1 >= len(history) || len(history[i+1].Gradient) == 0 {
+		return ""
+	}
+	var g Gradient
+	if json.Unmarshal(history[i+1].Gradient, &g) != nil {
+		return ""
+	}
+	return oneLine(firstSentences(g.Analysis, 2))
+}
+
+func firstSentences(s string, n int) string {
+	s = strings.TrimSpace(s)
+	end := 0
+	for k := 0; k < n; k++ {
+		j := strings.Index(s[end:], ". ")
+		if j < 0 {
+			return s
+		}
+		end += j + 2
+	}
+	return strings.TrimSpace(s[:end])
 }
 
 // siblingSuccesses lists accepted improvements of the other traces, with the score change.
@@ -279,9 +380,148 @@ func failuresSinceBest(history []memory.Step) string {
 	}
 	var b strings.Builder
 	for _, s := range history[start:] {
-		fmt.Fprintf(&b, "- step %d (%s) %s: %s; %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), oneLine(s.Hypothesis), oneLine(s.Reason))
+		out := DecodeOutcome(s.Exec)
+		fmt.Fprintf(&b, "- step %d (%s) %s, %s: %s; %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), out.ran(), oneLine(s.Hypothesis), oneLine(s.Reason))
 	}
 	return b.String()
+}
+
+// fitText returns s whole when it fits in n characters; otherwise its beginning and its end,
+// and a note saying how much of the middle was left out. Nothing is dropped silently.
+func fitText(s string, n int) (string, string) {
+	if len(s) <= n {
+		return s, ""
+	}
+	head := textclip.Head(s, n*2/3, "")
+	end := textclip.Tail(s, n-len(head), "")
+	left := len(s) - len(head) - len(end)
+	return head + "\n\n[... " + fmt.Sprint(left) + " characters left out here ...]\n\n" + end,
+		fmt.Sprintf("the description has %d characters; %d in its middle were left out to fit the prompt's %d-character budget, its beginning and its end are shown", len(s), left, n)
+}
+
+// readInstructions is the user's instructions for a run: the task folder's instructions.md,
+// then the run's own.
+func readInstructions(taskDir, own string) (string, error) {
+	var parts []string
+	raw, err := os.ReadFile(filepath.Join(taskDir, instructionsFile))
+	switch {
+	case err == nil:
+		if s := strings.TrimSpace(string(raw)); s != "" {
+			parts = append(parts, s)
+		}
+	case !os.IsNotExist(err):
+		return "", fmt.Errorf("read %s: %w", instructionsFile, err)
+	}
+	if s := strings.TrimSpace(own); s != "" {
+		parts = append(parts, s)
+	}
+	all := strings.Join(parts, "\n\n")
+	if len(all) > maxInstructionChars {
+		return "", fmt.Errorf("%w: the instructions (%s in the task folder, then the run's) are %d characters: keep them under %d, since every prompt carries them",
+			ErrInvalidConfig, instructionsFile, len(all), maxInstructionChars)
+	}
+	return all, nil
+}
+
+// environmentText is the sandbox's facts for prompts, or what to assume when they are unknown.
+func (st *runState) environmentText() string {
+	if s := strings.TrimSpace(st.env); s != "" {
+		return s + "\n"
+	}
+	return "The sandbox was not probed: its Python packages, CPUs, memory and GPU are unknown. Nothing can be installed; import only widely available packages and check imports in the debug run.\n"
+}
+
+// clockFacts states the limits and what is left of the run, for a trace that has taken steps
+// steps.
+func (st *runState) clockFacts(steps int) clockFacts {
+	cfg := st.cfg
+	left := cfg.budget() - st.elapsed()
+	c := clockFacts{
+		Exec: seconds2(cfg.ExecTimeoutSeconds), Debug: seconds2(cfg.DebugTimeoutSeconds),
+		Budget: seconds2(cfg.BudgetSeconds), BudgetLeft: seconds2(max(left, 0).Seconds()),
+		Fixes: cfg.fixes(), StepsLeft: max(cfg.MaxSteps-steps, 0), MaxSteps: cfg.MaxSteps, TokensLeft: "no cap",
+	}
+	if cfg.NoDebug {
+		c.Debug = "none (the debug run is off)"
+	}
+	if cfg.MaxTokens > 0 {
+		u := st.spend.usage()
+		c.TokensLeft = fmt.Sprintf("%d of %d", max(cfg.MaxTokens-u.PromptTokens-u.CompletionTokens, 0), cfg.MaxTokens)
+	}
+	return c
+}
+
+// seconds2 says a duration in seconds, with minutes or hours when long: "3600 s (1 h)".
+func seconds2(s float64) string {
+	d := time.Duration(s * float64(time.Second)).Round(time.Second)
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%.0f s", s)
+	case s < 7200:
+		return fmt.Sprintf("%.0f s (%.0f min)", s, d.Minutes())
+	default:
+		return fmt.Sprintf("%.0f s (%.1f h)", s, d.Hours())
+	}
+}
+
+// describeData lists the public data files, with the header line of each CSV: the fallback
+// when the data report could not be built.
+func describeData(dir string) string {
+	var b strings.Builder
+	var files []string
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		files = append(files, path)
+		if len(files) > maxListed {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for i, f := range files {
+		if i == maxListed {
+			b.WriteString("- ... more files\n")
+			break
+		}
+		rel, _ := filepath.Rel(dir, f)
+		info, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "- %s (%d bytes)", rel, info.Size())
+		if strings.HasSuffix(f, ".csv") {
+			if h := headerLine(f); h != "" {
+				fmt.Fprintf(&b, " columns: %s", h)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func headerLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 64*1024)
+	if sc.Scan() {
+		return clip(sc.Text(), 600)
+	}
+	return ""
+}
+
+// taskBrief is the task section of the prompts, for clients that build their own.
+func taskBrief(v view) string {
+	var b strings.Builder
+	if err := promptTemplates.ExecuteTemplate(&b, "task", newPromptData(v)); err != nil {
+		panic(fmt.Sprintf("prompt task: %v", err))
+	}
+	return squeezeBlank(b.String())
 }
 
 // DecodeOutcome reads a step's recorded execution (memory.Step.Exec); a step without one
@@ -292,13 +532,30 @@ func DecodeOutcome(raw []byte) Outcome {
 	return o
 }
 
-func fence(s string) string { return "```\n" + s + "\n```" }
+// headTail keeps a log's head and its tail, saying how much of the middle was left out.
+func headTail(s string) string {
+	if len(s) <= logHeadChars+logTailChars {
+		return s
+	}
+	head := textclip.Head(s, logHeadChars, "")
+	end := textclip.Tail(s, logTailChars, "")
+	return fmt.Sprintf("%s\n... (%d characters of output left out) ...\n%s", head, len(s)-len(head)-len(end), end)
+}
 
 func clip(s string, n int) string { return textclip.Head(s, n, "\n... (clipped)") }
 
 func tail(s string, n int) string { return textclip.Tail(s, n, "... (earlier output clipped)\n") }
 
 func oneLine(s string) string { return clip(strings.Join(strings.Fields(s), " "), 300) }
+
+func trimEnd(s string) string { return strings.TrimRight(s, "\n") }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
 
 func deref(f *float64) float64 {
 	if f == nil {

@@ -38,7 +38,14 @@ type runState struct {
 	// traceIndex maps the run's trace ids to their indices, as the store records them.
 	traceIndex map[string]int
 	dir        string
-	data       string // overview of the public data, for prompts
+	data       string // the data report, for prompts
+	// env is the sandbox's facts for prompts ("" when unknown); instructions are the user's.
+	env          string
+	instructions string
+	// analysis is the run's task analysis, once made.
+	analysis *TaskAnalysis
+	// now is the clock (time.Now unless a test fixes it).
+	now func() time.Time
 	// fingerprint describes the task for the success memory; nil if it could not be read.
 	fingerprint *task.Fingerprint
 	started     time.Time
@@ -53,7 +60,14 @@ type runState struct {
 }
 
 // elapsed is the budget the run has spent, earlier executions included.
-func (st *runState) elapsed() time.Duration { return st.used + time.Since(st.started) }
+func (st *runState) elapsed() time.Duration { return st.used + st.clock().Sub(st.started) }
+
+func (st *runState) clock() time.Time {
+	if st.now != nil {
+		return st.now()
+	}
+	return time.Now()
+}
 
 // mergeStage reports whether the run is in the last part of its budget, where gradients are
 // asked to merge other traces' accepted ideas.
@@ -117,24 +131,36 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	if err != nil {
 		return nil, nil, err
 	}
+	instructions, err := readInstructions(cfg.TaskDir, cfg.Instructions)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(e.home, "runs", runID)
+	analysis, err := readAnalysis(dir)
+	if err != nil {
+		e.logger.Warn("task analysis", "run", runID, "err", err)
+	}
 	index := make(map[string]int, len(traces))
 	for _, tr := range traces {
 		index[tr.ID] = tr.Index
 	}
 	return &runState{
-		traceIndex:  index,
-		run:         run,
-		cfg:         cfg,
-		facts:       rec.facts,
-		task:        t,
-		dir:         filepath.Join(e.home, "runs", runID),
-		data:        describeData(t.PublicDir),
-		fingerprint: fingerprintOf(t),
-		started:     started,
-		used:        used,
-		spend:       sp,
-		stop:        func(error) {},
-		inflight:    map[int]string{},
+		traceIndex:   index,
+		run:          run,
+		cfg:          cfg,
+		facts:        rec.facts,
+		task:         t,
+		dir:          dir,
+		data:         e.dataReport(ctx, t, dir),
+		env:          e.environment(ctx, cfg.GPU),
+		instructions: instructions,
+		analysis:     analysis,
+		fingerprint:  fingerprintOf(t),
+		started:      started,
+		used:         used,
+		spend:        sp,
+		stop:         func(error) {},
+		inflight:     map[int]string{},
 	}, traces, nil
 }
 
@@ -153,6 +179,9 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
 		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
+	if err := e.analyse(ctx, st); err != nil {
+		return nil, e.fail(ctx, run, err)
+	}
 
 	budgetCtx, cancelBudget := context.WithDeadline(ctx, started.Add(cfg.budget()-used))
 	defer cancelBudget()
@@ -228,9 +257,13 @@ func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (S
 		step, err := e.takeStep(ctx, st, tr.Index, steps)
 		if err != nil {
 			if ctx.Err() != nil {
-				// The step was cut short by the budget, a cap or a stop: it is not recorded,
-				// so a resumed run takes it again from the start.
+				// The step was cut short by the budget, a cap or a stop. A step the budget cut
+				// is recorded as such; otherwise it is not recorded, so a resumed run takes it
+				// again from the start.
 				if reason, stopped := stopReason(ctx); stopped {
+					if reason == StopBudget && step.ID != "" {
+						e.recordCut(ctx, st, tr.Index, step)
+					}
 					return reason, nil
 				}
 				return StopUser, nil
@@ -290,4 +323,14 @@ func (e *Engine) finish(ctx context.Context, st *runState, status memory.RunStat
 // fatalModelError reports whether err from a model means no later call can succeed either.
 func fatalModelError(err error) bool {
 	return errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrAuth)
+}
+
+// recordCut records a step the run's budget ended before it finished, as failed and saying so.
+func (e *Engine) recordCut(ctx context.Context, st *runState, trace int, step memory.Step) {
+	step.Decision = string(Failed)
+	step.Reason = fmt.Sprintf("cut by the run's budget of %s after %.0f s of this step", seconds2(st.cfg.BudgetSeconds), time.Since(step.StartedAt).Seconds())
+	step.Score = nil
+	if _, err := e.commit(context.WithoutCancel(ctx), st, trace, step, false); err != nil {
+		e.logger.Warn("record a step the budget cut", "step", step.ID, "err", err)
+	}
 }

@@ -46,7 +46,7 @@ var (
 		Doc: "time limit of one execution of a solution in seconds", Shown: "(default %[1]v)"}
 	SettingDebugTimeoutSeconds = Setting{Name: "debug_timeout_seconds", Default: 120, Min: 1,
 		Doc: "time limit of the quick main.py --debug run before each full run", Shown: "(default %[1]v)"}
-	SettingMaxFixes = Setting{Name: "max_fixes", Default: 2, Min: -1, Max: 10,
+	SettingMaxFixes = Setting{Name: "max_fixes", Default: 5, Min: -1, Max: 10,
 		Doc: "how often a failing execution goes back to the model for a fix within a step", Shown: "(default %[1]v; %[2]v for none)"}
 	SettingDrafts = Setting{Name: "drafts", Default: 3, Min: 1, Max: 20,
 		Doc: "drafts per trace before improving, with the tree strategy", Shown: "(default %[1]v)"}
@@ -57,3 +57,80 @@ var (
 // Settings lists every Setting, for front ends that describe them.
 var Settings = []Setting{SettingTraces, SettingMaxSteps, SettingBudgetSeconds, SettingExecTimeoutSeconds,
 	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds}
+
+// Preset is a named set of run settings. Its values replace the settings' defaults for a run
+// that names it; a value given explicitly still wins.
+type Preset struct {
+	Name string
+	Doc  string
+	// Values maps a Setting's Name to the preset's value.
+	Values map[string]float64
+}
+
+// PresetMLEBench is the reference implementation's limits on MLE-bench: a full run of up to
+// an hour, a debug run of up to ten minutes, five fixes per step, twelve hours per run, and
+// steps bounded by the budget alone.
+var PresetMLEBench = Preset{Name: "mlebench",
+	Doc: "MLE-bench limits: 3600 s full run, 600 s debug run, 5 fixes per step, 12 h budget, steps bounded by the budget",
+	Values: map[string]float64{
+		SettingExecTimeoutSeconds.Name:  3600,
+		SettingDebugTimeoutSeconds.Name: 600,
+		SettingMaxFixes.Name:            5,
+		SettingBudgetSeconds.Name:       12 * 3600,
+		SettingMaxSteps.Name:            SettingMaxSteps.Max,
+	}}
+
+// Presets lists every Preset.
+var Presets = []Preset{PresetMLEBench}
+
+// PresetNamed returns the preset called name.
+func PresetNamed(name string) (Preset, bool) {
+	for _, p := range Presets {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
+
+// PresetNames lists the presets' names, for help texts and errors.
+func PresetNames() []string {
+	names := make([]string, len(Presets))
+	for i, p := range Presets {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// applyPreset fills every unset field that the run's preset sets.
+func (c Config) applyPreset() Config {
+	p, ok := PresetNamed(c.Preset)
+	if !ok {
+		return c
+	}
+	for name, v := range p.Values {
+		switch name {
+		case SettingExecTimeoutSeconds.Name:
+			if c.ExecTimeoutSeconds == 0 {
+				c.ExecTimeoutSeconds = v
+			}
+		case SettingDebugTimeoutSeconds.Name:
+			if c.DebugTimeoutSeconds == 0 {
+				c.DebugTimeoutSeconds = v
+			}
+		case SettingMaxFixes.Name:
+			if c.MaxFixes == 0 {
+				c.MaxFixes = int(v)
+			}
+		case SettingBudgetSeconds.Name:
+			if c.BudgetSeconds == 0 {
+				c.BudgetSeconds = v
+			}
+		case SettingMaxSteps.Name:
+			if c.MaxSteps == 0 {
+				c.MaxSteps = int(v)
+			}
+		}
+	}
+	return c
+}

@@ -43,3 +43,23 @@ func TestSettingsBoundValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestPresetMLEBench: the mlebench preset sets the reference's limits where nothing else was
+// given; an explicit value still wins, and an unknown preset is refused with the known ones.
+func TestPresetMLEBench(t *testing.T) {
+	t.Parallel()
+	c := Config{TaskDir: "x", Preset: "mlebench"}.WithDefaults()
+	if c.ExecTimeoutSeconds != 3600 || c.DebugTimeoutSeconds != 600 || c.MaxFixes != 5 || c.BudgetSeconds != 12*3600 || c.MaxSteps != int(SettingMaxSteps.Max) {
+		t.Fatalf("mlebench preset gave %+v: want 3600 s full run, 600 s debug, 5 fixes, 12 h budget, steps bounded by the budget", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c := (Config{TaskDir: "x", Preset: "mlebench", ExecTimeoutSeconds: 900}).WithDefaults(); c.ExecTimeoutSeconds != 900 || c.DebugTimeoutSeconds != 600 {
+		t.Fatalf("explicit exec timeout 900 with the preset gave %g (debug %g): want the explicit value kept", c.ExecTimeoutSeconds, c.DebugTimeoutSeconds)
+	}
+	err := Config{TaskDir: "x", Preset: "kaggle"}.WithDefaults().Validate()
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "mlebench") {
+		t.Fatalf("unknown preset: err = %v, want one listing mlebench", err)
+	}
+}

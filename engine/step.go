@@ -219,6 +219,10 @@ type caller struct {
 
 func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Schema, msgs []llm.Message, out any) error {
 	key := fmt.Sprintf("trace-%d/step-%d/%s", c.trace, c.step, purpose)
+	trace := traceID(c.st.run.ID, c.trace)
+	if c.trace < 0 {
+		key, trace = "run/"+purpose, "" // a call for the whole run, such as the task analysis
+	}
 	began := time.Now()
 	model := c.e.modelFor(ctx)
 	if model == nil {
@@ -228,7 +232,7 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 		Key: key, Purpose: purpose, Messages: msgs, SchemaName: purpose, Schema: schema,
 	})
 	rec := memory.LLMCall{
-		RunID: c.st.run.ID, TraceID: traceID(c.st.run.ID, c.trace), StepID: c.stepID, Key: key, Purpose: purpose,
+		RunID: c.st.run.ID, TraceID: trace, StepID: c.stepID, Key: key, Purpose: purpose,
 		Model: resp.Model, PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens,
 		Duration: time.Since(began),
 	}
@@ -252,6 +256,7 @@ func (c caller) ask(ctx context.Context, purpose string, schema *jsonschema.Sche
 	if err := json.Unmarshal(resp.JSON, out); err != nil {
 		return fmt.Errorf("%s: decode reply: %w", purpose, err)
 	}
+	stripCodeFences(out)
 	return nil
 }
 

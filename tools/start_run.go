@@ -41,6 +41,8 @@ type StartRunInput struct {
 	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"see engine.Settingrerun_seeds"`
 	GPU                 bool            `json:"gpu,omitempty" jsonschema:"give every execution a GPU"`
 	Weights             *engine.Weights `json:"weights,omitempty" jsonschema:"how the gradient's hypothesis scores are weighed (default 0.2 alignment, 0.4 impact, 0.2 novelty, 0.1 feasibility, 0.1 risk_reward)"`
+	Preset              string          `json:"preset,omitempty" jsonschema:"a named set of settings replacing the defaults of those not given: mlebench (3600 s full run, 600 s debug run, 5 fixes, 12 h budget)"`
+	Instructions        string          `json:"instructions,omitempty" jsonschema:"your instructions to the model, added to every prompt of the run (after the task folder's instructions.md)"`
 }
 
 // StartRunOutput is start_run's result.
@@ -72,6 +74,7 @@ func startRun(d Deps) Tool {
 			Client: in.Client, DebugTimeoutSeconds: in.DebugTimeoutSeconds, NoDebug: in.NoDebug, MaxTokens: in.MaxTokens,
 			MaxCostUSD: in.MaxCostUSD, NoMomentum: in.NoMomentum, NoMemory: in.NoMemory, MergeFraction: in.MergeFraction,
 			Drafts: in.Drafts, RerunTopK: in.RerunTopK, RerunSeeds: in.RerunSeeds, GPU: in.GPU, Weights: in.Weights,
+			Preset: in.Preset, Instructions: in.Instructions,
 		}
 		start, message := d.Engine.Start, "run started: call get_run with this run_id to follow it"
 		if in.Client {

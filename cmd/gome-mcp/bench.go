@@ -109,7 +109,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *seeds < 1 {
 		return fmt.Errorf("%w: --seeds is %d: use 1 or more", errUsage, *seeds)
 	}
-	finishConfig()
+	if err := finishConfig(); err != nil {
+		return err
+	}
 	if cfg.SubmissionOut != "" {
 		return fmt.Errorf("%w: bench keeps each run's best submission in its folder (runs/<id>/seed-<n>/submission.csv): leave out --submission-out", errUsage)
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 
 	"github.com/gome-agent/gome/engine"
 	"github.com/gome-agent/gome/llm"
@@ -27,12 +29,17 @@ type common struct {
 	replay  string
 	record  string
 	prices  string
-	cpu     int
-	gpu     int
-	backend string
-	image   string
-	verbose bool
-	slurm   slurmFlags
+	// Model client settings (llm.OpenAIConfig); zero values leave the client's defaults.
+	reasoningEffort     string
+	maxCompletionTokens int
+	modelTimeout        time.Duration
+	noStreaming         bool
+	cpu                 int
+	gpu                 int
+	backend             string
+	image               string
+	verbose             bool
+	slurm               slurmFlags
 	// memoryURL, when set, keeps the cross-run success memory in PostgreSQL (see memory.go).
 	memoryURL string
 }
@@ -48,6 +55,10 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.model, "model", "", "model name at the OpenAI-compatible endpoint (env GOME_MODEL)")
 	fs.StringVar(&c.baseURL, "base-url", "", "OpenAI-compatible endpoint (env OPENAI_BASE_URL); the key is read from env OPENAI_API_KEY only")
 	fs.StringVar(&c.replay, "replay", "", "answer model calls from a recorded JSONL file instead of a model")
+	fs.StringVar(&c.reasoningEffort, "reasoning-effort", "", "reasoning_effort sent with every model call: "+strings.Join(llm.ReasoningEfforts(), ", ")+" (default: none sent, the model decides)")
+	fs.IntVar(&c.maxCompletionTokens, "max-completion-tokens", 0, "cap on each model completion's tokens, reasoning included (default 0: the provider's)")
+	fs.DurationVar(&c.modelTimeout, "model-timeout", llm.DefaultTimeout, "longest wait for a model's first token and between two pieces of a streamed answer (the whole answer with --no-streaming)")
+	fs.BoolVar(&c.noStreaming, "no-streaming", false, "send model calls as plain requests instead of streaming the answer (for servers that mishandle streaming)")
 	fs.StringVar(&c.record, "record", "", "append every model call to this JSONL file, for later replay")
 	fs.StringVar(&c.prices, "prices", "", `JSON file of model prices in US dollars per million tokens: {"gpt-5": {"input_per_mtok": 1.25, "output_per_mtok": 10}}`)
 	fs.IntVar(&c.cpu, "cpu-slots", max(1, runtime.NumCPU()/2), "executions that may run at once on this machine (default: half the CPUs)")
@@ -176,6 +187,18 @@ func newModel(c *common, logger *slog.Logger) (llm.Model, func(), error) {
 		if cfg.Model == "" {
 			return nil, noop, nil
 		}
+		if c.maxCompletionTokens < 0 {
+			return nil, noop, fmt.Errorf("--max-completion-tokens is %d: use 0 (the provider's limit) or more", c.maxCompletionTokens)
+		}
+		if c.modelTimeout < 0 {
+			return nil, noop, fmt.Errorf("--model-timeout is %s: use a positive duration such as 20m", c.modelTimeout)
+		}
+		cfg.ReasoningEffort = c.reasoningEffort
+		cfg.MaxCompletionTokens = c.maxCompletionTokens
+		if c.modelTimeout > 0 {
+			cfg.Timeout = c.modelTimeout
+		}
+		cfg.DisableStreaming = cfg.DisableStreaming || c.noStreaming
 		cfg.Logger = logger
 		o, err := llm.NewOpenAI(cfg)
 		if err != nil {

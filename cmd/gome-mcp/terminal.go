@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -44,7 +45,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.TaskDir, err = tf.taskReference(c.home, dir); err != nil {
 		return err
 	}
-	finishConfig()
+	if err := finishConfig(); err != nil {
+		return err
+	}
 
 	var mu sync.Mutex
 	var pagesURL, pagesHint string
@@ -81,7 +84,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // registerRunConfig registers the flags of a run's settings (run and bench share them) and
 // returns the function that completes cfg once the flags are parsed.
-func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func()) {
+func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func() error) {
 	var strategy string
 	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
 	// Defaults, ranges and descriptions come from the engine's settings, declared once there.
@@ -106,11 +109,24 @@ func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func()) {
 	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
-	return func() {
+	fs.StringVar(&cfg.Preset, "preset", "", "a named set of settings that replaces the defaults of flags not given: "+presetHelp())
+	instructions := fs.String("instructions", "", "file of instructions to the model, added to every prompt (after the task folder's instructions.md)")
+	return func() error {
 		cfg.Strategy = engine.Strategy(strategy)
 		cfg.BudgetSeconds = budget.Seconds()
 		cfg.ExecTimeoutSeconds = execTimeout.Seconds()
 		cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
+		if cfg.Preset != "" {
+			unsetForPreset(fs, cfg)
+		}
+		if *instructions != "" {
+			raw, err := os.ReadFile(*instructions)
+			if err != nil {
+				return fmt.Errorf("--instructions: %w", err)
+			}
+			cfg.Instructions = string(raw)
+		}
+		return nil
 	}
 }
 
@@ -246,4 +262,32 @@ func fmtScore(f *float64) string {
 
 func oneLine(s string, n int) string {
 	return clip.Head(strings.Join(strings.Fields(s), " "), n, "...")
+}
+
+// presetHelp lists the presets for --preset's help.
+func presetHelp() string {
+	var parts []string
+	for _, p := range engine.Presets {
+		parts = append(parts, p.Name+" ("+p.Doc+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// unsetForPreset clears the settings whose flags were not given, so that the preset's values
+// replace their defaults; a flag given explicitly keeps its value.
+func unsetForPreset(fs *flag.FlagSet, cfg *engine.Config) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	reset := map[string]func(){
+		"steps":         func() { cfg.MaxSteps = 0 },
+		"budget":        func() { cfg.BudgetSeconds = 0 },
+		"exec-timeout":  func() { cfg.ExecTimeoutSeconds = 0 },
+		"debug-timeout": func() { cfg.DebugTimeoutSeconds = 0 },
+		"fixes":         func() { cfg.MaxFixes = 0 },
+	}
+	for name, f := range reset {
+		if !given[name] {
+			f()
+		}
+	}
 }
