@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gome-agent/gome/judge"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -48,6 +49,10 @@ type runState struct {
 
 	mu       sync.Mutex
 	inflight map[int]string // trace index -> hypothesis it is trying now
+
+	// judge owns the run's validation folds, holdout and data view (nil only in tests that
+	// build a runState by hand).
+	judge *judge.Judge
 }
 
 // elapsed is the budget the run has spent, earlier executions included.
@@ -119,7 +124,7 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	for _, tr := range traces {
 		index[tr.ID] = tr.Index
 	}
-	return &runState{
+	st := &runState{
 		traceIndex:  index,
 		run:         run,
 		cfg:         cfg,
@@ -133,7 +138,12 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		spend:       sp,
 		stop:        func(error) {},
 		inflight:    map[int]string{},
-	}, traces, nil
+	}
+	if st.judge, err = prepareJudge(st); err != nil {
+		return nil, nil, err
+	}
+	st.data = describeData(st.dataDir())
+	return st, traces, nil
 }
 
 // execute runs (or resumes) a recorded run to its end and records how it ended.
