@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/gome-agent/gome/judge"
@@ -165,4 +166,119 @@ func leakProblem(j *judge.Judge, code string) string {
 		return "leak check: the code " + strings.Join(found, "; ") + ": read only GOME_DATA_DIR and predict from the data"
 	}
 	return ""
+}
+
+// JudgeReport says how a run was judged and how validation compared with the hidden holdout.
+type JudgeReport struct {
+	Mode       string  `json:"mode" jsonschema:"gome: Gome scored the validation predictions with the task's metric; self: the self-reported score, checked for range"`
+	Why        string  `json:"why,omitempty" jsonschema:"why Gome could not score validation itself"`
+	Folds      int     `json:"folds,omitempty"`
+	Holdout    int     `json:"holdout_rows" jsonschema:"labelled rows withheld from the solution"`
+	HoldoutWhy string  `json:"holdout_why,omitempty" jsonschema:"why there is no holdout although one was asked for"`
+	Noise      float64 `json:"noise" jsonschema:"confidence level of the noise rule; 0 when off"`
+	// Disagreements counts steps whose scores.json disagreed with Gome's score.
+	Disagreements int          `json:"disagreements"`
+	Steps         []JudgedStep `json:"steps"`
+	Overfitting   []string     `json:"overfitting,omitempty" jsonschema:"accepted steps whose validation rose while the holdout fell"`
+	Final         *FinalAnswer `json:"final,omitempty"`
+}
+
+// JudgedStep is one step's validation against its holdout score.
+type JudgedStep struct {
+	Trace      int      `json:"trace"`
+	Step       int      `json:"step"`
+	StepID     string   `json:"step_id"`
+	Decision   string   `json:"decision"`
+	Judged     string   `json:"judged,omitempty"`
+	Validation *float64 `json:"validation,omitempty"`
+	Reported   *float64 `json:"reported,omitempty"`
+	Holdout    *float64 `json:"holdout,omitempty"`
+	Overfit    bool     `json:"overfit,omitempty"`
+}
+
+// FinalAnswer is the solution chosen as the run's answer and why.
+type FinalAnswer struct {
+	StepID     string   `json:"step_id"`
+	Validation float64  `json:"validation"`
+	Holdout    *float64 `json:"holdout,omitempty"`
+	Test       *float64 `json:"test,omitempty"`
+	// BestValidation is the step with the best validation score, when another was chosen.
+	BestValidation string `json:"best_validation_step_id,omitempty"`
+	Reason         string `json:"reason"`
+}
+
+// finalCandidates is how many of the best-validated distinct solutions compete on the holdout.
+const finalCandidates = 5
+
+// judgeReport lists every step's validation and holdout, flags overfitting, and chooses the
+// final answer among the best-validated candidates by holdout score (nil when no step has one).
+func judgeReport(st *runState, steps []memory.Step, traceOf map[string]int) (*JudgeReport, *memory.Step) {
+	j := st.judge
+	if j == nil {
+		return nil, nil
+	}
+	r := &JudgeReport{Mode: string(j.Mode), Why: j.Why, Holdout: j.Held, HoldoutWhy: j.HeldWhy, Noise: j.Noise}
+	if j.Mode == judge.ModeGome {
+		r.Folds = j.Folds
+	}
+	better := st.facts.Direction.Better
+	prev := map[int]Outcome{} // trace -> its last accepted outcome with a holdout score
+	overfit := map[string]bool{}
+	var accepted []memory.Step
+	for _, s := range steps {
+		out := DecodeOutcome(s.Exec)
+		tr := traceOf[s.TraceID]
+		js := JudgedStep{Trace: tr, Step: s.Index, StepID: s.ID, Decision: s.Decision, Judged: out.Judged,
+			Validation: s.Score, Reported: out.Reported, Holdout: out.Holdout}
+		if out.Disagreement != "" {
+			r.Disagreements++
+		}
+		if Decision(s.Decision) == Accepted && s.Score != nil {
+			accepted = append(accepted, s)
+			if p, ok := prev[tr]; ok && out.Holdout != nil && better(*s.Score, *p.Score) && better(*p.Holdout, *out.Holdout) {
+				js.Overfit, overfit[s.ID] = true, true
+				r.Overfitting = append(r.Overfitting, fmt.Sprintf("trace %d step %d: validation %.6g -> %.6g while the holdout fell %.6g -> %.6g",
+					tr, s.Index, *p.Score, *s.Score, *p.Holdout, *out.Holdout))
+			}
+			if out.Holdout != nil {
+				out.Score = s.Score
+				prev[tr] = out
+			}
+		}
+		r.Steps = append(r.Steps, js)
+	}
+	if len(accepted) == 0 {
+		return r, nil
+	}
+	sort.SliceStable(accepted, func(a, b int) bool { return better(*accepted[a].Score, *accepted[b].Score) })
+	top := accepted[0]
+	seen := map[string]bool{}
+	var chosen *memory.Step
+	var chosenHold float64
+	for i := range accepted {
+		c := &accepted[i]
+		h := DecodeOutcome(c.Exec).Holdout
+		if seen[c.CodeHash] || h == nil {
+			continue
+		}
+		seen[c.CodeHash] = true
+		if len(seen) > finalCandidates {
+			break
+		}
+		if overfit[c.ID] {
+			continue
+		}
+		if chosen == nil || better(*h, chosenHold) {
+			chosen, chosenHold = c, *h
+		}
+	}
+	if chosen == nil {
+		return r, nil
+	}
+	r.Final = &FinalAnswer{StepID: chosen.ID, Validation: *chosen.Score, Holdout: &chosenHold,
+		Reason: fmt.Sprintf("best holdout %s among the %d best-validated solutions (overfitting ones left out)", st.facts.Metric, min(len(seen), finalCandidates))}
+	if chosen.ID != top.ID {
+		r.Final.BestValidation = top.ID
+	}
+	return r, chosen
 }

@@ -1,7 +1,6 @@
 package judge
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -106,9 +105,6 @@ func Prepare(t *task.Task, s Settings, dir string) (*Judge, error) {
 	return j, nil
 }
 
-// notPossible marks why Gome cannot own the validation of a task.
-var errNotPossible = errors.New("not possible")
-
 func (j *Judge) prepare(dir string) error {
 	t := j.task
 	m, err := task.LookupMetric(t.Metric)
@@ -191,9 +187,36 @@ func (j *Judge) prepare(dir string) error {
 	}
 
 	view := filepath.Join(dir, "data")
-	if err := os.RemoveAll(view); err != nil {
-		return fmt.Errorf("%w: clear data view: %v", errNotPossible, err)
+	done := filepath.Join(dir, "view.done")
+	j.DataDir = view
+	j.private = append(j.private, dir)
+	if _, err := os.Stat(done); err == nil {
+		return nil // built by an earlier load of the run, from the same seed: solutions may be reading it
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create the judge's folder: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, "data.tmp-")
+	if err != nil {
+		return fmt.Errorf("create the data view: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := j.writeView(tmp, trainName, train, keep, held, test, sample, foldRows); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(view); err != nil {
+		return fmt.Errorf("clear data view: %w", err)
+	}
+	if err := os.Rename(tmp, view); err != nil {
+		return fmt.Errorf("place the data view: %w", err)
+	}
+	return os.WriteFile(done, nil, 0o644)
+}
+
+// writeView writes the data view into view: the public files, linked, with the folds file,
+// and the training, test and sample files rewritten when there is a holdout.
+func (j *Judge) writeView(view, trainName string, train *table, keep []int, held []bool, test, sample *table, foldRows [][]string) error {
+	t := j.task
 	replaced := map[string]bool{FoldsFile: true}
 	if j.Held > 0 {
 		replaced[trainName], replaced["test.csv"], replaced[filepath.Base(t.SampleSubmission)] = true, true, true
@@ -205,12 +228,8 @@ func (j *Judge) prepare(dir string) error {
 		return err
 	}
 	if j.Held > 0 {
-		if err := j.writeHeld(view, trainName, train, keep, held, test, sample); err != nil {
-			return err
-		}
+		return j.writeHeld(view, trainName, train, keep, held, test, sample)
 	}
-	j.DataDir = view
-	j.private = append(j.private, dir)
 	return nil
 }
 
