@@ -143,6 +143,10 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		return nil, nil, err
 	}
 	st.data = describeData(st.dataDir())
+	if c := JudgeContract(st.judge); c != "" {
+		// The judge's part of the contract travels with the data it describes (the folds file).
+		st.data += "\n\n## Validation (scored by Gome)\n" + c
+	}
 	return st, traces, nil
 }
 
