@@ -50,6 +50,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
 	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
+	fs.StringVar(&cfg.Judge, "judge", "auto", "who scores validation: auto, gome (Gome scores the validation predictions) or self (the self-reported score, checked)")
+	intFlag(&cfg.Folds, "folds", engine.SettingFolds)
+	fs.Float64Var(&cfg.Holdout, "holdout", engine.SettingHoldout.Default, engine.SettingHoldout.Description())
+	fs.Float64Var(&cfg.Noise, "noise", engine.SettingNoise.Default, engine.SettingNoise.Description())
+	fs.StringVar(&cfg.GroupColumn, "group-column", "", "column of the training labels whose rows stay in one validation fold")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	var tf taskFlags
 	tf.register(fs)
