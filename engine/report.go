@@ -123,14 +123,15 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason)
 	if best == nil {
 		return rep, nil
 	}
-	if byHoldout != nil {
-		best = byHoldout
-	} else if st.cfg.RerunTopK > 0 && runCtx.Err() == nil {
+	if st.cfg.RerunTopK > 0 && runCtx.Err() == nil {
 		var chosen *memory.Step
 		rep.Reruns, chosen = e.rerunTop(runCtx, st, accepted, byTrace)
 		if chosen != nil {
 			best = chosen
 		}
+	}
+	if byHoldout != nil {
+		best = byHoldout // the holdout, which no step was accepted on, decides over re-runs
 	}
 	rep.Best = &BestSolution{
 		Trace: byTrace[best.TraceID].Index, Step: best.Index, StepID: best.ID, Validation: *best.Score,

@@ -201,6 +201,9 @@ func (j *Judge) prepare(dir string) error {
 		return fmt.Errorf("create the data view: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil { // the sandbox's user must read it
+		return fmt.Errorf("create the data view: %w", err)
+	}
 	if err := j.writeView(tmp, trainName, train, keep, held, test, sample, foldRows); err != nil {
 		return err
 	}

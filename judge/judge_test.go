@@ -91,6 +91,9 @@ func TestPrepareBuildsTheDataView(t *testing.T) {
 	if len(folds.rows) != len(train.rows) {
 		t.Errorf("%s has %d rows for %d training rows", FoldsFile, len(folds.rows), len(train.rows))
 	}
+	if fi, err := os.Stat(j.DataDir); err != nil || fi.Mode().Perm()&0o005 != 0o005 {
+		t.Errorf("the data view is not world-readable (the sandbox's user reads it): %v %v", fi.Mode(), err)
+	}
 	if _, err := os.Stat(filepath.Join(j.DataDir, "..", "..", "private")); err == nil {
 		t.Error("the view's parent holds the task's private folder")
 	}
