@@ -17,6 +17,7 @@ import (
 	"github.com/gome-agent/gome/judge"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/sandbox"
+	"github.com/gome-agent/gome/task"
 )
 
 // oracleSandbox executes scripted "solutions" that follow the judge's contract without Python.
@@ -333,4 +334,60 @@ func TestJudgeLeakCheck(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, judge.FoldsFile)); err != nil {
 		t.Errorf("the data view lacks the folds file: %v", err)
 	}
+}
+
+// BenchmarkJudgeFinalAnswer measures, over honest scripted runs (each step's error rate the same
+// on validation, holdout and test rows, only the rows differ by seed), how the final answer
+// chosen on the holdout compares on the test set with the best-validation pick
+// (docs/BENCHMARKS.md). It measures the machinery on the oracle sandbox, not a model.
+func BenchmarkJudgeFinalAnswer(b *testing.B) {
+	o := &oracleSandbox{truth: map[string]string{}}
+	for _, f := range []string{"public/train.csv", "private/answers.csv"} {
+		for _, r := range readRows(b, filepath.Join(breastCancer, f))[1:] {
+			o.truth[r[0]] = r[len(r)-1]
+		}
+	}
+	tk, err := task.Load(breastCancer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const runs = 10
+	var sum, worst float64
+	var differ int
+	for b.Loop() {
+		sum, worst, differ = 0, 0, 0
+		for run := 1; run <= runs; run++ {
+			e := newOracleEngine(b, o)
+			var codes []string
+			for s := range 8 {
+				p := 4 + (run*7+s*5)%11 // 4% to 14% wrong, everywhere alike
+				codes = append(codes, oracleSolution(0.9, p, p, run*100+s))
+			}
+			runID, steps := clientRun(b, e, Config{Noise: -1, JudgeSeed: uint64(run)}, codes...)
+			rep, err := e.Finish(context.Background(), runID)
+			if err != nil || rep.Judge == nil || rep.Judge.Final == nil || rep.Judge.Final.Test == nil {
+				b.Fatalf("run %d: report %+v, %v", run, rep, err)
+			}
+			var bestVal *StepDetail
+			for i := range steps {
+				s := &steps[i]
+				if s.Decision == Accepted && (bestVal == nil || *s.Outcome.Score > *bestVal.Outcome.Score) {
+					bestVal = s
+				}
+			}
+			g, err := tk.Grade(filepath.Join(bestVal.Workspace, SubmissionFile))
+			if err != nil || g.Score == nil {
+				b.Fatalf("grade the best-validation pick: %v", err)
+			}
+			d := *rep.Judge.Final.Test - *g.Score
+			sum += d
+			worst = min(worst, d)
+			if rep.Judge.Final.StepID != bestVal.ID {
+				differ++
+			}
+		}
+	}
+	b.ReportMetric(sum/runs, "mean-test-diff")
+	b.ReportMetric(worst, "worst-test-diff")
+	b.ReportMetric(float64(differ), "runs-differing/10")
 }
