@@ -170,7 +170,7 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	if out.Problem != "" {
 		return out, nil
 	}
-	if out.Problem = judgeRun(call.st.judge, call.st.task.Metric, ws, &out, debug); out.Problem != "" {
+	if out.Problem = judgeRun(call.st.judge, ws, &out, debug); out.Problem != "" {
 		return out, nil
 	}
 	if err := call.st.task.CheckSubmission(filepath.Join(ws, SubmissionFile)); err != nil {

@@ -62,10 +62,10 @@ func (st *runState) dataDir() string {
 // disagreement is how far a self-reported score may stray from Gome's before it is shown.
 const disagreement = 1e-3
 
-// judgeRun applies the judge to a run that exited cleanly: it scores and strips the holdout
-// rows from the submission, then sets the validation score (Gome's, or the self-reported one
-// checked for range). It returns a problem for the outcome, "" when there is none.
-func judgeRun(j *judge.Judge, metric, ws string, out *Outcome, debug bool) string {
+// judgeRun applies the judge to a run that exited cleanly, before the submission is checked:
+// it scores the holdout rows (full runs only) and strips them from the submission. It returns
+// a problem for the outcome, "" when there is none.
+func judgeRun(j *judge.Judge, ws string, out *Outcome, debug bool) string {
 	if j == nil {
 		return ""
 	}
@@ -80,7 +80,8 @@ func judgeRun(j *judge.Judge, metric, ws string, out *Outcome, debug bool) strin
 	return ""
 }
 
-// judgeScore decides the outcome's validation score once the self-reported one is read.
+// judgeScore decides the outcome's validation score once the self-reported one is read:
+// Gome's score of the validation predictions, or the self-reported one checked for range.
 func judgeScore(j *judge.Judge, metric, reportedMetric, ws string, out *Outcome) string {
 	if j == nil {
 		return ""
