@@ -49,6 +49,8 @@ type runState struct {
 
 	mu       sync.Mutex
 	inflight map[int]string // trace index -> hypothesis it is trying now
+	// exportMu orders the writes of the best submission to submission_out.
+	exportMu sync.Mutex
 
 	// judge owns the run's validation folds, holdout and data view (nil only in tests that
 	// build a runState by hand).

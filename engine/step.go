@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 )
@@ -68,7 +69,7 @@ type view struct {
 	trace   int
 	history []memory.Step
 	all     []memory.Step
-	memory  []memory.Ranked // success memory of earlier runs shown to the gradient
+	memory  []ranking.Ranked // success memory of earlier runs shown to the gradient
 }
 
 // newStep prepares the next step of a trace: its identity and a clean workspace.
