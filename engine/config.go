@@ -76,6 +76,24 @@ type Config struct {
 	// Instructions are the user's words to the model, added to every prompt of the run (with
 	// the task folder's instructions.md, which comes first).
 	Instructions string `json:"instructions,omitempty"`
+	// Judge says who scores validation: "auto" (Gome scores the solution's validation
+	// predictions where the task's training labels are a table keyed by an id, the solution's
+	// self-reported score elsewhere), "gome" (require it) or "self" (the self-reported score,
+	// checked for range). Empty means auto.
+	Judge string `json:"judge,omitempty"`
+	// Folds is the number of validation folds Gome draws once per run (0: the default).
+	Folds int `json:"folds,omitempty"`
+	// Holdout is the fraction of labelled rows withheld from the solution as a hidden holdout
+	// (0: the default; negative: none).
+	Holdout float64 `json:"holdout,omitempty"`
+	// Noise is the confidence level of the noise rule: a step is accepted only when a paired
+	// bootstrap puts its improvement above zero at this level (0: the default; negative: off,
+	// any improvement is accepted).
+	Noise float64 `json:"noise,omitempty"`
+	// GroupColumn names a column of the training labels whose rows stay in one fold.
+	GroupColumn string `json:"group_column,omitempty"`
+	// JudgeSeed draws the folds and the holdout (0: derived from the run's id).
+	JudgeSeed uint64 `json:"judge_seed,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
 	// SubmissionOut is a file the run's best submission is written to, atomically, after every
@@ -124,6 +142,18 @@ func (c Config) WithDefaults() Config {
 	if c.Drafts == 0 {
 		c.Drafts = DefaultDrafts
 	}
+	if c.Judge == "" {
+		c.Judge = "auto"
+	}
+	if c.Folds == 0 {
+		c.Folds = int(SettingFolds.Default)
+	}
+	if c.Holdout == 0 {
+		c.Holdout = SettingHoldout.Default
+	}
+	if c.Noise == 0 {
+		c.Noise = SettingNoise.Default
+	}
 	if c.RerunTopK > 0 && c.RerunSeeds == 0 {
 		c.RerunSeeds = DefaultRerunSeeds
 	}
@@ -166,6 +196,14 @@ func (c Config) Validate() error {
 		return bad("drafts is %d: use %s", c.Drafts, SettingDrafts.span())
 	case c.RerunTopK < 0 || c.RerunTopK > 10:
 		return bad("rerun_top_k is %d: use 0 (off) to 10", c.RerunTopK)
+	case c.Judge != "auto" && c.Judge != "gome" && c.Judge != "self":
+		return bad("judge is %q: use auto, gome or self", c.Judge)
+	case !SettingFolds.allows(c.Folds):
+		return bad("folds is %d: use %s", c.Folds, SettingFolds.span())
+	case c.Holdout >= SettingHoldout.Max:
+		return bad("holdout is %g: use a fraction below %s, or a negative number for none", c.Holdout, num(SettingHoldout.Max))
+	case c.Noise >= SettingNoise.Max:
+		return bad("noise is %g: use a confidence level below 1 (e.g. 0.9), or a negative number to turn the noise rule off", c.Noise)
 	case !SettingRerunSeeds.allows(c.RerunSeeds):
 		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}

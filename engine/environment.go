@@ -35,15 +35,15 @@ const dataReportFile = "data-report.txt"
 
 // dataReport is the public data as prompts show it: Gome's data report, built once per run and
 // kept in the run's folder, or the plain file listing when no report could be built.
-func (e *Engine) dataReport(ctx context.Context, t *task.Task, runDir string) string {
+func (e *Engine) dataReport(ctx context.Context, t *task.Task, dataDir, runDir string) string {
 	path := filepath.Join(runDir, dataReportFile)
 	if raw, err := os.ReadFile(path); err == nil {
 		return string(raw)
 	}
-	text, err := dataReportText(ctx, t)
+	text, err := dataReportText(ctx, t, dataDir)
 	if err != nil {
 		e.logger.Warn("data report", "task", t.ID, "err", err)
-		return describeData(t.PublicDir)
+		return describeData(dataDir)
 	}
 	if err := os.MkdirAll(runDir, 0o755); err == nil {
 		err = os.WriteFile(path, []byte(text), 0o644)
@@ -54,8 +54,8 @@ func (e *Engine) dataReport(ctx context.Context, t *task.Task, runDir string) st
 	return text
 }
 
-func dataReportText(ctx context.Context, t *task.Task) (string, error) {
-	rep, err := datareport.Build(ctx, t.PublicDir, datareport.Options{Targets: t.TargetColumns, MaxDuration: dataReportTime})
+func dataReportText(ctx context.Context, t *task.Task, dataDir string) (string, error) {
+	rep, err := datareport.Build(ctx, dataDir, datareport.Options{Targets: t.TargetColumns, MaxDuration: dataReportTime})
 	if err != nil {
 		return "", err
 	}

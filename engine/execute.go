@@ -51,6 +51,17 @@ type Outcome struct {
 	Score   *float64 `json:"score"`
 	Problem string   `json:"problem,omitempty"`
 	Fixes   int      `json:"fixes"`
+	// Judged says what judged Score: "gome" (Gome scored the validation predictions), "self"
+	// (the self-reported score, checked), or "" before the judge existed.
+	Judged string `json:"judged,omitempty"`
+	// Reported is the score the solution wrote into scores.json; Disagreement says how it
+	// differs from Gome's score when it does.
+	Reported     *float64 `json:"reported,omitempty"`
+	Disagreement string   `json:"disagreement,omitempty"`
+	// ValidationRows is how many validation rows Gome scored.
+	ValidationRows int `json:"validation_rows,omitempty"`
+	// Holdout is the score on the hidden holdout rows (never used to accept).
+	Holdout *float64 `json:"holdout,omitempty"`
 }
 
 // Valid reports whether the execution ran, wrote a well-formed submission and a score.
@@ -201,13 +212,16 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	if err := os.WriteFile(filepath.Join(ws, MainFile), []byte(code), 0o644); err != nil {
 		return Outcome{}, fmt.Errorf("write %s: %w", MainFile, err)
 	}
+	if leak := leakProblem(call.st.judge, code); leak != "" {
+		return Outcome{ExitCode: -1, Problem: leak}, nil
+	}
 	cmd := []string{sandbox.Python, MainFile}
 	if debug {
 		cmd = append(cmd, "--debug")
 	}
 	job := sandbox.Job{
 		Workspace: ws,
-		DataDir:   call.st.task.PublicDir,
+		DataDir:   call.st.dataDir(),
 		Command:   cmd,
 		Env:       env,
 		Timeout:   timeout,
@@ -247,16 +261,20 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	if out.Problem != "" {
 		return out, nil
 	}
+	if out.Problem = judgeRun(call.st.judge, ws, &out, debug); out.Problem != "" {
+		return out, nil
+	}
 	if err := call.st.task.CheckSubmission(filepath.Join(ws, SubmissionFile)); err != nil {
 		out.Problem = "submission: " + err.Error()
 		return out, nil
 	}
-	score, err := readScore(filepath.Join(ws, ScoresFile), call.st.task)
+	score, metric, err := readScores(filepath.Join(ws, ScoresFile), call.st.task)
 	if err != nil {
 		out.Problem = err.Error()
 		return out, nil
 	}
 	out.Score = &score
+	out.Problem = judgeScore(call.st.judge, call.st.task.Metric, metric, ws, &out)
 	return out, nil
 }
 
@@ -267,24 +285,31 @@ func isFatal(err error) bool {
 
 // readScore reads the validation score the solution reported in scores.json.
 func readScore(path string, t *task.Task) (float64, error) {
+	v, _, err := readScores(path, t)
+	return v, err
+}
+
+// readScores reads the validation score the solution reported in scores.json and the metric
+// it names.
+func readScores(path string, t *task.Task) (float64, string, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf(`%s is missing: write {"metric": %q, "validation": <score on the validation split>} into GOME_OUTPUT_DIR`, ScoresFile, t.Metric)
+		return 0, "", fmt.Errorf(`%s is missing: write {"metric": %q, "validation": <score on the validation split>} into GOME_OUTPUT_DIR`, ScoresFile, t.Metric)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", ScoresFile, err)
+		return 0, "", fmt.Errorf("read %s: %w", ScoresFile, err)
 	}
 	var s struct {
 		Metric     string   `json:"metric"`
 		Validation *float64 `json:"validation"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, fmt.Errorf(`%s is not valid JSON (%v): write {"metric": %q, "validation": <number>}`, ScoresFile, err, t.Metric)
+		return 0, "", fmt.Errorf(`%s is not valid JSON (%v): write {"metric": %q, "validation": <number>}`, ScoresFile, err, t.Metric)
 	}
 	if s.Validation == nil || math.IsNaN(*s.Validation) || math.IsInf(*s.Validation, 0) {
-		return 0, fmt.Errorf(`%s has no finite "validation" number: write {"metric": %q, "validation": <number>}`, ScoresFile, t.Metric)
+		return 0, "", fmt.Errorf(`%s has no finite "validation" number: write {"metric": %q, "validation": <number>}`, ScoresFile, t.Metric)
 	}
-	return *s.Validation, nil
+	return *s.Validation, s.Metric, nil
 }
 
 func lastLine(s string) string {

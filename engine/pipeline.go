@@ -109,7 +109,7 @@ func (e *Engine) pipeline(ctx context.Context, v view, p plan, best *memory.Step
 		}
 		return step, err
 	}
-	decision, reason := accept(st, ch.outcome, best)
+	decision, reason := accept(st, ch.outcome, best, step.Workspace)
 	step.Decision, step.Reason = string(decision), reason
 	return e.remember(ctx, call, step, best, dir, ch)
 }
@@ -226,9 +226,25 @@ func (e *Engine) write(ctx context.Context, call caller, v view, p plan, best *m
 }
 
 // accept is the line search: a step becomes the trace's new best only if it ran, its
-// submission is well-formed, and its validation score beats the best in the task's direction.
-func accept(st *runState, out Outcome, best *memory.Step) (Decision, string) {
+// submission is well-formed, and its validation score beats the best in the task's direction;
+// with the judge's noise rule (judge.go), only if the improvement is likely larger than noise.
+// The judge's score is Gome's own where it can compute it; a disagreement with the score the
+// solution reported is part of the reason.
+func accept(st *runState, out Outcome, best *memory.Step, ws string) (Decision, string) {
+	d, reason := acceptScore(st, out, best, ws)
+	if out.Disagreement != "" {
+		reason += " (" + out.Disagreement + ")"
+	}
+	return d, reason
+}
+
+func acceptScore(st *runState, out Outcome, best *memory.Step, ws string) (Decision, string) {
 	m := st.facts.Metric
+	if out.Valid() {
+		if d, reason, ok := acceptJudged(st, out, best, ws); ok {
+			return d, reason
+		}
+	}
 	switch {
 	case !out.Valid():
 		return Failed, out.Problem

@@ -37,7 +37,7 @@ func promptState(t *testing.T) *runState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := dataReportText(context.Background(), tk)
+	data, err := dataReportText(context.Background(), tk, tk.PublicDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ type Report struct {
 	Reruns        []Rerun       `json:"reruns,omitempty" jsonschema:"the top candidates re-run with other seeds, when asked"`
 	Test          *task.Report  `json:"test,omitempty"`
 	Usage         Usage         `json:"usage"`
+	// Judge says how validation was judged, shows validation against the hidden holdout per
+	// step, and why the final answer was chosen.
+	Judge *JudgeReport `json:"judge,omitempty"`
 }
 
 // TraceReport sums up one trace.
@@ -111,6 +114,12 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason)
 		}
 	}
 	rep.Usage = st.spend.usage()
+	traceOf := make(map[string]int, len(traces))
+	for _, tr := range traces {
+		traceOf[tr.ID] = tr.Index
+	}
+	var byHoldout *memory.Step
+	rep.Judge, byHoldout = judgeReport(st, steps, traceOf)
 	if best == nil {
 		return rep, nil
 	}
@@ -120,6 +129,9 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason)
 		if chosen != nil {
 			best = chosen
 		}
+	}
+	if byHoldout != nil {
+		best = byHoldout // the holdout, which no step was accepted on, decides over re-runs
 	}
 	rep.Best = &BestSolution{
 		Trace: byTrace[best.TraceID].Index, Step: best.Index, StepID: best.ID, Validation: *best.Score,
@@ -138,6 +150,9 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason)
 			return nil, fmt.Errorf("grade best submission: %w", err)
 		}
 		rep.Test = graded
+		if rep.Judge != nil && rep.Judge.Final != nil && graded != nil {
+			rep.Judge.Final.Test = graded.Score
+		}
 	}
 	return rep, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gome-agent/gome/judge"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -57,6 +58,10 @@ type runState struct {
 	inflight map[int]string // trace index -> hypothesis it is trying now
 	// exportMu orders the writes of the best submission to submission_out.
 	exportMu sync.Mutex
+
+	// judge owns the run's validation folds, holdout and data view (nil only in tests that
+	// build a runState by hand).
+	judge *judge.Judge
 }
 
 // elapsed is the budget the run has spent, earlier executions included.
@@ -144,14 +149,13 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 	for _, tr := range traces {
 		index[tr.ID] = tr.Index
 	}
-	return &runState{
+	st := &runState{
 		traceIndex:   index,
 		run:          run,
 		cfg:          cfg,
 		facts:        rec.facts,
 		task:         t,
 		dir:          dir,
-		data:         e.dataReport(ctx, t, dir),
 		env:          e.environment(ctx, cfg.GPU),
 		instructions: instructions,
 		analysis:     analysis,
@@ -161,7 +165,17 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		spend:        sp,
 		stop:         func(error) {},
 		inflight:     map[int]string{},
-	}, traces, nil
+	}
+	if st.judge, err = prepareJudge(st); err != nil {
+		return nil, nil, err
+	}
+	// The data report describes what the solution sees: the judge's view where there is one.
+	st.data = e.dataReport(ctx, t, st.dataDir(), dir)
+	if c := JudgeContract(st.judge); c != "" {
+		// The judge's part of the contract travels with the data it describes (the folds file).
+		st.data += "\n\n## Validation (scored by Gome)\n" + c
+	}
+	return st, traces, nil
 }
 
 // execute runs (or resumes) a recorded run to its end and records how it ended.

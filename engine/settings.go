@@ -52,11 +52,18 @@ var (
 		Doc: "drafts per trace before improving, with the tree strategy", Shown: "(default %[1]v)"}
 	SettingRerunSeeds = Setting{Name: "rerun_seeds", Default: 2, Min: 0, Max: 10,
 		Doc: "extra seeds per re-run candidate", Shown: "(default %[1]v)"}
+
+	SettingFolds = Setting{Name: "folds", Default: 5, Min: 2, Max: 20,
+		Doc: "validation folds Gome draws once per run and hands to the solution", Shown: "(default %[1]v, %[2]v to %[3]v)"}
+	SettingHoldout = Setting{Name: "holdout", Default: 0.1, Min: -1, Max: 0.5,
+		Doc: "fraction of labelled rows withheld from the solution as a hidden holdout", Shown: "(default %[1]v, below %[3]v; negative for none)"}
+	SettingNoise = Setting{Name: "noise", Default: 0.9, Min: -1, Max: 1,
+		Doc: "confidence level at which an improvement must beat noise (paired bootstrap) to be accepted", Shown: "(default %[1]v; negative turns the noise rule off)"}
 )
 
 // Settings lists every Setting, for front ends that describe them.
 var Settings = []Setting{SettingTraces, SettingMaxSteps, SettingBudgetSeconds, SettingExecTimeoutSeconds,
-	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds}
+	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds, SettingFolds, SettingHoldout, SettingNoise}
 
 // Preset is a named set of run settings. Its values replace the settings' defaults for a run
 // that names it; a value given explicitly still wins.

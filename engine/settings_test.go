@@ -16,6 +16,7 @@ func TestSettingsBoundValidation(t *testing.T) {
 		"max_fixes":   func(c *Config, v int) { c.MaxFixes = v },
 		"drafts":      func(c *Config, v int) { c.Drafts = v },
 		"rerun_seeds": func(c *Config, v int) { c.RerunSeeds = v },
+		"folds":       func(c *Config, v int) { c.Folds = v },
 	}
 	for _, s := range Settings {
 		if !strings.Contains(s.Description(), num(s.Default)) {

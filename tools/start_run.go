@@ -40,6 +40,11 @@ type StartRunInput struct {
 	RerunTopK           int             `json:"rerun_top_k,omitempty" jsonschema:"re-run the k best solutions with other seeds at the end and keep the best mean (0: off)"`
 	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"see engine.Settingrerun_seeds"`
 	GPU                 bool            `json:"gpu,omitempty" jsonschema:"give every execution a GPU"`
+	Judge               string          `json:"judge,omitempty" jsonschema:"who scores validation: auto (Gome scores the solution's validation predictions where the training labels are a table keyed by an id, else the self-reported score), gome (require it) or self"`
+	Folds               int             `json:"folds,omitempty" jsonschema:"see engine.Setting folds"`
+	Holdout             float64         `json:"holdout,omitempty" jsonschema:"see engine.Setting holdout"`
+	Noise               float64         `json:"noise,omitempty" jsonschema:"see engine.Setting noise"`
+	GroupColumn         string          `json:"group_column,omitempty" jsonschema:"column of the training labels whose rows stay in one validation fold"`
 	Weights             *engine.Weights `json:"weights,omitempty" jsonschema:"how the gradient's hypothesis scores are weighed (default 0.2 alignment, 0.4 impact, 0.2 novelty, 0.1 feasibility, 0.1 risk_reward)"`
 	Preset              string          `json:"preset,omitempty" jsonschema:"a named set of settings replacing the defaults of those not given: mlebench (3600 s full run, 600 s debug run, 5 fixes, 12 h budget)"`
 	Instructions        string          `json:"instructions,omitempty" jsonschema:"your instructions to the model, added to every prompt of the run (after the task folder's instructions.md)"`
@@ -75,6 +80,7 @@ func startRun(d Deps) Tool {
 			MaxCostUSD: in.MaxCostUSD, NoMomentum: in.NoMomentum, NoMemory: in.NoMemory, MergeFraction: in.MergeFraction,
 			Drafts: in.Drafts, RerunTopK: in.RerunTopK, RerunSeeds: in.RerunSeeds, GPU: in.GPU, Weights: in.Weights,
 			Preset: in.Preset, Instructions: in.Instructions,
+			Judge: in.Judge, Folds: in.Folds, Holdout: in.Holdout, Noise: in.Noise, GroupColumn: in.GroupColumn,
 		}
 		start, message := d.Engine.Start, "run started: call get_run with this run_id to follow it"
 		if in.Client {
