@@ -34,6 +34,7 @@ Usage:
   gome-mcp grade-sample SUB ID    grade one submission of an MLE-bench competition, as mlebench does
   gome-mcp grade --submission F --output-dir DIR
                                   grade a JSONL of submissions and write mlebench's grading report
+  gome-mcp lab [flags]            the strategy lab: strategies x reasoning strength on synthetic tasks (simulation)
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdGradeSample(ctx, rest, stdout, stderr)
 	case "grade":
 		return cmdGrade(ctx, rest, stdout, stderr)
+	case "lab":
+		return cmdLab(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil
