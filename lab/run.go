@@ -228,7 +228,7 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 				res.Medal = rep.Test.AnyMedal
 			}
 		}
-		logger.Info("lab run", "arm", arm.Name, "p", p, "seed", seed, "test", res.Test, "medal", res.Medal, "calls", res.Calls, "err", res.Error)
+		logger.Info("lab run", "arm", arm.Name, "p", p, "seed", seed, "test", deref(res.Test), "medal", res.Medal, "calls", res.Calls, "err", res.Error)
 		out = append(out, res)
 	}
 	return out, nil
@@ -326,3 +326,10 @@ func wilson(k, n int) (rate, lo, hi float64) {
 
 // ErrNoRuns is returned when an experiment produced no results to report.
 var ErrNoRuns = errors.New("lab: no runs finished")
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return math.NaN()
+	}
+	return *f
+}
