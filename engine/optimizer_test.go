@@ -116,8 +116,6 @@ func TestAutoPrefersWhatImproves(t *testing.T) {
 		{"then tree", mk(KindImprove, 1, 0), true},
 		{"gradient keeps winning", append(mk(KindImprove, 8, 2), mk(KindTreeImprove, 1, 9)...), false},
 		{"tree keeps winning", append(mk(KindImprove, 1, 9), mk(KindTreeImprove, 8, 2)...), true},
-		// The same wins per step at half the model calls per step.
-		{"tree wins as often for less", append(mk(KindImprove, 4, 6), mk(KindTreeImprove, 4, 6)...), true},
 	}
 	for _, tt := range tests {
 		if got, note := preferTree(tt.all); got != tt.tree {

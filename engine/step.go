@@ -169,42 +169,33 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 	return out
 }
 
-// preferTree compares gradient steps and tree steps by how often they improved the score per
-// model call they cost: a gradient step asks twice (diagnosis and update), a tree step once,
-// and every fix once more. Each kind's rate starts from one win in two calls; the kind with
-// the higher rate plus a UCB1 bonus (scaled by autoExploration, since rates per call are
-// small) takes the next step, so neither is starved while the evidence is thin. The strategy
-// lab (docs/LAB.md) measured this rule against gradient and tree.
+// preferTree compares how often gradient steps and tree steps improved the score across the
+// run, with UCB1 so that neither is starved while the evidence is thin.
 func preferTree(all []memory.Step) (bool, string) {
-	var gCost, gWins, tCost, tWins float64
+	var gTries, gWins, tTries, tWins float64
 	for _, s := range all {
 		win := 0.0
 		if Decision(s.Decision) == Accepted {
 			win = 1
 		}
-		fixes := float64(DecodeOutcome(s.Exec).Fixes)
 		switch StepKind(s.Kind) {
 		case KindImprove:
-			gCost, gWins = gCost+2+fixes, gWins+win
+			gTries, gWins = gTries+1, gWins+win
 		case KindTreeImprove, KindDebug:
-			tCost, tWins = tCost+1+fixes, tWins+win
+			tTries, tWins = tTries+1, tWins+win
 		}
 	}
-	note := fmt.Sprintf("auto: gradient improved %d times in %d calls, tree %d in %d", int(gWins), int(gCost), int(tWins), int(tCost))
+	note := fmt.Sprintf("auto: gradient improved %d of %d, tree %d of %d", int(gWins), int(gTries), int(tWins), int(tTries))
 	switch {
-	case gCost == 0:
+	case gTries == 0:
 		return false, note
-	case tCost == 0:
+	case tTries == 0:
 		return true, note
 	}
-	n := gCost + tCost
-	ucb := func(w, c float64) float64 { return (w+1)/(c+2) + autoExploration*math.Sqrt(2*math.Log(n)/c) }
-	return ucb(tWins, tCost) > ucb(gWins, gCost), note
+	n := gTries + tTries
+	ucb := func(w, t float64) float64 { return (w+1)/(t+2) + math.Sqrt(2*math.Log(n)/t) }
+	return ucb(tWins, tTries) > ucb(gWins, gTries), note
 }
-
-// autoExploration scales auto's UCB1 bonus; 1 is textbook UCB1, which over a budget of a few
-// dozen calls explores so much that auto becomes an even mix of the two kinds.
-const autoExploration = 0.25
 
 // stepRand is a number in [0, 1) fixed by the run, trace and step, so that a resumed or
 // replayed run makes the same choices.
