@@ -171,7 +171,9 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 }
 
 // preferTree compares how often gradient steps and tree steps improved the score across the
-// run, with UCB1 so that neither is starved while the evidence is thin.
+// run, with UCB1 so that neither is starved while the evidence is thin. The strategy lab
+// (docs/LAB.md) measured this rule against gradient and tree, and a per-call variant that
+// did no better.
 func preferTree(all []memory.Step) (bool, string) {
 	var gTries, gWins, tTries, tWins float64
 	for _, s := range all {

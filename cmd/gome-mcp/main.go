@@ -38,6 +38,7 @@ Usage:
   gome-mcp bench --split F --out DIR
                                   run a split of MLE-bench competitions x --seeds N and grade it
                                   as MLE-bench does (mean ± SEM over seeds); resumes when restarted
+  gome-mcp lab [flags]            the strategy lab: strategies x reasoning strength on synthetic tasks (simulation)
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -92,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdGrade(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
+	case "lab":
+		return cmdLab(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil

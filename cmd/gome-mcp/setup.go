@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/lab/sim"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/sandbox"
@@ -157,6 +158,9 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 	return &app{store: store, engine: eng, sandbox: sb, logger: logger, close: func() { eng.Close(); closeAll() }}, nil
 }
 
+// isSim reports whether a --model value names the lab's simulated reasoner (sim:p=0.7,q=0.9).
+func isSim(model string) bool { return model == "sim" || strings.HasPrefix(model, "sim:") }
+
 // newModel picks the model: a replay file, else an OpenAI-compatible endpoint when a model name
 // is configured, else none (start_run then says how to configure one). It returns nil, not an
 // error, when nothing is configured, so the server still serves read-only tools.
@@ -176,6 +180,13 @@ func newModel(c *common, logger *slog.Logger) (llm.Model, func(), error) {
 		}
 		logger.Info("model calls are answered from a recording", "file", c.replay)
 		model = r
+	case isSim(c.model):
+		ps, err := sim.Parse(c.model)
+		if err != nil {
+			return nil, noop, err
+		}
+		logger.Info("model calls are answered by the lab's simulated reasoner (lab tasks only; a simulation, not a model)", "model", c.model)
+		model = sim.New(ps)
 	default:
 		cfg := llm.OpenAIConfigFromEnv()
 		if c.model != "" {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/lab"
+	"github.com/gome-agent/gome/lab/sim"
+)
+
+const labUsage = `gome-mcp lab [flags]: the strategy lab (docs/LAB.md).
+
+Runs strategies x p values x seeds on synthetic lab tasks with a simulated reasoner, under a
+matched budget of model calls and wall-clock time, and writes lab.md (a table of mean test
+accuracy and any-medal rate with 95% intervals), lab.json and lab.png into --out.
+It is a simulation of the strategy machinery: its numbers measure no real model.
+
+Flags:
+`
+
+// cmdLab runs the strategy lab.
+func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, labUsage)
+		fs.PrintDefaults()
+	}
+	arms := fs.String("arms", "gradient,tree,auto", "comma-separated arms: "+strings.Join(lab.ArmNames(), ", "))
+	ps := fs.String("p", "0.1,0.3,0.5,0.7,0.9", "comma-separated p values: the probability that a gradient names the best change")
+	q := fs.Float64("q", 0.8, "probability that an update implements the chosen change correctly")
+	seeds := fs.Int("seeds", 10, "task instances per arm and p")
+	firstSeed := fs.Uint64("first-seed", 1, "first task instance")
+	calls := fs.Int("calls", 24, "model calls per run (the matched budget)")
+	budget := fs.Float64("budget", 300, "wall-clock seconds per run")
+	parallel := fs.Int("parallel", 2, "runs at once")
+	out := fs.String("out", "lab-out", "folder for the tasks, the runs and the report")
+	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
+	verbose := fs.Bool("v", false, "log every run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: lab takes flags only, not %q", errUsage, fs.Args())
+	}
+	spec := lab.Spec{Q: *q, Seeds: *seeds, FirstSeed: *firstSeed, Calls: *calls, BudgetSeconds: *budget, Parallel: *parallel, Python: *python}
+	for _, name := range strings.Split(*arms, ",") {
+		a, ok := lab.Arms[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("%w: unknown arm %q: use %s", errUsage, name, strings.Join(lab.ArmNames(), ", "))
+		}
+		spec.Arms = append(spec.Arms, a)
+	}
+	for _, s := range strings.Split(*ps, ",") {
+		p, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("%w: p value %q is not a number", errUsage, s)
+		}
+		spec.Ps = append(spec.Ps, p)
+	}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	dir, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lab: output folder: %w", err)
+	}
+	newModel := func(p, q float64, seed uint64, tokens int) engine.Model {
+		return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
+	}
+	results, runErr := lab.Run(ctx, spec, dir, newModel, newLogger(stderr, *verbose))
+	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Results: results}
+	if err := rep.Write(dir); err != nil {
+		if runErr != nil {
+			return fmt.Errorf("lab: %w", runErr)
+		}
+		return err
+	}
+	fmt.Fprint(stdout, rep.Table())
+	fmt.Fprintf(stdout, "\nwrote %s, %s and %s in %s\n", lab.FileTable, lab.FileJSON, lab.FilePlot, dir)
+	return runErr
+}

@@ -1,0 +1,129 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/lab"
+	"github.com/gome-agent/gome/lab/sim"
+	"github.com/gome-agent/gome/task"
+)
+
+func simModel(p, q float64, seed uint64, tokens int) engine.Model {
+	return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
+}
+
+// A lab task is a real task folder: task.Load reads it, and a solution's submission grades to
+// the accuracy the world gives its configuration, with the medals its leaderboard implies.
+func TestTaskGradesAsTheWorldSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real Python; skipped under -short")
+	}
+	dir := t.TempDir()
+	w := lab.NewWorld(3)
+	if err := lab.WriteTask(dir, w); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := task.Load(dir)
+	if err != nil {
+		t.Fatalf("task.Load: %v", err)
+	}
+	best := lab.AllConfigs()[0]
+	for _, c := range lab.AllConfigs() {
+		if w.Test(c) > w.Test(best) {
+			best = c
+		}
+	}
+	for _, c := range []lab.Config{lab.DefaultConfig, best} {
+		out := t.TempDir()
+		runScript(t, lab.Code(c, false), filepath.Join(dir, "public"), out)
+		rep, err := tk.Grade(filepath.Join(out, "submission.csv"))
+		if err != nil || rep.Score == nil {
+			t.Fatalf("grade %s: %v %+v", c.Key(), err, rep)
+		}
+		if d := *rep.Score - w.Test(c); d > 0.025 || d < -0.025 {
+			t.Errorf("config %s graded %.4f, the world says %.4f", c.Key(), *rep.Score, w.Test(c))
+		}
+		if c == best && !rep.GoldMedal {
+			t.Errorf("the optimum %s graded %.4f and won no gold (gold threshold %v)", c.Key(), *rep.Score, *rep.GoldThreshold)
+		}
+		if c == lab.DefaultConfig && rep.AnyMedal {
+			t.Errorf("the default configuration won a medal (%.4f)", *rep.Score)
+		}
+		var sc struct{ Validation float64 }
+		raw, err := os.ReadFile(filepath.Join(out, "scores.json"))
+		if err != nil || json.Unmarshal(raw, &sc) != nil {
+			t.Fatalf("scores.json: %v %s", err, raw)
+		}
+		if d := sc.Validation - w.Validation(c); d > 0.02 || d < -0.02 {
+			t.Errorf("validation %.4f, the world says %.4f", sc.Validation, w.Validation(c))
+		}
+	}
+	// The simulated bug makes the script fail.
+	if err := tryScript(lab.Code(best, true), filepath.Join(dir, "public"), t.TempDir()); err == nil {
+		t.Error("a solution with the simulated bug ran")
+	}
+}
+
+func TestParseCodeRoundTrip(t *testing.T) {
+	for _, c := range []lab.Config{{}, {1, 2, 1, 2, 3}, {3, 3, 2, 1, 1}} {
+		for _, bug := range []bool{false, true} {
+			got, gotBug, err := lab.ParseCode("prompt text\n```\n" + lab.Code(c, bug) + "```")
+			if err != nil || got != c || gotBug != bug {
+				t.Errorf("ParseCode(Code(%s, %v)) = %s, %v, %v", c.Key(), bug, got.Key(), gotBug, err)
+			}
+		}
+	}
+	if _, _, err := lab.ParseCode("no config here"); err == nil || !strings.Contains(err.Error(), "CONFIG") {
+		t.Errorf("ParseCode without a block: %v", err)
+	}
+}
+
+// A small lab run completes and writes the table, the JSON and the plot.
+func TestSmallLabRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the engine on real Python; skipped under -short")
+	}
+	dir := t.TempDir()
+	spec := lab.Spec{
+		Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"]}, Ps: []float64{0.2, 0.9}, Q: 0.9,
+		Seeds: 2, FirstSeed: 1, Calls: 8, BudgetSeconds: 120, Parallel: 2,
+	}
+	results, err := lab.Run(context.Background(), spec, dir, simModel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 8 {
+		t.Fatalf("%d results, want 8 (2 arms x 2 p x 2 seeds)", len(results))
+	}
+	for _, r := range results {
+		if r.Error != "" || r.Test == nil {
+			t.Errorf("run %s p=%g seed %d: error %q, test %v", r.Arm, r.P, r.Seed, r.Error, r.Test)
+		}
+		if r.Calls > spec.Calls+2 {
+			t.Errorf("run %s p=%g seed %d made %d model calls over a budget of %d", r.Arm, r.P, r.Seed, r.Calls, spec.Calls)
+		}
+	}
+	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Results: results}
+	if err := rep.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	table, err := os.ReadFile(filepath.Join(dir, lab.FileTable))
+	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient |") != 2 {
+		t.Errorf("table: %v\n%s", err, table)
+	}
+	var back lab.Report
+	raw, err := os.ReadFile(filepath.Join(dir, lab.FileJSON))
+	if err != nil || json.Unmarshal(raw, &back) != nil || len(back.Cells) != 4 || back.Notice == "" {
+		t.Errorf("lab.json: %v, %d cells", err, len(back.Cells))
+	}
+	png, err := os.ReadFile(filepath.Join(dir, lab.FilePlot))
+	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Errorf("lab.png is not a PNG: %v", err)
+	}
+}

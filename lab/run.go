@@ -1,0 +1,335 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/memory"
+	"github.com/gome-agent/gome/sandbox"
+)
+
+// Notice goes with every number the lab produces.
+const Notice = "Simulation: these numbers measure Gome's strategy machinery driven by a simulated reasoner on synthetic tasks, not any real model."
+
+// Arm is one configuration of the engine the lab compares.
+type Arm struct {
+	Name       string          `json:"name"`
+	Strategy   engine.Strategy `json:"strategy"`
+	Traces     int             `json:"traces"`
+	NoMomentum bool            `json:"no_momentum,omitempty"`
+	NoMemory   bool            `json:"no_memory,omitempty"`
+}
+
+// Arms are the lab's named arms: the three strategies and the ablations of gradient.
+var Arms = map[string]Arm{
+	"gradient":             {Name: "gradient", Strategy: engine.StrategyGradient, Traces: 1},
+	"tree":                 {Name: "tree", Strategy: engine.StrategyTree, Traces: 1},
+	"auto":                 {Name: "auto", Strategy: engine.StrategyAuto, Traces: 1},
+	"gradient-no-momentum": {Name: "gradient-no-momentum", Strategy: engine.StrategyGradient, Traces: 3, NoMomentum: true},
+	"gradient-no-memory":   {Name: "gradient-no-memory", Strategy: engine.StrategyGradient, Traces: 1, NoMemory: true},
+	"gradient-3-traces":    {Name: "gradient-3-traces", Strategy: engine.StrategyGradient, Traces: 3},
+}
+
+// ArmNames lists Arms in a stable order.
+func ArmNames() []string {
+	names := make([]string, 0, len(Arms))
+	for n := range Arms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NewModel makes the reasoner of one run (package sim provides one): diagnosis reliability p,
+// implementation reliability q, a seed, and the tokens every call reports.
+type NewModel func(p, q float64, seed uint64, tokensPerCall int) engine.Model
+
+// Spec is one lab experiment.
+type Spec struct {
+	Arms  []Arm     `json:"arms"`
+	Ps    []float64 `json:"ps"`
+	Q     float64   `json:"q"`
+	Seeds int       `json:"seeds"`
+	// FirstSeed is the first task instance; seeds are FirstSeed, FirstSeed+1, ...
+	FirstSeed uint64 `json:"first_seed"`
+	// Calls is the model-call budget of every run (the matched budget), enforced as a token
+	// cap with every simulated call costing TokensPerCall.
+	Calls int `json:"calls"`
+	// BudgetSeconds is the wall-clock budget of every run.
+	BudgetSeconds float64 `json:"budget_seconds"`
+	// Parallel is how many runs execute at once.
+	Parallel int `json:"parallel"`
+	// Python is the interpreter of the local sandbox ("" for the default).
+	Python string `json:"-"`
+}
+
+// TokensPerCall is what each simulated call reports, so that a token cap is a call cap.
+const TokensPerCall = 1000
+
+// Validate says what is wrong with a spec.
+func (s Spec) Validate() error {
+	switch {
+	case len(s.Arms) == 0:
+		return fmt.Errorf("lab: no arms: name at least one of %s", strings.Join(ArmNames(), ", "))
+	case len(s.Ps) == 0:
+		return fmt.Errorf("lab: no p values: give at least one reliability from 0 to 1")
+	case s.Seeds < 1:
+		return fmt.Errorf("lab: seeds is %d: use at least 1", s.Seeds)
+	case s.Calls < 2:
+		return fmt.Errorf("lab: calls is %d: use at least 2 model calls per run", s.Calls)
+	case s.BudgetSeconds < 1:
+		return fmt.Errorf("lab: budget is %gs: use at least 1 second per run", s.BudgetSeconds)
+	case s.Q < 0 || s.Q > 1:
+		return fmt.Errorf("lab: q is %g: use a probability from 0 to 1", s.Q)
+	}
+	for _, p := range s.Ps {
+		if p < 0 || p > 1 {
+			return fmt.Errorf("lab: p %g is not a probability from 0 to 1", p)
+		}
+	}
+	return nil
+}
+
+// Result is one run of the lab.
+type Result struct {
+	Arm        string   `json:"arm"`
+	P          float64  `json:"p"`
+	Seed       uint64   `json:"seed"`
+	Test       *float64 `json:"test" jsonschema:"test accuracy of the run's best validated solution; nil when it had none"`
+	Validation *float64 `json:"validation,omitempty"`
+	Medal      bool     `json:"any_medal"`
+	Optimum    float64  `json:"optimum" jsonschema:"the best test accuracy the task instance allows"`
+	Steps      int      `json:"steps"`
+	Calls      int      `json:"calls"`
+	Stop       string   `json:"stop"`
+	Seconds    float64  `json:"seconds"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// Run executes the experiment under dir: each (arm, p) group runs its seeds in order on one
+// store (so that the success memory of earlier seeds is there to recall), groups run in
+// parallel. It returns every run's result; a run that failed is a result with Error set.
+func Run(ctx context.Context, spec Spec, dir string, newModel NewModel, logger *slog.Logger) ([]Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	sb, err := sandbox.NewLocal(spec.Python, logger)
+	if err != nil {
+		return nil, fmt.Errorf("lab: sandbox: %w", err)
+	}
+	for i := range spec.Seeds {
+		seed := spec.FirstSeed + uint64(i)
+		if err := WriteTask(taskDir(dir, seed), NewWorld(seed)); err != nil {
+			return nil, err
+		}
+	}
+	type group struct {
+		arm Arm
+		p   float64
+	}
+	var groups []group
+	for _, p := range spec.Ps {
+		for _, a := range spec.Arms {
+			groups = append(groups, group{a, p})
+		}
+	}
+	results := make([][]Result, len(groups))
+	sem := make(chan struct{}, max(spec.Parallel, 1))
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	for gi, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rs, err := runGroup(ctx, spec, dir, g.arm, g.p, sb, newModel, logger)
+			results[gi] = rs
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var all []Result
+	for _, rs := range results {
+		all = append(all, rs...)
+	}
+	return all, firstErr
+}
+
+func taskDir(dir string, seed uint64) string {
+	return filepath.Join(dir, "tasks", TaskID(seed))
+}
+
+func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb engine.Sandbox, newModel NewModel, logger *slog.Logger) ([]Result, error) {
+	home := filepath.Join(dir, "runs", fmt.Sprintf("%s-p%s", arm.Name, strconv.FormatFloat(p, 'f', -1, 64)))
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	store, err := memory.Open(ctx, filepath.Join(home, "gome.db"), memory.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("lab: store: %w", err)
+	}
+	defer store.Close()
+	var out []Result
+	for i := range spec.Seeds {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		seed := spec.FirstSeed + uint64(i)
+		model := newModel(p, spec.Q, seed*1000003+uint64(p*1000), TokensPerCall)
+		eng, err := engine.New(store, model, sb, home, engine.WithLogger(logger), engine.WithSlots(1, 0))
+		if err != nil {
+			return out, fmt.Errorf("lab: engine: %w", err)
+		}
+		cfg := engine.Config{
+			TaskDir: taskDir(dir, seed), Strategy: arm.Strategy, Traces: arm.Traces,
+			MaxSteps: int(engine.SettingMaxSteps.Max), BudgetSeconds: spec.BudgetSeconds,
+			ExecTimeoutSeconds: 60, NoDebug: true,
+			MaxTokens: spec.Calls * TokensPerCall, NoMomentum: arm.NoMomentum, NoMemory: arm.NoMemory,
+		}
+		began := time.Now()
+		rep, err := eng.Run(ctx, cfg)
+		eng.Close()
+		res := Result{Arm: arm.Name, P: p, Seed: seed, Optimum: NewWorld(seed).Ranked()[0], Seconds: time.Since(began).Seconds()}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return out, ctx.Err()
+		case err != nil:
+			res.Error = err.Error()
+		default:
+			res.Steps, res.Calls, res.Stop = rep.Steps, rep.Usage.Calls, string(rep.StopReason)
+			if rep.Best != nil {
+				v := rep.Best.Validation
+				res.Validation = &v
+			}
+			if rep.Test != nil && rep.Test.Score != nil {
+				res.Test = rep.Test.Score
+				res.Medal = rep.Test.AnyMedal
+			}
+		}
+		logger.Info("lab run", "arm", arm.Name, "p", p, "seed", seed, "test", deref(res.Test), "medal", res.Medal, "calls", res.Calls, "err", res.Error)
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// Cell sums up the runs of one arm at one p.
+type Cell struct {
+	Arm  string  `json:"arm"`
+	P    float64 `json:"p"`
+	Runs int     `json:"runs"`
+	// MeanTest is the mean test accuracy of the runs' best validated solutions (a run without
+	// one counts as chance, 0.5), with its 95% interval (normal approximation).
+	MeanTest float64 `json:"mean_test"`
+	TestLo   float64 `json:"test_lo"`
+	TestHi   float64 `json:"test_hi"`
+	// Regret is the mean gap to each instance's optimum.
+	Regret float64 `json:"regret"`
+	// MedalRate is the share of runs with any medal, with its 95% Wilson interval.
+	MedalRate float64 `json:"medal_rate"`
+	MedalLo   float64 `json:"medal_lo"`
+	MedalHi   float64 `json:"medal_hi"`
+	MeanCalls float64 `json:"mean_calls"`
+	Errors    int     `json:"errors"`
+}
+
+// Summarize groups results into cells, in the order of the spec's ps and arms.
+func Summarize(spec Spec, results []Result) []Cell {
+	var cells []Cell
+	for _, p := range spec.Ps {
+		for _, a := range spec.Arms {
+			c := Cell{Arm: a.Name, P: p}
+			var tests, regrets []float64
+			medals := 0
+			calls := 0.0
+			for _, r := range results {
+				if r.Arm != a.Name || r.P != p {
+					continue
+				}
+				c.Runs++
+				if r.Error != "" {
+					c.Errors++
+				}
+				t := 0.5
+				if r.Test != nil {
+					t = *r.Test
+				}
+				tests = append(tests, t)
+				regrets = append(regrets, r.Optimum-t)
+				if r.Medal {
+					medals++
+				}
+				calls += float64(r.Calls)
+			}
+			if c.Runs == 0 {
+				continue
+			}
+			c.MeanTest, c.TestLo, c.TestHi = meanCI(tests)
+			c.Regret, _, _ = meanCI(regrets)
+			c.MedalRate, c.MedalLo, c.MedalHi = wilson(medals, c.Runs)
+			c.MeanCalls = calls / float64(c.Runs)
+			cells = append(cells, c)
+		}
+	}
+	return cells
+}
+
+// meanCI is the mean with a 95% interval from the normal approximation.
+func meanCI(xs []float64) (mean, lo, hi float64) {
+	n := float64(len(xs))
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= n
+	if len(xs) < 2 {
+		return mean, mean, mean
+	}
+	ss := 0.0
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	half := 1.96 * math.Sqrt(ss/(n-1)/n)
+	return mean, mean - half, mean + half
+}
+
+// wilson is a proportion with its 95% Wilson score interval.
+func wilson(k, n int) (rate, lo, hi float64) {
+	const z = 1.96
+	fn := float64(n)
+	rate = float64(k) / fn
+	d := 1 + z*z/fn
+	c := (rate + z*z/(2*fn)) / d
+	h := z * math.Sqrt(rate*(1-rate)/fn+z*z/(4*fn*fn)) / d
+	return rate, math.Max(0, c-h), math.Min(1, c+h)
+}
+
+// ErrNoRuns is returned when an experiment produced no results to report.
+var ErrNoRuns = errors.New("lab: no runs finished")
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return math.NaN()
+	}
+	return *f
+}

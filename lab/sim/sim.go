@@ -1,0 +1,440 @@
+// Package sim is a simulated reasoner for the strategy lab: an llm.Model that answers the
+// engine's real schemas on lab tasks (package lab) with a set reliability, so that the engine
+// cannot tell it from a model. Its gradient names the truly best next change with probability
+// P (else a plausible wrong one); its updates implement the chosen change correctly with
+// probability Q (else a bug or a no-op); its tree-search moves sample changes without
+// diagnosis. It simulates the strategy machinery's inputs; it measures no real model.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/gome-agent/gome/lab"
+	"github.com/gome-agent/gome/llm"
+)
+
+// Params set the simulated reasoner's reliability and cost.
+type Params struct {
+	P, Q float64 // diagnosis and implementation reliability, 0 to 1
+	Seed uint64  // seeds the reasoner's randomness
+	// Tokens is what every call reports (prompt plus completion); 0 estimates them from the
+	// characters sent and received (4 to a token).
+	Tokens int
+	// Latency is how long every call takes.
+	Latency time.Duration
+}
+
+// Parse reads a --model value: "sim:p=0.7,q=0.9" with optional seed=, tokens= and latency=
+// (a Go duration). P and Q default to 0.7 and 0.9.
+func Parse(spec string) (Params, error) {
+	ps := Params{P: 0.7, Q: 0.9, Seed: 1}
+	rest, ok := strings.CutPrefix(spec, "sim")
+	if !ok {
+		return ps, fmt.Errorf("sim: model %q does not start with \"sim\": use e.g. sim:p=0.7,q=0.9", spec)
+	}
+	rest = strings.TrimPrefix(rest, ":")
+	for _, kv := range strings.Split(rest, ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch strings.TrimSpace(k) {
+		case "p":
+			ps.P, err = prob(v)
+		case "q":
+			ps.Q, err = prob(v)
+		case "seed":
+			ps.Seed, err = strconv.ParseUint(v, 10, 64)
+		case "tokens":
+			ps.Tokens, err = strconv.Atoi(v)
+			if err == nil && ps.Tokens < 0 {
+				err = fmt.Errorf("must not be negative")
+			}
+		case "latency":
+			ps.Latency, err = time.ParseDuration(v)
+		default:
+			return ps, fmt.Errorf("sim: unknown parameter %q in %q: use p, q, seed, tokens or latency", k, spec)
+		}
+		if err != nil {
+			return ps, fmt.Errorf("sim: parameter %s=%q in %q: %v", k, v, spec, err)
+		}
+	}
+	return ps, nil
+}
+
+func prob(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, fmt.Errorf("want a probability from 0 to 1")
+	}
+	return f, nil
+}
+
+// Stats count what the reasoner did, to measure P and Q back.
+type Stats struct {
+	Calls         int `json:"calls"`
+	Gradients     int `json:"gradients"`
+	GradientsBest int `json:"gradients_best" jsonschema:"gradients whose first hypothesis was the truly best change"`
+	Implemented   int `json:"implemented" jsonschema:"updates, tree moves and drafts that made a change"`
+	ImplementedOK int `json:"implemented_ok"`
+	Repairs       int `json:"repairs"`
+	RepairsOK     int `json:"repairs_ok"`
+	Generic       int `json:"generic" jsonschema:"calls of a schema the sim does not know, answered from the schema alone"`
+}
+
+// Model is the simulated reasoner.
+type Model struct {
+	ps Params
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	worlds  map[uint64]*lab.World
+	pending map[string]lab.Change // the change a step's gradient chose, by step key prefix
+	stats   Stats
+}
+
+// New returns a simulated reasoner.
+func New(ps Params) *Model {
+	return &Model{ps: ps, rng: rand.New(rand.NewPCG(ps.Seed, 0x5171)), worlds: map[uint64]*lab.World{}, pending: map[string]lab.Change{}}
+}
+
+// Stats returns what the reasoner has done so far.
+func (m *Model) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+// Name is how the model reports itself.
+func (m *Model) Name() string { return fmt.Sprintf("sim(p=%g,q=%g)", m.ps.P, m.ps.Q) }
+
+var marker = regexp.MustCompile(`\[lab:([a-z0-9_]+=[a-z0-9_]+)\]`)
+
+// Complete answers one request as a model with the set reliability would.
+func (m *Model) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
+	if m.ps.Latency > 0 {
+		t := time.NewTimer(m.ps.Latency)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return llm.Response{Model: m.Name()}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	var text strings.Builder
+	for _, msg := range req.Messages {
+		text.WriteString(msg.Content)
+		text.WriteString("\n")
+	}
+	prompt := text.String()
+	seed, ok := lab.SeedIn(prompt)
+	if !ok {
+		return llm.Response{Model: m.Name()}, fmt.Errorf("%w: the sim model answers only lab tasks, and request %q names none: create one with `gome-mcp lab` or use a real model",
+			llm.ErrRejected, req.Key)
+	}
+	m.mu.Lock()
+	reply, err := m.answer(req, prompt, m.world(seed))
+	m.mu.Unlock()
+	if err != nil {
+		return llm.Response{Model: m.Name()}, err
+	}
+	raw, err := json.Marshal(reply)
+	if err != nil {
+		return llm.Response{Model: m.Name()}, fmt.Errorf("sim: encode reply: %w", err)
+	}
+	if _, err := llm.DecodeReply(string(raw), req.Schema); err != nil {
+		return llm.Response{Model: m.Name()}, fmt.Errorf("%w: sim reply to %q breaks its schema: %v", llm.ErrInvalidOutput, req.Key, err)
+	}
+	u := llm.Usage{PromptTokens: len(prompt) / 4, CompletionTokens: len(raw) / 4}
+	if m.ps.Tokens > 0 {
+		u = llm.Usage{PromptTokens: m.ps.Tokens - m.ps.Tokens/5, CompletionTokens: m.ps.Tokens / 5}
+	}
+	return llm.Response{JSON: raw, Usage: u, Model: m.Name(), Attempts: 1}, nil
+}
+
+func (m *Model) world(seed uint64) *lab.World {
+	w, ok := m.worlds[seed]
+	if !ok {
+		w = lab.NewWorld(seed)
+		m.worlds[seed] = w
+	}
+	return w
+}
+
+// answer builds the reply; m.mu is held. The call kind comes from the schema's shape and name,
+// never from the prompt's wording, so that prompt edits do not change the simulation.
+func (m *Model) answer(req llm.Request, prompt string, w *lab.World) (any, error) {
+	m.stats.Calls++
+	props := map[string]*jsonschema.Schema{}
+	if req.Schema != nil {
+		props = req.Schema.Properties
+	}
+	_, hasCode := props["code"]
+	_, hasHyp := props["hypotheses"]
+	_, hasPlan := props["plan"]
+	_, hasSummary := props["summary"]
+	hasCode = hasCode && len(props) == 2 && (hasPlan || hasSummary)
+	name := req.SchemaName
+	if name == "" {
+		name = req.Purpose
+	}
+	switch {
+	case hasHyp:
+		return m.gradient(req, prompt, w)
+	case hasCode && hasPlan:
+		cur := lab.DefaultConfig
+		if m.rng.Float64() < 0.5 {
+			code, summary := m.implement(cur, m.randomChange(cur))
+			return map[string]string{"plan": "draft: " + summary, "code": code}, nil
+		}
+		return map[string]string{"plan": "draft: the default configuration", "code": lab.Code(cur, false)}, nil
+	case hasCode:
+		cur, bug, err := lab.ParseCode(prompt)
+		if err != nil {
+			cur, bug = lab.DefaultConfig, false
+		}
+		switch {
+		case name == "debug" || strings.HasPrefix(name, "fix") || bug:
+			return m.repair(cur, bug), nil
+		case name == "update":
+			ch, ok := m.pending[stepPrefix(req.Key)]
+			if !ok {
+				ch, ok = lastMarker(prompt)
+			}
+			if !ok {
+				ch = m.randomChange(cur)
+			}
+			code, summary := m.implement(cur, ch)
+			return map[string]string{"summary": summary, "code": code}, nil
+		default: // "improve" and any other call for code: a change without diagnosis
+			code, summary := m.implement(cur, m.randomChange(cur))
+			return map[string]string{"summary": summary, "code": code}, nil
+		}
+	}
+	m.stats.Generic++
+	cur, _, _ := lab.ParseCode(prompt)
+	return fill(req.Schema, "", lab.Code(cur, false)), nil
+}
+
+func stepPrefix(key string) string {
+	if i := strings.LastIndex(key, "/"); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+func lastMarker(prompt string) (lab.Change, bool) {
+	all := marker.FindAllStringSubmatch(prompt, -1)
+	for i := len(all) - 1; i >= 0; i-- {
+		if ch, err := lab.ParseChange(all[i][1]); err == nil {
+			return ch, true
+		}
+	}
+	return lab.Change{}, false
+}
+
+func (m *Model) randomChange(c lab.Config) lab.Change {
+	all := c.Changes()
+	return all[m.rng.IntN(len(all))]
+}
+
+// gradient names the truly best change with probability P, else a plausible wrong one: half
+// the time the change that looks best on validation (often a trap), half the time any other.
+func (m *Model) gradient(req llm.Request, prompt string, w *lab.World) (any, error) {
+	cur, _, err := lab.ParseCode(prompt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sim gradient for %q: the prompt shows no lab solution: %v", llm.ErrInvalidOutput, req.Key, err)
+	}
+	m.stats.Gradients++
+	best := w.BestChange(cur)
+	pick := best
+	if m.rng.Float64() < m.ps.P {
+		m.stats.GradientsBest++
+	} else {
+		var others []lab.Change
+		for _, ch := range cur.Changes() {
+			if ch != best {
+				others = append(others, ch)
+			}
+		}
+		worked, failed := evidence(prompt, cur)
+		if len(others) > 1 {
+			var fresh []lab.Change
+			for _, ch := range others {
+				if !failed[ch] {
+					fresh = append(fresh, ch)
+				}
+			}
+			if len(fresh) > 0 {
+				others = fresh
+			}
+		}
+		pick = others[m.rng.IntN(len(others))]
+		switch r := m.rng.Float64(); {
+		case len(worked) > 0 && r < 0.5:
+			// Unsure of its own diagnosis, it follows what worked elsewhere.
+			pick = worked[m.rng.IntN(len(worked))]
+		case r < 0.75:
+			// It is fooled by what looks best on validation (often a trap).
+			for _, ch := range others {
+				if w.Validation(cur.Apply(ch)) > w.Validation(cur.Apply(pick)) {
+					pick = ch
+				}
+			}
+		}
+	}
+	m.pending[stepPrefix(req.Key)] = pick
+	hyps := []lab.Change{pick}
+	for _, ch := range m.rng.Perm(len(cur.Changes())) {
+		if len(hyps) == 3 {
+			break
+		}
+		if c := cur.Changes()[ch]; c != pick {
+			hyps = append(hyps, c)
+		}
+	}
+	var challenges, hypotheses []map[string]any
+	for i, ch := range hyps {
+		s := 5
+		if i == 0 {
+			s = 9
+		}
+		dim := lab.Dimensions[ch.Dim].Name
+		challenges = append(challenges, map[string]any{
+			"statement": fmt.Sprintf("the %s choice %q limits the score", dim, cur.Get(ch.Dim)),
+			"evidence":  "validation accuracy of the current configuration " + cur.Key(),
+			"category":  "history-driven", "metric_impact": "should raise validation accuracy",
+		})
+		hypotheses = append(hypotheses, map[string]any{
+			"challenge": i, "component": component(dim),
+			"statement": fmt.Sprintf("set %s [lab:%s]", ch, ch),
+			"scores":    map[string]int{"alignment": s, "impact": s, "novelty": s, "feasibility": s, "risk_reward": s},
+		})
+	}
+	return map[string]any{
+		"analysis":   "simulated diagnosis of configuration " + cur.Key(),
+		"challenges": challenges, "hypotheses": hypotheses,
+	}, nil
+}
+
+func component(dim string) string {
+	switch dim {
+	case "features", "model", "ensemble", "data":
+		return dim
+	}
+	return "model"
+}
+
+// implement makes the change correctly with probability Q; otherwise half the time it leaves
+// a bug and half the time changes nothing while claiming the change.
+func (m *Model) implement(cur lab.Config, ch lab.Change) (code, summary string) {
+	m.stats.Implemented++
+	summary = fmt.Sprintf("set %s [lab:%s]", ch, ch)
+	switch r := m.rng.Float64(); {
+	case r < m.ps.Q:
+		m.stats.ImplementedOK++
+		return lab.Code(cur.Apply(ch), false), summary
+	case r < m.ps.Q+(1-m.ps.Q)/2:
+		return lab.Code(cur.Apply(ch), true), summary
+	default:
+		return lab.Code(cur, false), summary
+	}
+}
+
+// repair removes a simulated bug with probability Q.
+func (m *Model) repair(cur lab.Config, bug bool) map[string]string {
+	m.stats.Repairs++
+	if !bug || m.rng.Float64() < m.ps.Q {
+		m.stats.RepairsOK++
+		return map[string]string{"summary": "fixed the failing line", "code": lab.Code(cur, false)}
+	}
+	return map[string]string{"summary": "attempted a fix", "code": lab.Code(cur, true)}
+}
+
+// fill answers a schema the sim does not know with the simplest valid value; a "code" field
+// gets the current solution.
+func fill(s *jsonschema.Schema, name, code string) any {
+	if s == nil {
+		return map[string]any{}
+	}
+	if len(s.Enum) > 0 {
+		return s.Enum[0]
+	}
+	typ := s.Type
+	if typ == "" && len(s.Types) > 0 {
+		typ = s.Types[0]
+	}
+	switch typ {
+	case "object":
+		out := map[string]any{}
+		for k, p := range s.Properties {
+			out[k] = fill(p, k, code)
+		}
+		return out
+	case "array":
+		n := 0
+		if s.MinItems != nil {
+			n = *s.MinItems
+		}
+		out := make([]any, n)
+		for i := range out {
+			out[i] = fill(s.Items, name, code)
+		}
+		return out
+	case "integer", "number":
+		if s.Minimum != nil {
+			return *s.Minimum
+		}
+		return 1
+	case "boolean":
+		return false
+	case "string":
+		if name == "code" {
+			return code
+		}
+		return "simulated"
+	}
+	return nil
+}
+
+// evidence reads the history a prompt shows: changes that worked (this trace's or a sibling's
+// accepted steps, success-memory entries with a gain) and that can still be made to cur, and
+// changes that were tried and failed. Only the sim's own markers count, so the wording around
+// them may change freely.
+func evidence(prompt string, cur lab.Config) (worked []lab.Change, failed map[lab.Change]bool) {
+	failed = map[lab.Change]bool{}
+	seen := map[lab.Change]bool{}
+	for _, line := range strings.Split(prompt, "\n") {
+		ms := marker.FindAllStringSubmatch(line, -1)
+		if ms == nil {
+			continue
+		}
+		bad := strings.Contains(line, "REJECTED") || strings.Contains(line, "FAILED") || strings.Contains(line, "gain -")
+		good := !bad && (strings.Contains(line, "ACCEPTED") || strings.Contains(line, "->") || strings.Contains(line, "gain +"))
+		for _, mm := range ms {
+			ch, err := lab.ParseChange(mm[1])
+			if err != nil {
+				continue
+			}
+			switch {
+			case bad:
+				failed[ch] = true
+			case good && cur[ch.Dim] != ch.Value && !seen[ch]:
+				seen[ch] = true
+				worked = append(worked, ch)
+			}
+		}
+	}
+	return worked, failed
+}
