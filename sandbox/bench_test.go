@@ -266,7 +266,11 @@ func cliArgs(d *Docker, job Job) ([]string, error) {
 		return nil, err
 	}
 	user, _ := d.containerUser()
-	cfg, host := containerSpec(c, d.image, user, nil)
+	scratch, err := newScratch(c.workspace) // like Run's; the benchmark's TempDir removes it
+	if err != nil {
+		return nil, err
+	}
+	cfg, host := containerSpec(c, runSpec{image: d.image, user: user, path: d.path, scratch: scratch.dir, settings: d.settings})
 	args := []string{"run", "--rm",
 		"--network", string(host.NetworkMode),
 		"--cap-drop", "ALL",

@@ -229,7 +229,7 @@ while True:
 		},
 		{
 			name: "process count capped",
-			job: Job{Timeout: 2 * time.Minute, Command: []string{Python, "-c", `
+			job: Job{CPUs: 1, Timeout: 2 * time.Minute, Command: []string{Python, "-c", `
 import os, time, signal
 children = []
 try:
@@ -440,7 +440,7 @@ func TestDockerRejectsBadJobs(t *testing.T) {
 		wantErr  error
 		wantHint string
 	}{
-		{name: "GPUs without allocator", job: Job{Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "WithDockerGPUs"},
+		{name: "GPUs without allocator", job: Job{Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "gpus: 0"},
 		{name: "unknown command", job: Job{Command: []string{"gome-no-such-command"}}, wantErr: ErrCommandNotFound, wantHint: "Command[0]"},
 		{name: "no command", job: Job{}, wantErr: ErrInvalidJob, wantHint: "Command is empty"},
 	}

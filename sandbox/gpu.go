@@ -158,8 +158,8 @@ func (a *GPUAllocator) Acquire(ctx context.Context, n int) (Lease, error) {
 	case n == 0:
 		return Lease{}, nil
 	case n > len(a.gpus):
-		return Lease{}, fmt.Errorf("%w: asked for %d GPU(s) but this machine has %d (%s); lower Job.GPUs",
-			ErrNotEnoughGPUs, n, len(a.gpus), a.deviceList())
+		return Lease{}, fmt.Errorf("%w: asked for %d GPU(s) but this machine has %d (%s); ask for at most %d (gpus: %d), or gpus: 0 to run on the CPU",
+			ErrNotEnoughGPUs, n, len(a.gpus), a.deviceList(), len(a.gpus), len(a.gpus))
 	}
 	req := &gpuRequest{n: n, ready: make(chan []int, 1)}
 	a.mu.Lock()
@@ -270,4 +270,10 @@ func (l Lease) Release() {
 		a.releaseLocked(l.grant.idx)
 		a.grantLocked()
 	})
+}
+
+// noGPUError is the answer to a job that asks for n GPUs on a machine without any: it says so and
+// how to run the job on the CPU instead.
+func noGPUError(n int) error {
+	return fmt.Errorf("%w: the job asks for %d GPU(s) but nvidia-smi finds none here; run it on the CPU with gpus: 0 (Job.GPUs = 0), or move the server to a machine with an NVIDIA GPU", ErrNoGPUAllocator, n)
 }

@@ -23,7 +23,7 @@ func newTestLocal(t *testing.T, opts ...LocalOption) *Local {
 	if _, err := os.Stat(systemPython); err != nil {
 		t.Skipf("local backend tests run real Python programs and need %s: %v", systemPython, err)
 	}
-	l, err := NewLocal(systemPython, nil, opts...)
+	l, err := NewLocal(systemPython, nil, append([]LocalOption{WithLocalHome(t.TempDir())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewLocal(%q): %v", systemPython, err)
 	}
@@ -363,7 +363,7 @@ func TestLocalEnvironmentIsMinimal(t *testing.T) {
 					got[k] = v
 				}
 			}
-			want := map[string]string{"HOME": ws, EnvOutputDir: ws}
+			want := map[string]string{"HOME": l.Home(), EnvOutputDir: ws}
 			if tt.dataDir {
 				want[EnvDataDir] = job.DataDir
 			}
@@ -467,7 +467,7 @@ func TestLocalRejectsBadJobs(t *testing.T) {
 		{name: "env name with =", job: Job{Workspace: ws, Command: []string{"true"}, Env: map[string]string{"A=B": "x"}}, wantErr: ErrInvalidJob, wantHint: "A=B"},
 		{name: "unknown command", job: Job{Workspace: ws, Command: []string{"gome-no-such-command"}}, wantErr: ErrCommandNotFound, wantHint: "PATH"},
 		{name: "missing script path", job: Job{Workspace: ws, Command: []string{"./run.sh"}}, wantErr: ErrCommandNotFound, wantHint: "./run.sh"},
-		{name: "GPUs without allocator", job: Job{Workspace: ws, Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "WithLocalGPUs"},
+		{name: "GPUs without allocator", job: Job{Workspace: ws, Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "gpus: 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

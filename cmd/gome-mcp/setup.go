@@ -32,6 +32,7 @@ type common struct {
 	backend string
 	image   string
 	verbose bool
+	sb      sandboxFlags // --memory, --shm-size, --cpus, --weights-cache, --network (sandbox.go)
 }
 
 func (c *common) register(fs *flag.FlagSet, withModel bool) {
@@ -50,6 +51,7 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.IntVar(&c.gpu, "gpu-slots", -1, "GPU executions that may run at once (default: the number of GPUs found)")
 	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker or local (env GOME_SANDBOX)")
 	fs.StringVar(&c.image, "image", sandbox.DefaultImage, "sandbox image for the docker backend (build it with 'gome-mcp sandbox build')")
+	c.sb.register(fs)
 }
 
 func loadPrices(path string) (map[string]engine.Price, error) {
