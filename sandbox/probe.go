@@ -111,11 +111,18 @@ for m in os.environ.get("GOME_PROBE_MODULES", "").split(","):
     except Exception:
         out["missing"].append(m)
 cpus = float(len(os.sched_getaffinity(0)))
+def read(path):
+    try:
+        return open(path).read().strip()
+    except OSError:
+        return ""
+quota = read("/sys/fs/cgroup/cpu.max").split()  # cgroup v2: "quota period" or "max period"
+if len(quota) != 2:  # cgroup v1
+    quota = [read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
 try:
-    quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
-    if quota != "max":
-        cpus = min(cpus, int(quota) / int(period))
-except (OSError, ValueError):
+    if int(quota[0]) > 0:
+        cpus = min(cpus, int(quota[0]) / int(quota[1]))
+except ValueError:
     pass
 out["cpus"] = cpus
 mem = 0
