@@ -84,6 +84,11 @@ func (o BuildOptions) packages() []string {
 	for _, p := range ImagePackages(o.Suite, o.Slim) {
 		pkgs = append(pkgs, p.Debian)
 	}
+	if !o.Slim {
+		// debootstrap does not resolve virtual packages: python3-pycparser (under soundfile's
+		// cffi) depends on python3-ply-lex-3.10, which only python3-ply provides.
+		pkgs = append(pkgs, "python3-ply")
+	}
 	return append(pkgs, o.ExtraPackages...)
 }
 
@@ -161,9 +166,12 @@ func BuildImage(ctx context.Context, opts BuildOptions) error {
 	cmd.Stdout, cmd.Stderr = progress, progress
 	cmd.Env = []string{"PATH=" + systemPath, "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"}
 	if err := cmd.Run(); err != nil {
-		hint := "check that the mirror " + opts.Mirror + " is reachable and has the suite " + opts.Suite + " and the packages " + strings.Join(opts.packages(), ",")
+		hint := "check that the mirror " + opts.Mirror + " is reachable and has the suite " + opts.Suite
+		if p := progress.Problems(); p != "" {
+			hint = "debootstrap said: " + p + "; " + hint
+		}
 		if log := filepath.Join(root, "debootstrap", "debootstrap.log"); fileExists(log) {
-			hint += "; details in " + log + " (kept only while the build runs: rerun with Output set to see them)"
+			hint += "; rerun with -v to see debootstrap's log (" + log + " goes with the failed build)"
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: interrupted: %w", ErrBuild, ctx.Err())

@@ -24,6 +24,12 @@ type buildProgress struct {
 	total   int // packages the build installs, once known
 	lastOut time.Time
 	partial []byte
+	warned  []string // debootstrap's last warnings and errors ("W: …", "E: …")
+}
+
+// Problems returns debootstrap's last few warnings and errors, for the message of a failed build.
+func (p *buildProgress) Problems() string {
+	return strings.Join(p.warned, " | ")
 }
 
 func newBuildProgress(out, raw io.Writer, now func() time.Time) *buildProgress {
@@ -62,6 +68,16 @@ func (p *buildProgress) Write(b []byte) (int, error) {
 
 // line accounts for one line of debootstrap output.
 func (p *buildProgress) line(line string) {
+	if strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "W: ") {
+		p.warned = append(p.warned, strings.TrimSpace(line))
+		if len(p.warned) > 4 {
+			p.warned = p.warned[len(p.warned)-4:]
+		}
+		if p.out != nil {
+			fmt.Fprintln(p.out, line)
+		}
+		return
+	}
 	for _, s := range debootstrapStages() {
 		if !strings.HasPrefix(line, s.prefix) {
 			continue

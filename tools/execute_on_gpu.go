@@ -87,7 +87,7 @@ func executeOnGPU(d Deps) Tool {
 		})
 		switch {
 		case errors.Is(err, sandbox.ErrNoGPUAllocator), errors.Is(err, sandbox.ErrNotEnoughGPUs):
-			return ExecuteOnGPUOutput{}, userErrorf("%v: this server has no (or too few) GPUs; pass gpus: 0 to run on the CPU", err)
+			return ExecuteOnGPUOutput{}, userErrorf("%v", err) // the sandbox says what the machine has and how to run on the CPU
 		case errors.Is(err, sandbox.ErrGPUsBusy), errors.Is(err, sandbox.ErrInvalidJob), errors.Is(err, sandbox.ErrCommandNotFound):
 			return ExecuteOnGPUOutput{}, userError{err.Error()}
 		case err != nil && ctx.Err() == nil:

@@ -156,7 +156,10 @@ func cmdSandboxBuild(ctx context.Context, args []string, stderr io.Writer) error
 	if *extra != "" {
 		o.ExtraPackages = strings.Split(*extra, ",")
 	}
-	o.Logger = newLogger(stderr, *verbose)
+	o.Logger = slog.New(slog.DiscardHandler) // the progress lines say where the build stands
+	if *verbose {
+		o.Logger = newLogger(stderr, true)
+	}
 	start := time.Now()
 	if *cuda {
 		image := cmp.Or(o.Image, sandbox.CUDAImage)
