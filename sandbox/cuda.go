@@ -74,9 +74,17 @@ func BuildCUDAImage(ctx context.Context, opts CUDABuildOptions) error {
 	return nil
 }
 
-// readBuildStream copies the build's output lines to w and returns the error the build reports.
+// readBuildStream copies the build's output lines to w and returns the error the build reports,
+// with the last lines before it (where pip says why it failed).
 func readBuildStream(r io.Reader, w io.Writer) error {
 	dec := json.NewDecoder(bufio.NewReader(r))
+	var last []string
+	fail := func(msg string) error {
+		if len(last) == 0 {
+			return errors.New(msg)
+		}
+		return fmt.Errorf("%s; the build's last lines: %s", msg, strings.Join(last, " | "))
+	}
 	for {
 		var msg struct {
 			Stream      string `json:"stream"`
@@ -93,11 +101,19 @@ func readBuildStream(r io.Reader, w io.Writer) error {
 		}
 		switch {
 		case msg.ErrorDetail.Message != "":
-			return errors.New(msg.ErrorDetail.Message)
+			return fail(msg.ErrorDetail.Message)
 		case msg.Error != "":
-			return errors.New(msg.Error)
+			return fail(msg.Error)
 		case msg.Stream != "":
 			fmt.Fprint(w, msg.Stream)
+			for line := range strings.Lines(msg.Stream) {
+				if line = strings.TrimSpace(line); line != "" {
+					last = append(last, line)
+				}
+			}
+			if len(last) > 5 {
+				last = last[len(last)-5:]
+			}
 		case msg.Status != "":
 			fmt.Fprintln(w, msg.Status)
 		}

@@ -201,6 +201,9 @@ func cmdSandboxCheck(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
+	if _, err := c.sb.settings(c.home); err != nil {
+		return err
+	}
 	rep, err := sandbox.Check(ctx)
 	if rep.DockerVersion != "" {
 		fmt.Fprintf(stdout, "docker: %s (API %s) at %s\n", rep.DockerVersion, rep.APIVersion, rep.DockerHost)
@@ -220,6 +223,9 @@ func cmdSandboxCheck(ctx context.Context, args []string, stdout, stderr io.Write
 	problems := rep.Problems
 	if *probe && (err == nil || c.backend == backendLocal) {
 		env, perr := probeEnvironment(ctx, &c, stderr)
+		if errors.Is(perr, sandbox.ErrInvalidJob) {
+			return perr // a flag to fix
+		}
 		if perr != nil {
 			problems = append(problems, perr.Error())
 		} else {
