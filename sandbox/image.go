@@ -165,6 +165,11 @@ func BuildImage(ctx context.Context, opts BuildOptions) error {
 	cmd := exec.CommandContext(ctx, debootstrap, args...)
 	cmd.Stdout, cmd.Stderr = progress, progress
 	cmd.Env = []string{"PATH=" + systemPath, "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"}
+	// debootstrap is a shell script whose downloads and dpkg runs are its children: an interrupted
+	// build must stop all of them, not only the script, or they keep the output open and running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
 		hint := "check that the mirror " + opts.Mirror + " is reachable and has the suite " + opts.Suite
 		if p := progress.Problems(); p != "" {
