@@ -111,7 +111,7 @@ func NewDocker(ctx context.Context, image string, logger *slog.Logger, opts ...D
 		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %s is not on this machine; build it with `gome-mcp sandbox build` (no registry is used), or name another with --image", ErrImageNotFound, image)
 		}
-		return nil, fmt.Errorf("%w: inspecting image %s: %w", ErrDockerUnavailable, image, err)
+		return nil, fmt.Errorf("%w: inspecting image %s: %w; check that `docker info` answers, or use the local backend (--sandbox local)", ErrDockerUnavailable, image, err)
 	}
 	d := &Docker{cli: cli, image: image, imageID: inspected.ID, path: systemPath, logger: logger, uid: os.Geteuid(), gid: os.Getegid(), owner: ownerID()}
 	if cfg := inspected.Config; cfg != nil {
@@ -127,7 +127,7 @@ func NewDocker(ctx context.Context, image string, logger *slog.Logger, opts ...D
 	info, err := cli.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		_ = cli.Close()
-		return nil, fmt.Errorf("%w: asking the daemon for its memory and CPUs: %w", ErrDockerUnavailable, err)
+		return nil, fmt.Errorf("%w: asking the daemon for its memory and CPUs: %w; check that `docker info` answers, or use the local backend (--sandbox local)", ErrDockerUnavailable, err)
 	}
 	if d.settings, err = MachineSettings(d.settings, info.Info.MemTotal, info.Info.NCPU); err != nil {
 		_ = cli.Close()
@@ -148,7 +148,7 @@ func newDockerClient(ctx context.Context) (*client.Client, error) {
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		_ = cli.Close()
-		return nil, fmt.Errorf("%w: the daemon at %s does not answer (%w); start Docker (systemctl start docker), check DOCKER_HOST and your access to the socket, or use the local backend", ErrDockerUnavailable, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w: the daemon at %s does not answer (%w); start Docker (systemctl start docker), check DOCKER_HOST and your access to the socket, or use the local backend (--sandbox local)", ErrDockerUnavailable, cli.DaemonHost(), err)
 	}
 	return cli, nil
 }
@@ -209,7 +209,7 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 		if errdefs.IsNotFound(err) {
 			return res, fmt.Errorf("%w: %s: %w; build it with `gome-mcp sandbox build`", ErrImageNotFound, d.image, err)
 		}
-		return res, fmt.Errorf("%w: creating the container: %w", ErrStart, err)
+		return res, fmt.Errorf("%w: creating the container: %w; check --memory, --shm-size and --cpus against what this Docker host has (docker info)", ErrStart, err)
 	}
 	id := created.ID
 	logger := d.logger.With("backend", BackendDocker, "container", shortID(id))
@@ -255,7 +255,11 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
 			return res, fmt.Errorf("%w: %q in image %s: %w; check Command[0] (relative paths start at /workspace)", ErrCommandNotFound, c.Command[0], d.image, err)
 		}
-		return res, fmt.Errorf("%w: starting the container: %w", ErrStart, err)
+		hint := "check the limits (--memory, --shm-size, --cpus) and the mounts (--weights-cache)"
+		if len(devices) > 0 {
+			hint = "Docker could not give the container its GPU(s) " + strings.Join(devices, ",") + ": install the NVIDIA Container Toolkit (docker run --gpus all must work), or run on the CPU with gpus: 0"
+		}
+		return res, fmt.Errorf("%w: starting the container: %w; %s", ErrStart, err, hint)
 	}
 	logger.Debug("sandbox job started", "command", c.Command, "workspace", c.workspace)
 	var peak atomic.Int64

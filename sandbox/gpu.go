@@ -43,7 +43,7 @@ func DiscoverGPUs(ctx context.Context) ([]GPU, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: nvidia-smi failed (%w): %s; fix the NVIDIA driver or give the GPU list explicitly", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("sandbox: nvidia-smi failed (%w): %s; fix the NVIDIA driver (nvidia-smi must run), or take nvidia-smi out of the server's PATH to run everything on the CPU", err, strings.TrimSpace(stderr.String()))
 	}
 	return parseNvidiaSMI(string(out))
 }
@@ -182,7 +182,7 @@ func (a *GPUAllocator) Acquire(ctx context.Context, n int) (Lease, error) {
 		a.waiting = slices.DeleteFunc(a.waiting, func(r *gpuRequest) bool { return r == req })
 	}
 	a.grantLocked()
-	return Lease{}, fmt.Errorf("%w: waited for %d of %d GPU(s) (%s) to be free: %w",
+	return Lease{}, fmt.Errorf("%w: waited for %d of %d GPU(s) (%s) to be free, but other executions held them: %w; ask for fewer (gpus: N), or stop a run that holds them (stop_run)",
 		ErrGPUsBusy, n, len(a.gpus), a.deviceList(), ctx.Err())
 }
 
