@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -18,8 +19,8 @@ import (
 )
 
 // imageModules returns the Python modules the test image says it offers (LabelModules), skipping
-// the test when the image predates the label.
-func imageModules(t *testing.T, d *Docker) []string {
+// the test when the image predates the label, and a function saying why the image lacks a module.
+func imageModules(t *testing.T, d *Docker) ([]string, func(module string) string) {
 	t.Helper()
 	inspected, err := d.cli.ImageInspect(t.Context(), d.image)
 	if err != nil {
@@ -33,16 +34,29 @@ func imageModules(t *testing.T, d *Docker) []string {
 	if !ok {
 		t.Skipf("image %s has no %s label: it was built before images listed their modules; rebuild it with `gome-mcp sandbox build --slim`", d.image, LabelModules)
 	}
-	return strings.Split(mods, ",")
+	variant, suite := labels[LabelImage], labels[LabelSuite]
+	why := func(module string) string {
+		for _, p := range MLPackages() {
+			switch {
+			case p.Module != module:
+			case variant == "slim" && !p.Slim:
+				return fmt.Sprintf("the slim image %s leaves out %s (%s)", d.image, module, p.Debian)
+			case p.Suites != nil && !slices.Contains(p.Suites, suite):
+				return fmt.Sprintf("Debian %s has no %s, so image %s lacks %s", suite, p.Debian, d.image, module)
+			}
+		}
+		return fmt.Sprintf("image %s (%s) does not offer %s", d.image, variant, module)
+	}
+	return strings.Split(mods, ","), why
 }
 
 func TestDockerImageImportsItsPackages(t *testing.T) {
 	d := newTestDocker(t)
-	offered := imageModules(t, d)
+	offered, why := imageModules(t, d)
 	for _, p := range MLPackages() {
 		t.Run(p.Module, func(t *testing.T) {
 			if !slices.Contains(offered, p.Module) {
-				t.Skipf("image %s leaves out %s (%s): a slim image, or not in this Debian release", d.image, p.Module, p.Debian)
+				t.Skip(why(p.Module))
 			}
 			t.Parallel()
 			labels := testLabels(t)
@@ -80,7 +94,7 @@ func writePNG(t *testing.T, path string) {
 
 func TestDockerSolutionReadsPNG(t *testing.T) {
 	d := newTestDocker(t)
-	offered := imageModules(t, d)
+	offered, why := imageModules(t, d)
 	data := readableDataDir(t, nil)
 	writePNG(t, filepath.Join(data, "img.png"))
 	tests := []struct {
@@ -101,7 +115,7 @@ print(im.shape, im[0, 0].tolist(), im[1, 2].tolist())
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
 			if !slices.Contains(offered, tt.module) {
-				t.Skipf("image %s leaves out %s (the slim image has Pillow only; OpenCV adds about 1 GB)", d.image, tt.module)
+				t.Skip(why(tt.module) + " (OpenCV's libraries would add about 1 GB to the slim image)")
 			}
 			labels := testLabels(t)
 			res, err := d.Run(t.Context(), Job{Workspace: t.TempDir(), DataDir: data, Labels: labels, Timeout: 2 * time.Minute,
@@ -139,13 +153,16 @@ func TestDockerMemoryLimitFitsTheJob(t *testing.T) {
 				t.Fatal(err)
 			}
 			labels := testLabels(t)
-			res, err := d.Run(t.Context(), Job{Workspace: t.TempDir(), MemoryBytes: mem, Labels: labels, Timeout: 3 * time.Minute,
+			// Touching 6 GB page by page takes seconds on a quiet machine and over a minute on a
+			// loaded VM; the timeout only guards against a hang.
+			res, err := d.Run(t.Context(), Job{Workspace: t.TempDir(), MemoryBytes: mem, Labels: labels, Timeout: 8 * time.Minute,
 				Command: []string{Python, "-c", program}})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			if res.OOMKilled != tt.wantOOM || res.ExitCode != tt.wantExit {
-				t.Errorf("OOMKilled %v, exit %d (stdout %q, stderr %q); want %v, %d", res.OOMKilled, res.ExitCode, res.Stdout, res.Stderr, tt.wantOOM, tt.wantExit)
+			if res.OOMKilled != tt.wantOOM || res.ExitCode != tt.wantExit || res.TimedOut {
+				t.Errorf("OOMKilled %v, exit %d, timed out %v after %v (stdout %q, stderr %q); want OOMKilled %v, exit %d",
+					res.OOMKilled, res.ExitCode, res.TimedOut, res.Duration, res.Stdout, res.Stderr, tt.wantOOM, tt.wantExit)
 			}
 			if !tt.wantOOM && res.Stdout != "6000000000\n" {
 				t.Errorf("stdout %q, want the 6 GB allocation's length", res.Stdout)
