@@ -219,6 +219,11 @@ func (c *probeCache) get(ctx context.Context, probe func(context.Context) (Envir
 // system temp folder) and reads its report. gpus is how many GPUs the job leases, so that GPU
 // names and CUDA are seen as a GPU job sees them.
 func probeEnvironment(ctx context.Context, r runner, parent string, gpus int) (Environment, error) {
+	if parent != "" {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return Environment{}, fmt.Errorf("%w: probe workspace in %s: %w; set --home to a writable folder", ErrStart, parent, err)
+		}
+	}
 	ws, err := os.MkdirTemp(parent, "gome-probe-")
 	if err != nil {
 		return Environment{}, fmt.Errorf("%w: probe workspace: %w", ErrStart, err)

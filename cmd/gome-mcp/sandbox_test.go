@@ -26,7 +26,7 @@ func TestSandboxCheckReportsTheEnvironment(t *testing.T) {
 	defer cancel()
 	weights := t.TempDir()
 	cmd := exec.CommandContext(ctx, binary, "sandbox", "check", "--sandbox", "local", "--python", "/usr/bin/python3",
-		"--home", t.TempDir(), "--weights-cache", weights)
+		"--home", filepath.Join(t.TempDir(), "new-home"), "--weights-cache", weights) // a home not made yet, as on first use
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("sandbox check: %v\n%s", err, out)
