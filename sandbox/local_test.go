@@ -557,3 +557,35 @@ func TestLocalMemory(t *testing.T) {
 
 // syscallKill stops a process a failed test left behind.
 func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+func TestLocalHomeKeptScratchRemoved(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "sandbox-home") // created by NewLocal
+	l := newTestLocal(t, WithLocalHome(home))
+	first, second := t.TempDir(), t.TempDir()
+	// Step 1 caches something under HOME and writes a temporary file; step 2, in another
+	// workspace, finds the cache.
+	res, err := l.Run(t.Context(), Job{Workspace: first, Timeout: time.Minute, Command: []string{Python, "-c", `
+import os, tempfile
+os.makedirs(os.path.expanduser("~/.cache/gome-test"), exist_ok=True)
+open(os.path.expanduser("~/.cache/gome-test/model"), "w").write("cached")
+with tempfile.NamedTemporaryFile(delete=False) as f:
+    f.write(b"x")
+print(os.path.dirname(f.name).startswith(os.environ["GOME_OUTPUT_DIR"] + "/.gome-tmp-"))
+`}})
+	if err != nil || res.ExitCode != 0 || res.Stdout != "True\n" {
+		t.Fatalf("step 1: %v, exit %d, stdout %q, stderr %q; want the temporary file in the workspace's scratch folder", err, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(first, ScratchPrefix+"*")); len(left) > 0 {
+		t.Errorf("scratch space left after the job: %v", left)
+	}
+	res, err = l.Run(t.Context(), Job{Workspace: second, Timeout: time.Minute, Command: []string{Python, "-c", `
+import os
+print(open(os.path.expanduser("~/.cache/gome-test/model")).read())
+`}})
+	if err != nil || res.ExitCode != 0 || res.Stdout != "cached\n" {
+		t.Errorf("step 2: %v, exit %d, stdout %q, stderr %q; want the cache of step 1", err, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if l.Home() != home {
+		t.Errorf("Home() = %q, want %q", l.Home(), home)
+	}
+}
