@@ -265,8 +265,10 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 		prelude = append(prelude, `mount --make-rprivate / && mount --bind "$GOME_WEIGHTS" "$GOME_WEIGHTS" && mount -o remount,bind,ro "$GOME_WEIGHTS" "$GOME_WEIGHTS" || exit 125`)
 		env = append(env, "GOME_WEIGHTS="+l.settings.WeightsCache)
 	}
-	if ns.network && ns.mount {
-		prelude = append(prelude, `ip link set lo up 2>/dev/null || true`)
+	if ns.network && !ns.userns && l.isolate.ip != "" {
+		// A new network namespace has its loopback down; local servers (a Dask or Ray cluster,
+		// torch.distributed on one machine) need it. Only root may bring it up.
+		prelude = append(prelude, l.isolate.ip+` link set lo up || exit 125`)
 	}
 	if memory > 0 {
 		prelude = append(prelude, `ulimit -v `+strconv.FormatInt((memory+1023)/1024, 10)+` || exit 125`)

@@ -270,6 +270,14 @@ except OSError as e:
 print("online" if reached or ifaces != ["lo"] else "offline", ifaces)
 `
 
+// loopbackProgram fails unless the job can talk to itself over 127.0.0.1, as local clusters do.
+const loopbackProgram = `
+import socket
+srv = socket.create_server(("127.0.0.1", 0))
+socket.create_connection(srv.getsockname(), timeout=5).sendall(b"hi")
+assert srv.accept()[0].recv(2) == b"hi"
+`
+
 func TestNetworkOnlyWithTheFlag(t *testing.T) {
 	for _, network := range []bool{false, true} {
 		want := "offline"
@@ -292,7 +300,11 @@ func TestNetworkOnlyWithTheFlag(t *testing.T) {
 			if !l.isolate.network {
 				t.Skipf("this machine allows no network namespace for the local backend: %s", l.isolate.reason)
 			}
-			res, err := l.Run(t.Context(), Job{Workspace: t.TempDir(), Timeout: time.Minute, Command: []string{Python, "-c", networkProgram}})
+			program := networkProgram
+			if l.isolate.ip != "" {
+				program = loopbackProgram + program
+			}
+			res, err := l.Run(t.Context(), Job{Workspace: t.TempDir(), Timeout: time.Minute, Command: []string{Python, "-c", program}})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}

@@ -18,6 +18,7 @@ type isolation struct {
 	network       bool   // an empty network namespace per job
 	userns        bool   // the network namespace needs a user namespace (the server is not root)
 	mountReadOnly bool   // a mount namespace in which the weights cache is mounted read-only (root)
+	ip            string // the ip program that brings the job's loopback up (root); "" = none
 	reason        string // why network isolation is not available
 }
 
@@ -36,7 +37,16 @@ func detectIsolation(weights bool) isolation {
 	if err := startTrue(ns.sysProcAttr()); err != nil {
 		return isolation{reason: err.Error()}
 	}
-	return isolation{network: true, userns: !root, mountReadOnly: ns.mount}
+	iso := isolation{network: true, userns: !root, mountReadOnly: ns.mount}
+	if root {
+		for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
+			if isExecutable(p) == nil {
+				iso.ip = p
+				break
+			}
+		}
+	}
+	return iso
 }
 
 // startTrue runs /bin/true with attr and reports whether it could.

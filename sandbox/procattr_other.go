@@ -10,7 +10,7 @@ func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: t
 // isolation is empty off Linux: jobs keep the network and the weights cache is not remounted.
 type isolation struct {
 	network, userns, mountReadOnly bool
-	reason                         string
+	ip, reason                     string
 }
 
 type jobNamespaces struct{ network, mount, userns bool }
