@@ -181,10 +181,10 @@ if pid == 0:
 open("child.pid", "w").write(str(pid))
 time.sleep(300)
 `},
-			timeout:      time.Second,
+			timeout:      3 * time.Second, // time for Python to start and fork on a loaded machine
 			wantTimedOut: true,
 			wantExit:     -1,
-			maxDuration:  3 * time.Second, // the deadline plus at most ~2 s to kill
+			maxDuration:  5 * time.Second, // the deadline plus at most ~2 s to kill
 		},
 		{
 			name:         "timeout kills a shell pipeline",
