@@ -85,9 +85,11 @@ func (o BuildOptions) packages() []string {
 		pkgs = append(pkgs, p.Debian)
 	}
 	if !o.Slim {
-		// debootstrap does not resolve virtual packages: python3-pycparser (under soundfile's
-		// cffi) depends on python3-ply-lex-3.10, which only python3-ply provides.
-		pkgs = append(pkgs, "python3-ply")
+		// debootstrap does not resolve virtual packages, so their providers are listed: on
+		// trixie python3-pycparser (under soundfile's cffi) depends on python3-ply-lex-3.10,
+		// which only python3-ply provides; on bookworm python3-bcrypt (under gensim's
+		// smart-open) on python3-cffi-backend-api-min, which only python3-cffi-backend provides.
+		pkgs = append(pkgs, "python3-ply", "python3-cffi-backend")
 	}
 	return append(pkgs, o.ExtraPackages...)
 }
