@@ -64,9 +64,9 @@ func (e *Engine) Execute(ctx context.Context, in ExecuteInput) (ExecuteResult, e
 		Labels: map[string]string{"gome.tool": "execute_on_gpu"},
 	})
 	switch {
-	case errors.Is(err, sandbox.ErrNoGPUAllocator), errors.Is(err, sandbox.ErrNotEnoughGPUs):
-		return ExecuteResult{}, callerErrorf("%v: this server has no (or too few) GPUs; pass gpus: 0 to run on the CPU", err)
-	case errors.Is(err, sandbox.ErrGPUsBusy), errors.Is(err, sandbox.ErrInvalidJob), errors.Is(err, sandbox.ErrCommandNotFound):
+	case errors.Is(err, sandbox.ErrNoGPUAllocator), errors.Is(err, sandbox.ErrNotEnoughGPUs),
+		errors.Is(err, sandbox.ErrGPUsBusy), errors.Is(err, sandbox.ErrInvalidJob), errors.Is(err, sandbox.ErrCommandNotFound):
+		// The sandbox's message says what the machine has and how to run on the CPU (gpus: 0).
 		return ExecuteResult{}, CallerError(err)
 	case err != nil && ctx.Err() == nil:
 		return ExecuteResult{}, fmt.Errorf("sandbox: %w", err)

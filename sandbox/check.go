@@ -25,7 +25,8 @@ type CheckReport struct {
 type Image struct {
 	Tags      []string
 	ID        string
-	Variant   string // "full", "slim", or "" for an image not built by BuildImage
+	Variant   string // "full", "slim", "cuda", or "" for an image not built by Gome
+	Suite     string // the Debian release of an image BuildImage made
 	SizeBytes int64
 	Created   time.Time
 }
@@ -71,7 +72,7 @@ func Check(ctx context.Context) (CheckReport, error) {
 			continue
 		}
 		report.Images = append(report.Images, Image{
-			Tags: im.RepoTags, ID: im.ID, Variant: variant, SizeBytes: im.Size, Created: time.Unix(im.Created, 0),
+			Tags: im.RepoTags, ID: im.ID, Variant: variant, Suite: im.Labels[LabelSuite], SizeBytes: im.Size, Created: time.Unix(im.Created, 0),
 		})
 	}
 	if !slices.ContainsFunc(report.Images, func(im Image) bool { return slices.Contains(im.Tags, DefaultImage) }) {

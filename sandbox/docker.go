@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,11 +26,15 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Defaults for Docker jobs that leave a limit at 0.
-const (
-	DefaultMemoryBytes = 4 << 30 // per container; swap is disabled, so this is a hard limit
-	DefaultPidsLimit   = 512     // enough for data loaders and BLAS threads, not for a fork bomb
-)
+// DefaultPidsLimit caps the processes and threads of a Docker job with a few CPUs: enough for
+// data loaders and BLAS threads, not for a fork bomb. A job with more CPUs gets 64 per CPU, since
+// thread pools grow with the CPUs. Memory and CPU defaults come from the machine (see Settings).
+const DefaultPidsLimit = 512
+
+// pidsLimit is the process limit of a job with cpus CPUs.
+func pidsLimit(cpus float64) int64 {
+	return max(DefaultPidsLimit, int64(64*math.Ceil(cpus)))
+}
 
 // Paths inside the container.
 const (
@@ -48,19 +54,25 @@ var (
 	ErrImageNotFound = errors.New("sandbox: sandbox image not found")
 )
 
-// Docker runs each job in a fresh container of the sandbox image: no network unless the job asks
-// for it, memory (without swap), CPU and pids limits, a read-only root filesystem with a tmpfs
-// /tmp, all capabilities dropped, a non-root user, the workspace bind-mounted read-write at
-// /workspace and the data read-only at /data, and GPUs only as leased. The container is removed
-// after every job, whatever happened to it. Safe for concurrent use.
+// Docker runs each job in a fresh container of the sandbox image: no network unless the job or
+// the server's Settings ask for it, memory (without swap), shared-memory, CPU and pids limits, a
+// read-only root filesystem, all capabilities dropped, a non-root user, the workspace
+// bind-mounted read-write at /workspace, the data read-only at /data, the weights cache read-only
+// at /weights, scratch space (/tmp) on disk in a folder of the workspace that goes with the job,
+// and GPUs only as leased. The container is removed after every job, whatever happened to it.
+// Safe for concurrent use.
 type Docker struct {
-	cli    *client.Client
-	image  string
-	logger *slog.Logger
-	gpus   *GPUAllocator
-	uid    int // the server's uid; decides the container user (see containerUser)
-	gid    int
-	owner  string // LabelOwner of this process's containers
+	cli      *client.Client
+	image    string
+	imageID  string
+	path     string // the image's PATH (a CUDA image keeps Python in /opt/conda/bin)
+	logger   *slog.Logger
+	gpus     *GPUAllocator
+	settings Settings
+	uid      int // the server's uid; decides the container user (see containerUser)
+	gid      int
+	owner    string // LabelOwner of this process's containers
+	probe    probeCache
 }
 
 // DockerOption configures optional parts of a Docker backend.
@@ -70,6 +82,12 @@ type DockerOption func(*Docker)
 // exactly the leased devices to the container.
 func WithDockerGPUs(alloc *GPUAllocator) DockerOption {
 	return func(d *Docker) { d.gpus = alloc }
+}
+
+// WithDockerSettings sets the limits jobs get by default, the weights cache and the network
+// (see Settings); zero limits are filled from the Docker host's memory and CPUs.
+func WithDockerSettings(s Settings) DockerOption {
+	return func(d *Docker) { d.settings = s }
 }
 
 // NewDocker connects to the Docker daemon named by the environment (DOCKER_HOST, default the
@@ -87,19 +105,39 @@ func NewDocker(ctx context.Context, image string, logger *slog.Logger, opts ...D
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cli.ImageInspect(ctx, image); err != nil {
+	inspected, err := cli.ImageInspect(ctx, image)
+	if err != nil {
 		_ = cli.Close()
 		if errdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: %s is not on this machine; build it with `gome-mcp sandbox build` (no registry is used), or name another image", ErrImageNotFound, image)
+			return nil, fmt.Errorf("%w: %s is not on this machine; build it with `gome-mcp sandbox build` (no registry is used), or name another with --image", ErrImageNotFound, image)
 		}
-		return nil, fmt.Errorf("%w: inspecting image %s: %w", ErrDockerUnavailable, image, err)
+		return nil, fmt.Errorf("%w: inspecting image %s: %w; check that `docker info` answers, or use the local backend (--sandbox local)", ErrDockerUnavailable, image, err)
 	}
-	d := &Docker{cli: cli, image: image, logger: logger, uid: os.Geteuid(), gid: os.Getegid(), owner: ownerID()}
+	d := &Docker{cli: cli, image: image, imageID: inspected.ID, path: systemPath, logger: logger, uid: os.Geteuid(), gid: os.Getegid(), owner: ownerID()}
+	if cfg := inspected.Config; cfg != nil {
+		for _, kv := range cfg.Env {
+			if v, ok := strings.CutPrefix(kv, "PATH="); ok && v != "" {
+				d.path = v
+			}
+		}
+	}
 	for _, opt := range opts {
 		opt(d)
 	}
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("%w: asking the daemon for its memory and CPUs: %w; check that `docker info` answers, or use the local backend (--sandbox local)", ErrDockerUnavailable, err)
+	}
+	if d.settings, err = MachineSettings(d.settings, info.Info.MemTotal, info.Info.NCPU); err != nil {
+		_ = cli.Close()
+		return nil, err
+	}
 	return d, nil
 }
+
+// Settings returns the backend's settings with the machine's defaults filled in.
+func (d *Docker) Settings() Settings { return d.settings }
 
 // newDockerClient connects to the daemon and settles the API version, so that a daemon which is
 // down is reported here, once, with a hint, rather than at the first job.
@@ -110,7 +148,7 @@ func newDockerClient(ctx context.Context) (*client.Client, error) {
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		_ = cli.Close()
-		return nil, fmt.Errorf("%w: the daemon at %s does not answer (%w); start Docker (systemctl start docker), check DOCKER_HOST and your access to the socket, or use the local backend", ErrDockerUnavailable, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w: the daemon at %s does not answer (%w); start Docker (systemctl start docker), check DOCKER_HOST and your access to the socket, or use the local backend (--sandbox local)", ErrDockerUnavailable, cli.DaemonHost(), err)
 	}
 	return cli, nil
 }
@@ -139,8 +177,13 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 		return res, fmt.Errorf("sandbox: job not started: %w", err)
 	}
 	if c.GPUs > 0 && d.gpus == nil {
-		return res, fmt.Errorf("%w: the job asks for %d GPU(s) but the docker backend has no GPU allocator; give NewDocker WithDockerGPUs, or set Job.GPUs to 0", ErrNoGPUAllocator, c.GPUs)
+		return res, noGPUError(c.GPUs)
 	}
+	scratch, err := newScratch(c.workspace)
+	if err != nil {
+		return res, err
+	}
+	defer scratch.remove(d.logger)
 	user, err := d.prepareMounts(c)
 	if err != nil {
 		return res, err
@@ -160,13 +203,13 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 		devices = lease.Devices()
 	}
 
-	cfg, host := containerSpec(c, d.image, user, devices)
+	cfg, host := containerSpec(c, runSpec{image: d.image, user: user, path: d.path, gpus: devices, scratch: scratch.dir, settings: d.settings})
 	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			return res, fmt.Errorf("%w: %s: %w; build it with `gome-mcp sandbox build`", ErrImageNotFound, d.image, err)
 		}
-		return res, fmt.Errorf("%w: creating the container: %w", ErrStart, err)
+		return res, fmt.Errorf("%w: creating the container: %w; check --memory, --shm-size and --cpus against what this Docker host has (docker info)", ErrStart, err)
 	}
 	id := created.ID
 	logger := d.logger.With("backend", BackendDocker, "container", shortID(id))
@@ -212,7 +255,11 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
 			return res, fmt.Errorf("%w: %q in image %s: %w; check Command[0] (relative paths start at /workspace)", ErrCommandNotFound, c.Command[0], d.image, err)
 		}
-		return res, fmt.Errorf("%w: starting the container: %w", ErrStart, err)
+		hint := "check the limits (--memory, --shm-size, --cpus) and the mounts (--weights-cache)"
+		if len(devices) > 0 {
+			hint = "Docker could not give the container its GPU(s) " + strings.Join(devices, ",") + ": install the NVIDIA Container Toolkit (docker run --gpus all must work), or run on the CPU with gpus: 0"
+		}
+		return res, fmt.Errorf("%w: starting the container: %w; %s", ErrStart, err, hint)
 	}
 	logger.Debug("sandbox job started", "command", c.Command, "workspace", c.workspace)
 	var peak atomic.Int64
@@ -380,27 +427,47 @@ func (d *Docker) prepareMounts(c checkedJob) (string, error) {
 	return user, nil
 }
 
+// runSpec is what a job's container needs besides the job itself.
+type runSpec struct {
+	image    string
+	user     string   // uid:gid
+	path     string   // PATH in the container
+	gpus     []string // leased devices
+	scratch  string   // host folder mounted at /tmp; "" = none
+	settings Settings // filled defaults (see MachineSettings)
+}
+
 // containerSpec builds the container for a job. It is kept free of I/O so the isolation settings
 // can be checked in a unit test.
-func containerSpec(c checkedJob, image, user string, gpus []string) (*container.Config, *container.HostConfig) {
+func containerSpec(c checkedJob, spec runSpec) (*container.Config, *container.HostConfig) {
 	argv := slices.Clone(c.Command)
 	if argv[0] == Python {
 		argv[0] = "python3"
 	}
+	network := c.Network || spec.settings.Network
 	vars := map[string]string{
-		"PATH":                    systemPath,
+		"PATH":                    cmp.Or(spec.path, systemPath),
 		"HOME":                    containerWorkspace,
 		"LANG":                    "C.UTF-8",
 		"PYTHONUNBUFFERED":        "1",
 		"PYTHONDONTWRITEBYTECODE": "1",
 		"TMPDIR":                  "/tmp",
 	}
+	if spec.settings.WeightsCache != "" {
+		maps.Copy(vars, weightsEnv(containerWeights, network))
+	}
 	maps.Copy(vars, c.Env)
 	vars[EnvOutputDir] = containerWorkspace
 	mounts := []mount.Mount{{Type: mount.TypeBind, Source: c.workspace, Target: containerWorkspace}}
+	if spec.scratch != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.scratch, Target: "/tmp"})
+	}
 	if c.dataDir != "" {
 		vars[EnvDataDir] = containerData
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.dataDir, Target: containerData, ReadOnly: true})
+	}
+	if spec.settings.WeightsCache != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.settings.WeightsCache, Target: containerWeights, ReadOnly: true})
 	}
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
@@ -412,25 +479,22 @@ func containerSpec(c checkedJob, image, user string, gpus []string) (*container.
 	}
 	labels[LabelManaged] = "true"
 
-	memory := c.MemoryBytes
-	if memory == 0 {
-		memory = DefaultMemoryBytes
+	memory := cmp.Or(c.MemoryBytes, spec.settings.MemoryBytes)
+	cpus := cmp.Or(c.CPUs, spec.settings.CPUs)
+	// /dev/shm is RAM and counts against the memory limit when used; it may take what the job
+	// allows (PyTorch data loaders pass batches through it), never more than the memory itself.
+	shm := min(cmp.Or(c.ShmBytes, spec.settings.ShmBytes, memory/2), memory)
+	pids := pidsLimit(cpus)
+	networkMode := container.NetworkMode("none")
+	if network {
+		networkMode = "bridge"
 	}
-	pids := int64(DefaultPidsLimit)
-	network := container.NetworkMode("none")
-	if c.Network {
-		network = "bridge"
-	}
-	// /dev/shm and /tmp are RAM and count against the memory limit; a quarter each leaves the
-	// program most of it while PyTorch data loaders still get the shared memory they need.
-	tmpSize := memory / 4
 	init := true
 	host := &container.HostConfig{
-		NetworkMode:    network,
+		NetworkMode:    networkMode,
 		ReadonlyRootfs: true,
 		Mounts:         mounts,
-		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=" + strconv.FormatInt(tmpSize, 10)},
-		ShmSize:        tmpSize,
+		ShmSize:        shm,
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		Init:           &init, // reaps orphans and passes signals on, so kills are prompt
@@ -439,23 +503,23 @@ func containerSpec(c checkedJob, image, user string, gpus []string) (*container.
 		Resources: container.Resources{
 			Memory:     memory,
 			MemorySwap: memory, // equal to Memory: no swap, so the limit is real
-			NanoCPUs:   int64(c.CPUs * 1e9),
+			NanoCPUs:   int64(cpus * 1e9),
 			PidsLimit:  &pids,
 		},
 	}
-	if len(gpus) > 0 {
+	if len(spec.gpus) > 0 {
 		host.DeviceRequests = []container.DeviceRequest{{
 			Driver:       "nvidia",
-			DeviceIDs:    slices.Clone(gpus),
+			DeviceIDs:    slices.Clone(spec.gpus),
 			Capabilities: [][]string{{"gpu"}},
 		}}
 	}
 	cfg := &container.Config{
-		Image:        image,
+		Image:        spec.image,
 		Cmd:          argv,
 		Env:          env,
 		WorkingDir:   containerWorkspace,
-		User:         user,
+		User:         spec.user,
 		Labels:       labels,
 		AttachStdout: true,
 		AttachStderr: true,

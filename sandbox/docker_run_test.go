@@ -57,6 +57,15 @@ func assertNoContainerLeft(t *testing.T, d *Docker, labels map[string]string) {
 	}
 }
 
+// assertNoScratchLeft fails the test if a job's scratch folder is still in the workspace.
+func assertNoScratchLeft(t *testing.T, workspace string) {
+	t.Helper()
+	left, err := filepath.Glob(filepath.Join(workspace, ScratchPrefix+"*"))
+	if err != nil || len(left) > 0 {
+		t.Errorf("scratch space left in the workspace: %v %v", left, err)
+	}
+}
+
 // readableDataDir returns a data folder the sandbox user can read, holding files.
 func readableDataDir(t *testing.T, files map[string]string) string {
 	t.Helper()
@@ -173,8 +182,12 @@ try:
 except OSError as e:
     print("ok" if e.errno == 30 else e)
 `},
-		{name: "tmp writable", program: `
-open("/tmp/scratch", "w").write("1"); print("ok" if open("/tmp/scratch").read() == "1" else "tmp broken")
+		{name: "tmp writable, on disk in the workspace", program: `
+import os, glob
+open("/tmp/scratch", "w").write("1")
+mine = glob.glob("/workspace/.gome-tmp-*/scratch")
+fs = [l.split()[2] for l in open("/proc/mounts") if l.split()[1] == "/tmp"]
+print("ok" if open("/tmp/scratch").read() == "1" and len(mine) == 1 and fs != ["tmpfs"] and os.environ["TMPDIR"] == "/tmp" else "tmp: %s %s" % (mine, fs))
 `},
 		{name: "no capabilities", program: `
 cap = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
@@ -188,8 +201,9 @@ print("ok" if flag == "1" else "NoNewPrivs " + flag)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			labels := testLabels(t)
+			ws := t.TempDir()
 			res, err := d.Run(t.Context(), Job{
-				Workspace: t.TempDir(), DataDir: data, Labels: labels, Timeout: time.Minute,
+				Workspace: ws, DataDir: data, Labels: labels, Timeout: time.Minute,
 				Command: []string{Python, "-c", tt.program},
 			})
 			if err != nil {
@@ -199,6 +213,7 @@ print("ok" if flag == "1" else "NoNewPrivs " + flag)
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit 0 and \"ok\"", res.ExitCode, res.Stdout, res.Stderr)
 			}
 			assertNoContainerLeft(t, d, labels)
+			assertNoScratchLeft(t, ws)
 		})
 	}
 }
@@ -229,7 +244,7 @@ while True:
 		},
 		{
 			name: "process count capped",
-			job: Job{Timeout: 2 * time.Minute, Command: []string{Python, "-c", `
+			job: Job{CPUs: 1, Timeout: 2 * time.Minute, Command: []string{Python, "-c", `
 import os, time, signal
 children = []
 try:
@@ -321,6 +336,7 @@ time.sleep(3)
 				t.Errorf("PeakMemoryBytes = %d MiB, above the 256 MiB limit", res.PeakMemoryBytes>>20)
 			}
 			assertNoContainerLeft(t, d, labels)
+			assertNoScratchLeft(t, job.Workspace)
 		})
 	}
 }
@@ -340,7 +356,8 @@ sys.stderr.buffer.write(b"e" * 100000 + b"STDERR-END")
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	res, err := d.Run(t.Context(), Job{Workspace: t.TempDir(), Labels: labels, Timeout: 2 * time.Minute, OutputLimit: 4096, Command: []string{Python, "-c", prog}})
+	ws := t.TempDir()
+	res, err := d.Run(t.Context(), Job{Workspace: ws, Labels: labels, Timeout: 2 * time.Minute, OutputLimit: 4096, Command: []string{Python, "-c", prog}})
 	runtime.ReadMemStats(&after)
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("Run: %v, exit %d, stderr %q", err, res.ExitCode, res.Stderr)
@@ -358,6 +375,7 @@ sys.stderr.buffer.write(b"e" * 100000 + b"STDERR-END")
 		t.Errorf("the server allocated %d MiB while capturing 100 MiB of output, want under 16 MiB", allocated>>20)
 	}
 	assertNoContainerLeft(t, d, labels)
+	assertNoScratchLeft(t, ws)
 }
 
 func TestDockerContextCancelRemovesContainer(t *testing.T) {
@@ -440,7 +458,7 @@ func TestDockerRejectsBadJobs(t *testing.T) {
 		wantErr  error
 		wantHint string
 	}{
-		{name: "GPUs without allocator", job: Job{Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "WithDockerGPUs"},
+		{name: "GPUs without allocator", job: Job{Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "gpus: 0"},
 		{name: "unknown command", job: Job{Command: []string{"gome-no-such-command"}}, wantErr: ErrCommandNotFound, wantHint: "Command[0]"},
 		{name: "no command", job: Job{}, wantErr: ErrInvalidJob, wantHint: "Command is empty"},
 	}

@@ -43,7 +43,7 @@ func DiscoverGPUs(ctx context.Context) ([]GPU, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: nvidia-smi failed (%w): %s; fix the NVIDIA driver or give the GPU list explicitly", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("sandbox: nvidia-smi failed (%w): %s; fix the NVIDIA driver (nvidia-smi must run), or take nvidia-smi out of the server's PATH to run everything on the CPU", err, strings.TrimSpace(stderr.String()))
 	}
 	return parseNvidiaSMI(string(out))
 }
@@ -158,8 +158,8 @@ func (a *GPUAllocator) Acquire(ctx context.Context, n int) (Lease, error) {
 	case n == 0:
 		return Lease{}, nil
 	case n > len(a.gpus):
-		return Lease{}, fmt.Errorf("%w: asked for %d GPU(s) but this machine has %d (%s); lower Job.GPUs",
-			ErrNotEnoughGPUs, n, len(a.gpus), a.deviceList())
+		return Lease{}, fmt.Errorf("%w: asked for %d GPU(s) but this machine has %d (%s); ask for at most %d (gpus: %d), or gpus: 0 to run on the CPU",
+			ErrNotEnoughGPUs, n, len(a.gpus), a.deviceList(), len(a.gpus), len(a.gpus))
 	}
 	req := &gpuRequest{n: n, ready: make(chan []int, 1)}
 	a.mu.Lock()
@@ -182,7 +182,7 @@ func (a *GPUAllocator) Acquire(ctx context.Context, n int) (Lease, error) {
 		a.waiting = slices.DeleteFunc(a.waiting, func(r *gpuRequest) bool { return r == req })
 	}
 	a.grantLocked()
-	return Lease{}, fmt.Errorf("%w: waited for %d of %d GPU(s) (%s) to be free: %w",
+	return Lease{}, fmt.Errorf("%w: waited for %d of %d GPU(s) (%s) to be free, but other executions held them: %w; ask for fewer (gpus: N), or stop a run that holds them (stop_run)",
 		ErrGPUsBusy, n, len(a.gpus), a.deviceList(), ctx.Err())
 }
 
@@ -270,4 +270,10 @@ func (l Lease) Release() {
 		a.releaseLocked(l.grant.idx)
 		a.grantLocked()
 	})
+}
+
+// noGPUError is the answer to a job that asks for n GPUs on a machine without any: it says so and
+// how to run the job on the CPU instead.
+func noGPUError(n int) error {
+	return fmt.Errorf("%w: the job asks for %d GPU(s) but nvidia-smi finds none here; run it on the CPU with gpus: 0 (Job.GPUs = 0), or move the server to a machine with an NVIDIA GPU", ErrNoGPUAllocator, n)
 }

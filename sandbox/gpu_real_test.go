@@ -51,4 +51,19 @@ print("devices", torch.cuda.device_count(), torch.cuda.get_device_name(0), "sum"
 	if alloc.Free() != len(gpus) {
 		t.Errorf("%d of %d GPUs free after the job: the lease was not released", alloc.Free(), len(gpus))
 	}
+
+	// The environment probe leases every GPU and reports them as torch sees them.
+	env, err := l.Environment(ctx)
+	if err != nil {
+		t.Fatalf("Environment: %v", err)
+	}
+	t.Logf("probe:\n%s", env.Prompt())
+	if !env.CUDAAvailable || len(env.GPUs) != len(gpus) || env.CUDA == "" {
+		t.Errorf("probe: CUDA available %v (CUDA %q), %d GPUs %v; want CUDA and the %d GPUs nvidia-smi lists", env.CUDAAvailable, env.CUDA, len(env.GPUs), env.GPUs, len(gpus))
+	}
+	for i, g := range env.GPUs {
+		if g.Name == "" || g.MemoryBytes <= 0 {
+			t.Errorf("probe: GPU %d = %+v, want a name and its memory", i, g)
+		}
+	}
 }

@@ -30,8 +30,10 @@ const SandboxUID = 1000
 
 // Labels Gome puts on what it creates in Docker, so it can find its own images and containers.
 const (
-	LabelManaged = "gome.managed" // "true" on every sandbox container; CleanupOrphans removes them
-	LabelImage   = "gome.sandbox" // the image variant ("full" or "slim") on images BuildImage made
+	LabelManaged = "gome.managed"         // "true" on every sandbox container; CleanupOrphans removes them
+	LabelImage   = "gome.sandbox"         // the image variant ("full", "slim" or "cuda") on sandbox images
+	LabelSuite   = "gome.sandbox.suite"   // the Debian release of an image BuildImage made
+	LabelModules = "gome.sandbox.modules" // the Python modules an image offers, comma-separated
 )
 
 // ErrBuild reports a failed image build; the message says which step failed and how to fix it.
@@ -41,13 +43,14 @@ var ErrBuild = errors.New("sandbox: image build failed")
 // Debian mirror.
 type BuildOptions struct {
 	Image         string       // tag to create; "" = DefaultImage
-	Suite         string       // Debian release; "" = "bookworm"
+	Suite         string       // Debian release, one of Suites(); "" = DefaultSuite
 	Mirror        string       // Debian mirror URL; "" = the one apt on this machine uses, else http://deb.debian.org/debian
-	Slim          bool         // leave out python3-torch and python3-xgboost (a smaller, faster build for CI)
+	Slim          bool         // only numpy, pandas, scipy, scikit-learn and Pillow (a smaller, faster build for CI)
 	ExtraPackages []string     // more Debian packages to install
-	WorkDir       string       // where the root tree is assembled (needs ~3 GB for the full image); "" = the system temp folder
+	WorkDir       string       // where the root tree is assembled (needs ~5 GB for the full image); "" = the system temp folder
 	CacheDir      string       // keep downloaded .deb files here to speed up rebuilds; "" = none
-	Output        io.Writer    // debootstrap's progress; nil = discarded
+	Output        io.Writer    // debootstrap's own output, line by line; nil = discarded
+	Progress      io.Writer    // a few lines on where the build stands (stage, packages, time); nil = none
 	Logger        *slog.Logger // nil = discard
 }
 
@@ -57,7 +60,7 @@ func (o BuildOptions) withDefaults() BuildOptions {
 		o.Image = DefaultImage
 	}
 	if o.Suite == "" {
-		o.Suite = "bookworm"
+		o.Suite = DefaultSuite
 	}
 	if o.Mirror == "" {
 		o.Mirror = systemMirror(o.Suite)
@@ -74,14 +77,30 @@ func (o BuildOptions) withDefaults() BuildOptions {
 	return o
 }
 
-// packages lists the Debian packages the image installs. The heavy ones (torch and xgboost with
-// their dependencies, over a gigabyte) are left out of a slim image.
+// packages lists the Debian packages the image installs (see ImagePackages). The heavy ones
+// (torch, OpenCV and the rest, gigabytes with their libraries) are left out of a slim image.
 func (o BuildOptions) packages() []string {
-	pkgs := []string{"python3", "python3-numpy", "python3-pandas", "python3-sklearn", "python3-scipy"}
+	pkgs := []string{"python3"}
+	for _, p := range ImagePackages(o.Suite, o.Slim) {
+		pkgs = append(pkgs, p.Debian)
+	}
 	if !o.Slim {
-		pkgs = append(pkgs, "python3-xgboost", "python3-torch")
+		// debootstrap does not resolve virtual packages, so their providers are listed: on
+		// trixie python3-pycparser (under soundfile's cffi) depends on python3-ply-lex-3.10,
+		// which only python3-ply provides; on bookworm python3-bcrypt (under gensim's
+		// smart-open) on python3-cffi-backend-api-min, which only python3-cffi-backend provides.
+		pkgs = append(pkgs, "python3-ply", "python3-cffi-backend")
 	}
 	return append(pkgs, o.ExtraPackages...)
+}
+
+// modules lists the Python modules the image offers, for its LabelModules.
+func (o BuildOptions) modules() string {
+	var mods []string
+	for _, p := range ImagePackages(o.Suite, o.Slim) {
+		mods = append(mods, p.Module)
+	}
+	return strings.Join(mods, ",")
 }
 
 // variant names the image flavour for its label.
@@ -99,6 +118,9 @@ func (o BuildOptions) variant() string {
 // device files and chroots), the debootstrap program, access to a Debian mirror, and Docker.
 func BuildImage(ctx context.Context, opts BuildOptions) error {
 	opts = opts.withDefaults()
+	if err := checkSuite(opts.Suite); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w: debootstrap must run as root; run the build with sudo", ErrBuild)
 	}
@@ -127,6 +149,8 @@ func BuildImage(ctx context.Context, opts BuildOptions) error {
 	}()
 
 	start := time.Now()
+	progress := newBuildProgress(opts.Progress, opts.Output, time.Now)
+	progress.Stage("debootstrap " + opts.Suite + " from " + opts.Mirror)
 	args := []string{"--variant=minbase", "--components=main", "--include=" + strings.Join(opts.packages(), ",")}
 	if opts.CacheDir != "" {
 		cache, err := filepath.Abs(opts.CacheDir)
@@ -141,23 +165,37 @@ func BuildImage(ctx context.Context, opts BuildOptions) error {
 	args = append(args, opts.Suite, root, opts.Mirror)
 	opts.Logger.Info("sandbox build: debootstrap", "suite", opts.Suite, "mirror", opts.Mirror, "packages", opts.packages(), "root", root)
 	cmd := exec.CommandContext(ctx, debootstrap, args...)
-	cmd.Stdout, cmd.Stderr = opts.Output, opts.Output
+	cmd.Stdout, cmd.Stderr = progress, progress
 	cmd.Env = []string{"PATH=" + systemPath, "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"}
+	// debootstrap is a shell script whose downloads and dpkg runs are its children: an interrupted
+	// build must stop all of them, not only the script, or they keep the output open and running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
 		hint := "check that the mirror " + opts.Mirror + " is reachable and has the suite " + opts.Suite
-		if log := filepath.Join(root, "debootstrap", "debootstrap.log"); fileExists(log) {
-			hint += "; details in " + log + " (kept only while the build runs: rerun with Output set to see them)"
+		if p := progress.Problems(); p != "" {
+			hint = "debootstrap said: " + p + "; " + hint
 		}
-		return fmt.Errorf("%w: debootstrap: %w; %s", ErrBuild, err, hint)
+		if log := filepath.Join(root, "debootstrap", "debootstrap.log"); fileExists(log) {
+			hint += "; rerun with -v to see debootstrap's log (" + log + " goes with the failed build)"
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: interrupted: %w", ErrBuild, ctx.Err())
+		}
+		return fmt.Errorf("%w: debootstrap: %w; %s (--mirror, --suite)", ErrBuild, err, hint)
 	}
 	opts.Logger.Info("sandbox build: root tree ready", "elapsed", time.Since(start).Round(time.Second))
 
+	progress.Stage("preparing the root tree")
 	if err := prepareRoot(root); err != nil {
 		return fmt.Errorf("%w: preparing the root tree: %w", ErrBuild, err)
 	}
+	progress.Stage("importing into Docker as " + opts.Image)
 	if err := importRoot(ctx, cli, root, opts); err != nil {
 		return err
 	}
+	progress.Stage("done")
 	opts.Logger.Info("sandbox build: image ready", "image", opts.Image, "elapsed", time.Since(start).Round(time.Second))
 	return nil
 }
@@ -236,6 +274,8 @@ func importRoot(ctx context.Context, cli *client.Client, root string, opts Build
 			"ENV PYTHONUNBUFFERED=1",
 			`CMD ["python3"]`,
 			"LABEL " + LabelImage + "=" + opts.variant(),
+			"LABEL " + LabelSuite + "=" + opts.Suite,
+			"LABEL " + LabelModules + "=" + opts.modules(),
 		},
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,10 +18,11 @@ import (
 // Debian mirror and Docker, so it runs only when asked:
 //
 //	GOME_SANDBOX_BUILD=full go test -run TestBuildImage -v -timeout 60m ./sandbox/
-//	GOME_SANDBOX_BUILD=slim ...   (without torch and xgboost)
+//	GOME_SANDBOX_BUILD=slim ...   (numpy, pandas, scipy, scikit-learn, Pillow)
 //
-// GOME_SANDBOX_BUILD_CACHE names a folder to keep downloaded packages in between builds;
-// GOME_SANDBOX_TEST_IMAGE the tag to build (default gome-sandbox:latest).
+// GOME_SANDBOX_BUILD_SUITE picks the Debian release (default trixie); GOME_SANDBOX_BUILD_CACHE
+// names a folder to keep downloaded packages in between builds; GOME_SANDBOX_TEST_IMAGE the tag
+// to build (default gome-sandbox:latest).
 func TestBuildImage(t *testing.T) {
 	variant := os.Getenv("GOME_SANDBOX_BUILD")
 	if variant != "full" && variant != "slim" {
@@ -29,6 +31,7 @@ func TestBuildImage(t *testing.T) {
 	opts := BuildOptions{
 		Image:    testImage(),
 		Slim:     variant == "slim",
+		Suite:    os.Getenv("GOME_SANDBOX_BUILD_SUITE"),
 		CacheDir: os.Getenv("GOME_SANDBOX_BUILD_CACHE"),
 		Output:   t.Output(),
 		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
@@ -40,9 +43,13 @@ func TestBuildImage(t *testing.T) {
 	t.Logf("built %s (%s) in %v", testImage(), variant, time.Since(start).Round(time.Second))
 
 	d := newTestDocker(t)
-	modules := "numpy, pandas, sklearn, scipy"
-	if variant == "full" {
-		modules += ", torch, xgboost"
+	var mods []string
+	for _, p := range ImagePackages(cmp.Or(opts.Suite, DefaultSuite), opts.Slim) {
+		mods = append(mods, p.Module)
+	}
+	modules := strings.Join(mods, ", ")
+	if got, _ := imageModules(t, d); strings.Join(got, ", ") != modules {
+		t.Errorf("image label %s lists %v, want %s", LabelModules, got, modules)
 	}
 	res, err := d.Run(t.Context(), Job{
 		Workspace: t.TempDir(),

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,18 +36,29 @@ const drainTimeout = 2 * time.Second
 //
 // What it enforces: the timeout and context (the whole process group is killed), output caps, a
 // minimal environment (none of the server's variables, so API keys stay out of generated code),
-// Job.MemoryBytes as an address-space limit (RLIMIT_AS, set before the program starts; it counts
-// virtual memory, so be generous with thread-heavy libraries), and GPU visibility through
-// CUDA_VISIBLE_DEVICES when given a GPUAllocator. A memory-limited job that fails with an
-// allocation error (Python's MemoryError and the like) is reported as OOMKilled; PeakMemoryBytes
-// is the largest resident size of the job's processes (getrusage). What it does not: filesystem
-// isolation (DataDir is not made read-only and the job can write outside its workspace), network
-// isolation (Job.Network is ignored), CPU limits (Job.CPUs is ignored) and labels. Use Docker for
-// untrusted code on a machine that matters.
+// Job.MemoryBytes (or Settings.MemoryBytes when given) as an address-space limit (RLIMIT_AS, set
+// before the program starts; it counts virtual memory, so be generous with thread-heavy
+// libraries, and leave it unset for CUDA), GPU visibility through CUDA_VISIBLE_DEVICES when given
+// a GPUAllocator, and no network unless the job or Settings.Network asks for it: each job gets
+// an empty network namespace (as root directly, otherwise inside a user namespace; where the
+// kernel allows neither, NewLocal warns and jobs keep the network). Scratch space (TMPDIR) is a
+// folder of the workspace removed after the job; HOME is one folder kept across jobs (see
+// WithLocalHome), so caches survive from step to step. The weights cache (Settings.WeightsCache)
+// is named by XDG_CACHE_HOME, HF_HOME and TORCH_HOME; a root server also mounts it read-only in
+// the job's own mount namespace, while any other server relies on the folder's permissions. A
+// memory-limited job that fails with an allocation error (Python's MemoryError and the like) is
+// reported as OOMKilled; PeakMemoryBytes is the largest resident size of the job's processes
+// (getrusage). What it does not: filesystem isolation (DataDir is not made read-only and the job
+// can write outside its workspace), CPU and shared-memory limits (Job.CPUs and Job.ShmBytes are
+// ignored) and labels. Use Docker for untrusted code on a machine that matters.
 type Local struct {
-	python string
-	logger *slog.Logger
-	gpus   *GPUAllocator
+	python   string
+	logger   *slog.Logger
+	gpus     *GPUAllocator
+	home     string
+	settings Settings
+	isolate  isolation // how jobs are cut off from the network and the weights cache protected
+	probe    probeCache
 }
 
 // LocalOption configures optional parts of a Local backend.
@@ -57,6 +69,20 @@ type LocalOption func(*Local)
 // cannot crowd a GPU leased to another job.
 func WithLocalGPUs(alloc *GPUAllocator) LocalOption {
 	return func(l *Local) { l.gpus = alloc }
+}
+
+// WithLocalHome makes dir the HOME of every job, created when missing, so that what a job caches
+// under ~ (~/.cache, nltk data, matplotlib's font cache) is there for the next step. Without it
+// HOME is a folder under the user's cache folder (os.UserCacheDir()/gome/sandbox-home).
+func WithLocalHome(dir string) LocalOption {
+	return func(l *Local) { l.home = dir }
+}
+
+// WithLocalSettings sets the memory limit jobs get by default (0 = none: RLIMIT_AS would count
+// CUDA's address space), the weights cache and the network (see Settings). CPU and shared-memory
+// limits are Docker's alone.
+func WithLocalSettings(s Settings) LocalOption {
+	return func(l *Local) { l.settings = s }
 }
 
 // NewLocal returns a Local backend whose Python jobs run with the interpreter python (a path, or
@@ -78,8 +104,54 @@ func NewLocal(python string, logger *slog.Logger, opts ...LocalOption) (*Local, 
 	for _, opt := range opts {
 		opt(l)
 	}
+	if err := l.checkSettings(); err != nil {
+		return nil, err
+	}
+	if l.home == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		l.home = filepath.Join(base, "gome", "sandbox-home")
+	}
+	if l.home, err = filepath.Abs(l.home); err != nil {
+		return nil, fmt.Errorf("%w: HOME folder %s: %w", ErrInvalidJob, l.home, err)
+	}
+	if err := os.MkdirAll(l.home, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: creating the jobs' HOME %s: %w; set --home to a writable folder", ErrInvalidJob, l.home, err)
+	}
+	l.isolate = detectIsolation(l.settings.WeightsCache != "")
+	switch {
+	case l.settings.Network:
+		logger.Warn("local sandbox: jobs may reach the network (--network)")
+	case !l.isolate.network:
+		logger.Warn("local sandbox: this machine lets a job reach the network: it allows neither a network namespace nor a user namespace (pass --network to say you accept it, or use the docker backend)", "reason", l.isolate.reason)
+	}
+	if w := l.settings.WeightsCache; w != "" && !l.isolate.mountReadOnly && writableByMe(w) {
+		logger.Warn("local sandbox: jobs run as the server's user and can write into the weights cache; make it read-only (chmod -R a-w) or run the server as root, which mounts it read-only", "weights_cache", w)
+	}
 	return l, nil
 }
+
+// checkSettings validates the settings and fills in the weights cache's absolute path. Local does
+// not take the machine's memory as a default: RLIMIT_AS counts address space, which CUDA and
+// thread pools reserve by the gigabyte.
+func (l *Local) checkSettings() error {
+	mem := l.settings.MemoryBytes
+	s, err := MachineSettings(l.settings, max(mem, 1), 1)
+	if err != nil {
+		return err
+	}
+	s.MemoryBytes, s.ShmBytes, s.CPUs = mem, 0, 0
+	l.settings = s
+	return nil
+}
+
+// Home returns the HOME every job gets.
+func (l *Local) Home() string { return l.home }
+
+// Settings returns the backend's settings.
+func (l *Local) Settings() Settings { return l.settings }
 
 // DefaultPython is the interpreter Local uses when none is given: GOME_PYTHON if set; else
 // /usr/bin/python3 if it exists (the system Python, where Debian's numpy, pandas and
@@ -149,10 +221,16 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 		return res, fmt.Errorf("sandbox: job not started: %w", err)
 	}
 	if c.GPUs > 0 && l.gpus == nil {
-		return res, fmt.Errorf("%w: the job asks for %d GPU(s) but the local backend has no GPU allocator; give NewLocal WithLocalGPUs, or set Job.GPUs to 0", ErrNoGPUAllocator, c.GPUs)
+		return res, noGPUError(c.GPUs)
 	}
+	scratch, err := newScratch(c.workspace)
+	if err != nil {
+		return res, err
+	}
+	defer scratch.remove(l.logger)
 
-	env := l.environ(c)
+	network := c.Network || l.settings.Network
+	env := l.environ(c, scratch.dir, network)
 	if l.gpus != nil {
 		devices := ""
 		if c.GPUs > 0 {
@@ -174,13 +252,29 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if c.MemoryBytes > 0 {
-		// The limit must be in place before the program's first instruction; setting it on the
-		// started pid (prlimit) would race with the program's own allocations. A shell sets it on
-		// itself and then becomes the program with exec, so the pid, process group and exit
-		// status stay the program's own.
-		kib := strconv.FormatInt((c.MemoryBytes+1023)/1024, 10)
-		argv = append([]string{"/bin/sh", "-c", `ulimit -v "$1" || exit 125; shift; exec "$@"`, "gome-sandbox", kib, path}, argv[1:]...)
+	memory := cmp.Or(c.MemoryBytes, l.settings.MemoryBytes)
+	ns := l.isolate.forJob(network)
+	// Limits and mounts must be in place before the program's first instruction; setting a limit
+	// on the started pid (prlimit) would race with the program's own allocations. A shell sets
+	// them up on itself and then becomes the program with exec, so the pid, process group and
+	// exit status stay the program's own.
+	var prelude []string
+	if ns.mount {
+		// The job's mount namespace starts as a copy of the server's; making it private first
+		// keeps the read-only mount from propagating back to the host.
+		prelude = append(prelude, `mount --make-rprivate / && mount --bind "$GOME_WEIGHTS" "$GOME_WEIGHTS" && mount -o remount,bind,ro "$GOME_WEIGHTS" "$GOME_WEIGHTS" || exit 125`)
+		env = append(env, "GOME_WEIGHTS="+l.settings.WeightsCache)
+	}
+	if ns.network && !ns.userns && l.isolate.ip != "" {
+		// A new network namespace has its loopback down; local servers (a Dask or Ray cluster,
+		// torch.distributed on one machine) need it. Only root may bring it up.
+		prelude = append(prelude, l.isolate.ip+` link set lo up || exit 125`)
+	}
+	if memory > 0 {
+		prelude = append(prelude, `ulimit -v `+strconv.FormatInt((memory+1023)/1024, 10)+` || exit 125`)
+	}
+	if len(prelude) > 0 {
+		argv = append([]string{"/bin/sh", "-c", strings.Join(prelude, "\n") + "\nunset GOME_WEIGHTS\nexec \"$@\"", "gome-sandbox", path}, argv[1:]...)
 		path = "/bin/sh"
 	}
 
@@ -203,7 +297,7 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 		Dir:         c.workspace,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: sysProcAttr(),
+		SysProcAttr: ns.sysProcAttr(),
 	}
 
 	start := time.Now()
@@ -288,7 +382,7 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 	} else if waitErr != nil {
 		return res, fmt.Errorf("sandbox: waiting for pid %d: %w", pid, waitErr)
 	}
-	res.OOMKilled = c.MemoryBytes > 0 && res.ExitCode != 0 && looksOutOfMemory(res.Stderr)
+	res.OOMKilled = memory > 0 && res.ExitCode != 0 && looksOutOfMemory(res.Stderr)
 	l.logger.Debug("sandbox job finished", "backend", BackendLocal, "pid", pid, "exit_code", res.ExitCode,
 		"duration", res.Duration, "timed_out", res.TimedOut, "oom", res.OOMKilled)
 
@@ -302,13 +396,17 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 
 // environ builds the job's whole environment from scratch: the server's own variables may hold
 // API keys and must never reach generated code.
-func (l *Local) environ(c checkedJob) []string {
+func (l *Local) environ(c checkedJob, scratch string, network bool) []string {
 	vars := map[string]string{
 		"PATH":                    filepath.Dir(l.python) + string(filepath.ListSeparator) + systemPath,
-		"HOME":                    c.workspace,
+		"HOME":                    l.home,
 		"LANG":                    "C.UTF-8",
 		"PYTHONUNBUFFERED":        "1",
 		"PYTHONDONTWRITEBYTECODE": "1",
+		"TMPDIR":                  scratch,
+	}
+	if l.settings.WeightsCache != "" {
+		maps.Copy(vars, weightsEnv(l.settings.WeightsCache, network))
 	}
 	maps.Copy(vars, c.Env)
 	vars[EnvOutputDir] = c.workspace

@@ -26,7 +26,7 @@ func newTestLocal(t *testing.T, opts ...LocalOption) *Local {
 	if _, err := os.Stat(systemPython); err != nil {
 		t.Skipf("local backend tests run real Python programs and need %s: %v", systemPython, err)
 	}
-	l, err := NewLocal(systemPython, nil, opts...)
+	l, err := NewLocal(systemPython, nil, append([]LocalOption{WithLocalHome(t.TempDir())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewLocal(%q): %v", systemPython, err)
 	}
@@ -184,10 +184,10 @@ if pid == 0:
 open("child.pid", "w").write(str(pid))
 time.sleep(300)
 `},
-			timeout:      time.Second,
+			timeout:      3 * time.Second, // time for Python to start and fork on a loaded machine
 			wantTimedOut: true,
 			wantExit:     -1,
-			maxDuration:  3 * time.Second, // the deadline plus at most ~2 s to kill
+			maxDuration:  5 * time.Second, // the deadline plus at most ~2 s to kill
 		},
 		{
 			name:         "timeout kills a shell pipeline",
@@ -366,7 +366,7 @@ func TestLocalEnvironmentIsMinimal(t *testing.T) {
 					got[k] = v
 				}
 			}
-			want := map[string]string{"HOME": ws, EnvOutputDir: ws}
+			want := map[string]string{"HOME": l.Home(), EnvOutputDir: ws}
 			if tt.dataDir {
 				want[EnvDataDir] = job.DataDir
 			}
@@ -470,7 +470,7 @@ func TestLocalRejectsBadJobs(t *testing.T) {
 		{name: "env name with =", job: Job{Workspace: ws, Command: []string{"true"}, Env: map[string]string{"A=B": "x"}}, wantErr: ErrInvalidJob, wantHint: "A=B"},
 		{name: "unknown command", job: Job{Workspace: ws, Command: []string{"gome-no-such-command"}}, wantErr: ErrCommandNotFound, wantHint: "PATH"},
 		{name: "missing script path", job: Job{Workspace: ws, Command: []string{"./run.sh"}}, wantErr: ErrCommandNotFound, wantHint: "./run.sh"},
-		{name: "GPUs without allocator", job: Job{Workspace: ws, Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "WithLocalGPUs"},
+		{name: "GPUs without allocator", job: Job{Workspace: ws, Command: []string{"true"}, GPUs: 1}, wantErr: ErrNoGPUAllocator, wantHint: "gpus: 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -560,3 +560,35 @@ func TestLocalMemory(t *testing.T) {
 
 // syscallKill stops a process a failed test left behind.
 func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+func TestLocalHomeKeptScratchRemoved(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "sandbox-home") // created by NewLocal
+	l := newTestLocal(t, WithLocalHome(home))
+	first, second := t.TempDir(), t.TempDir()
+	// Step 1 caches something under HOME and writes a temporary file; step 2, in another
+	// workspace, finds the cache.
+	res, err := l.Run(t.Context(), Job{Workspace: first, Timeout: time.Minute, Command: []string{Python, "-c", `
+import os, tempfile
+os.makedirs(os.path.expanduser("~/.cache/gome-test"), exist_ok=True)
+open(os.path.expanduser("~/.cache/gome-test/model"), "w").write("cached")
+with tempfile.NamedTemporaryFile(delete=False) as f:
+    f.write(b"x")
+print(os.path.dirname(f.name).startswith(os.environ["GOME_OUTPUT_DIR"] + "/.gome-tmp-"))
+`}})
+	if err != nil || res.ExitCode != 0 || res.Stdout != "True\n" {
+		t.Fatalf("step 1: %v, exit %d, stdout %q, stderr %q; want the temporary file in the workspace's scratch folder", err, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(first, ScratchPrefix+"*")); len(left) > 0 {
+		t.Errorf("scratch space left after the job: %v", left)
+	}
+	res, err = l.Run(t.Context(), Job{Workspace: second, Timeout: time.Minute, Command: []string{Python, "-c", `
+import os
+print(open(os.path.expanduser("~/.cache/gome-test/model")).read())
+`}})
+	if err != nil || res.ExitCode != 0 || res.Stdout != "cached\n" {
+		t.Errorf("step 2: %v, exit %d, stdout %q, stderr %q; want the cache of step 1", err, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if l.Home() != home {
+		t.Errorf("Home() = %q, want %q", l.Home(), home)
+	}
+}

@@ -60,8 +60,9 @@ var (
 	ErrCommandNotFound = errors.New("sandbox: command not found")
 	// ErrStart reports that the sandbox could not start the job's process.
 	ErrStart = errors.New("sandbox: cannot start job")
-	// ErrNoGPUAllocator reports a job asking for GPUs from a backend that was given no allocator.
-	ErrNoGPUAllocator = errors.New("sandbox: no GPU allocator configured")
+	// ErrNoGPUAllocator reports a job asking for GPUs on a machine (or backend) that has none to
+	// lease.
+	ErrNoGPUAllocator = errors.New("sandbox: this machine has no GPU")
 )
 
 // Job is one execution: what to run, where, and under which limits.
@@ -72,8 +73,9 @@ type Job struct {
 	Env         map[string]string // extra environment (GOME_DATA_DIR/GOME_OUTPUT_DIR are set by the backend)
 	Timeout     time.Duration     // 0 = no timeout beyond ctx
 	OutputLimit int               // bytes kept (the TAIL) of each of stdout and stderr; 0 = 64 KiB
-	MemoryBytes int64             // 0 = backend default
-	CPUs        float64           // 0 = backend default
+	MemoryBytes int64             // 0 = backend default (Settings.MemoryBytes)
+	ShmBytes    int64             // size of /dev/shm (Docker); 0 = backend default (Settings.ShmBytes)
+	CPUs        float64           // 0 = backend default (Settings.CPUs)
 	GPUs        int               // whole GPUs wanted
 	Network     bool              // false = no network (Docker)
 	Labels      map[string]string // e.g. gome.run, gome.trace, gome.step (Docker labels)
@@ -122,6 +124,9 @@ func (job Job) check() (checkedJob, error) {
 	}
 	if job.MemoryBytes < 0 {
 		return c, fmt.Errorf("%w: MemoryBytes is negative (%d); use 0 for the backend default or a positive byte count", ErrInvalidJob, job.MemoryBytes)
+	}
+	if job.ShmBytes < 0 {
+		return c, fmt.Errorf("%w: ShmBytes is negative (%d); use 0 for the backend default or a positive byte count", ErrInvalidJob, job.ShmBytes)
 	}
 	if job.CPUs < 0 {
 		return c, fmt.Errorf("%w: CPUs is negative (%g); use 0 for the backend default or a positive count", ErrInvalidJob, job.CPUs)

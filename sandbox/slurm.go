@@ -483,11 +483,16 @@ func exceededMemory(stderr string) (int64, bool) {
 	return peak, true
 }
 
+// SlurmDefaultMemoryBytes is the memory a Slurm job asks for when the execution names none: the
+// cluster's nodes are not this machine, so the machine-sized default of the other backends does
+// not apply.
+const SlurmDefaultMemoryBytes = 4 << 30
+
 // sbatchArgs builds the sbatch command line for a job whose script and output live in dir.
 func (s *Slurm) sbatchArgs(c checkedJob, dir, script string) []string {
 	mem := c.MemoryBytes
 	if mem == 0 {
-		mem = DefaultMemoryBytes
+		mem = SlurmDefaultMemoryBytes
 	}
 	cpus := max(1, int(math.Ceil(c.CPUs)))
 	args := []string{

@@ -104,7 +104,7 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"execute_on_gpu neither code nor command", "execute_on_gpu", map[string]any{}, []string{"code", "command"}},
 		{"execute_on_gpu mistyped", "execute_on_gpu", map[string]any{"code": "print(1)", "gpus": "one"}, []string{"gpus", "integer"}},
 		{"execute_on_gpu out of range", "execute_on_gpu", map[string]any{"code": "print(1)", "timeout_seconds": 99999}, []string{"timeout_seconds", "3600"}},
-		{"execute_on_gpu no GPU here", "execute_on_gpu", map[string]any{"code": "print(1)"}, []string{"GPU", "gpus: 0"}},
+		{"execute_on_gpu no GPU here", "execute_on_gpu", map[string]any{"code": "print(1)"}, []string{"has no GPU", "run it on the CPU with gpus: 0"}},
 		{"query_momentum mistyped", "query_momentum", map[string]any{"text": 3}, []string{"text", "string"}},
 		{"query_momentum out of range", "query_momentum", map[string]any{"limit": 1000}, []string{"limit", "1 to 100"}},
 		{"query_momentum bad kind", "query_momentum", map[string]any{"kind": "maybe"}, []string{"maybe", "success, failure or any"}},

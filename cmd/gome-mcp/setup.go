@@ -43,6 +43,7 @@ type common struct {
 	slurm               slurmFlags
 	// memoryURL, when set, keeps the cross-run success memory in PostgreSQL (see memory.go).
 	memoryURL string
+	sb        sandboxFlags // --memory, --shm-size, --cpus, --weights-cache, --network (sandbox.go)
 }
 
 func (c *common) register(fs *flag.FlagSet, withModel bool) {
@@ -67,6 +68,7 @@ func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.backend, "sandbox", os.Getenv("GOME_SANDBOX"), "where solutions run: auto (docker when it answers and has the image, else local), docker, local or slurm (env GOME_SANDBOX)")
 	fs.StringVar(&c.image, "image", sandbox.DefaultImage, "sandbox image for the docker backend (build it with 'gome-mcp sandbox build')")
 	c.slurm.register(fs)
+	c.sb.register(fs)
 }
 
 func loadPrices(path string) (map[string]engine.Price, error) {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSandboxCheckReportsTheEnvironment runs `gome-mcp sandbox check` on the local backend: the
+// probe's report names the Python, the CPUs this machine has, the network as off and the weights
+// cache given.
+func TestSandboxCheckReportsTheEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the probe runs a real Python job; skipped under -short")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skipf("the local probe needs /usr/bin/python3: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	weights := t.TempDir()
+	cmd := exec.CommandContext(ctx, binary, "sandbox", "check", "--sandbox", "local", "--python", "/usr/bin/python3",
+		"--home", filepath.Join(t.TempDir(), "new-home"), "--weights-cache", weights) // a home not made yet, as on first use
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sandbox check: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"environment:\n",
+		"Sandbox (local): Python 3.",
+		"Installed: numpy ",
+		"Resources per execution: " + strconv.Itoa(runtime.NumCPU()) + " CPUs",
+		"GPUs: none; run on the CPU.",
+		"read-only cache at " + weights,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sandbox check output lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(got, "Network: off") && !strings.Contains(got, "allows neither a network namespace") {
+		t.Errorf("sandbox check says the network is on without --network, and no warning why:\n%s", got)
+	}
+}
+
+// TestSandboxFlagErrorsNameTheFlag checks that bad sandbox settings fail before anything runs,
+// with the flag to fix.
+func TestSandboxFlagErrorsNameTheFlag(t *testing.T) {
+	endToEnd(t)
+	missing := filepath.Join(t.TempDir(), "no-such-cache")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "memory not a size", args: []string{"sandbox", "check", "--sandbox", "local", "--memory", "lots"}, want: "--memory"},
+		{name: "shm larger than memory", args: []string{"sandbox", "check", "--sandbox", "local", "--memory", "1g", "--shm-size", "2g"}, want: "--shm-size"},
+		{name: "negative cpus", args: []string{"sandbox", "check", "--sandbox", "local", "--cpus", "-2"}, want: "--cpus"},
+		{name: "missing weights cache", args: []string{"sandbox", "check", "--sandbox", "local", "--weights-cache", missing}, want: "--weights-cache"},
+		{name: "unknown suite", args: []string{"sandbox", "build", "--suite", "sid"}, want: "--suite trixie"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			args := tt.args
+			if args[1] == "check" {
+				args = append(args, "--home", t.TempDir())
+			}
+			cmd := exec.CommandContext(ctx, binary, args...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("gome-mcp %s succeeded; want an error naming %s:\n%s", strings.Join(tt.args, " "), tt.want, out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("error does not name %s:\n%s", tt.want, out)
+			}
+		})
+	}
+}
