@@ -84,6 +84,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	active map[string]context.CancelCauseFunc
+
+	jobs jobs
 }
 
 // Option configures an Engine.

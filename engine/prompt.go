@@ -122,6 +122,9 @@ func gradientMessages(v view, best *memory.Step) []llm.Message {
 	if m := memorySection(v.memory); m != "" {
 		b.WriteString("\n\n" + m)
 	}
+	if s := steerSection(v.steer); s != "" {
+		b.WriteString("\n\n" + s)
+	}
 	if v.st.mergeStage() {
 		if merged := siblingSuccesses(v); merged != "" {
 			b.WriteString("\n\n## Merge stage\nThe run is in its last part. Other traces found these improvements; prefer hypotheses that merge their best ideas into this trace's best solution:\n" + merged)

@@ -87,6 +87,8 @@ type StepDetail struct {
 	Gradient  *Gradient `json:"gradient,omitempty"`
 	Outcome   Outcome   `json:"outcome"`
 	Workspace string    `json:"workspace"`
+	// Steer are the user's notes the step's gradient was given (steer.go).
+	Steer []string `json:"steer,omitempty"`
 }
 
 // Page selects part of a run's steps: Limit 0 means all from Offset on.
@@ -213,7 +215,11 @@ func (e *Engine) ViewStep(ctx context.Context, runID, stepID string) (StepDetail
 	if err != nil {
 		return StepDetail{}, err
 	}
-	return stepDetail(s, index), nil
+	d := stepDetail(s, index)
+	if d.Steer, err = e.stepSteer(ctx, runID, stepID); err != nil {
+		return StepDetail{}, err
+	}
+	return d, nil
 }
 
 func stepDetail(s memory.Step, index map[string]int) StepDetail {
