@@ -9,7 +9,7 @@ import (
 
 // GetSolutionInput are get_solution's arguments.
 type GetSolutionInput struct {
-	RunID  string `json:"run_id" jsonschema:"the run, as returned by start_run or list_runs"`
+	RunID       string `json:"run_id" jsonschema:"the run, as returned by start_run or list_runs"`
 	StepID      string `json:"step_id,omitempty" jsonschema:"a step of the run (get_run lists them); default: the run's best validated solution"`
 	IncludeCode bool   `json:"include_code,omitempty" jsonschema:"also return main.py inline (up to 6,000 characters; default false: the result links to it)"`
 }

@@ -2,8 +2,8 @@ package tools
 
 import (
 	"context"
-	"strings"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"

@@ -19,10 +19,10 @@ type ResumeRunInput struct {
 
 // ResumeRunOutput is resume_run's result.
 type ResumeRunOutput struct {
-	RunID     string `json:"run_id"`
-	TaskID    string `json:"task_id"`
-	Status    string `json:"status"`
-	StepsDone int    `json:"steps_done" jsonschema:"steps already completed, which the resumed run keeps"`
+	RunID     string  `json:"run_id"`
+	TaskID    string  `json:"task_id"`
+	Status    string  `json:"status"`
+	StepsDone int     `json:"steps_done" jsonschema:"steps already completed, which the resumed run keeps"`
 	MaxSteps  int     `json:"max_steps" jsonschema:"steps each trace may now take"`
 	Budget    float64 `json:"budget_seconds" jsonschema:"the run's wall-clock budget now"`
 	Message   string  `json:"message"`
