@@ -17,7 +17,7 @@ type ComputeGradientInput struct {
 	Mode     string           `json:"mode,omitempty" jsonschema:"client (default): return what a diagnosis needs so that you write the gradient yourself; server: Gome's own model writes it; sampling: Gome asks your client's model through MCP sampling"`
 	Gradient *engine.Gradient `json:"gradient,omitempty" jsonschema:"a gradient you wrote: it is checked against the schema and the chosen hypothesis returned; pass it to apply_update to record it with the step"`
 	// IncludePrompt adds the messages Gome would send its own model, which repeat the context.
-	IncludePrompt bool `json:"include_prompt,omitempty" jsonschema:"client mode: also return the messages Gome would send its own model (they repeat the context; default false)"`
+	IncludePrompt bool `json:"include_prompt,omitempty" jsonschema:"client mode: also return the messages and the JSON schema Gome's own model gets (they repeat the context and apply_update's gradient argument; default false)"`
 	WaitSeconds   *int `json:"wait_seconds,omitempty" jsonschema:"server mode: wait up to this many seconds (0 to 40, default 20) for the model before answering with the job; follow it with get_job"`
 }
 
@@ -59,7 +59,7 @@ func (o ComputeGradientOutput) next() string { return o.Next }
 
 func computeGradient(d Deps) Tool {
 	tool := mcp.NewTool("compute_gradient",
-		mcp.WithDescription("Diagnose a trace's best solution (the gradient). mode client returns at once everything a diagnosis needs (best code, output, score, momentum, sibling traces, the user's steering notes and the JSON schema) so that you write the gradient yourself; mode server has Gome's model write it, which can take minutes, so it runs as a job: the call answers within wait_seconds (default 20, at most 40) and get_job follows it; mode sampling asks your own model through MCP sampling, where your client offers it, and takes as long as your model does. Pass a gradient to have it checked (at once). Nothing changes until apply_update."),
+		mcp.WithDescription("Diagnose a trace's best solution (the gradient). mode client returns at once everything a diagnosis needs (task, best code and output, score, momentum, sibling traces, the user's steering notes; the prompt and schema with include_prompt) so that you write the gradient yourself; mode server has Gome's model write it, which can take minutes, so it runs as a job: the call answers within wait_seconds (default 20, at most 40) and get_job follows it; mode sampling asks your own model through MCP sampling, where your client offers it, and takes as long as your model does. Pass a gradient to have it checked (at once). Nothing changes until apply_update."),
 		mcp.WithInputSchema[ComputeGradientInput](),
 		mcp.WithOutputSchema[ComputeGradientOutput](),
 		annotations("Compute a gradient", true, false, false, true),
@@ -82,12 +82,12 @@ func computeGradient(d Deps) Tool {
 			if err != nil {
 				return ComputeGradientOutput{}, err
 			}
-			next := "write a gradient that matches context.schema, then call apply_update with it and the complete new main.py"
+			next := "write a gradient (apply_update's gradient argument describes it), then call apply_update with it and the complete new main.py"
 			if gc.Kind == engine.KindDraft {
 				next = "the trace has no valid solution yet: write a first main.py following context.contract and call apply_update with it as code"
 			}
 			if !in.IncludePrompt {
-				gc.Prompt = nil
+				gc.Prompt, gc.Schema = nil, nil
 			}
 			return ComputeGradientOutput{Mode: "client", Context: gc, Next: next}, nil
 		case "server":

@@ -16,7 +16,7 @@ import (
 // ResultBudget is the most bytes of structured content a tool result carries by default (the
 // JSON of get_run, get_step, get_solution, ...), so that a client that counts tokens (Claude
 // Code warns at 10k, cuts at 25k) never gets a result it has to cut. The one exception is
-// compute_gradient in client mode, which carries the best main.py whole on top of it.
+// compute_gradient in client mode, which carries the task and the best main.py whole on top of it.
 const ResultBudget = 8 << 10
 
 const (

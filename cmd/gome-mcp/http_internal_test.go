@@ -117,7 +117,7 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 			callCtx, cancel := context.WithCancel(ctx)
 			errc := make(chan error, 1)
 			go func() {
-				_, err := cs.CallTool(callCtx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle", "wait_seconds": 600}})
+				_, err := cs.CallTool(callCtx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle", "wait_seconds": 40}})
 				errc <- err
 			}()
 			eventually(t, "the server to start waiting", func() bool { return serverWaiting() })

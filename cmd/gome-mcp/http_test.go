@@ -371,7 +371,7 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 	// Wait for the draft with a long-waiting get_run that reports progress.
 	var v tools.RunView
 	for len(v.Steps) == 0 {
-		params := &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 60}}
+		params := &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 40}}
 		params.SetProgressToken("draft")
 		r, err := cs.CallTool(ctx, params)
 		if err != nil || r.IsError {
