@@ -91,10 +91,12 @@ type StepDetail struct {
 	Steer []string `json:"steer,omitempty"`
 }
 
-// Page selects part of a run's steps: Limit 0 means all from Offset on.
+// Page selects part of a run's steps: Limit 0 means all from Offset on. Tail, when set, selects
+// the last Tail steps instead.
 type Page struct {
 	Offset int
 	Limit  int
+	Tail   int
 }
 
 // ListRuns lists the newest runs first.
@@ -117,7 +119,7 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if strings.TrimSpace(runID) == "" {
 		return RunView{}, callerErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
 	}
-	if page.Offset < 0 || page.Limit < 0 {
+	if page.Offset < 0 || page.Limit < 0 || page.Tail < 0 {
 		return RunView{}, callerErrorf("%w: step page offset %d, limit %d: use 0 or more", ErrInvalidConfig, page.Offset, page.Limit)
 	}
 	rec, err := e.readRun(ctx, runID)
@@ -151,6 +153,9 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 		return RunView{}, fmt.Errorf("list steps: %w", err)
 	}
 	v.TotalSteps = len(steps)
+	if page.Tail > 0 {
+		page.Offset, page.Limit = max(len(steps)-page.Tail, 0), page.Tail
+	}
 	for i, s := range steps {
 		sv := stepView(s, index)
 		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {

@@ -157,7 +157,7 @@ func viewRun(ctx context.Context, d Deps, id string, since, limit *int) (RunView
 	if limit != nil {
 		n = *limit
 	}
-	page := engine.Page{Limit: 1}
+	page := engine.Page{Tail: n}
 	if first >= 0 {
 		page = engine.Page{Offset: first, Limit: n}
 	}
@@ -167,9 +167,6 @@ func viewRun(ctx context.Context, d Deps, id string, since, limit *int) (RunView
 	}
 	if first < 0 {
 		first = max(run.TotalSteps-n, 0)
-		if run, err = d.Engine.ViewRun(ctx, id, engine.Page{Offset: first, Limit: n}); err != nil {
-			return RunView{}, err
-		}
 	}
 	v := RunView{
 		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: run.Status,
