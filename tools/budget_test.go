@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,48 @@ func BenchmarkGetRun(b *testing.B) {
 			}
 			b.ReportMetric(float64(bytes), "result-bytes")
 		})
+	}
+}
+
+// TestListTasks lists the example tasks and, with the MLE-bench registry as the checkout, its
+// competitions, paging under the budget.
+func TestListTasks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	repo := "../../shared/mlebench-registry"
+	e.deps.Tasks = engine.TaskCatalog{ExamplesDir: "../examples/tasks", MLEBenchRepo: repo, MLEBenchData: t.TempDir()}
+	cs := e.connect(t, "", nil)
+	out := decode[ListTasksOutput](t, "list_tasks", callTool(t, cs, "list_tasks", map[string]any{"source": "example"}))
+	byID := map[string]engine.TaskEntry{}
+	for _, x := range out.Tasks {
+		byID[x.ID] = x
+	}
+	if bc, ok := byID["breast-cancer"]; !ok || bc.Metric != "auc" || !strings.HasSuffix(bc.Dir, "breast-cancer") || bc.Problem != "" {
+		t.Fatalf("examples: %+v; want breast-cancer with its metric and folder", out.Tasks)
+	}
+	if _, err := os.Stat(repo + "/mlebench/competitions"); err != nil {
+		t.Skipf("no MLE-bench registry at %s (%v): the competitions part needs it", repo, err)
+	}
+	seen := 0
+	for offset := 0; ; {
+		res := callTool(t, cs, "list_tasks", map[string]any{"source": "mlebench", "offset": offset})
+		raw, _ := json.Marshal(res.StructuredContent)
+		if len(raw) > ResultBudget {
+			t.Errorf("list_tasks result of %d bytes", len(raw))
+		}
+		page := decode[ListTasksOutput](t, "list_tasks", res)
+		for _, x := range page.Tasks {
+			if x.Source != "mlebench" || x.Metric == "" || x.Prepared {
+				t.Errorf("competition %+v: want its metric, not prepared (empty data folder)", x)
+			}
+		}
+		seen += len(page.Tasks)
+		if page.NextOffset == nil {
+			break
+		}
+		offset = *page.NextOffset
+	}
+	if seen < 70 {
+		t.Errorf("%d competitions listed; the registry holds 75", seen)
 	}
 }

@@ -138,6 +138,9 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"resume_run add_steps out of range", "resume_run", map[string]any{"run_id": "run-done", "add_steps": 5000}, []string{"add_steps", "0 to 1000"}},
 		{"resume_run add_steps mistyped", "resume_run", map[string]any{"run_id": "run-done", "add_steps": "more"}, []string{"add_steps", "integer"}},
 		{"resume_run negative budget", "resume_run", map[string]any{"run_id": "run-done", "add_budget_seconds": -5}, []string{"add_budget_seconds", "0 to"}},
+		{"list_tasks bad source", "list_tasks", map[string]any{"source": "kaggle"}, []string{"kaggle", "example, mlebench"}},
+		{"list_tasks negative offset", "list_tasks", map[string]any{"offset": -1}, []string{"offset", "0 or more"}},
+		{"list_tasks mistyped", "list_tasks", map[string]any{"prepared": "yes"}, []string{"prepared", "true or false"}},
 		{"resume_run extend without a model", "resume_run", map[string]any{"run_id": "run-done", "add_steps": 2}, []string{"GOME_MODEL"}},
 	}
 	for _, tt := range tests {
