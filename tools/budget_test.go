@@ -151,3 +151,47 @@ func TestListTasks(t *testing.T) {
 		t.Errorf("%d competitions listed; the registry holds 75", seen)
 	}
 }
+
+// TestSubscribedRunSendsUpdates: a client subscribed to a run's resource is told when the run
+// records a step, and no more once it unsubscribes.
+func TestSubscribedRunSendsUpdates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	e.seedRun(t, "run-live", 1, finishedSteps[:1], memory.RunRunning)
+	updates := make(chan string, 10)
+	// 2025-11-25: the 2026-07-28 revision removed resources/subscribe (mcp-go answers it with
+	// "method not found" there).
+	cs := e.connect(t, "2025-11-25", &sdk.ClientOptions{ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) {
+		updates <- r.Params.URI
+	}})
+	if cs.InitializeResult().Capabilities.Resources == nil || !cs.InitializeResult().Capabilities.Resources.Subscribe {
+		t.Fatal("the server does not announce resource subscriptions")
+	}
+	ctx := context.Background()
+	const uri = "gome://runs/run-live"
+	if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	// The watch begins in the background: record a new step now and then until the update
+	// arrives (a step recorded before the watch began is not news to it).
+	var got string
+	deadline := time.After(20 * time.Second)
+	for i := 1; got == ""; i++ {
+		if err := e.store.RecordStep(ctx, memory.Step{ID: fmt.Sprintf("run-live-t0-s%d", i), RunID: "run-live", TraceID: "run-live-t0", Index: i, Kind: "improve",
+			Code: "print(1)", Score: score(0.95), Decision: string(engine.Rejected)}, false); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got = <-updates:
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no notifications/resources/updated after %d new steps", i)
+		}
+	}
+	if got != uri {
+		t.Fatalf("update for %q, want %q", got, uri)
+	}
+	if err := cs.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+}

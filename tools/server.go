@@ -81,13 +81,16 @@ type Deps struct {
 // NewServer returns an MCP server exposing Gome's tools, resources and prompt. It serves any
 // transport: stdio and streamable HTTP wrap the same server.
 func NewServer(d Deps, version string) *server.MCPServer {
+	subs := newSubscriptions(d)
 	s := server.NewMCPServer("gome", version,
 		server.WithToolCapabilities(false),
-		server.WithResourceCapabilities(false, false),
+		server.WithResourceCapabilities(true, false),
+		server.WithHooks(subs.hooks()),
 		server.WithPromptCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions(instructions),
 	)
+	subs.srv = s
 	s.EnableSampling()
 	for _, t := range All(d) {
 		s.AddTool(t.Tool, t.Handler)
