@@ -64,7 +64,7 @@ func computeGradient(d Deps) Tool {
 		mcp.WithOutputSchema[ComputeGradientOutput](),
 		annotations("Compute a gradient", true, false, false, true),
 	)
-	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ComputeGradientInput) (ComputeGradientOutput, error) {
+	return Tool{Tool: tool, Handler: samplingGradientHandler(d, handler(func(ctx context.Context, in ComputeGradientInput) (ComputeGradientOutput, error) {
 		if strings.TrimSpace(in.RunID) == "" {
 			return ComputeGradientOutput{}, userErrorf("run_id is required: pass the run_id that start_run returned")
 		}
@@ -110,15 +110,9 @@ func computeGradient(d Deps) Tool {
 				return out, nil
 			}
 			return ComputeGradientOutput{Mode: in.Mode, Next: job.Next, Job: &job}, nil
-		case "sampling":
-			var err error
-			if ctx, err = withSampling(ctx); err != nil {
-				return ComputeGradientOutput{}, err
-			}
-			return serverGradient(ctx, d, in)
 		}
 		return ComputeGradientOutput{}, userErrorf("mode is %q: use client, server or sampling", in.Mode)
-	})}
+	}))}
 }
 
 // serverGradient has a model (the server's, or the client's through sampling) diagnose a trace.

@@ -208,3 +208,22 @@ func (e *env) seedRun(t testing.TB, id string, traces int, steps []seedStep, sta
 func traceName(runID string, i int) string { return runID + "-t" + itoa(i) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// stepOf follows an apply_update job (its first answer is res) until the step is taken and
+// returns the step.
+func stepOf(t *testing.T, cs *sdk.ClientSession, res *sdk.CallToolResult) ApplyUpdateOutput {
+	t.Helper()
+	job := decode[JobOutput](t, "apply_update", res)
+	for job.State == "running" {
+		job = decode[JobOutput](t, "get_job", callTool(t, cs, "get_job", map[string]any{"job_id": job.JobID, "wait_seconds": 30}))
+	}
+	if job.State != "done" {
+		t.Fatalf("apply_update job %s: %s", job.State, job.Error)
+	}
+	raw, _ := json.Marshal(job.Result)
+	var step ApplyUpdateOutput
+	if err := json.Unmarshal(raw, &step); err != nil {
+		t.Fatalf("job result: %v\n%s", err, raw)
+	}
+	return step
+}
