@@ -71,6 +71,10 @@ type Config struct {
 	Client bool `json:"client,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
+	// SubmissionOut is a file the run's best submission is written to, atomically, after every
+	// step that improves the run's best, and once more when the run ends with its final choice:
+	// a harness that kills the run at its deadline finds the best so far there ("": none).
+	SubmissionOut string `json:"submission_out,omitempty"`
 }
 
 // Defaults for a run, from the settings (settings.go); each is a starting point, not a tuned
@@ -125,7 +129,7 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case c.TaskDir == "":
-		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer")
+		return bad("task is required: pass the path of a task folder, e.g. examples/tasks/breast-cancer, or an MLE-bench competition id (start_run's mlebench, the CLI's --mlebench)")
 	case c.Strategy != StrategyGradient && c.Strategy != StrategyTree && c.Strategy != StrategyAuto:
 		return bad("unknown strategy %q: use gradient, tree or auto", c.Strategy)
 	case !SettingTraces.allows(c.Traces):

@@ -69,6 +69,7 @@ var errStopped = errors.New("stopped by user")
 // Engine runs optimization runs in the background and records them in the store.
 type Engine struct {
 	store   *memory.Store
+	success SuccessMemory // the cross-run success memory: store unless WithSuccessMemory
 	model   Model
 	sandbox Sandbox
 	home    string
@@ -124,6 +125,7 @@ func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Opti
 		slots:   newSlots(1, 0),
 		active:  map[string]context.CancelCauseFunc{},
 	}
+	e.success = store
 	for _, o := range opts {
 		o(e)
 	}
@@ -264,6 +266,9 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 		return memory.Run{}, fmt.Errorf("task path %q: %w", cfg.TaskDir, err)
 	}
 	cfg.TaskDir = abs
+	if cfg.SubmissionOut, err = submissionOutPath(cfg.SubmissionOut); err != nil {
+		return memory.Run{}, err
+	}
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return memory.Run{}, taskError{err}

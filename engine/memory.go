@@ -10,9 +10,23 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
 )
+
+// SuccessMemory is the cross-run success memory as the engine uses it: candidates to rank for a
+// gradient, the changes it records, and the uses it credits. The home's SQLite store
+// (memory.Store) is one; a PostgreSQL memory shared by many machines (memory.Postgres) is another.
+type SuccessMemory interface {
+	ranking.Candidates
+	RecordMomentum(ctx context.Context, e memory.Entry) error
+	RecordMomentumUse(ctx context.Context, entryID, stepID string, helped bool) error
+}
+
+// WithSuccessMemory keeps the cross-run success memory in m instead of the store's own tables; run
+// records stay in the store. The caller closes m after the engine.
+func WithSuccessMemory(m SuccessMemory) Option { return func(e *Engine) { e.success = m } }
 
 // memoryEntriesShown is how many entries of the cross-run success memory a gradient sees.
 const memoryEntriesShown = 5
@@ -22,7 +36,7 @@ const memoryIDLen = 8
 
 // recall retrieves the success memory of earlier runs that best fits this task and the trace's
 // best solution. Entries of the current run are left out: the prompt already shows them.
-func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []memory.Ranked {
+func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []ranking.Ranked {
 	if !st.cfg.memoryShown() {
 		return nil
 	}
@@ -30,15 +44,15 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 	if best != nil {
 		text += " " + best.Hypothesis
 	}
-	q := memory.MomentumQuery{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
+	q := ranking.Query{Text: text, ExcludeRunID: st.run.ID, Limit: memoryEntriesShown}
 	if st.fingerprint != nil {
 		q.Fingerprint = st.fingerprint
 	}
-	found, err := e.store.QueryMomentum(ctx, q)
+	found, err := ranking.Rank(ctx, e.success, q)
 	if err == nil && len(found) == 0 && q.Text != "" {
 		// No text match: fall back to what worked on similar tasks.
 		q.Text = ""
-		found, err = e.store.QueryMomentum(ctx, q)
+		found, err = ranking.Rank(ctx, e.success, q)
 	}
 	if err != nil {
 		e.logger.Warn("query success memory", "run", st.run.ID, "err", err)
@@ -48,7 +62,7 @@ func (e *Engine) recall(ctx context.Context, st *runState, best *memory.Step) []
 }
 
 // memorySection shows retrieved entries in a prompt, each with a short id a hypothesis can cite.
-func memorySection(found []memory.Ranked) string {
+func memorySection(found []ranking.Ranked) string {
 	if len(found) == 0 {
 		return ""
 	}
@@ -63,7 +77,7 @@ func memorySection(found []memory.Ranked) string {
 }
 
 // citedEntries maps the ids a hypothesis cites back to the entries that were shown.
-func citedEntries(h Hypothesis, shown []memory.Ranked) []string {
+func citedEntries(h Hypothesis, shown []ranking.Ranked) []string {
 	var ids []string
 	for _, c := range h.FromMemory {
 		c = strings.Trim(strings.TrimSpace(c), "[]")
@@ -104,7 +118,7 @@ func (e *Engine) recordSuccess(ctx context.Context, st *runState, step memory.St
 	if en.Summary == "" {
 		en.Summary = step.Reason
 	}
-	if err := e.store.RecordMomentum(context.WithoutCancel(ctx), en); err != nil {
+	if err := e.success.RecordMomentum(context.WithoutCancel(ctx), en); err != nil {
 		e.logger.Warn("record success memory", "step", step.ID, "err", err)
 	}
 }

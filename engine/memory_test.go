@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/llm"
-	"github.com/gome-agent/gome/memory"
 )
 
 const diabetes = "../examples/tasks/diabetes"
@@ -49,7 +49,7 @@ func TestMomentumAcrossRuns(t *testing.T) {
 	if first.Accepted != 2 {
 		t.Fatalf("first run accepted %d steps, want the draft and the update", first.Accepted)
 	}
-	remembered, err := store.QueryMomentum(ctx, memory.MomentumQuery{RunID: first.RunID})
+	remembered, err := ranking.Rank(ctx, store, ranking.Query{RunID: first.RunID})
 	if err != nil || len(remembered) != 1 {
 		t.Fatalf("first run's success memory: %v, %v; want its one accepted change", remembered, err)
 	}

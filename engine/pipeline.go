@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 )
 
@@ -35,7 +36,7 @@ type direction struct {
 	gradient *Gradient
 	chosen   *Hypothesis
 	pick     int // index of chosen in gradient's hypotheses
-	shown    []memory.Ranked
+	shown    []ranking.Ranked
 }
 
 // change is what the update stage produced.
@@ -260,7 +261,7 @@ func (e *Engine) remember(ctx context.Context, call caller, step memory.Step, be
 	e.recordSuccess(ctx, st, step, best, componentOf(StepKind(step.Kind), dir.chosen), ch.summary, int(call.tokens.Load()))
 	if dir.chosen != nil {
 		for _, id := range citedEntries(*dir.chosen, dir.shown) {
-			if err := e.store.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
+			if err := e.success.RecordMomentumUse(context.WithoutCancel(ctx), id, step.ID, accepted); err != nil {
 				e.logger.Warn("record success-memory use", "entry", id, "step", step.ID, "err", err)
 			}
 		}
@@ -273,6 +274,9 @@ func (e *Engine) commit(ctx context.Context, st *runState, trace int, step memor
 	step.FinishedAt = time.Now().UTC()
 	if err := e.store.RecordStep(context.WithoutCancel(ctx), step, best); err != nil {
 		return step, fmt.Errorf("record step: %w", err)
+	}
+	if best {
+		e.exportBest(ctx, st) // before the decision is announced: whoever hears it finds the file
 	}
 	e.emit(ctx, Event{Kind: EventDecision, RunID: st.run.ID, Trace: trace, Step: step.Index, StepID: step.ID,
 		Message: step.Decision + ": " + step.Reason, Score: step.Score})

@@ -131,6 +131,7 @@ func (e *Engine) report(runCtx context.Context, st *runState, reason StopReason)
 			return nil, fmt.Errorf("keep best %s: %w", f, err)
 		}
 	}
+	e.writeSubmissionOut(st, *best) // the final choice, which a re-run may have changed
 	if st.task.AnswersPath != "" {
 		graded, err := st.task.Grade(rep.Best.Submission)
 		if err != nil && !errors.Is(err, task.ErrNoAnswers) {

@@ -48,6 +48,8 @@ type runState struct {
 
 	mu       sync.Mutex
 	inflight map[int]string // trace index -> hypothesis it is trying now
+	// exportMu orders the writes of the best submission to submission_out.
+	exportMu sync.Mutex
 }
 
 // elapsed is the budget the run has spent, earlier executions included.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/llm"
 	"github.com/gome-agent/gome/memory"
 )
@@ -68,8 +69,8 @@ type view struct {
 	trace   int
 	history []memory.Step
 	all     []memory.Step
-	memory  []memory.Ranked // success memory of earlier runs shown to the gradient
-	steer   []SteerNote     // the user's notes the gradient must consider (steer.go)
+	memory  []ranking.Ranked // success memory of earlier runs shown to the gradient
+	steer   []SteerNote      // the user's notes the gradient must consider (steer.go)
 }
 
 // newStep prepares the next step of a trace: its identity and a clean workspace.

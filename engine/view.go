@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	textclip "github.com/gome-agent/gome/internal/clip"
 	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
@@ -556,7 +557,7 @@ func (e *Engine) awaitEnd(ctx context.Context, runID string) (memory.Run, error)
 }
 
 // MemoryEntry is one entry of the success memory with why it ranked where it did.
-type MemoryEntry = memory.Ranked
+type MemoryEntry = ranking.Ranked
 
 // The kinds of success-memory entries a query can ask for.
 const (
@@ -588,7 +589,7 @@ func (e *Engine) QueryMemory(ctx context.Context, in MemoryQuery) ([]MemoryEntry
 	default:
 		return nil, callerErrorf("kind is %q: use success, failure or any", in.Kind)
 	}
-	q := memory.MomentumQuery{Text: in.Text, TaskID: in.TaskID, RunID: in.RunID, Component: in.Component, Kind: in.Kind, Limit: in.Limit}
+	q := ranking.Query{Text: in.Text, TaskID: in.TaskID, RunID: in.RunID, Component: in.Component, Kind: in.Kind, Limit: in.Limit}
 	if in.TaskDir != "" {
 		t, err := task.Load(in.TaskDir)
 		if err != nil {
@@ -600,8 +601,8 @@ func (e *Engine) QueryMemory(ctx context.Context, in MemoryQuery) ([]MemoryEntry
 		}
 		q.Fingerprint = &fp
 	}
-	found, err := e.store.QueryMomentum(ctx, q)
-	if errors.Is(err, memory.ErrInvalidEntry) {
+	found, err := ranking.Rank(ctx, e.success, q)
+	if errors.Is(err, memory.ErrInvalidQuery) {
 		return nil, CallerError(err)
 	}
 	if err != nil {

@@ -46,6 +46,10 @@ func MomentumComponents() []string {
 // wrapping error names the field and how to fix it.
 var ErrInvalidEntry = errors.New("invalid momentum entry")
 
+// ErrInvalidQuery reports a momentum query with a field to fix (an unknown
+// kind or component, text without words); the wrapping error names it.
+var ErrInvalidQuery = errors.New("invalid momentum query")
+
 // failureSummaryMax bounds a failure's summary (its reason), in characters:
 // failures are noise once the next success arrives, and a long stack trace
 // would crowd successes out of a prompt.
@@ -398,16 +402,14 @@ func (s *Store) RecordMomentumUse(ctx context.Context, entryID, stepID string, h
 	return nil
 }
 
-// MomentumQuery selects and ranks entries. Text and Fingerprint rank; the
-// other fields filter.
+// MomentumQuery selects entries: Text searches, the other fields filter.
+// ExportMomentum writes every entry it selects; MomentumCandidates hands
+// the best of them to a ranker.
 type MomentumQuery struct {
 	// Text is free text matched against hypothesis, summary and component
 	// with SQLite FTS5 (porter stemming: "encoding" finds "encoded"); "" for
 	// no text match.
 	Text string `json:"text,omitempty"`
-	// Fingerprint ranks entries from similar tasks higher; it excludes
-	// nothing.
-	Fingerprint *task.Fingerprint `json:"fingerprint,omitempty"`
 	// Component, TaskID and RunID keep only entries with that value.
 	Component string `json:"component,omitempty"`
 	TaskID    string `json:"task_id,omitempty"`
@@ -418,149 +420,69 @@ type MomentumQuery struct {
 	// Kind is MomentumSuccess (the default, ""), MomentumFailure or
 	// MomentumAny.
 	Kind string `json:"kind,omitempty"`
-	// Limit is how many entries to return: 10 when 0, at most 100 (larger
-	// values are lowered to 100).
-	Limit int `json:"limit,omitempty"`
 }
 
-// Ranked is one entry QueryMomentum returned, with its score and why it
-// scored so.
-type Ranked struct {
-	Entry Entry   `json:"entry"`
-	Score float64 `json:"score"`
-	// Why reads like "text match 0.82 (bm25), same modality, metric and
-	// target type, gain +0.12, 3 days old, helped 2 of 3 uses".
-	Why string `json:"why"`
+// CandidateQuery asks MomentumCandidates for the entries a ranker should
+// score: those passing the filters, pre-selected by text relevance (with
+// Text) or by fingerprint and age (without).
+type CandidateQuery struct {
+	MomentumQuery
+	// Near, with Similarity, pre-selects entries of the tasks most alike to
+	// Near, newest first among equally alike ones; without it the newest
+	// entries are taken. Text queries ignore it: the ranker weighs it.
+	Near       *task.Fingerprint
+	Similarity func(a, b task.Fingerprint) float64
+	// Pool is how many candidates at most to return (100 when 0).
+	Pool int
+	// Enough is how many entries matching every word of Text are enough;
+	// when fewer match, entries matching any word fill up the pool.
+	Enough int
 }
 
-// Ranking. A query's score for an entry is
-//
-//	score = relevance × (0.5 + trust)
-//	relevance = weighted mean of the signals the query has:
-//	    text        0.5  bm25 of the match, divided by the best match's (when Text is set)
-//	    fingerprint 0.3  FingerprintSimilarity to the query's (when Fingerprint is set)
-//	    recency     0.1  0.5^(age / 30 days)
-//	    gain        0.1  (1 + tanh(3 × gain)) / 2
-//	trust = (helped + 1) / (uses + 2)
-//
-// Relevance decides what an entry is about; trust multiplies it, from 0.5×
-// the relevance up to 1.5× it, so an entry shown often that rarely helped
-// sinks below a comparable one that did (or is untried: trust 0.5, factor
-// 1.0), whatever its age or gain.
+// TextMatch says how a candidate's text relevance was measured.
+type TextMatch string
+
 const (
-	weightText        = 0.5
-	weightFingerprint = 0.3
-	weightRecency     = 0.1
-	weightGain        = 0.1
-	recencyHalfLife   = 30 * 24 * time.Hour
-	gainSharpness     = 3.0
-
-	defaultMomentumLimit = 10
-	maxMomentumLimit     = 100
-	// Candidates ranked in Go per query: SQL pre-ranks by bm25 (or by
-	// fingerprint and age without text) and hands over this many.
-	minCandidates       = 100
-	candidatesPerResult = 10
+	// MatchBM25: Text is the entry's bm25 relevance (higher is better).
+	MatchBM25 TextMatch = "bm25"
+	// MatchAll and MatchSome: the words were too common for bm25 to be
+	// affordable; Text is 1 for an entry matching every word and 0.5 for
+	// one matching some.
+	MatchAll  TextMatch = "all words"
+	MatchSome TextMatch = "some words"
 )
 
-// FingerprintSimilarity scores how alike two task fingerprints are, from 0
-// to 1: modality 0.3, metric 0.25, target type 0.2, rows class 0.15, columns
-// class 0.1, each earned when equal (and half of a size class's share when
-// the classes are adjacent). Empty fields are unknown and never match.
-func FingerprintSimilarity(a, b task.Fingerprint) float64 {
-	sim, _ := fingerprintMatch(a, b)
-	return sim
+// Candidate is an entry a query selected with its raw text relevance.
+type Candidate struct {
+	Entry Entry
+	// Text is the relevance to the query's Text (0 without Text), measured
+	// as Match says: only comparable between candidates of one query.
+	Text  float64
+	Match TextMatch
 }
 
-// fingerprintMatch also says in words what matched.
-func fingerprintMatch(a, b task.Fingerprint) (float64, string) {
-	var sim float64
-	var same, near []string
-	eq := func(x, y string, w float64, name string) {
-		if x != "" && x == y {
-			sim += w
-			same = append(same, name)
-		}
-	}
-	size := func(classes []string, x, y string, w float64, name string) {
-		i, j := slices.Index(classes, x), slices.Index(classes, y)
-		switch {
-		case i < 0 || j < 0:
-		case i == j:
-			sim += w
-			same = append(same, name)
-		case i-j == 1 || j-i == 1:
-			sim += w / 2
-			near = append(near, name)
-		}
-	}
-	eq(a.Modality, b.Modality, 0.3, "modality")
-	eq(a.Metric, b.Metric, 0.25, "metric")
-	eq(a.TargetType, b.TargetType, 0.2, "target type")
-	size(task.RowsClasses(), a.RowsClass, b.RowsClass, 0.15, "rows")
-	size(task.ColsClasses(), a.ColsClass, b.ColsClass, 0.1, "columns")
-	var parts []string
-	if len(same) > 0 {
-		parts = append(parts, "same "+andList(same))
-	}
-	if len(near) > 0 {
-		parts = append(parts, "similar "+andList(near))
-	}
-	if len(parts) == 0 {
-		return sim, "unrelated task kind"
-	}
-	return sim, fmt.Sprintf("task %.2f alike (%s)", sim, strings.Join(parts, "; "))
-}
+// defaultPool is the Pool of a CandidateQuery that sets none.
+const defaultPool = 100
 
-func andList(xs []string) string {
-	switch len(xs) {
-	case 0:
-		return ""
-	case 1:
-		return xs[0]
-	default:
-		return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
-	}
-}
-
-// QueryMomentum returns up to Limit entries, best first, ranked as the
-// constants above describe; entries of equal score come newest first.
-// Without Text, every entry passing the filters is a candidate; with Text,
-// only entries matching it (all of its words if enough do, else any).
-// Errors name the query field to fix.
-func (s *Store) QueryMomentum(ctx context.Context, q MomentumQuery) ([]Ranked, error) {
-	where, args, err := momentumFilters(&q, false)
+// MomentumCandidates returns up to Pool entries passing the filters, in no
+// particular order, each with its raw text relevance. With Text, only
+// entries matching it (all of its words if Enough do, else any). Errors
+// name the query field to fix and wrap ErrInvalidQuery.
+func (s *Store) MomentumCandidates(ctx context.Context, q CandidateQuery) ([]Candidate, error) {
+	where, args, err := momentumFilters(&q.MomentumQuery, false)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case q.Limit < 0:
-		return nil, fmt.Errorf("memory: query momentum: limit %d is negative: pass 0 for the default of %d, or up to %d", q.Limit, defaultMomentumLimit, maxMomentumLimit)
-	case q.Limit == 0:
-		q.Limit = defaultMomentumLimit
-	case q.Limit > maxMomentumLimit:
-		q.Limit = maxMomentumLimit
+	if q.Pool <= 0 {
+		q.Pool = defaultPool
 	}
-	pool := max(minCandidates, candidatesPerResult*q.Limit)
-
-	var cands []candidate
+	if q.Near != nil && q.Similarity == nil {
+		return nil, errors.New("memory: momentum candidates: Near needs a Similarity to order fingerprints by")
+	}
 	if strings.TrimSpace(q.Text) == "" {
-		cands, err = s.candidatesByFilter(ctx, q, where, args, pool)
-	} else {
-		cands, err = s.candidatesByText(ctx, q, where, args, pool, bm25Budget)
+		return s.candidatesByFilter(ctx, q, where, args)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return rank(q, cands, time.Now()), nil
-}
-
-// candidate is an entry with its raw text relevance: -bm25 (higher is
-// better) when byBM25, else 1 for all words matched and 0.5 for some.
-type candidate struct {
-	e      Entry
-	text   float64
-	byBM25 bool
+	return s.candidatesByText(ctx, q, where, args, bm25Budget)
 }
 
 // momentumFilters turns the hard filters into SQL over the alias m. For an
@@ -578,12 +500,12 @@ func momentumFilters(q *MomentumQuery, export bool) ([]string, []any, error) {
 		where, args = append(where, "m.kind = ?"), append(args, q.Kind)
 	case MomentumAny:
 	default:
-		return nil, nil, fmt.Errorf("memory: momentum query: kind %q is unknown: use \"success\" (the default), \"failure\" or \"any\"", q.Kind)
+		return nil, nil, fmt.Errorf("memory: momentum query: %w: kind %q is unknown: use \"success\" (the default), \"failure\" or \"any\"", ErrInvalidQuery, q.Kind)
 	}
 	if q.Component != "" {
 		c := strings.ToLower(strings.TrimSpace(q.Component))
 		if !slices.Contains(MomentumComponents(), c) {
-			return nil, nil, fmt.Errorf("memory: momentum query: component %q is unknown: use one of %s, or leave it empty for all", q.Component, strings.Join(MomentumComponents(), ", "))
+			return nil, nil, fmt.Errorf("memory: momentum query: %w: component %q is unknown: use one of %s, or leave it empty for all", ErrInvalidQuery, q.Component, strings.Join(MomentumComponents(), ", "))
 		}
 		where, args = append(where, "m.component = ?"), append(args, c)
 	}
@@ -609,25 +531,31 @@ func andWhere(where []string) string {
 // candidatesByFilter picks the candidates of a query without text: the
 // newest entries, or with a fingerprint, the newest entries of the most
 // similar fingerprints.
-func (s *Store) candidatesByFilter(ctx context.Context, q MomentumQuery, where []string, args []any, pool int) ([]candidate, error) {
-	if q.Fingerprint == nil {
+func (s *Store) candidatesByFilter(ctx context.Context, q CandidateQuery, where []string, args []any) ([]Candidate, error) {
+	if q.Near == nil {
 		hits, err := s.queryHits(ctx, `SELECT m.seq, 0 FROM momentum m WHERE 1`+andWhere(where)+` ORDER BY m.created_at DESC LIMIT ?`,
-			append(slices.Clone(args), pool)...)
+			append(slices.Clone(args), q.Pool)...)
 		if err != nil {
 			return nil, err
 		}
-		return s.fetchCandidates(ctx, hits)
+		return s.fetchCandidates(ctx, hits, "")
 	}
-	hits, err := s.fingerprintHits(ctx, *q.Fingerprint, q.Kind, where, args, pool)
+	hits, err := s.fingerprintHits(ctx, *q.Near, q.Similarity, q.Kind, where, args, q.Pool)
 	if err != nil {
 		return nil, err
 	}
-	return s.fetchCandidates(ctx, hits)
+	return s.fetchCandidates(ctx, hits, "")
 }
 
 // maxFingerprintVisits bounds how many distinct fingerprints one query
-// visits; a memory with more falls back to scoring every row in SQL.
+// visits; a memory with more falls back to one query over them all.
 const maxFingerprintVisits = 300
+
+// fpSim is a distinct fingerprint with its similarity to the query's.
+type fpSim struct {
+	f   task.Fingerprint
+	sim float64
+}
 
 // fingerprintHits returns the pool entries with the most similar
 // fingerprints, newest first among equally similar ones. It visits the
@@ -635,11 +563,7 @@ const maxFingerprintVisits = 300
 // and reads the newest entries of each through the index
 // momentum_fingerprint, stopping once the pool is full: the cost follows
 // the pool size and the number of task kinds, not the size of the memory.
-func (s *Store) fingerprintHits(ctx context.Context, fp task.Fingerprint, kind string, where []string, args []any, pool int) ([]hit, error) {
-	type fpSim struct {
-		f   task.Fingerprint
-		sim float64
-	}
+func (s *Store) fingerprintHits(ctx context.Context, fp task.Fingerprint, similarity func(a, b task.Fingerprint) float64, kind string, where []string, args []any, pool int) ([]hit, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT fp_modality, fp_metric, fp_target_type, fp_rows_class, fp_cols_class FROM momentum_fingerprints`)
 	if err != nil {
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
@@ -651,7 +575,7 @@ func (s *Store) fingerprintHits(ctx context.Context, fp task.Fingerprint, kind s
 			rows.Close()
 			return nil, fmt.Errorf("memory: query momentum: %w", err)
 		}
-		fps = append(fps, fpSim{f, FingerprintSimilarity(fp, f)})
+		fps = append(fps, fpSim{f, similarity(fp, f)})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -674,7 +598,7 @@ func (s *Store) fingerprintHits(ctx context.Context, fp task.Fingerprint, kind s
 	var hits []hit
 	for i := 0; i < len(fps) && len(hits) < pool; {
 		if i >= maxFingerprintVisits {
-			return s.scoredHits(ctx, fp, where, args, pool)
+			return s.similarHits(ctx, fps, where, args, pool)
 		}
 		// One tier: every fingerprint as similar as fps[i]. Their entries
 		// are merged newest first, as a single sorted query would.
@@ -709,14 +633,26 @@ func (s *Store) fingerprintHits(ctx context.Context, fp task.Fingerprint, kind s
 	return hits, nil
 }
 
-// scoredHits scores every row passing the filters in SQL by the exact-match
-// part of the fingerprint similarity: the fallback for a memory of very
-// many task kinds.
-func (s *Store) scoredHits(ctx context.Context, fp task.Fingerprint, where []string, args []any, pool int) ([]hit, error) {
-	order := `((m.fp_modality = ?) * 0.3 + (m.fp_metric = ?) * 0.25 + (m.fp_target_type = ?) * 0.2 +
-		(m.fp_rows_class = ?) * 0.15 + (m.fp_cols_class = ?) * 0.1) DESC, m.created_at DESC`
-	return s.queryHits(ctx, `SELECT m.seq, 0 FROM momentum m WHERE 1`+andWhere(where)+` ORDER BY `+order+` LIMIT ?`,
-		append(slices.Clone(args), fp.Modality, fp.Metric, fp.TargetType, fp.RowsClass, fp.ColsClass, pool)...)
+// maxSimilarFingerprints bounds the fingerprints similarHits passes to
+// SQLite (six parameters each, under its limit of 32766).
+const maxSimilarFingerprints = 5000
+
+// similarHits orders every row passing the filters by its fingerprint's
+// similarity (fps, most similar first) in one query: the fallback for a
+// memory of very many task kinds. Beyond the maxSimilarFingerprints most
+// similar fingerprints, rows are left out.
+func (s *Store) similarHits(ctx context.Context, fps []fpSim, where []string, args []any, pool int) ([]hit, error) {
+	fps = fps[:min(len(fps), maxSimilarFingerprints)]
+	vals := make([]any, 0, 6*len(fps))
+	for _, f := range fps {
+		vals = append(vals, f.f.Modality, f.f.Metric, f.f.TargetType, f.f.RowsClass, f.f.ColsClass, f.sim)
+	}
+	query := `WITH sim (modality, metric, target_type, rows_class, cols_class, sim) AS (VALUES (?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(", (?, ?, ?, ?, ?, ?)", len(fps)-1) + `)
+		SELECT m.seq, 0 FROM momentum m JOIN sim ON m.fp_modality = sim.modality AND m.fp_metric = sim.metric
+			AND m.fp_target_type = sim.target_type AND m.fp_rows_class = sim.rows_class AND m.fp_cols_class = sim.cols_class
+		WHERE 1` + andWhere(where) + ` ORDER BY sim.sim DESC, m.created_at DESC LIMIT ?`
+	return s.queryHits(ctx, query, append(append(vals, args...), pool)...)
 }
 
 // candidatesByText finds the entries matching all the words of the text;
@@ -733,10 +669,11 @@ func (s *Store) scoredHits(ctx context.Context, fp task.Fingerprint, where []str
 // bounded by the number of candidates, and every entry matching all words
 // gets the same text relevance (1, or 0.5 for an entry matching only some):
 // fingerprint, recency, gain and trust then order them.
-func (s *Store) candidatesByText(ctx context.Context, q MomentumQuery, where []string, args []any, pool, budget int) ([]candidate, error) {
+func (s *Store) candidatesByText(ctx context.Context, q CandidateQuery, where []string, args []any, budget int) ([]Candidate, error) {
+	pool := q.Pool
 	words := queryWords(q.Text)
 	if len(words) == 0 {
-		return nil, fmt.Errorf("memory: query momentum: text %q has no words to search for: use letters or digits, or leave it empty to rank by fingerprint and age alone", q.Text)
+		return nil, fmt.Errorf("memory: query momentum: %w: text %q has no words to search for: use letters or digits, or leave it empty to rank by fingerprint and age alone", ErrInvalidQuery, q.Text)
 	}
 	useBM25, err := s.fewPostings(ctx, words, budget)
 	if err != nil {
@@ -751,7 +688,7 @@ func (s *Store) candidatesByText(ctx context.Context, q MomentumQuery, where []s
 	if err != nil {
 		return nil, err
 	}
-	if len(hits) < q.Limit && len(words) > 1 {
+	if len(hits) < q.Enough && len(words) > 1 {
 		some, err := s.queryHits(ctx, query, append(append([]any{strings.Join(words, " OR ")}, args...), pool)...)
 		if err != nil {
 			return nil, err
@@ -771,11 +708,10 @@ func (s *Store) candidatesByText(ctx context.Context, q MomentumQuery, where []s
 			}
 		}
 	}
-	cands, err := s.fetchCandidates(ctx, hits)
-	for i := range cands {
-		cands[i].byBM25 = useBM25
+	if useBM25 {
+		return s.fetchCandidates(ctx, hits, MatchBM25)
 	}
-	return cands, err
+	return s.fetchCandidates(ctx, hits, MatchAll)
 }
 
 // bm25Budget is how many postings the words of a text query may have in
@@ -829,7 +765,9 @@ func (s *Store) queryHits(ctx context.Context, query string, args ...any) ([]hit
 // fetchCandidates reads the whole entries of the pre-ranked rows, only
 // after the cut, so wide rows are read for a few hundred entries and not
 // for every match.
-func (s *Store) fetchCandidates(ctx context.Context, hits []hit) ([]candidate, error) {
+// match is how the text relevance was measured: "" without text; for
+// MatchAll, a relevance under 1 means some words.
+func (s *Store) fetchCandidates(ctx context.Context, hits []hit, match TextMatch) ([]Candidate, error) {
 	if len(hits) == 0 {
 		return nil, nil
 	}
@@ -845,16 +783,19 @@ func (s *Store) fetchCandidates(ctx context.Context, hits []hit) ([]candidate, e
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
 	defer rows.Close()
-	cands := make([]candidate, 0, len(hits))
+	cands := make([]Candidate, 0, len(hits))
 	for rows.Next() {
 		var (
-			c   candidate
+			c   Candidate
 			seq int64
 		)
-		if c.e, err = scanEntry(rows, &seq); err != nil {
+		if c.Entry, err = scanEntry(rows, &seq); err != nil {
 			return nil, fmt.Errorf("memory: query momentum: %w", err)
 		}
-		c.text = text[seq]
+		c.Text, c.Match = text[seq], match
+		if match == MatchAll && c.Text < 1 {
+			c.Match = MatchSome
+		}
 		cands = append(cands, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -898,93 +839,4 @@ func queryWords(text string) []string {
 		return stops
 	}
 	return words
-}
-
-// rank scores the candidates and keeps the best q.Limit.
-func rank(q MomentumQuery, cands []candidate, now time.Time) []Ranked {
-	bestText := 0.0
-	for _, c := range cands {
-		bestText = math.Max(bestText, c.text)
-	}
-	hasText := strings.TrimSpace(q.Text) != ""
-	out := make([]Ranked, 0, len(cands))
-	for _, c := range cands {
-		var (
-			sum, weights float64
-			why          []string
-		)
-		e := c.e
-		if e.Kind == MomentumFailure {
-			why = append(why, "failure")
-		}
-		if hasText {
-			t := c.text // 1 or 0.5 without bm25
-			if c.byBM25 {
-				t = 0
-				if bestText > 0 {
-					t = c.text / bestText
-				}
-			}
-			sum, weights = sum+weightText*t, weights+weightText
-			how := "bm25"
-			if !c.byBM25 {
-				how = "all words"
-				if c.text < 1 {
-					how = "some words"
-				}
-			}
-			why = append(why, fmt.Sprintf("text match %.2f (%s)", t, how))
-		}
-		if q.Fingerprint != nil {
-			sim, words := fingerprintMatch(*q.Fingerprint, e.Fingerprint)
-			sum, weights = sum+weightFingerprint*sim, weights+weightFingerprint
-			why = append(why, words)
-		}
-		age := max(now.Sub(e.CreatedAt), 0)
-		recency := math.Pow(0.5, float64(age)/float64(recencyHalfLife))
-		gain := (1 + math.Tanh(gainSharpness*e.Gain)) / 2
-		sum += weightRecency*recency + weightGain*gain
-		weights += weightRecency + weightGain
-		if e.ScoreAfter != nil && e.ScoreBefore != nil {
-			why = append(why, fmt.Sprintf("gain %+.3g", e.Gain))
-		} else {
-			why = append(why, "no score change")
-		}
-		why = append(why, ageWords(age))
-		trust := float64(e.Helped+1) / float64(e.Uses+2)
-		if e.Uses == 0 {
-			why = append(why, "not used yet")
-		} else {
-			why = append(why, fmt.Sprintf("helped %d of %d uses", e.Helped, e.Uses))
-		}
-		out = append(out, Ranked{Entry: e, Score: sum / weights * (0.5 + trust), Why: strings.Join(why, ", ")})
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
-		}
-		if !a.Entry.CreatedAt.Equal(b.Entry.CreatedAt) {
-			return a.Entry.CreatedAt.After(b.Entry.CreatedAt)
-		}
-		return a.Entry.ID < b.Entry.ID
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out
-}
-
-func ageWords(age time.Duration) string {
-	days := int(age / (24 * time.Hour))
-	switch {
-	case days == 0:
-		return "from today"
-	case days == 1:
-		return "1 day old"
-	case days < 60:
-		return fmt.Sprintf("%d days old", days)
-	default:
-		return fmt.Sprintf("%d months old", days/30)
-	}
 }

@@ -25,12 +25,8 @@ const maxImportLine = 4 << 20
 // (ties by id), so that two exports of the same memory are byte-identical.
 // It honours the query's filters: Kind ("" or "any" for every kind),
 // Component, TaskID, RunID, ExcludeRunID, and Text, which for an export
-// keeps entries matching any of its words. Fingerprint and Limit rank and
-// cut, which an export does not do, and are refused.
+// keeps entries matching any of its words.
 func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery) error {
-	if q.Fingerprint != nil || q.Limit != 0 {
-		return errors.New("memory: export momentum: Fingerprint and Limit rank and cut a query; an export writes every entry passing the filters: leave them unset (QueryMomentum ranks)")
-	}
 	where, args, err := momentumFilters(&q, true)
 	if err != nil {
 		return err
@@ -39,7 +35,7 @@ func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery
 	if strings.TrimSpace(q.Text) != "" {
 		words := queryWords(q.Text)
 		if len(words) == 0 {
-			return fmt.Errorf("memory: export momentum: text %q has no words to search for: use letters or digits, or leave it empty to export everything", q.Text)
+			return fmt.Errorf("memory: export momentum: %w: text %q has no words to search for: use letters or digits, or leave it empty to export everything", ErrInvalidQuery, q.Text)
 		}
 		query += ` AND m.seq IN (SELECT rowid FROM momentum_fts WHERE momentum_fts MATCH ?)`
 		args = append([]any{strings.Join(words, " OR ")}, args...)
@@ -51,6 +47,18 @@ func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery
 		return fmt.Errorf("memory: export momentum: %w", err)
 	}
 	defer rows.Close()
+	return writeExport(w, rows)
+}
+
+// exportRows is what writeExport reads entries from: database/sql's rows or pgx's.
+type exportRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// writeExport writes the entries of rows (momentumCols) as JSONL.
+func writeExport(w io.Writer, rows exportRows) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	for rows.Next() {
@@ -101,36 +109,10 @@ type LineError struct {
 // entries already stored count as duplicates, so importing a file twice
 // stores it once.
 func (s *Store) ImportMomentum(ctx context.Context, r io.Reader, skipBad bool) (ImportReport, error) {
-	var rep ImportReport
-	var good []Entry
-	br := bufio.NewReaderSize(r, 1<<16)
-	for line := 1; ; line++ {
-		if err := ctx.Err(); err != nil {
-			return ImportReport{}, fmt.Errorf("memory: import momentum: %w", err)
-		}
-		text, tooLong, err := readLine(br)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return ImportReport{}, fmt.Errorf("memory: import momentum: read line %d: %w", line, err)
-		}
-		if len(bytes.TrimSpace(text)) > 0 || tooLong {
-			rep.Lines++
-			e, lineErr := parseLine(text, tooLong)
-			if lineErr != nil {
-				rep.Bad = append(rep.Bad, LineError{Line: line, Err: lineErr.Error()})
-			} else {
-				good = append(good, e)
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	rep, good, err := readImport(ctx, r, skipBad)
+	if err != nil {
+		return rep, err
 	}
-	if len(rep.Bad) > 0 && !skipBad {
-		return rep, fmt.Errorf("memory: import momentum: %w: %s; nothing was imported: fix these lines, or import with skipBad to leave them out",
-			ErrBadImport, describeBad(rep.Bad))
-	}
-	rep.Skipped = len(rep.Bad)
-
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("memory: import momentum: %w", err)
@@ -166,6 +148,42 @@ func (s *Store) ImportMomentum(ctx context.Context, r io.Reader, skipBad bool) (
 		return ImportReport{}, fmt.Errorf("memory: import momentum: commit: %w (nothing was imported)", err)
 	}
 	return rep, nil
+}
+
+// readImport reads and checks every line of an import file, for each store
+// alike: it returns the good entries, or an error wrapping ErrBadImport when
+// a line is bad and skipBad is false.
+func readImport(ctx context.Context, r io.Reader, skipBad bool) (ImportReport, []Entry, error) {
+	var rep ImportReport
+	var good []Entry
+	br := bufio.NewReaderSize(r, 1<<16)
+	for line := 1; ; line++ {
+		if err := ctx.Err(); err != nil {
+			return ImportReport{}, nil, fmt.Errorf("memory: import momentum: %w", err)
+		}
+		text, tooLong, err := readLine(br)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return ImportReport{}, nil, fmt.Errorf("memory: import momentum: read line %d: %w", line, err)
+		}
+		if len(bytes.TrimSpace(text)) > 0 || tooLong {
+			rep.Lines++
+			e, lineErr := parseLine(text, tooLong)
+			if lineErr != nil {
+				rep.Bad = append(rep.Bad, LineError{Line: line, Err: lineErr.Error()})
+			} else {
+				good = append(good, e)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+	}
+	if len(rep.Bad) > 0 && !skipBad {
+		return rep, nil, fmt.Errorf("memory: import momentum: %w: %s; nothing was imported: fix these lines, or import with skipBad to leave them out",
+			ErrBadImport, describeBad(rep.Bad))
+	}
+	rep.Skipped = len(rep.Bad)
+	return rep, good, nil
 }
 
 // optimizeAfter is the import size after which the full-text index is

@@ -2,6 +2,8 @@ package task
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,13 @@ type Options struct {
 	Metric string `json:"metric,omitempty"`
 	// LowerIsBetter overrides the direction; nil keeps the task's.
 	LowerIsBetter *bool `json:"lower_is_better,omitempty"`
+	// CompetitionID says that Dir is the public data of this MLE-bench
+	// competition alone, as an agent's container sees it at /home/data
+	// (data, sample submission and description.md; no config, answers or
+	// leaderboard): the task takes its columns, metric and direction from
+	// the competition table. Runs on it work; its final submission cannot
+	// be graded there (MLE-bench grades it outside).
+	CompetitionID string `json:"competition_id,omitempty"`
 }
 
 // Environment variables the MLE-bench options fall back to.
@@ -188,6 +197,14 @@ func folderDraft(o Options) (*draft, error) {
 	switch {
 	case sp != nil && sp.MLEBench != "":
 		return specCompetition(root, sp, o)
+	case o.CompetitionID != "":
+		if d, err = publicDraft(root, o.CompetitionID); err != nil {
+			return nil, err
+		}
+	case sp != nil && sp.Competition != "":
+		if d, err = publicDraft(root, sp.Competition); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(root, "task.json"), err)
+		}
 	case isDir(filepath.Join(root, "prepared")):
 		if d, err = mlebenchDraft(root); err != nil {
 			return nil, err
@@ -204,6 +221,23 @@ func folderDraft(o Options) (*draft, error) {
 		d.apply(sp)
 	}
 	return d, nil
+}
+
+// LayoutMLEBenchPublic is the public data of an MLE-bench competition alone
+// (an agent container's /home/data), loaded with Options.CompetitionID.
+const LayoutMLEBenchPublic = "mlebench-public"
+
+// publicDraft reads a folder that is one competition's public data: the
+// folder is the public folder, the table entry grades it, and the answers
+// and leaderboard are absent.
+func publicDraft(root, id string) (*draft, error) {
+	id = strings.TrimSpace(id)
+	c, ok := LookupCompetition(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: competition id %q is not one of the %d competitions Gome knows (split75): check the id (e.g. $COMPETITION_ID in an MLE-bench container)",
+			ErrNotFound, id, len(CompetitionIDs()))
+	}
+	return &draft{root: root, layout: LayoutMLEBenchPublic, id: c.ID, publicDir: root, description: "description.md", competition: c.ID}, nil
 }
 
 // plainDraft is a folder of data and a description with no task.json: the
@@ -401,19 +435,28 @@ func WriteSpec(o Options, dir string) (*Task, error) {
 	}
 	o = o.withEnv()
 	var sp spec
-	if o.MLEBench != "" {
+	switch {
+	case o.MLEBench != "":
 		sp = spec{MLEBench: t.ID, MLEBenchRepo: t.RepoDir, MLEBenchData: t.DataDir, MLEBenchPython: t.Python}
 		if o.Metric != "" {
 			sp.Metric = o.Metric
 		}
-	} else {
+	case o.CompetitionID != "":
+		sp = spec{ID: t.ID, Name: t.Name, Competition: t.Competition, PublicDir: t.PublicDir, SampleSubmission: t.SampleSubmission}
+		if t.Description != "" {
+			sp.Description = "description.md"
+		}
+		if t.Competition == "" { // the caller's metric replaced the competition's grader
+			sp.Metric = t.Metric
+		}
+	default:
 		sp = spec{ID: t.ID, Name: t.Name, Metric: t.Metric, IDColumn: t.IDColumn, TargetColumns: t.TargetColumns,
 			PublicDir: t.PublicDir, SampleSubmission: t.SampleSubmission, Answers: t.AnswersPath, Leaderboard: t.LeaderboardPath}
 		if t.Description != "" {
 			sp.Description = "description.md"
 		}
 	}
-	if o.LowerIsBetter != nil || o.MLEBench == "" {
+	if o.LowerIsBetter != nil || (o.MLEBench == "" && o.CompetitionID == "") {
 		sp.Direction = "maximize"
 		if t.LowerIsBetter {
 			sp.Direction = "minimize"
@@ -435,4 +478,45 @@ func WriteSpec(o Options, dir string) (*Task, error) {
 		return nil, fmt.Errorf("write task reference: %w", err)
 	}
 	return Load(dir)
+}
+
+// Overrides reports whether the options say anything a task folder alone
+// does not, so that a run must store a task reference (see Reference).
+func (o Options) Overrides() bool {
+	return o.MLEBench != "" || o.Metric != "" || o.LowerIsBetter != nil || o.MLEBenchPython != "" || o.CompetitionID != ""
+}
+
+// Reference returns the folder a run stores as its task: o.Dir itself when
+// the options add nothing to it, else a reference folder under tasksDir
+// (named after the task and a hash of the options) holding a task.json with
+// every path absolute, written by WriteSpec. The CLI and the MCP server's
+// start_run both go through it, so the same options give the same task.
+func Reference(o Options, tasksDir string) (string, error) {
+	if !o.Overrides() {
+		return o.Dir, nil
+	}
+	if o.Dir != "" {
+		abs, err := filepath.Abs(o.Dir)
+		if err != nil {
+			return "", fmt.Errorf("%w: task folder %q: %w", ErrNotFound, o.Dir, err)
+		}
+		o.Dir = abs
+	}
+	key, err := json.Marshal(o)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(key)
+	name := o.MLEBench
+	if name == "" {
+		name = o.CompetitionID
+	}
+	if name == "" {
+		name = filepath.Base(o.Dir)
+	}
+	ref := filepath.Join(tasksDir, name+"-"+hex.EncodeToString(sum[:4]))
+	if _, err := WriteSpec(o, ref); err != nil {
+		return "", err
+	}
+	return ref, nil
 }

@@ -107,6 +107,9 @@ type spec struct {
 	MLEBenchRepo   string `json:"mlebench_repo,omitempty"`
 	MLEBenchData   string `json:"mlebench_data,omitempty"`
 	MLEBenchPython string `json:"mlebench_python,omitempty"`
+	// Competition says the folder is the public data of this MLE-bench
+	// competition alone (see Options.CompetitionID).
+	Competition string `json:"competition,omitempty"`
 }
 
 // specFields lists task.json's field names for messages about typos.

@@ -24,6 +24,8 @@ import (
 // Engine is what the tools need of the optimizer; *engine.Engine implements it. The tools
 // reach the store, the task folders and the sandbox only through it.
 type Engine interface {
+	// TaskFolder resolves start_run's task arguments to the folder a run stores as its task.
+	TaskFolder(o engine.TaskOptions) (string, error)
 	// Start records a new run and executes it in the background.
 	Start(ctx context.Context, cfg engine.Config) (engine.RunSummary, error)
 	// Create records a run without starting it, for a client to drive.

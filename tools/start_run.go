@@ -14,7 +14,15 @@ import (
 
 // StartRunInput are start_run's arguments.
 type StartRunInput struct {
-	Task                string          `json:"task" jsonschema:"path of the task folder on the server's machine: a folder with task.json, or an MLE-bench competition folder with prepared/public and prepared/private"`
+	Task                string          `json:"task,omitempty" jsonschema:"path of the task folder on the server's machine: a folder with task.json, an MLE-bench competition folder with prepared/public and prepared/private, or a plain folder of data and a description (with metric and lower_is_better); leave it out with mlebench"`
+	MLEBench            string          `json:"mlebench,omitempty" jsonschema:"an MLE-bench competition id, loaded as MLE-bench resolves it: config, leaderboard and description from mlebench_repo, data from mlebench_data"`
+	MLEBenchRepo        string          `json:"mlebench_repo,omitempty" jsonschema:"a mle-bench checkout on the server's machine (default: the server's MLEBENCH_REPO)"`
+	MLEBenchData        string          `json:"mlebench_data,omitempty" jsonschema:"MLE-bench's data directory holding <id>/prepared/{public,private} (default: the server's MLEBENCH_DATA_DIR, else ~/.cache/mle-bench/data)"`
+	MLEBenchPython      string          `json:"mlebench_python,omitempty" jsonschema:"a Python with mlebench installed, to grade the competitions Gome has no grader for (3D and box detection) with their own grade.py"`
+	MLEBenchID          string          `json:"mlebench_id,omitempty" jsonschema:"the task folder is the public data of this MLE-bench competition alone (as an agent container's /home/data): graded by the competition's entry, without answers or leaderboard"`
+	Metric              string          `json:"metric,omitempty" jsonschema:"the metric, for a plain folder of data and a description (or to override the task's)"`
+	LowerIsBetter       *bool           `json:"lower_is_better,omitempty" jsonschema:"the metric's direction; needed with metric for a plain folder"`
+	SubmissionOut       string          `json:"submission_out,omitempty" jsonschema:"a file on the server's machine the best submission is written to, atomically, after every step that improves the best"`
 	MaxSteps            int             `json:"max_steps,omitempty" jsonschema:"see engine.Settingmax_steps"`
 	Traces              int             `json:"traces,omitempty" jsonschema:"see engine.Settingtraces"`
 	BudgetSeconds       float64         `json:"budget_seconds,omitempty" jsonschema:"see engine.Settingbudget_seconds"`
@@ -58,8 +66,14 @@ func startRun(d Deps) Tool {
 	)
 	describeSettings(&tool, engine.Settings)
 	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in StartRunInput) (StartRunOutput, error) {
+		dir, err := d.Engine.TaskFolder(engine.TaskOptions{Dir: in.Task, MLEBench: in.MLEBench, MLEBenchRepo: in.MLEBenchRepo,
+			MLEBenchData: in.MLEBenchData, MLEBenchPython: in.MLEBenchPython, CompetitionID: in.MLEBenchID,
+			Metric: in.Metric, LowerIsBetter: in.LowerIsBetter})
+		if err != nil {
+			return StartRunOutput{}, err
+		}
 		cfg := engine.Config{
-			TaskDir: in.Task, MaxSteps: in.MaxSteps, Traces: in.Traces, BudgetSeconds: in.BudgetSeconds,
+			TaskDir: dir, SubmissionOut: in.SubmissionOut, MaxSteps: in.MaxSteps, Traces: in.Traces, BudgetSeconds: in.BudgetSeconds,
 			ExecTimeoutSeconds: in.ExecTimeoutSeconds, MaxFixes: in.MaxFixes, Strategy: engine.Strategy(in.Strategy),
 			Client: in.Client, DebugTimeoutSeconds: in.DebugTimeoutSeconds, NoDebug: in.NoDebug, MaxTokens: in.MaxTokens,
 			MaxCostUSD: in.MaxCostUSD, NoMomentum: in.NoMomentum, NoMemory: in.NoMemory, MergeFraction: in.MergeFraction,

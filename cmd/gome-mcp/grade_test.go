@@ -225,22 +225,7 @@ func TestRunOnMLEBenchSplitLayout(t *testing.T) {
 	const id = "seti-breakthrough-listen"
 	example := exampleTask(t, "breast-cancer")
 	data := t.TempDir()
-	for from, to := range map[string]string{
-		"public/train.csv": "public/train.csv", "public/test.csv": "public/test.csv",
-		"public/sample_submission.csv": "public/sample_submission.csv", "private/answers.csv": "private/test.csv",
-	} {
-		b, err := os.ReadFile(filepath.Join(example, from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(data, id, "prepared", filepath.FromSlash(to))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	breastCancerAs(t, data, id)
 	fake := fakellm.New(improvingScript(t, example))
 	defer fake.Close()
 	home := t.TempDir()
@@ -273,5 +258,30 @@ func TestRunOnMLEBenchSplitLayout(t *testing.T) {
 	refs, _ := filepath.Glob(filepath.Join(home, "tasks", id+"-*", "task.json"))
 	if len(refs) != 1 {
 		t.Errorf("task references %v: want one under %s/tasks", refs, home)
+	}
+}
+
+// breastCancerAs lays the breast-cancer example's data out in MLE-bench's
+// data directory as competition id's prepared data (its sample submission
+// is id,target; the competition must take an id and one target column,
+// scored by ROC AUC, e.g. seti-breakthrough-listen).
+func breastCancerAs(t *testing.T, data, id string) {
+	t.Helper()
+	example := exampleTask(t, "breast-cancer")
+	for from, to := range map[string]string{
+		"public/train.csv": "public/train.csv", "public/test.csv": "public/test.csv",
+		"public/sample_submission.csv": "public/sample_submission.csv", "private/answers.csv": "private/test.csv",
+	} {
+		b, err := os.ReadFile(filepath.Join(example, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(data, id, "prepared", filepath.FromSlash(to))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

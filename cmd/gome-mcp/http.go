@@ -43,6 +43,11 @@ type httpConfig struct {
 	generated    bool // the token was generated here and must be shown once
 	allowRemote  bool
 	allowedHosts string
+	// pages, when set, are the run pages served under /ui/ beside /mcp, behind their own
+	// token check (a browser shows the token once and keeps a cookie).
+	pages http.Handler
+	// onListen, when set, learns the bound address before requests are served.
+	onListen func(bound string)
 }
 
 // resolve checks the address and settles the token, before anything else starts, so that a
@@ -115,17 +120,26 @@ func resolveToken(flagValue string) (token string, generated bool, err error) {
 // constant-time comparison so that neither the content nor the length of the token leaks
 // through timing.
 func requireToken(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+	check := tokenCheck(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !check(strings.TrimSpace(got)) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="gome", resource_metadata=%q`, baseURL(r)+metadataPath+mcpPath))
 			http.Error(w, "missing or wrong bearer token: send the header 'Authorization: Bearer TOKEN' with the token gome-mcp printed at start-up or the one you set in GOME_TOKEN", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tokenCheck reports whether a presented token is token, for the bearer header here and for the
+// run pages' ?token= and cookie.
+func tokenCheck(token string) func(got string) bool {
+	want := sha256.Sum256([]byte(token))
+	return func(got string) bool {
+		sum := sha256.Sum256([]byte(got))
+		return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+	}
 }
 
 // allowedHosts are the Host header values the server answers to. Checking them defeats DNS
@@ -305,7 +319,11 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, cfg httpConfig, stderr 
 		return fmt.Errorf("listen on %s: %w (choose another port with --http)", cfg.addr, err)
 	}
 	bound := ln.Addr().String()
-	handler, streamable := newHTTPHandler(s, cfg.token, newAllowedHosts(bound, cfg.allowedHosts), logger)
+	hosts := newAllowedHosts(bound, cfg.allowedHosts)
+	handler, streamable := newHTTPHandler(s, cfg.token, hosts, logger)
+	if cfg.pages != nil {
+		handler = withPages(handler, hosts.guard(cfg.pages))
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -317,6 +335,9 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, cfg httpConfig, stderr 
 	}
 	if !isLoopback(hostOf(bound)) {
 		logger.Warn("listening beyond this machine (--allow-remote): anyone who reaches this address with the token can run code here; put TLS in front of it", "addr", bound)
+	}
+	if cfg.onListen != nil {
+		cfg.onListen(bound)
 	}
 	logger.Info("serving MCP over streamable HTTP", "url", "http://"+bound+mcpPath)
 

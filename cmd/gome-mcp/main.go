@@ -25,6 +25,7 @@ Usage:
   gome-mcp run --mlebench ID      run on an MLE-bench competition (--mlebench-repo, --mlebench-data)
   gome-mcp runs [flags]           list runs
   gome-mcp show RUN_ID [flags]    show a run and its report
+  gome-mcp ui [--addr HOST:PORT]  watch runs live in the browser (runs list, curve, step tree)
   gome-mcp momentum query TEXT    search the success memory of all runs
   gome-mcp momentum export [FILE] export the success memory as JSONL (to share it)
   gome-mcp momentum import FILE   import an export; nothing is imported from a file with bad lines
@@ -34,6 +35,9 @@ Usage:
   gome-mcp grade-sample SUB ID    grade one submission of an MLE-bench competition, as mlebench does
   gome-mcp grade --submission F --output-dir DIR
                                   grade a JSONL of submissions and write mlebench's grading report
+  gome-mcp bench --split F --out DIR
+                                  run a split of MLE-bench competitions x --seeds N and grade it
+                                  as MLE-bench does (mean ± SEM over seeds); resumes when restarted
   gome-mcp version                print the version
 
 Run 'gome-mcp COMMAND -h' for a command's flags.
@@ -78,12 +82,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdMomentum(ctx, rest, stdout, stderr)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
+	case "ui":
+		return cmdUI(ctx, rest, stderr)
 	case "task":
 		return cmdTask(ctx, rest, stdout, stderr)
 	case "grade-sample":
 		return cmdGradeSample(ctx, rest, stdout, stderr)
 	case "grade":
 		return cmdGrade(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gome-mcp", version)
 		return nil

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gome-agent/gome/engine/ranking"
 	"github.com/gome-agent/gome/memory"
 )
 
-// cmdMomentum reads and shares the success memory: query it, export it as JSONL, import a
-// teammate's export.
+// cmdMomentum reads and shares the success memory (the home's, or --memory-url's): query it,
+// export it as JSONL, import a teammate's export.
 func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: gome-mcp momentum query TEXT | export [FILE] | import FILE", errUsage)
@@ -22,7 +23,7 @@ func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, false)
-	var q memory.MomentumQuery
+	var q ranking.Query
 	fs.StringVar(&q.TaskID, "task", "", "only entries of this task id")
 	fs.StringVar(&q.RunID, "run", "", "only entries of this run")
 	fs.StringVar(&q.Component, "component", "", "only entries changing this component (data, features, model, ensemble, workflow)")
@@ -34,7 +35,7 @@ func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	logger := newLogger(stderr, c.verbose)
-	store, err := openStore(ctx, &c, logger)
+	store, err := openSuccessMemory(ctx, &c, logger)
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch args[0] {
 	case "query":
 		q.Text, q.Limit = strings.Join(pos, " "), *limit
-		found, err := store.QueryMomentum(ctx, q)
+		found, err := ranking.Rank(ctx, store, q)
 		if err != nil {
 			return err
 		}
@@ -63,7 +64,8 @@ func cmdMomentum(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			defer f.Close()
 			out = f
 		}
-		return store.ExportMomentum(ctx, out, q)
+		return store.ExportMomentum(ctx, out, memory.MomentumQuery{Component: q.Component,
+			TaskID: q.TaskID, RunID: q.RunID, Kind: q.Kind})
 	case "import":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: momentum import takes one JSONL file", errUsage)

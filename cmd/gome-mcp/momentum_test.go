@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gome-agent/gome/internal/fakellm"
+	"github.com/gome-agent/gome/internal/pgtest"
 )
 
 // TestMomentumShareBetweenHomes records a run's success memory in one Gome home, exports it,
@@ -60,5 +61,53 @@ func TestMomentumShareBetweenHomes(t *testing.T) {
 	out, err = gome(nil, "momentum", "query", "features", "--home", bob)
 	if err != nil || !strings.Contains(out, "breast-cancer") {
 		t.Fatalf("query after import: %v\n%s", err, out)
+	}
+}
+
+// TestMomentumSharedPostgres runs the real binary with --memory-url: the run's success goes to
+// PostgreSQL and not to its home's SQLite, another home queries it there, and export and import
+// carry it between PostgreSQL and a home's SQLite both ways with the same bytes.
+func TestMomentumSharedPostgres(t *testing.T) {
+	endToEnd(t)
+	url := pgtest.URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	taskDir := exampleTask(t, "breast-cancer")
+	fake := fakellm.New(improvingScript(t, taskDir))
+	defer fake.Close()
+	gome := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Env = append(append(os.Environ(), "GOME_SANDBOX=local", "GOME_MEMORY_URL="+url), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gome-mcp %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	alice, bob, carol := t.TempDir(), t.TempDir(), t.TempDir()
+	gome([]string{"OPENAI_BASE_URL=" + fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake"},
+		"run", taskDir, "--steps", "2", "--no-debug", "--home", alice)
+
+	if out := gome(nil, "momentum", "query", "features", "--home", bob); !strings.Contains(out, "breast-cancer") {
+		t.Fatalf("another home's query of the shared memory:\n%s", out)
+	}
+	if out := gome(nil, "momentum", "export", "--home", alice, "--memory-url", ""); strings.TrimSpace(out) != "" {
+		t.Fatalf("the run's home SQLite holds memory entries with --memory-url set: %q", out)
+	}
+	shared := gome(nil, "momentum", "export")
+	if strings.Count(shared, "\n") != 1 {
+		t.Fatalf("shared export %q: want the run's one accepted change", shared)
+	}
+	file := filepath.Join(t.TempDir(), "shared.jsonl")
+	os.WriteFile(file, []byte(shared), 0o644)
+	if out := gome(nil, "momentum", "import", file, "--home", carol, "--memory-url", ""); !strings.Contains(out, "1 imported") {
+		t.Fatalf("import into SQLite: %s", out)
+	}
+	if local := gome(nil, "momentum", "export", "--home", carol, "--memory-url", ""); local != shared {
+		t.Errorf("SQLite export after import differs from PostgreSQL's:\n%s\n%s", local, shared)
+	}
+	if out := gome(nil, "momentum", "import", file); !strings.Contains(out, "0 imported, 1 already known") {
+		t.Errorf("re-import into PostgreSQL: %s", out)
 	}
 }

@@ -24,6 +24,9 @@ the only place gome-mcp ever prints a secret. The server listens on 127.0.0.1 un
 --allow-remote is given, and refuses requests whose Host header is not its own address or
 localhost (DNS rebinding).
 
+With --http the run pages are served too, at http://ADDR/ui/ (see 'gome-mcp ui -h'): a browser
+opens http://ADDR/ui/?token=TOKEN once and keeps a cookie.
+
 Flags:
 `
 
@@ -71,6 +74,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		a.logger.Info("resumed unfinished runs", "runs", resumed)
 	}
 	s := tools.NewServer(tools.Deps{Engine: a.engine, Logger: a.logger}, version)
+	if err := attachPages(a, s, &h, stderr); err != nil {
+		return err
+	}
 	if h.addr != "" {
 		return serveHTTP(ctx, s, h, stderr, a.logger)
 	}

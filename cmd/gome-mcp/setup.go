@@ -33,11 +33,14 @@ type common struct {
 	image   string
 	verbose bool
 	slurm   slurmFlags
+	// memoryURL, when set, keeps the cross-run success memory in PostgreSQL (see memory.go).
+	memoryURL string
 }
 
 func (c *common) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&c.home, "home", memory.DefaultHome(), "Gome home folder: database and workspaces (env GOME_HOME)")
 	fs.BoolVar(&c.verbose, "v", false, "verbose logs on stderr")
+	fs.StringVar(&c.memoryURL, "memory-url", os.Getenv("GOME_MEMORY_URL"), "postgres://USER:PASSWORD@HOST:PORT/DB: keep the cross-run success memory there, shared by many machines (env GOME_MEMORY_URL; default: the home's database)")
 	if !withModel {
 		return
 	}
@@ -119,6 +122,15 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 		return nil, err
 	}
 	opts := []engine.Option{engine.WithLogger(logger), engine.WithSlots(c.cpu, c.gpu), engine.WithPrices(prices)}
+	if c.memoryURL != "" {
+		shared, err := openSharedMemory(ctx, c, logger)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		closers = append(closers, func() { shared.Close() })
+		opts = append(opts, engine.WithSuccessMemory(shared))
+	}
 	if onEvent != nil {
 		opts = append(opts, engine.WithEventHandler(onEvent))
 	}

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,8 +15,8 @@ import (
 // taskFlags are the flags that say which task to load: a folder, or an
 // MLE-bench competition in the split layout, with overrides.
 type taskFlags struct {
-	mlebench, repo, data, python, metric string
-	lower                                optionalBool
+	mlebench, repo, data, python, metric, competitionID string
+	lower                                               optionalBool
 }
 
 func (f *taskFlags) register(fs *flag.FlagSet) {
@@ -28,18 +25,13 @@ func (f *taskFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "mlebench-data", "", "MLE-bench's data directory, holding <id>/prepared/{public,private} (env "+task.EnvMLEBenchData+"; default ~/.cache/mle-bench/data)")
 	fs.StringVar(&f.python, "mlebench-python", "", "a Python with mlebench installed: grades the competitions Gome has no grader for (3D and box detection) with their own grade.py")
 	fs.StringVar(&f.metric, "metric", "", "the metric, for a plain folder of data and a description (or to override the task's)")
+	fs.StringVar(&f.competitionID, "mlebench-id", "", "the task folder is the public data of this MLE-bench competition alone (an agent container's /home/data): graded by the competition's entry, without answers or leaderboard")
 	fs.Var(&f.lower, "lower-is-better", "the metric's direction: --lower-is-better or --lower-is-better=false (needed with --metric for a plain folder)")
 }
 
 func (f *taskFlags) options(dir string) task.Options {
 	return task.Options{Dir: dir, MLEBench: f.mlebench, MLEBenchRepo: f.repo, MLEBenchData: f.data, MLEBenchPython: f.python,
-		Metric: f.metric, LowerIsBetter: f.lower.ptr()}
-}
-
-// overrides reports whether the flags name anything a task folder alone
-// does not say, so that a run must store a task reference.
-func (f *taskFlags) overrides() bool {
-	return f.mlebench != "" || f.metric != "" || f.lower.set || f.python != ""
+		Metric: f.metric, LowerIsBetter: f.lower.ptr(), CompetitionID: f.competitionID}
 }
 
 // taskArg checks that exactly one of a folder argument and --mlebench names
@@ -59,33 +51,9 @@ func (f *taskFlags) taskArg(cmd string, pos []string) (string, error) {
 
 // taskReference returns the folder a run stores as its task: the folder
 // itself, or, when flags add to it, a reference folder under the Gome home
-// holding a task.json with every path absolute (see task.WriteSpec).
+// (see task.Reference).
 func (f *taskFlags) taskReference(home, dir string) (string, error) {
-	if !f.overrides() {
-		return dir, nil
-	}
-	o := f.options(dir)
-	if o.Dir != "" {
-		abs, err := filepath.Abs(o.Dir)
-		if err != nil {
-			return "", err
-		}
-		o.Dir = abs
-	}
-	key, err := json.Marshal(o)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(key)
-	name := o.MLEBench
-	if name == "" {
-		name = filepath.Base(o.Dir)
-	}
-	ref := filepath.Join(home, "tasks", name+"-"+hex.EncodeToString(sum[:4]))
-	if _, err := task.WriteSpec(o, ref); err != nil {
-		return "", err
-	}
-	return ref, nil
+	return task.Reference(f.options(dir), filepath.Join(home, "tasks"))
 }
 
 // optionalBool is a boolean flag that remembers whether it was given.

@@ -27,6 +27,61 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var c common
 	c.register(fs, true)
 	var cfg engine.Config
+	finishConfig := registerRunConfig(fs, &cfg)
+	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	uiAddr := fs.String("ui", "", "serve the run's live page on `HOST:PORT` while it runs (token: GOME_TOKEN or generated and printed)")
+	var tf taskFlags
+	tf.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	dir, err := tf.taskArg("run", pos)
+	if err != nil {
+		fs.Usage()
+		return err
+	}
+	if cfg.TaskDir, err = tf.taskReference(c.home, dir); err != nil {
+		return err
+	}
+	finishConfig()
+
+	var mu sync.Mutex
+	var pagesURL, pagesHint string
+	progress := func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		printEvent(stderr, ev)
+		if ev.Kind == engine.EventRunStarted && pagesURL != "" {
+			fmt.Fprintf(stderr, "Watch it live: %sruns/%s%s\n", pagesURL, ev.RunID, pagesHint)
+		}
+	}
+	a, err := newApp(ctx, &c, stderr, progress)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	pagesURL, pagesHint, err = runPages(ctx, a, *uiAddr, stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := a.engine.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	printReport(stdout, rep)
+	if c.replay != "" {
+		fmt.Fprintf(stdout, "Model replies were replayed from %s: no model was asked.\n", c.replay)
+	}
+	return nil
+}
+
+// registerRunConfig registers the flags of a run's settings (run and bench share them) and
+// returns the function that completes cfg once the flags are parsed.
+func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func()) {
 	var strategy string
 	fs.StringVar(&strategy, "strategy", string(engine.StrategyGradient), "gradient, tree (AIDE-style greedy tree search) or auto (measures which improves more)")
 	// Defaults, ranges and descriptions come from the engine's settings, declared once there.
@@ -50,49 +105,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.RerunTopK, "rerun-top-k", 0, "re-run the k best solutions with other seeds and keep the most robust (0: off)")
 	intFlag(&cfg.RerunSeeds, "rerun-seeds", engine.SettingRerunSeeds)
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
-	asJSON := fs.Bool("json", false, "print the final report as JSON")
-	var tf taskFlags
-	tf.register(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
+	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
+	return func() {
+		cfg.Strategy = engine.Strategy(strategy)
+		cfg.BudgetSeconds = budget.Seconds()
+		cfg.ExecTimeoutSeconds = execTimeout.Seconds()
+		cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
 	}
-	dir, err := tf.taskArg("run", pos)
-	if err != nil {
-		fs.Usage()
-		return err
-	}
-	if cfg.TaskDir, err = tf.taskReference(c.home, dir); err != nil {
-		return err
-	}
-	cfg.Strategy = engine.Strategy(strategy)
-	cfg.BudgetSeconds = budget.Seconds()
-	cfg.ExecTimeoutSeconds = execTimeout.Seconds()
-	cfg.DebugTimeoutSeconds = debugTimeout.Seconds()
-
-	var mu sync.Mutex
-	progress := func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		printEvent(stderr, ev)
-	}
-	a, err := newApp(ctx, &c, stderr, progress)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	rep, err := a.engine.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(stdout, rep)
-	}
-	printReport(stdout, rep)
-	if c.replay != "" {
-		fmt.Fprintf(stdout, "Model replies were replayed from %s: no model was asked.\n", c.replay)
-	}
-	return nil
 }
 
 func printEvent(w io.Writer, ev engine.Event) {

@@ -1,9 +1,11 @@
-package memory
+package ranking
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,14 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gome-agent/gome/memory"
 	"github.com/gome-agent/gome/task"
 )
 
-// Benchmarks of QueryMomentum on a large memory. The 10k case runs with any
-// `go test -bench Momentum`; larger memories take minutes to build and are
-// opt-in:
+// Benchmarks of query_momentum (Rank over a store) on a large memory. The 10k
+// case runs with any `go test -bench Momentum`; larger memories take minutes
+// to build and are opt-in:
 //
-//	GOME_BENCH_MOMENTUM_SIZES=10000,100000,1000000 go test -run '^$' -bench QueryMomentum -benchtime 400x ./memory/
+//	GOME_BENCH_MOMENTUM_SIZES=10000,100000,1000000 go test -run '^$' -bench QueryMomentum -benchtime 400x ./engine/ranking/
 //
 // GOME_BENCH_MOMENTUM_DIR keeps the built databases between runs (they are
 // rebuilt when missing); by default they go to a temporary folder.
@@ -96,7 +99,7 @@ func (g *momentumGen) summary(hyp string) string {
 		g.pick("improved on every fold", "improved, variance dropped", "improved slightly", "improved, runtime up 20%"))
 }
 
-func (g *momentumGen) entry(i int, now time.Time) Entry {
+func (g *momentumGen) entry(i int, now time.Time) memory.Entry {
 	component, hyp := g.hypothesis()
 	taskN := g.rng.IntN(300)
 	fp := g.fps[taskN%len(g.fps)]
@@ -107,74 +110,78 @@ func (g *momentumGen) entry(i int, now time.Time) Entry {
 		after = before * (1 - 0.3*g.rng.Float64())
 	}
 	uses := int(g.rng.ExpFloat64() * 2)
-	e := Entry{
-		Kind: MomentumSuccess, RunID: fmt.Sprintf("run-%d", i/50), TraceID: fmt.Sprintf("t%d", i%4), StepID: fmt.Sprintf("step-%d", i),
+	e := memory.Entry{
+		Kind: memory.MomentumSuccess, RunID: fmt.Sprintf("run-%d", i/50), TraceID: fmt.Sprintf("t%d", i%4), StepID: fmt.Sprintf("step-%d", i),
 		TaskID: fmt.Sprintf("task-%d", taskN), Fingerprint: fp, Component: component, Hypothesis: hyp, Summary: g.summary(hyp),
 		ScoreBefore: &before, ScoreAfter: &after, CostSeconds: 30 + 600*g.rng.Float64(), CostTokens: 2000 + g.rng.IntN(20000),
 		CreatedAt: now.Add(-time.Duration(g.rng.Int64N(int64(365 * 24 * time.Hour)))),
 		Uses:      uses, Helped: g.rng.IntN(uses + 1),
 	}
 	if g.rng.IntN(5) == 0 {
-		e.Kind, e.ScoreAfter = MomentumFailure, nil
+		e.Kind, e.ScoreAfter = memory.MomentumFailure, nil
 		e.Summary = g.pick("Timed out after 3600 s.", "CUDA out of memory.", "Validation score got worse.", "Submission had the wrong number of rows.")
 	}
 	return e
 }
 
-// buildMomentumDB fills a database with n generated entries in transactions
-// of 50k, the way an import does, and returns its path.
+// writeMomentumJSONL writes n generated entries as an export would.
+func writeMomentumJSONL(w io.Writer, n int) error {
+	g := newMomentumGen(42)
+	now := time.Now()
+	enc := json.NewEncoder(w)
+	for i := range n {
+		if err := enc.Encode(g.entry(i, now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importer is what a benchmarked store offers to be filled.
+type importer interface {
+	ImportMomentum(ctx context.Context, r io.Reader, skipBad bool) (memory.ImportReport, error)
+}
+
+// fillMomentum imports n generated entries into s, the way a teammate's
+// export is imported.
+func fillMomentum(b *testing.B, s importer, n int) {
+	b.Helper()
+	start := time.Now()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeMomentumJSONL(pw, n)) }()
+	rep, err := s.ImportMomentum(context.Background(), pr, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rep.Imported != n {
+		b.Fatalf("imported %d of %d generated entries", rep.Imported, n)
+	}
+	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
+}
+
+// buildMomentumDB fills a SQLite database with n generated entries and
+// returns its path; a database already built is kept.
 func buildMomentumDB(b *testing.B, dir string, n int) string {
 	b.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("momentum-%d.db", n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
-	ctx := context.Background()
-	s, err := Open(ctx, path+".tmp", WithLogger(quiet()))
+	s, err := memory.Open(context.Background(), path+".tmp", memory.WithLogger(quiet()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := newMomentumGen(42)
-	now := time.Now()
-	start := time.Now()
-	for done := 0; done < n; {
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		stmt, err := tx.PrepareContext(ctx, insertMomentumSQL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for end := min(n, done+50_000); done < end; done++ {
-			e := g.entry(done, now)
-			if err := prepareEntry(&e); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := insertEntry(ctx, stmtExecer{stmt}, e); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := errors.Join(stmt.Close(), tx.Commit()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// As ImportMomentum does after a large import.
-	if err := optimizeMomentumIndex(ctx, s.write); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		b.Fatal(err)
-	}
+	fillMomentum(b, s, n)
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 	if err := os.Rename(path+".tmp", path); err != nil {
 		b.Fatal(err)
 	}
 	return path
 }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func benchSizes() []int {
 	spec := os.Getenv("GOME_BENCH_MOMENTUM_SIZES")
@@ -191,7 +198,7 @@ func benchSizes() []int {
 	return sizes
 }
 
-// BenchmarkQueryMomentum measures QueryMomentum with limit 10 and reports
+// BenchmarkQueryMomentum measures Rank on SQLite with limit 10 and reports
 // p50 and p99 latency per query shape and the database file size.
 func BenchmarkQueryMomentum(b *testing.B) {
 	dir := os.Getenv("GOME_BENCH_MOMENTUM_DIR")
@@ -204,63 +211,71 @@ func BenchmarkQueryMomentum(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := Open(context.Background(), path, WithLogger(quiet()))
+		s, err := memory.Open(context.Background(), path, memory.WithLogger(quiet()))
 		if err != nil {
 			b.Fatal(err)
 		}
-		// Queries drawn from a different seed: new wordings of the same
-		// kinds of idea, each with the fingerprint of some task.
-		g := newMomentumGen(7)
-		queries := make([]MomentumQuery, 256)
-		for i := range queries {
-			_, h := g.hypothesis()
-			fp := g.fps[g.rng.IntN(len(g.fps))]
-			queries[i] = MomentumQuery{Text: h, Fingerprint: &fp, Limit: 10}
-		}
-		shapes := []struct {
-			name string
-			q    func(i int) MomentumQuery
-		}{
-			{"text+fingerprint", func(i int) MomentumQuery { return queries[i%len(queries)] }},
-			{"fingerprint-only", func(i int) MomentumQuery {
-				q := queries[i%len(queries)]
-				q.Text = ""
-				return q
-			}},
-			{"text+fingerprint+exclude-run", func(i int) MomentumQuery {
-				q := queries[i%len(queries)]
-				q.ExcludeRunID = "run-3"
-				return q
-			}},
-		}
-		for _, shape := range shapes {
-			b.Run(fmt.Sprintf("entries=%d/%s", n, shape.name), func(b *testing.B) {
-				ctx := context.Background()
-				var durs []time.Duration
-				i := 0
-				for b.Loop() {
-					t0 := time.Now()
-					got, err := s.QueryMomentum(ctx, shape.q(i))
-					durs = append(durs, time.Since(t0))
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(got) == 0 {
-						b.Fatalf("query %d found nothing", i)
-					}
-					i++
-				}
-				slices.Sort(durs)
-				pct := func(p float64) float64 {
-					return float64(durs[min(len(durs)-1, int(p*float64(len(durs))))].Microseconds()) / 1000
-				}
-				b.ReportMetric(pct(0.50), "p50-ms")
-				b.ReportMetric(pct(0.99), "p99-ms")
-				b.ReportMetric(float64(fi.Size())/(1<<20), "db-MiB")
-			})
-		}
+		benchRank(b, fmt.Sprintf("entries=%d", n), s, float64(fi.Size())/(1<<20))
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// benchRank runs the query shapes against one filled store and reports p50
+// and p99 latency; sizeMiB, when known, is the store's size on disk.
+func benchRank(b *testing.B, prefix string, s Candidates, sizeMiB float64) {
+	// Queries drawn from a different seed: new wordings of the same kinds
+	// of idea, each with the fingerprint of some task.
+	g := newMomentumGen(7)
+	queries := make([]Query, 256)
+	for i := range queries {
+		_, h := g.hypothesis()
+		fp := g.fps[g.rng.IntN(len(g.fps))]
+		queries[i] = Query{Text: h, Fingerprint: &fp, Limit: 10}
+	}
+	shapes := []struct {
+		name string
+		q    func(i int) Query
+	}{
+		{"text+fingerprint", func(i int) Query { return queries[i%len(queries)] }},
+		{"fingerprint-only", func(i int) Query {
+			q := queries[i%len(queries)]
+			q.Text = ""
+			return q
+		}},
+		{"text+fingerprint+exclude-run", func(i int) Query {
+			q := queries[i%len(queries)]
+			q.ExcludeRunID = "run-3"
+			return q
+		}},
+	}
+	for _, shape := range shapes {
+		b.Run(prefix+"/"+shape.name, func(b *testing.B) {
+			ctx := context.Background()
+			var durs []time.Duration
+			i := 0
+			for b.Loop() {
+				t0 := time.Now()
+				got, err := Rank(ctx, s, shape.q(i))
+				durs = append(durs, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) == 0 {
+					b.Fatalf("query %d found nothing", i)
+				}
+				i++
+			}
+			slices.Sort(durs)
+			pct := func(p float64) float64 {
+				return float64(durs[min(len(durs)-1, int(p*float64(len(durs))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			if sizeMiB > 0 {
+				b.ReportMetric(sizeMiB, "db-MiB")
+			}
+		})
 	}
 }

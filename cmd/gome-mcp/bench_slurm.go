@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gome-agent/gome/engine"
+)
+
+// slurmRunner submits each competition-seed as a Slurm batch job running `gome-mcp run` on the
+// competition, with its own Gome home in the job's folder (so jobs on different nodes never share
+// a database), and waits for the job to leave the queue. The bench folder must be on storage
+// every node mounts at the same path. The job id is kept in the job's folder (slurm.json): a
+// bench killed while its jobs run leaves them running, and started again it waits for them
+// instead of submitting them again.
+//
+// The job runs with the environment sbatch passes on (--export=ALL) from a filtered copy of the
+// bench's: PATH, HOME, LANG, SLURM_CONF and the GOME_*, OPENAI_* and MLEBENCH_* variables, which
+// hold the model's endpoint and key; Slurm keeps a job's environment in its own spool, never in
+// the job's folder.
+type slurmRunner struct {
+	binary string // this gome-mcp, which every node must be able to run at the same path
+	common *common
+	logger *slog.Logger
+	poll   time.Duration
+}
+
+type slurmJobState struct {
+	JobID string `json:"job_id"`
+}
+
+func (r *slurmRunner) RunOne(ctx context.Context, j benchJob) (*engine.Report, error) {
+	statePath := filepath.Join(j.Dir, "slurm.json")
+	reportPath := filepath.Join(j.Dir, "run-report.json")
+	var st slurmJobState
+	if data, err := os.ReadFile(statePath); err == nil {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w: remove it to submit this run again", statePath, err)
+		}
+	}
+	if st.JobID == "" || !r.queued(ctx, st.JobID) && !isFile(reportPath) {
+		id, err := r.submit(ctx, j, reportPath)
+		if err != nil {
+			return nil, err
+		}
+		st.JobID = id
+		data, _ := json.Marshal(st)
+		if err := writeFileAtomic(statePath, data); err != nil {
+			return nil, fmt.Errorf("record Slurm job id: %w", err)
+		}
+		r.logger.Info("bench job submitted", "job", j.String(), "slurm_job", id)
+	} else {
+		r.logger.Info("bench job followed", "job", j.String(), "slurm_job", st.JobID)
+	}
+	for r.queued(ctx, st.JobID) {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("Slurm job %s keeps running; start the bench again to wait for it: %w", st.JobID, ctx.Err())
+		case <-time.After(r.poll):
+		}
+	}
+	data, err := os.ReadFile(reportPath)
+	if err != nil {
+		return nil, fmt.Errorf("Slurm job %s ended without a report: see %s", st.JobID, filepath.Join(j.Dir, "slurm.err"))
+	}
+	var rep engine.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("Slurm job %s: report %s: %w", st.JobID, reportPath, err)
+	}
+	return &rep, nil
+}
+
+// submit writes the job's script and submits it with sbatch.
+func (r *slurmRunner) submit(ctx context.Context, j benchJob, reportPath string) (string, error) {
+	args := []string{r.binary, "run", "--mlebench", j.Competition, "--home", filepath.Join(j.Dir, "home"),
+		"--submission-out", j.submissionPath(), "--json", "--sandbox", "local", "--cpu-slots", "1"}
+	for flag, v := range map[string]string{"--mlebench-repo": j.Task.MLEBenchRepo, "--mlebench-data": j.Task.MLEBenchData,
+		"--mlebench-python": j.Task.MLEBenchPython, "--python": r.common.python, "--model": r.common.model, "--base-url": r.common.baseURL} {
+		if v != "" {
+			abs := v
+			if strings.HasPrefix(flag, "--mlebench-") && flag != "--mlebench-python" {
+				abs, _ = filepath.Abs(v)
+			}
+			args = append(args, flag, abs)
+		}
+	}
+	if j.Config.GPU {
+		args = append(args, "--gpu-slots", "1")
+	}
+	args = append(args, configArgs(j.Config)...)
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellQuoteArg(a)
+	}
+	tmp := reportPath + ".tmp"
+	script := "#!/bin/sh\n# A competition-seed of a Gome bench: " + j.String() + "\n" +
+		strings.Join(quoted, " ") + " >" + shellQuoteArg(tmp) + " && mv " + shellQuoteArg(tmp) + " " + shellQuoteArg(reportPath) + "\n"
+	scriptPath := filepath.Join(j.Dir, "job.sh")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o755); err != nil {
+		return "", fmt.Errorf("job script: %w", err)
+	}
+	sb := []string{"--parsable", "--job-name=gome-bench", "--chdir=" + j.Dir, "--output=" + filepath.Join(j.Dir, "slurm.out"),
+		"--error=" + filepath.Join(j.Dir, "slurm.err"), "--nodes=1", "--ntasks=1", "--export=ALL", "--no-requeue"}
+	// Slurm's time limit is a backstop a little past the run's budget, which ends the run itself.
+	sb = append(sb, "--time="+strconv.Itoa(int(j.Config.WithDefaults().BudgetSeconds/60)+10))
+	if j.Config.GPU {
+		sb = append(sb, "--gres=gpu:1")
+	}
+	if p := r.common.slurm.partition; p != "" {
+		sb = append(sb, "--partition="+p)
+	}
+	if a := r.common.slurm.account; a != "" {
+		sb = append(sb, "--account="+a)
+	}
+	sb = append(sb, strings.Fields(r.common.slurm.sbatchArgs)...)
+	sb = append(sb, scriptPath)
+	// Not interrupted by ctx: killed halfway, sbatch may submit a job whose id it never printed.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), "sbatch", sb...)
+	cmd.Env = slurmJobEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("sbatch: %w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", fmt.Errorf("sbatch: %w (is the Slurm client installed? scripts/slurm.sh starts a one-node cluster)", err)
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+	if _, err := strconv.Atoi(id); err != nil {
+		return "", fmt.Errorf("sbatch answered %q, not a job id", out)
+	}
+	return id, nil
+}
+
+// queued reports whether the job is still pending or running. A job squeue no longer knows, or
+// cannot be asked about, is taken as ended: its report file then says how it went.
+func (r *slurmRunner) queued(ctx context.Context, id string) bool {
+	cmd := exec.CommandContext(ctx, "squeue", "--noheader", "--jobs="+id, "--format=%T")
+	cmd.Env = slurmJobEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		return false
+	}
+	state := strings.TrimSpace(string(out))
+	return state != "" && state != "COMPLETED" && state != "FAILED" && state != "CANCELLED" && state != "TIMEOUT"
+}
+
+// slurmJobEnv is the environment sbatch passes on to a bench job: what Gome and the Slurm client
+// need, nothing else of the bench's.
+func slurmJobEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "PATH", k == "HOME", k == "LANG", k == "SLURM_CONF",
+			strings.HasPrefix(k, "GOME_"), strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "MLEBENCH_"):
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// configArgs are the `gome-mcp run` flags that give a run cfg's settings.
+func configArgs(cfg engine.Config) []string {
+	var a []string
+	num := func(flag string, v float64) {
+		if v != 0 {
+			a = append(a, flag, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+	}
+	secs := func(flag string, v float64) {
+		if v != 0 {
+			a = append(a, flag, strconv.FormatFloat(v, 'g', -1, 64)+"s")
+		}
+	}
+	on := func(flag string, v bool) {
+		if v {
+			a = append(a, flag)
+		}
+	}
+	if cfg.Strategy != "" {
+		a = append(a, "--strategy", string(cfg.Strategy))
+	}
+	num("--steps", float64(cfg.MaxSteps))
+	num("--traces", float64(cfg.Traces))
+	secs("--budget", cfg.BudgetSeconds)
+	secs("--exec-timeout", cfg.ExecTimeoutSeconds)
+	secs("--debug-timeout", cfg.DebugTimeoutSeconds)
+	on("--no-debug", cfg.NoDebug)
+	num("--fixes", float64(cfg.MaxFixes))
+	num("--max-tokens", float64(cfg.MaxTokens))
+	num("--max-cost", cfg.MaxCostUSD)
+	on("--no-momentum", cfg.NoMomentum)
+	on("--no-memory", cfg.NoMemory)
+	num("--merge", cfg.MergeFraction)
+	num("--drafts", float64(cfg.Drafts))
+	num("--rerun-top-k", float64(cfg.RerunTopK))
+	num("--rerun-seeds", float64(cfg.RerunSeeds))
+	on("--gpu", cfg.GPU)
+	return a
+}
+
+// shellQuoteArg quotes s for a POSIX shell.
+func shellQuoteArg(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
