@@ -127,7 +127,7 @@ func TestWatchRealRunInBrowser(t *testing.T) {
 	// Both traces draft; the updates wait at the gate.
 	var v tools.RunView
 	for len(v.Steps) < 2 {
-		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 60}})
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 40}})
 		if err != nil || r.IsError {
 			t.Fatalf("get_run: %v %s", err, errorText(r))
 		}
