@@ -43,6 +43,7 @@ type GradientContext struct {
 	Momentum      string          `json:"momentum" jsonschema:"accepted changes of this and sibling traces, and the failures since the last success"`
 	Memory        string          `json:"memory,omitempty" jsonschema:"success memory of earlier runs on this or similar tasks; cite an entry's id in a hypothesis's from_memory"`
 	Siblings      string          `json:"siblings,omitempty" jsonschema:"what other traces try; be different until this trace first improves"`
+	Steer         string          `json:"steer,omitempty" jsonschema:"notes from the user that your gradient must take into account"`
 	Prompt        []llm.Message   `json:"prompt" jsonschema:"the messages Gome would send its own model"`
 	Schema        json.RawMessage `json:"schema" jsonschema:"JSON schema of the gradient (or, for a draft, of the draft)"`
 }
@@ -104,11 +105,17 @@ func (e *Engine) GradientContext(ctx context.Context, runID string, trace int) (
 	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
 	if cs.best != nil {
 		v.memory = e.recall(ctx, cs.st, cs.best)
+		steer, err := e.pendingSteer(ctx, runID, trace)
+		if err != nil {
+			return nil, err
+		}
+		v.steer = steer
 	}
 	gc := &GradientContext{
 		RunID: runID, Trace: trace, NextStep: len(cs.history), StepsLeft: max(cs.st.cfg.MaxSteps-len(cs.history), 0),
 		TaskID: cs.st.task.ID, Metric: cs.st.task.Metric, LowerIsBetter: cs.st.facts.Direction.LowerIsBetter(),
 		Contract: contract, Task: taskBrief(v), Momentum: momentum(v), Memory: memorySection(v.memory), Siblings: siblingIdeas(v),
+		Steer: steerSection(v.steer),
 	}
 	if cs.best == nil {
 		gc.Kind, gc.Prompt, gc.Schema = KindDraft, draftMessages(v), schemaJSON(e.schemas.draft)

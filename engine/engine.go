@@ -87,6 +87,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	active map[string]context.CancelCauseFunc
+
+	jobs jobs
 }
 
 // Option configures an Engine.

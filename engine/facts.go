@@ -85,7 +85,11 @@ func (e *Engine) readRun(ctx context.Context, runID string) (runRecord, error) {
 	if err := json.Unmarshal(run.Config, &s); err != nil {
 		return runRecord{}, fmt.Errorf("decode configuration of run %q: %w", runID, err)
 	}
-	rec := runRecord{run: run, cfg: s.Config}
+	cfg, err := e.extended(ctx, runID, s.Config)
+	if err != nil {
+		return runRecord{}, err
+	}
+	rec := runRecord{run: run, cfg: cfg}
 	if s.Facts != nil {
 		rec.facts = *s.Facts
 		return rec, nil

@@ -124,9 +124,13 @@ func (e *Engine) gradient(ctx context.Context, call caller, v view, best *memory
 		return dir, nil // a client's update without a diagnosis
 	}
 	dir.shown = e.recall(ctx, st, best)
+	steer, err := e.pendingSteer(ctx, st.run.ID, v.trace)
+	if err != nil {
+		return dir, err
+	}
 	g := in.gradient
 	if g == nil {
-		v.memory = dir.shown
+		v.memory, v.steer = dir.shown, steer
 		g = new(Gradient)
 		if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, best), g); err != nil {
 			return dir, err
@@ -140,6 +144,9 @@ func (e *Engine) gradient(ctx context.Context, call caller, v view, best *memory
 		pick = *in.hypothesis
 	}
 	dir.gradient, dir.chosen, dir.pick = g, &g.Hypotheses[pick], pick
+	if err := e.markSteered(ctx, st.run.ID, v.trace, call.stepID, steer); err != nil {
+		return dir, err
+	}
 	if in.gradient == nil && call.stepID != "" {
 		e.emit(ctx, Event{Kind: EventGradient, RunID: st.run.ID, Trace: v.trace, Step: call.step, StepID: call.stepID,
 			Message: fmt.Sprintf("%d challenge(s); chosen [%s] %s", len(g.Challenges), dir.chosen.Component, dir.chosen.Statement)})

@@ -157,6 +157,7 @@ func gradientMessages(v view, best *memory.Step) []llm.Message {
 		d.Siblings = siblingIdeas(v)
 	}
 	d.Memory = memorySection(v.memory)
+	d.Steer = steerSection(v.steer)
 	if v.st.mergeStage() {
 		d.Merge = mergeSection(v)
 	}

@@ -73,6 +73,12 @@ func (e *Engine) Execute(ctx context.Context, in ExecuteInput) (ExecuteResult, e
 	case err != nil:
 		return ExecuteResult{}, callerErrorf("cancelled: %v", ctx.Err())
 	}
+	// The whole output stays in the workspace; a front end shows its tail.
+	for name, text := range map[string]string{"stdout.txt": res.Stdout, "stderr.txt": res.Stderr} {
+		if err := os.WriteFile(filepath.Join(ws, name), []byte(text), 0o644); err != nil {
+			return ExecuteResult{}, fmt.Errorf("keep %s: %w", name, err)
+		}
+	}
 	return ExecuteResult{
 		ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Duration.Seconds(),
 		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend, Workspace: ws,

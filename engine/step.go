@@ -70,6 +70,7 @@ type view struct {
 	history []memory.Step
 	all     []memory.Step
 	memory  []ranking.Ranked // success memory of earlier runs shown to the gradient
+	steer   []SteerNote      // the user's notes the gradient must consider (steer.go)
 }
 
 // newStep prepares the next step of a trace: its identity and a clean workspace.

@@ -88,12 +88,16 @@ type StepDetail struct {
 	Gradient  *Gradient `json:"gradient,omitempty"`
 	Outcome   Outcome   `json:"outcome"`
 	Workspace string    `json:"workspace"`
+	// Steer are the user's notes the step's gradient was given (steer.go).
+	Steer []string `json:"steer,omitempty"`
 }
 
-// Page selects part of a run's steps: Limit 0 means all from Offset on.
+// Page selects part of a run's steps: Limit 0 means all from Offset on. Tail, when set, selects
+// the last Tail steps instead.
 type Page struct {
 	Offset int
 	Limit  int
+	Tail   int
 }
 
 // ListRuns lists the newest runs first.
@@ -116,7 +120,7 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if strings.TrimSpace(runID) == "" {
 		return RunView{}, callerErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
 	}
-	if page.Offset < 0 || page.Limit < 0 {
+	if page.Offset < 0 || page.Limit < 0 || page.Tail < 0 {
 		return RunView{}, callerErrorf("%w: step page offset %d, limit %d: use 0 or more", ErrInvalidConfig, page.Offset, page.Limit)
 	}
 	rec, err := e.readRun(ctx, runID)
@@ -150,6 +154,9 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 		return RunView{}, fmt.Errorf("list steps: %w", err)
 	}
 	v.TotalSteps = len(steps)
+	if page.Tail > 0 {
+		page.Offset, page.Limit = max(len(steps)-page.Tail, 0), page.Tail
+	}
 	for i, s := range steps {
 		sv := stepView(s, index)
 		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {
@@ -214,7 +221,11 @@ func (e *Engine) ViewStep(ctx context.Context, runID, stepID string) (StepDetail
 	if err != nil {
 		return StepDetail{}, err
 	}
-	return stepDetail(s, index), nil
+	d := stepDetail(s, index)
+	if d.Steer, err = e.stepSteer(ctx, runID, stepID); err != nil {
+		return StepDetail{}, err
+	}
+	return d, nil
 }
 
 func stepDetail(s memory.Step, index map[string]int) StepDetail {

@@ -2,6 +2,8 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -11,28 +13,46 @@ import (
 	textclip "github.com/gome-agent/gome/internal/clip"
 )
 
+// ResultBudget is the most bytes of structured content a tool result carries by default (the
+// JSON of get_run, get_step, get_solution, ...), so that a client that counts tokens (Claude
+// Code warns at 10k, cuts at 25k) never gets a result it has to cut. The one exception is
+// compute_gradient in client mode, which carries the task and the best main.py whole on top of it.
+const ResultBudget = 8 << 10
+
+const (
+	defaultRecentSteps = 3
+	defaultPageSteps   = 10
+	maxPageSteps       = 50
+)
+
 // GetRunInput are get_run's arguments.
 type GetRunInput struct {
 	RunID       string `json:"run_id" jsonschema:"the run's handle, as returned by start_run or list_runs"`
-	WaitSeconds int    `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (0 to 600, default 0: answer at once) for the running run to record a step or change status, with progress notifications meanwhile; a run that has ended answers at once"`
+	WaitSeconds int    `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (0 to 40, default 0: answer at once) for the running run to record a step or change status, with progress notifications meanwhile; a run that has ended answers at once"`
+	SinceStep   *int   `json:"since_step,omitempty" jsonschema:"list the run's steps from this position on (0 is the first step recorded; next_since_step of the previous answer continues); default: only the last 3"`
+	Limit       *int   `json:"limit,omitempty" jsonschema:"at most this many steps (1 to 50, default 10 with since_step, else 3); fewer come back if they would pass the 8 KB result budget"`
 }
 
-// RunView is a run as a client sees it.
+// RunView is a run as a client sees it: a summary per trace and a page of its steps.
 type RunView struct {
-	ID         string         `json:"run_id"`
-	TaskID     string         `json:"task_id"`
-	TaskDir    string         `json:"task_dir"`
-	Strategy   string         `json:"strategy"`
-	Status     string         `json:"status" jsonschema:"running, finished, failed or stopped"`
-	Active     bool           `json:"active" jsonschema:"whether this server is executing the run right now"`
-	StopReason string         `json:"stop_reason,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	FinishedAt *time.Time     `json:"finished_at,omitempty"`
-	Config     engine.Config  `json:"config"`
-	Traces     []TraceView    `json:"traces"`
-	Steps      []StepView     `json:"steps"`
-	Report     *engine.Report `json:"report,omitempty" jsonschema:"the final report once the run has ended"`
+	ID            string         `json:"run_id"`
+	TaskID        string         `json:"task_id"`
+	TaskDir       string         `json:"task_dir"`
+	Strategy      string         `json:"strategy"`
+	Status        string         `json:"status" jsonschema:"running, finished, failed or stopped"`
+	Active        bool           `json:"active" jsonschema:"whether this server is executing the run right now"`
+	StopReason    string         `json:"stop_reason,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	FinishedAt    *time.Time     `json:"finished_at,omitempty"`
+	Config        engine.Config  `json:"config"`
+	Traces        []TraceView    `json:"traces"`
+	TotalSteps    int            `json:"total_steps" jsonschema:"steps the run has recorded"`
+	FirstStep     int            `json:"first_step" jsonschema:"position of the first step listed in steps"`
+	Steps         []StepView     `json:"steps" jsonschema:"a page of the steps, in the order they were recorded"`
+	NextSinceStep *int           `json:"next_since_step,omitempty" jsonschema:"pass as since_step to read the steps after this page"`
+	Report        *engine.Report `json:"report,omitempty" jsonschema:"the final report once the run has ended"`
+	Next          string         `json:"next" jsonschema:"what to call next"`
 }
 
 // TraceView sums up one trace.
@@ -44,7 +64,7 @@ type TraceView struct {
 	Accepted   int      `json:"accepted"`
 }
 
-// StepView sums up one step.
+// StepView sums up one step; get_step shows it in full.
 type StepView struct {
 	ID         string   `json:"step_id"`
 	Trace      int      `json:"trace"`
@@ -57,9 +77,50 @@ type StepView struct {
 	Seconds    float64  `json:"seconds"`
 }
 
+// Summary is the result's text.
+func (v RunView) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %s (%s, %s) is %s", v.ID, v.TaskID, v.Strategy, v.Status)
+	if v.StopReason != "" {
+		b.WriteString(" (" + v.StopReason + ")")
+	}
+	if v.Error != "" {
+		b.WriteString(": " + clip(v.Error, 200))
+	}
+	fmt.Fprintf(&b, "; %d step(s) recorded", v.TotalSteps)
+	for _, t := range v.Traces {
+		fmt.Fprintf(&b, "\ntrace %d: %d step(s), %d accepted", t.Index, t.Steps, t.Accepted)
+		if t.BestScore != nil {
+			fmt.Fprintf(&b, ", best %g (%s)", *t.BestScore, t.BestStepID)
+		}
+	}
+	for _, s := range v.Steps {
+		b.WriteString("\n" + s.line())
+	}
+	if v.Report != nil && v.Report.Best != nil {
+		fmt.Fprintf(&b, "\nbest solution: step %s, validation %g", v.Report.Best.StepID, v.Report.Best.Validation)
+		if v.Report.Test != nil {
+			fmt.Fprintf(&b, "; test report: %s", clip(strings.Join(strings.Fields(fmt.Sprint(*v.Report.Test)), " "), 200))
+		}
+	}
+	b.WriteString("\n" + v.Next)
+	return b.String()
+}
+
+func (s StepView) line() string {
+	l := fmt.Sprintf("step %s (trace %d #%d, %s): %s", s.ID, s.Trace, s.Index, s.Kind, s.Decision)
+	if s.Score != nil {
+		l += fmt.Sprintf(" %g", *s.Score)
+	}
+	if s.Hypothesis != "" {
+		l += " - " + clip(s.Hypothesis, 120)
+	}
+	return l
+}
+
 func getRun(d Deps) Tool {
 	tool := mcp.NewTool("get_run",
-		mcp.WithDescription("Show a run: its status, each trace's best validation score, every step with its decision, and the final report (best solution, graded test score and medal where the task has answers) once it has ended. With wait_seconds it first waits for the next step or status change, so a client can follow a run without polling fast."),
+		mcp.WithDescription("Show a run: its status, each trace's best validation score, the last few steps (or a page of them with since_step and limit), and the final report (best solution, graded test score and medal where the task has answers) once it has ended. get_step shows one step in full. With wait_seconds (at most 40) it first waits for the next step or status change, sending progress meanwhile: call it again in a loop to follow a run. Answers within wait_seconds plus a moment; the result stays under 8 KB."),
 		mcp.WithInputSchema[GetRunInput](),
 		mcp.WithOutputSchema[RunView](),
 		annotations("Show a run", true, false, true, false),
@@ -69,38 +130,90 @@ func getRun(d Deps) Tool {
 			return RunView{}, userErrorf("run_id is required: pass the run_id that start_run or list_runs returned")
 		}
 		if in.WaitSeconds < 0 || in.WaitSeconds > maxWaitSeconds {
-			return RunView{}, userErrorf("wait_seconds is %d: use 0 (answer at once) to %d", in.WaitSeconds, maxWaitSeconds)
+			return RunView{}, userErrorf("wait_seconds is %d: use 0 (answer at once) to %d, and call get_run again to keep waiting", in.WaitSeconds, maxWaitSeconds)
+		}
+		if in.SinceStep != nil && *in.SinceStep < 0 {
+			return RunView{}, userErrorf("since_step is %d: use 0 (the first step) or more", *in.SinceStep)
+		}
+		if in.Limit != nil && (*in.Limit < 1 || *in.Limit > maxPageSteps) {
+			return RunView{}, userErrorf("limit is %d: use 1 to %d", *in.Limit, maxPageSteps)
 		}
 		if in.WaitSeconds > 0 {
 			if err := waitForChange(ctx, d, in.RunID, time.Duration(in.WaitSeconds)*time.Second); err != nil {
 				return RunView{}, err
 			}
 		}
-		return viewRun(ctx, d, in.RunID)
+		return viewRun(ctx, d, in.RunID, in.SinceStep, in.Limit)
 	})}
 }
 
-// viewRun is get_run's view of a run.
-func viewRun(ctx context.Context, d Deps, id string) (RunView, error) {
-	run, err := d.Engine.ViewRun(ctx, id, engine.Page{})
+// viewRun is get_run's view of a run: with since nil, the last limit (default 3) steps; else
+// limit (default 10) steps from since on; fewer where they would pass the result budget.
+func viewRun(ctx context.Context, d Deps, id string, since, limit *int) (RunView, error) {
+	first, n := -1, defaultRecentSteps
+	if since != nil {
+		first, n = *since, defaultPageSteps
+	}
+	if limit != nil {
+		n = *limit
+	}
+	page := engine.Page{Tail: n}
+	if first >= 0 {
+		page = engine.Page{Offset: first, Limit: n}
+	}
+	run, err := d.Engine.ViewRun(ctx, id, page)
 	if err != nil {
 		return RunView{}, err
 	}
+	if first < 0 {
+		first = max(run.TotalSteps-n, 0)
+	}
 	v := RunView{
 		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: run.Status,
-		Active: run.Active, StopReason: run.StopReason, Error: run.Error, CreatedAt: run.CreatedAt,
+		Active: run.Active, StopReason: run.StopReason, Error: clip(run.Error, 1000), CreatedAt: run.CreatedAt,
 		FinishedAt: run.FinishedAt, Config: run.Config, Report: run.Report, Traces: []TraceView{}, Steps: []StepView{},
+		TotalSteps: run.TotalSteps, FirstStep: first,
 	}
 	for _, t := range run.Traces {
 		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID, Steps: t.Steps, Accepted: t.Accepted})
 	}
 	for _, s := range run.Steps {
-		v.Steps = append(v.Steps, StepView{
-			ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: string(s.Kind), Decision: string(s.Decision), Score: s.Score,
-			Hypothesis: clip(s.Hypothesis, 500), Reason: clip(s.Reason, 500), Seconds: s.Seconds(),
-		})
+		v.Steps = append(v.Steps, stepView(s))
+	}
+	switch {
+	case run.Ended:
+		v.Next = "the run has ended: get_solution shows its best solution, get_step any step, resume_run with add_steps gives it more steps"
+	case run.Config.Client:
+		v.Next = "client-driven: call compute_gradient, then apply_update with your code; stop_run finishes the run"
+	default:
+		v.Next = fmt.Sprintf("still %s: call get_run again with wait_seconds (up to %d) to follow it; steer_run leaves it a note; stop_run stops it", run.Status, maxWaitSeconds)
+	}
+	// Keep within the budget: drop steps from the end of the page until it fits.
+	for len(v.Steps) > 0 && size(v) > ResultBudget {
+		v.Steps = v.Steps[:len(v.Steps)-1]
+	}
+	if end := first + len(v.Steps); end < run.TotalSteps {
+		v.NextSinceStep = &end
 	}
 	return v, nil
 }
 
+func stepView(s engine.StepView) StepView {
+	return StepView{
+		ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: string(s.Kind), Decision: string(s.Decision), Score: s.Score,
+		Hypothesis: clip(s.Hypothesis, 200), Reason: clip(s.Reason, 200), Seconds: s.Seconds(),
+	}
+}
+
+// size is the bytes of v's JSON, as a result carries it.
+func size(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
 func clip(s string, n int) string { return textclip.Head(s, n, "...") }
+
+func tail(s string, n int) string { return textclip.Tail(s, n, "... (earlier output clipped)\n") }

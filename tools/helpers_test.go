@@ -27,7 +27,7 @@ type env struct {
 	deps   Deps
 }
 
-func newEnv(t *testing.T, model engine.Model, sb engine.Sandbox) *env {
+func newEnv(t testing.TB, model engine.Model, sb engine.Sandbox) *env {
 	t.Helper()
 	home := t.TempDir()
 	store, err := memory.Open(context.Background(), memory.DBPath(home))
@@ -47,7 +47,7 @@ func newEnv(t *testing.T, model engine.Model, sb engine.Sandbox) *env {
 
 // connect serves the tools over a stdio pipe pair and connects a go-sdk client speaking
 // protocolVersion ("" for the client's default).
-func (e *env) connect(t *testing.T, protocolVersion string, opts *sdk.ClientOptions) *sdk.ClientSession {
+func (e *env) connect(t testing.TB, protocolVersion string, opts *sdk.ClientOptions) *sdk.ClientSession {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	toServerR, toServerW := io.Pipe()
@@ -123,13 +123,14 @@ type seedStep struct {
 	score    *float64
 	decision engine.Decision
 	after    time.Duration // when it finished, after the run started
+	hyp      string        // its hypothesis (default "seeded hypothesis")
 }
 
 func score(f float64) *float64 { return &f }
 
 // seedRun records a run directly in the store, with each step's workspace files on disk, the
 // way the engine leaves them. finished gives it a final report naming its best step.
-func (e *env) seedRun(t *testing.T, id string, traces int, steps []seedStep, status memory.RunStatus) memory.Run {
+func (e *env) seedRun(t testing.TB, id string, traces int, steps []seedStep, status memory.RunStatus) memory.Run {
 	t.Helper()
 	ctx := context.Background()
 	taskDir, err := filepath.Abs(filepath.Join("..", "examples", "tasks", "breast-cancer"))
@@ -165,10 +166,14 @@ func (e *env) seedRun(t *testing.T, id string, traces int, steps []seedStep, sta
 		if idx == 0 {
 			kind = engine.KindDraft
 		}
+		hyp := "seeded hypothesis"
+		if s.hyp != "" {
+			hyp = s.hyp
+		}
 		st := memory.Step{
 			ID: traceName(id, s.trace) + "-s" + itoa(idx), RunID: id, TraceID: traceName(id, s.trace), Index: idx,
 			Kind: string(kind), Code: code, Score: s.score, Decision: string(s.decision), Reason: "seeded " + string(s.decision),
-			Hypothesis: "seeded hypothesis", Workspace: ws,
+			Hypothesis: hyp, Workspace: ws,
 			StartedAt: start.Add(s.after - time.Second), FinishedAt: start.Add(s.after),
 		}
 		accept := s.decision == engine.Accepted
@@ -203,3 +208,22 @@ func (e *env) seedRun(t *testing.T, id string, traces int, steps []seedStep, sta
 func traceName(runID string, i int) string { return runID + "-t" + itoa(i) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// stepOf follows an apply_update job (its first answer is res) until the step is taken and
+// returns the step.
+func stepOf(t *testing.T, cs *sdk.ClientSession, res *sdk.CallToolResult) ApplyUpdateOutput {
+	t.Helper()
+	job := decode[JobOutput](t, "apply_update", res)
+	for job.State == "running" {
+		job = decode[JobOutput](t, "get_job", callTool(t, cs, "get_job", map[string]any{"job_id": job.JobID, "wait_seconds": 30}))
+	}
+	if job.State != "done" {
+		t.Fatalf("apply_update job %s: %s", job.State, job.Error)
+	}
+	raw, _ := json.Marshal(job.Result)
+	var step ApplyUpdateOutput
+	if err := json.Unmarshal(raw, &step); err != nil {
+		t.Fatalf("job result: %v\n%s", err, raw)
+	}
+	return step
+}

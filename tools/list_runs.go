@@ -2,6 +2,8 @@ package tools
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -15,6 +17,21 @@ type ListRunsInput struct {
 // ListRunsOutput is list_runs' result.
 type ListRunsOutput struct {
 	Runs []RunSummary `json:"runs"`
+	More bool         `json:"more,omitempty" jsonschema:"more runs matched than fit in the 8 KB result budget: ask for fewer"`
+}
+
+// Summary is the result's text.
+func (o ListRunsOutput) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d run(s), newest first", len(o.Runs))
+	for i, r := range o.Runs {
+		if i == 20 {
+			fmt.Fprintf(&b, "\n... and %d more in the structured content", len(o.Runs)-20)
+			break
+		}
+		fmt.Fprintf(&b, "\n%s %s %s %s", r.ID, r.TaskID, r.Status, r.CreatedAt.Format(time.DateTime))
+	}
+	return b.String()
 }
 
 // RunSummary is one line of list_runs.
@@ -29,7 +46,7 @@ type RunSummary struct {
 
 func listRuns(d Deps) Tool {
 	tool := mcp.NewTool("list_runs",
-		mcp.WithDescription("List runs, newest first, with their status. Use a run_id with get_run for details."),
+		mcp.WithDescription("List runs, newest first, with their status. Use a run_id with get_run for details. Answers at once."),
 		mcp.WithInputSchema[ListRunsInput](),
 		mcp.WithOutputSchema[ListRunsOutput](),
 		annotations("List runs", true, false, true, false),
@@ -50,6 +67,9 @@ func listRuns(d Deps) Tool {
 			out.Runs = append(out.Runs, RunSummary{
 				ID: r.ID, TaskID: r.TaskID, Status: r.Status, Active: r.Active, StopReason: r.StopReason, CreatedAt: r.CreatedAt,
 			})
+		}
+		for len(out.Runs) > 0 && size(out) > ResultBudget {
+			out.Runs, out.More = out.Runs[:len(out.Runs)-1], true
 		}
 		return out, nil
 	})}

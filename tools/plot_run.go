@@ -50,9 +50,8 @@ var traceColors = [...]color.RGBA{
 
 func plotRun(d Deps) Tool {
 	tool := mcp.NewTool("plot_run",
-		mcp.WithDescription("Draw a run's validation score against time since it started, one line per trace, accepted steps as filled markers, and return it as a PNG image with a short summary. Useful to see whether the optimization is still improving."),
+		mcp.WithDescription("Draw a run's validation score against time since it started, one line per trace, accepted steps as filled markers, and return it as a PNG image with a short summary (image and text only; the numbers are in the resource gome://runs/{run_id}/scores). Useful to see whether the optimization is still improving. Answers in about a second."),
 		mcp.WithInputSchema[PlotRunInput](),
-		mcp.WithOutputSchema[PlotRunOutput](),
 		annotations("Plot a run", true, false, true, false),
 	)
 	return Tool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -118,14 +117,13 @@ func drawRun(ctx context.Context, d Deps, runID string) (*mcp.CallToolResult, er
 		return nil, err
 	}
 	out.Width, out.Height = int(plotWidth/vg.Inch*plotDPI), int(plotHeight/vg.Inch*plotDPI)
-	text := fmt.Sprintf("Run %s (%s): %d scored steps on %d trace(s), %d accepted, %d without a score. The image plots the validation score against %s since the run started; filled markers are accepted steps.",
-		run.ID, run.Status, out.Points, out.Traces, out.Accepted, out.Unscored, unitName)
+	text := fmt.Sprintf("Run %s (%s): %d scored steps on %d trace(s), %d accepted, %d without a score. The image (%dx%d) plots the validation score against %s since the run started; filled markers are accepted steps. The numbers: resource gome://runs/%s/scores.",
+		run.ID, run.Status, out.Points, out.Traces, out.Accepted, out.Unscored, out.Width, out.Height, unitName, run.ID)
 	return &mcp.CallToolResult{
 		Content: []mcp.Content{
 			mcp.NewTextContent(text),
 			mcp.NewImageContent(base64.StdEncoding.EncodeToString(png), "image/png"),
 		},
-		StructuredContent: out,
 	}, nil
 }
 
@@ -198,5 +196,33 @@ func timeUnit(span time.Duration) (time.Duration, string) {
 		return time.Minute, "minutes"
 	default:
 		return time.Hour, "hours"
+	}
+}
+
+// ScorePoint is one scored step as gome://runs/{run_id}/scores lists it.
+type ScorePoint struct {
+	StepID   string  `json:"step_id"`
+	Trace    int     `json:"trace"`
+	Index    int     `json:"index"`
+	Seconds  float64 `json:"seconds" jsonschema:"when the step finished, in seconds since the run started"`
+	Score    float64 `json:"score"`
+	Accepted bool    `json:"accepted"`
+}
+
+func scoresResource(d Deps) func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		run, err := d.Engine.ViewRun(ctx, uriArg(req, "run_id"), engine.Page{})
+		if err != nil {
+			return nil, err
+		}
+		points := []ScorePoint{}
+		for _, s := range run.Steps {
+			if s.Score == nil || math.IsNaN(*s.Score) || math.IsInf(*s.Score, 0) {
+				continue
+			}
+			points = append(points, ScorePoint{StepID: s.ID, Trace: s.Trace, Index: s.Index,
+				Seconds: s.FinishedAt.Sub(run.CreatedAt).Seconds(), Score: *s.Score, Accepted: s.Decision == engine.Accepted})
+		}
+		return jsonContents(req.Params.URI, map[string]any{"run_id": run.ID, "metric": run.Facts.Metric, "points": points})
 	}
 }

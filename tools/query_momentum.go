@@ -2,6 +2,8 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -22,11 +24,25 @@ type QueryMomentumInput struct {
 // QueryMomentumOutput is query_momentum's result.
 type QueryMomentumOutput struct {
 	Entries []engine.MemoryEntry `json:"entries" jsonschema:"best first; why says how each ranked"`
+	More    bool                 `json:"more,omitempty" jsonschema:"more entries matched than fit in the 8 KB result budget"`
+}
+
+// Summary is the result's text.
+func (o QueryMomentumOutput) Summary() string {
+	s := fmt.Sprintf("%d entr(ies), best first", len(o.Entries))
+	for i, e := range o.Entries {
+		if i == 5 {
+			break
+		}
+		raw, _ := json.Marshal(e)
+		s += "\n" + clip(string(raw), 200)
+	}
+	return s
 }
 
 func queryMomentum(d Deps) Tool {
 	tool := mcp.NewTool("query_momentum",
-		mcp.WithDescription("Search the success memory: changes that improved validation scores in earlier steps, traces and runs, ranked by text relevance, similarity of their task, recency, gain and how often they helped when reused, each with why it ranked there."),
+		mcp.WithDescription("Search the success memory: changes that improved validation scores in earlier steps, traces and runs, ranked by text relevance, similarity of their task, recency, gain and how often they helped when reused, each with why it ranked there. Answers within seconds; the result stays under 8 KB."),
 		mcp.WithInputSchema[QueryMomentumInput](),
 		mcp.WithOutputSchema[QueryMomentumOutput](),
 		annotations("Query the success memory", true, false, true, false),
@@ -37,6 +53,10 @@ func queryMomentum(d Deps) Tool {
 		if err != nil {
 			return QueryMomentumOutput{}, err
 		}
-		return QueryMomentumOutput{Entries: found}, nil
+		out := QueryMomentumOutput{Entries: found}
+		for len(out.Entries) > 0 && size(out) > ResultBudget {
+			out.Entries, out.More = out.Entries[:len(out.Entries)-1], true
+		}
+		return out, nil
 	})}
 }

@@ -47,6 +47,36 @@ func resources(d Deps) []resource {
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/traces/{index}", "trace",
 			mcp.WithTemplateDescription("One trace of a run (index 0 to traces-1) with every step it took."),
 			mcp.WithTemplateMIMEType("application/json")), traceResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/steps/{step_id}/logs", "step-logs",
+			mcp.WithTemplateDescription("A step's whole output: the standard output, then the error output, of its last execution."),
+			mcp.WithTemplateMIMEType("text/plain")), stepLogsResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/steps/{step_id}/main.py", "step-code",
+			mcp.WithTemplateDescription("The main.py a step ran."),
+			mcp.WithTemplateMIMEType("text/x-python")), stepCodeResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/scores", "scores",
+			mcp.WithTemplateDescription("Every step's validation score and the best so far, as plot_run draws them (JSON)."),
+			mcp.WithTemplateMIMEType("application/json")), scoresResource(d)},
+	}
+}
+
+func stepLogsResource(d Deps) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		s, err := d.Engine.ViewStep(ctx, uriArg(req, "run_id"), uriArg(req, "step_id"))
+		if err != nil {
+			return nil, err
+		}
+		text := "== stdout ==\n" + s.Outcome.Stdout + "\n== stderr ==\n" + s.Outcome.Stderr
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/plain", Text: text}}, nil
+	}
+}
+
+func stepCodeResource(d Deps) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		s, err := d.Engine.ViewStep(ctx, uriArg(req, "run_id"), uriArg(req, "step_id"))
+		if err != nil {
+			return nil, err
+		}
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-python", Text: s.Code}}, nil
 	}
 }
 
@@ -65,7 +95,7 @@ func uriArg(req mcp.ReadResourceRequest, name string) string {
 
 func runResource(d Deps) server.ResourceTemplateHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		v, err := viewRun(ctx, d, uriArg(req, "run_id"))
+		v, err := viewRun(ctx, d, uriArg(req, "run_id"), nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +115,7 @@ func solutionFileResource(d Deps, name, mime string) server.ResourceTemplateHand
 
 func traceResource(d Deps) server.ResourceTemplateHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		v, err := viewRun(ctx, d, uriArg(req, "run_id"))
+		v, err := d.Engine.ViewRun(ctx, uriArg(req, "run_id"), engine.Page{})
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +128,7 @@ func traceResource(d Deps) server.ResourceTemplateHandlerFunc {
 		out := TraceResource{RunID: v.ID, Index: tv.Index, BestScore: tv.BestScore, BestStepID: tv.BestStepID, Steps: []StepView{}}
 		for _, s := range v.Steps {
 			if s.Trace == tv.Index {
-				out.Steps = append(out.Steps, s)
+				out.Steps = append(out.Steps, stepView(s))
 			}
 		}
 		return jsonContents(req.Params.URI, out)

@@ -77,6 +77,10 @@ func TestToolAnnotations(t *testing.T) {
 		if tool.Tool.Description == "" {
 			t.Errorf("%s has no description", tool.Tool.Name)
 		}
+		// Clients cut calls at 60 s or so: every description says how long its call may take.
+		if d := tool.Tool.Description; !strings.Contains(d, "at once") && !strings.Contains(d, "within") && !strings.Contains(d, "Answers in") {
+			t.Errorf("%s's description does not say how long it may take: %q", tool.Tool.Name, d)
+		}
 	}
 }
 

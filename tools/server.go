@@ -56,24 +56,43 @@ type Engine interface {
 	QueryMemory(ctx context.Context, q engine.MemoryQuery) ([]engine.MemoryEntry, error)
 	// Execute runs one scratch job in the sandbox (execute_on_gpu).
 	Execute(ctx context.Context, in engine.ExecuteInput) (engine.ExecuteResult, error)
+	// ViewStep shows one step of a run in full.
+	ViewStep(ctx context.Context, runID, stepID string) (engine.StepDetail, error)
+	// Steer leaves a note the next gradients of a run (or of one trace) must consider.
+	Steer(ctx context.Context, runID string, trace *int, note string) (engine.SteerNote, error)
+	// ExtendRun gives a run more steps and time and continues it, even a finished one.
+	ExtendRun(ctx context.Context, runID string, x engine.Extension) (engine.RunSummary, error)
+	// ListTasks lists the example tasks and the configured MLE-bench competitions.
+	ListTasks(ctx context.Context, c engine.TaskCatalog) ([]engine.TaskEntry, error)
+	// StartJob runs long work in the background and returns the job at once.
+	StartJob(ctx context.Context, kind, runID string, trace int, work func(ctx context.Context) (any, error)) (engine.JobView, error)
+	// WaitJob waits up to wait for a job to end and returns it.
+	WaitJob(ctx context.Context, id string, wait time.Duration) (engine.JobView, error)
+	// CancelJob cancels a running job.
+	CancelJob(ctx context.Context, id string) (engine.JobView, error)
 }
 
 // Deps are the handlers' dependencies.
 type Deps struct {
 	Engine Engine
 	Logger *slog.Logger
+	// Tasks is where list_tasks looks (zero: $GOME_EXAMPLES or examples/tasks, and $MLEBENCH_REPO).
+	Tasks engine.TaskCatalog
 }
 
 // NewServer returns an MCP server exposing Gome's tools, resources and prompt. It serves any
 // transport: stdio and streamable HTTP wrap the same server.
 func NewServer(d Deps, version string) *server.MCPServer {
+	subs := newSubscriptions(d)
 	s := server.NewMCPServer("gome", version,
 		server.WithToolCapabilities(false),
-		server.WithResourceCapabilities(false, false),
+		server.WithResourceCapabilities(true, false),
+		server.WithHooks(subs.hooks()),
 		server.WithPromptCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions(instructions),
 	)
+	subs.srv = s
 	s.EnableSampling()
 	for _, t := range All(d) {
 		s.AddTool(t.Tool, t.Handler)
@@ -94,10 +113,10 @@ type Tool struct {
 // All returns every tool, for registration and for schema snapshot tests.
 func All(d Deps) []Tool {
 	return []Tool{startRun(d), getRun(d), listRuns(d), stopRun(d), resumeRun(d), getSolution(d), plotRun(d),
-		computeGradient(d), applyUpdate(d), executeOnGPU(d), queryMomentum(d)}
+		computeGradient(d), applyUpdate(d), executeOnGPU(d), queryMomentum(d), getJob(d), cancelJob(d), getStep(d), steerRun(d), listTasks(d)}
 }
 
-const instructions = `Gome optimizes a machine-learning solution for a task folder the way an optimizer improves parameters: it drafts a solution, diagnoses it (the gradient), changes it (the update), runs it in a sandbox and keeps the change only if the validation score improves. Start a run with start_run, then call get_run with the returned run_id (wait_seconds makes it wait for the next step) until its status is no longer "running". get_solution shows the best code and submission, plot_run draws the scores over time, stop_run and resume_run pause and continue a run. list_runs shows earlier runs. To drive a run yourself (you are the model), start it with client: true, then repeat compute_gradient (mode client) and apply_update with your code; stop_run finishes it. query_momentum searches what worked before; execute_on_gpu runs code in the sandbox with a GPU. The drive_run prompt walks through all of this.`
+const instructions = `Gome optimizes a machine-learning solution for a task folder the way an optimizer improves parameters: it drafts a solution, diagnoses it (the gradient), changes it (the update), runs it in a sandbox and keeps the change only if the validation score improves. No call takes longer than about 40 seconds: long work is start-then-poll. Start a run with start_run, then call get_run with the returned run_id and wait_seconds (at most 40) again and again until its status is no longer "running"; each answer is short (the last steps; since_step and limit page through the rest, get_step shows one step in full). steer_run leaves the run a note its next gradients must consider. get_solution shows the best solution with links to its code, submission and logs; plot_run draws the scores over time; stop_run and resume_run (add_steps gives even a finished run more steps) pause and continue a run. list_runs shows earlier runs. To drive a run yourself (you are the model), start it with client: true, then repeat compute_gradient (mode client) and apply_update with your code; apply_update answers with a job (job_id) if the step is still running: call get_job until its state is done. stop_run finishes the run. query_momentum searches what worked before; execute_on_gpu runs code in the sandbox with a GPU (also a job). The drive_run prompt walks through all of this.`
 
 // userErrorf is a failure the caller can fix, marked as the engine marks its own.
 func userErrorf(format string, a ...any) error { return engine.CallerErrorf(format, a...) }
@@ -119,8 +138,23 @@ func handler[In, Out any](f func(ctx context.Context, in In) (Out, error)) serve
 		if err != nil {
 			return nil, err
 		}
-		return mcp.NewToolResultStructuredOnly(out), nil
+		res := mcp.NewToolResultStructured(out, summaryOf(out))
+		if l, ok := any(out).(interface{ links() []mcp.ResourceLink }); ok {
+			for _, link := range l.links() {
+				res.Content = append(res.Content, link)
+			}
+		}
+		return res, nil
 	}
+}
+
+// summaryOf is a result's text: a few lines a person or a model can read, never a copy of the
+// structured content (clients that show both would pay for it twice).
+func summaryOf(out any) string {
+	if s, ok := any(out).(interface{ Summary() string }); ok {
+		return s.Summary()
+	}
+	return "done; the structured content holds the result"
 }
 
 // errorResult is the one place where errors become results: an error the caller can fix

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
@@ -58,9 +59,14 @@ type StartRunOutput struct {
 	Message string `json:"message"`
 }
 
+// Summary is the result's text.
+func (o StartRunOutput) Summary() string {
+	return fmt.Sprintf("run %s on %s is %s; %s", o.RunID, o.TaskID, o.Status, o.Message)
+}
+
 func startRun(d Deps) Tool {
 	tool := mcp.NewTool("start_run",
-		mcp.WithDescription("Start an autonomous optimization run on a task and return its run_id at once. The run drafts a solution, then repeatedly diagnoses and improves it, keeping only changes that improve the validation score. Poll get_run for progress and the final report. With client: true, nothing runs in the background: you drive each step with compute_gradient and apply_update, and no model is needed on the server."),
+		mcp.WithDescription("Start an autonomous optimization run on a task and return its run_id at once. The run drafts a solution, then repeatedly diagnoses and improves it, keeping only changes that improve the validation score. Answers within seconds (it checks the task folder). Follow the run with get_run and wait_seconds (at most 40) in a loop. With client: true, nothing runs in the background: you drive each step with compute_gradient and apply_update, and no model is needed on the server."),
 		mcp.WithInputSchema[StartRunInput](),
 		mcp.WithOutputSchema[StartRunOutput](),
 		annotations("Start a run", false, false, false, true),

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -21,9 +22,18 @@ type StopRunOutput struct {
 	Message    string   `json:"message"`
 }
 
+// Summary is the result's text.
+func (o StopRunOutput) Summary() string {
+	s := fmt.Sprintf("run %s is %s", o.RunID, o.Status)
+	if o.BestScore != nil {
+		s += fmt.Sprintf("; best validation score %g (step %s)", *o.BestScore, o.BestStepID)
+	}
+	return s + "; " + o.Message
+}
+
 func stopRun(d Deps) Tool {
 	tool := mcp.NewTool("stop_run",
-		mcp.WithDescription("Stop an active run. The step in flight is abandoned; the run is recorded as stopped with its best solution so far, which get_solution shows. resume_run continues it later from its last completed step. A client-driven run is finished instead, with its report."),
+		mcp.WithDescription("Stop an active run. The step in flight is abandoned; the run is recorded as stopped with its best solution so far, which get_solution shows. resume_run continues it later from its last completed step. A client-driven run is finished instead, with its report. Answers within 30 s (the time a run gets to record its end); stopping never waits for a step to complete."),
 		mcp.WithInputSchema[StopRunInput](),
 		mcp.WithOutputSchema[StopRunOutput](),
 		annotations("Stop a run", false, false, true, false),

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	_ "image/png"
 	"runtime"
@@ -58,8 +59,8 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"get_run missing", "get_run", map[string]any{}, []string{"run_id", "required"}},
 		{"get_run mistyped", "get_run", map[string]any{"run_id": 7}, []string{"run_id", "string"}},
 		{"get_run wait mistyped", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": "soon"}, []string{"wait_seconds", "integer"}},
-		{"get_run wait out of range", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 601}, []string{"wait_seconds", "0", "600"}},
-		{"get_run negative wait", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": -1}, []string{"wait_seconds", "600"}},
+		{"get_run wait out of range", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 41}, []string{"wait_seconds", "0", "40"}},
+		{"get_run negative wait", "get_run", map[string]any{"run_id": "run-done", "wait_seconds": -1}, []string{"wait_seconds", "40"}},
 		{"get_run unknown run", "get_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
 		{"list_runs mistyped", "list_runs", map[string]any{"limit": "ten"}, []string{"limit", "integer"}},
 		{"list_runs out of range", "list_runs", map[string]any{"limit": 501}, []string{"limit", "1 to 500"}},
@@ -72,7 +73,7 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"resume_run missing", "resume_run", map[string]any{}, []string{"run_id", "required"}},
 		{"resume_run mistyped", "resume_run", map[string]any{"run_id": 1.5}, []string{"run_id", "string"}},
 		{"resume_run unknown run", "resume_run", map[string]any{"run_id": "run-nope"}, []string{"run-nope", "list_runs"}},
-		{"resume_run finished run", "resume_run", map[string]any{"run_id": "run-done"}, []string{"already finished", "start_run"}},
+		{"resume_run finished run", "resume_run", map[string]any{"run_id": "run-done"}, []string{"already finished", "add_steps"}},
 		{"resume_run without a model", "resume_run", map[string]any{"run_id": "run-stopped"}, []string{"GOME_MODEL"}},
 		{"get_solution missing", "get_solution", map[string]any{}, []string{"run_id", "required"}},
 		{"get_solution mistyped", "get_solution", map[string]any{"run_id": "run-done", "step_id": 3}, []string{"step_id", "string"}},
@@ -109,6 +110,38 @@ func TestToolErrorsTellWhatToFix(t *testing.T) {
 		{"query_momentum out of range", "query_momentum", map[string]any{"limit": 1000}, []string{"limit", "1 to 100"}},
 		{"query_momentum bad kind", "query_momentum", map[string]any{"kind": "maybe"}, []string{"maybe", "success, failure or any"}},
 		{"query_momentum bad task", "query_momentum", map[string]any{"task": "/no/such/task"}, []string{"/no/such/task"}},
+		{"get_run negative since_step", "get_run", map[string]any{"run_id": "run-done", "since_step": -1}, []string{"since_step", "0"}},
+		{"get_run limit out of range", "get_run", map[string]any{"run_id": "run-done", "limit": 0}, []string{"limit", "1 to 50"}},
+		{"get_run limit mistyped", "get_run", map[string]any{"run_id": "run-done", "limit": "all"}, []string{"limit", "integer"}},
+		{"get_step missing step", "get_step", map[string]any{"run_id": "run-done"}, []string{"step_id", "required"}},
+		{"get_step missing run", "get_step", map[string]any{"step_id": "run-done-t0-s0"}, []string{"run_id", "required"}},
+		{"get_step mistyped", "get_step", map[string]any{"run_id": "run-done", "step_id": 5}, []string{"step_id", "string"}},
+		{"get_step empty step", "get_step", map[string]any{"run_id": "run-done", "step_id": " "}, []string{"step_id", "get_run"}},
+		{"get_step unknown step", "get_step", map[string]any{"run_id": "run-done", "step_id": "run-done-t0-s99"}, []string{"run-done-t0-s99", "get_run"}},
+		{"get_step unknown run", "get_step", map[string]any{"run_id": "run-nope", "step_id": "run-done-t0-s0"}, []string{"run-nope", "list_runs"}},
+		{"get_step step of another run", "get_step", map[string]any{"run_id": "run-stopped", "step_id": "run-done-t0-s0"}, []string{"belongs to run \"run-done\""}},
+		{"steer_run missing note", "steer_run", map[string]any{"run_id": "run-done"}, []string{"note", "required"}},
+		{"steer_run empty note", "steer_run", map[string]any{"run_id": "run-done", "note": "  "}, []string{"note is empty", "CatBoost"}},
+		{"steer_run too long", "steer_run", map[string]any{"run_id": "run-done", "note": strings.Repeat("x", 2001)}, []string{"2001", "2000"}},
+		{"steer_run mistyped trace", "steer_run", map[string]any{"run_id": "run-done", "note": "x", "trace": "first"}, []string{"trace", "integer"}},
+		{"steer_run trace out of range", "steer_run", map[string]any{"run_id": "run-done", "note": "x", "trace": 5}, []string{"trace is 5", "0 to 1"}},
+		{"steer_run unknown run", "steer_run", map[string]any{"run_id": "run-nope", "note": "x"}, []string{"run-nope", "list_runs"}},
+		{"get_job missing", "get_job", map[string]any{}, []string{"job_id", "required"}},
+		{"get_job mistyped", "get_job", map[string]any{"job_id": 3}, []string{"job_id", "string"}},
+		{"get_job wait out of range", "get_job", map[string]any{"job_id": "job-nope", "wait_seconds": 41}, []string{"wait_seconds", "0", "40"}},
+		{"get_job unknown job", "get_job", map[string]any{"job_id": "job-nope"}, []string{"job-nope", "not found", "get_run"}},
+		{"cancel_job unknown job", "cancel_job", map[string]any{"job_id": "job-nope"}, []string{"job-nope", "not found"}},
+		{"cancel_job missing", "cancel_job", map[string]any{}, []string{"job_id", "required"}},
+		{"apply_update wait out of range", "apply_update", map[string]any{"run_id": "run-idle", "code": "x", "wait_seconds": 120}, []string{"wait_seconds", "40"}},
+		{"compute_gradient wait out of range", "compute_gradient", map[string]any{"run_id": "run-idle", "mode": "server", "wait_seconds": -3}, []string{"wait_seconds", "40"}},
+		{"execute_on_gpu wait mistyped", "execute_on_gpu", map[string]any{"code": "print(1)", "wait_seconds": "long"}, []string{"wait_seconds", "integer"}},
+		{"resume_run add_steps out of range", "resume_run", map[string]any{"run_id": "run-done", "add_steps": 5000}, []string{"add_steps", "0 to 1000"}},
+		{"resume_run add_steps mistyped", "resume_run", map[string]any{"run_id": "run-done", "add_steps": "more"}, []string{"add_steps", "integer"}},
+		{"resume_run negative budget", "resume_run", map[string]any{"run_id": "run-done", "add_budget_seconds": -5}, []string{"add_budget_seconds", "0 to"}},
+		{"list_tasks bad source", "list_tasks", map[string]any{"source": "kaggle"}, []string{"kaggle", "example, mlebench"}},
+		{"list_tasks negative offset", "list_tasks", map[string]any{"offset": -1}, []string{"offset", "0 or more"}},
+		{"list_tasks mistyped", "list_tasks", map[string]any{"prepared": "yes"}, []string{"prepared", "true or false"}},
+		{"resume_run extend without a model", "resume_run", map[string]any{"run_id": "run-done", "add_steps": 2}, []string{"GOME_MODEL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,10 +181,10 @@ func TestGetSolution(t *testing.T) {
 		decision  string
 		submitted bool
 	}{
-		{"best of a finished run", map[string]any{"run_id": "run-done"}, "run-done-t1-s2", 0.97, true, "accepted", true},
-		{"a rejected step", map[string]any{"run_id": "run-done", "step_id": "run-done-t0-s2"}, "run-done-t0-s2", 0.91, false, "rejected", true},
-		{"a failed step", map[string]any{"run_id": "run-done", "step_id": "run-done-t1-s1"}, "run-done-t1-s1", 0, false, "failed", false},
-		{"best of a running run", map[string]any{"run_id": "run-live"}, "run-live-t0-s1", 0.93, true, "accepted", true},
+		{"best of a finished run", map[string]any{"run_id": "run-done", "include_code": true}, "run-done-t1-s2", 0.97, true, "accepted", true},
+		{"a rejected step", map[string]any{"run_id": "run-done", "step_id": "run-done-t0-s2", "include_code": true}, "run-done-t0-s2", 0.91, false, "rejected", true},
+		{"a failed step", map[string]any{"run_id": "run-done", "step_id": "run-done-t1-s1", "include_code": true}, "run-done-t1-s1", 0, false, "failed", false},
+		{"best of a running run", map[string]any{"run_id": "run-live", "include_code": true}, "run-live-t0-s1", 0.93, true, "accepted", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,9 +221,11 @@ func TestPlotRunReturnsPNG(t *testing.T) {
 	cs := e.connect(t, "", nil)
 
 	res := callTool(t, cs, "plot_run", map[string]any{"run_id": "run-done"})
-	out := decode[PlotRunOutput](t, "plot_run", res)
-	if out.Traces != 2 || out.Points != 5 || out.Accepted != 4 || out.Unscored != 1 {
-		t.Errorf("plot summary %+v: want 2 traces, 5 points, 4 accepted, 1 unscored", out)
+	if res.IsError || res.StructuredContent != nil {
+		t.Fatalf("plot_run: error %v, structured content %v; want image and text only (a client dropped the image next to structured content)", res.IsError, res.StructuredContent)
+	}
+	if !strings.Contains(resultText(res), "4 accepted, 1 without a score") || !strings.Contains(resultText(res), "gome://runs/run-done/scores") {
+		t.Errorf("text %q: want the counts and the scores resource", resultText(res))
 	}
 	var img *sdk.ImageContent
 	for _, c := range res.Content {
@@ -209,8 +244,8 @@ func TestPlotRunReturnsPNG(t *testing.T) {
 		t.Fatalf("decode image: %v (format %q)", err, format)
 	}
 	b := decoded.Bounds()
-	if b.Dx() != out.Width || b.Dy() != out.Height || b.Dx() < 400 || b.Dy() < 300 || b.Dx() > 2000 {
-		t.Fatalf("image is %dx%d, summary says %dx%d", b.Dx(), b.Dy(), out.Width, out.Height)
+	if !strings.Contains(resultText(res), fmt.Sprintf("(%dx%d)", b.Dx(), b.Dy())) || b.Dx() < 400 || b.Dy() < 300 || b.Dx() > 2000 {
+		t.Fatalf("image is %dx%d, summary says %q", b.Dx(), b.Dy(), resultText(res))
 	}
 	// Both traces were drawn in their colours.
 	for i, want := range traceColors[:2] {
@@ -245,8 +280,8 @@ func TestResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(templates.ResourceTemplates) != 4 {
-		t.Errorf("%d resource templates, want 4", len(templates.ResourceTemplates))
+	if len(templates.ResourceTemplates) != 7 {
+		t.Errorf("%d resource templates, want 7", len(templates.ResourceTemplates))
 	}
 	tests := []struct {
 		uri  string
@@ -258,6 +293,9 @@ func TestResources(t *testing.T) {
 		{"gome://runs/run-done/solution/submission.csv", "text/csv", []string{"id,target\n1,0.9\n", "8,0.8"}},
 		{"gome://runs/run-done/traces/0", "application/json", []string{`"index": 0`, "run-done-t0-s2"}},
 		{"gome://runs/run-done/traces/1", "application/json", []string{`"index": 1`, `"best_step_id": "run-done-t1-s2"`}},
+		{"gome://runs/run-done/steps/run-done-t0-s1/main.py", "text/x-python", []string{"# trace 0 step 1"}},
+		{"gome://runs/run-done/steps/run-done-t0-s1/logs", "text/plain", []string{"== stdout ==", "== stderr =="}},
+		{"gome://runs/run-done/scores", "application/json", []string{`"step_id": "run-done-t1-s2"`, `"score": 0.97`, `"accepted": true`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.uri, func(t *testing.T) {
@@ -287,6 +325,7 @@ func TestResources(t *testing.T) {
 		{"gome://runs/run-nope/solution/main.py", "list_runs"},
 		{"gome://runs/run-done/traces/2", "0 to 1"},
 		{"gome://runs/run-done/traces/x", "0 to 1"},
+		{"gome://runs/run-done/steps/run-done-t0-s9/logs", "get_run"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.uri, func(t *testing.T) {
@@ -411,7 +450,7 @@ func TestGetRunWaitAnswersAtOnceForEndedRun(t *testing.T) {
 	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
 	cs := e.connect(t, "", nil)
 	start := time.Now()
-	v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 600}))
+	v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 40}))
 	if took := time.Since(start); took > 2*time.Second || v.Status != "finished" {
 		t.Fatalf("answered after %s with status %s; an ended run has nothing to wait for", took, v.Status)
 	}
@@ -428,7 +467,7 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
 			go func() {
-				_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-live", "wait_seconds": 600}})
+				_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-live", "wait_seconds": 40}})
 				errc <- err
 			}()
 			waitFor(t, 5*time.Second, "the server to start waiting", func() bool { return waiting() })

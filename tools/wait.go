@@ -11,9 +11,6 @@ import (
 )
 
 const (
-	// maxWaitSeconds bounds get_run's wait: long enough to cover a typical step, short enough
-	// that no proxy or client gives up on the request first.
-	maxWaitSeconds = 600
 	// heartbeat is the longest a waiting caller goes without a progress notification, so that
 	// clients which reset their timeout on progress keep waiting.
 	heartbeat = 2 * time.Second

@@ -124,7 +124,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || !check(strings.TrimSpace(got)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gome"`)
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="gome", resource_metadata=%q`, baseURL(r)+metadataPath+mcpPath))
 			http.Error(w, "missing or wrong bearer token: send the header 'Authorization: Bearer TOKEN' with the token gome-mcp printed at start-up or the one you set in GOME_TOKEN", http.StatusUnauthorized)
 			return
 		}
@@ -224,7 +224,46 @@ func newHTTPHandler(s *server.MCPServer, token string, hosts allowedHosts, logge
 		}
 		streamable.ServeHTTP(w, r)
 	}))
-	return hosts.guard(requireToken(token, mux)), streamable
+	// The protected-resource metadata (RFC 9728) is public: a client reads it to learn how to
+	// authenticate before it has a token.
+	outer := http.NewServeMux()
+	outer.HandleFunc(metadataPath, resourceMetadata)
+	outer.HandleFunc(metadataPath+mcpPath, resourceMetadata)
+	outer.Handle("/", requireToken(token, mux))
+	return hosts.guard(outer), streamable
+}
+
+// metadataPath is where RFC 9728 puts a protected resource's metadata; the MCP endpoint's own
+// metadata is at metadataPath followed by the endpoint's path.
+const metadataPath = "/.well-known/oauth-protected-resource"
+
+// baseURL is the scheme and host the request reached (the Host header has passed the guard).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// resourceMetadata describes the MCP endpoint as an OAuth protected resource (RFC 9728): it
+// takes a bearer token in the Authorization header. Gome has no authorization server: the
+// token is the one gome-mcp printed at start-up or GOME_TOKEN, which a client is configured
+// with.
+func resourceMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"resource":                 baseURL(r) + mcpPath,
+		"authorization_servers":    []string{},
+		"bearer_methods_supported": []string{"header"},
+		"resource_name":            "Gome MCP server",
+		"resource_documentation":   "https://github.com/gome-agent/gome#http",
+	})
 }
 
 // stampNotificationVersion gives a 2026-07-28 client notification the protocol version its

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/server"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gome-agent/gome/engine"
@@ -117,7 +119,7 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 			callCtx, cancel := context.WithCancel(ctx)
 			errc := make(chan error, 1)
 			go func() {
-				_, err := cs.CallTool(callCtx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle", "wait_seconds": 600}})
+				_, err := cs.CallTool(callCtx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle", "wait_seconds": 40}})
 				errc <- err
 			}()
 			eventually(t, "the server to start waiting", func() bool { return serverWaiting() })
@@ -203,5 +205,49 @@ func TestStampNotificationVersion(t *testing.T) {
 				t.Fatalf("the notification lost its parameters: %s", got)
 			}
 		})
+	}
+}
+
+// TestHTTPNamesItsResourceMetadata: a 401 names the protected-resource metadata (RFC 9728) in
+// its WWW-Authenticate header, and that metadata is served without a token and describes the
+// MCP endpoint as taking a bearer token in the header.
+func TestHTTPNamesItsResourceMetadata(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	handler, _ := newHTTPHandler(server.NewMCPServer("gome", "test"), "test-token-0123456789", newAllowedHosts("127.0.0.1:0", ""), logger)
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+
+	resp, err := http.Post(srv.URL+mcpPath, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	challenge := resp.Header.Get("WWW-Authenticate")
+	want := srv.URL + metadataPath + mcpPath
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(challenge, `resource_metadata="`+want+`"`) || !strings.HasPrefix(challenge, "Bearer ") {
+		t.Fatalf("status %d, WWW-Authenticate %q; want 401 naming %s", resp.StatusCode, challenge, want)
+	}
+	for _, path := range []string{metadataPath + mcpPath, metadataPath} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta struct {
+			Resource string   `json:"resource"`
+			Methods  []string `json:"bearer_methods_supported"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&meta)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || meta.Resource != srv.URL+mcpPath || len(meta.Methods) != 1 || meta.Methods[0] != "header" {
+			t.Fatalf("GET %s: status %d, %+v, %v", path, resp.StatusCode, meta, err)
+		}
+	}
+	resp, err = http.Post(srv.URL+metadataPath, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to the metadata: status %d, want 405", resp.StatusCode)
 	}
 }

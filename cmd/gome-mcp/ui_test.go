@@ -127,7 +127,7 @@ func TestWatchRealRunInBrowser(t *testing.T) {
 	// Both traces draft; the updates wait at the gate.
 	var v tools.RunView
 	for len(v.Steps) < 2 {
-		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 60}})
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": started.RunID, "wait_seconds": 40}})
 		if err != nil || r.IsError {
 			t.Fatalf("get_run: %v %s", err, errorText(r))
 		}
@@ -200,8 +200,8 @@ func TestWatchRealRunInBrowser(t *testing.T) {
 	wait(`document.querySelectorAll("#steps tr[data-step]").length >= 3`)
 	check("no reload", `window.notReloaded === true`)
 	v = waitRun(t, ctx, cs, started.RunID)
-	if v.Status != "finished" || len(v.Steps) != 6 {
-		t.Fatalf("run %s with %d steps, want finished with 6", v.Status, len(v.Steps))
+	if v.Status != "finished" || v.TotalSteps != 6 {
+		t.Fatalf("run %s with %d steps, want finished with 6", v.Status, v.TotalSteps)
 	}
 	wait(`document.getElementById("run-status").innerText.includes("finished") && document.querySelectorAll("#steps tr[data-step]").length === 6`)
 	check("no reload", `window.notReloaded === true`)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,14 +68,14 @@ func TestWatchRunFromAnotherProcess(t *testing.T) {
 		t.Fatalf("the watcher sees %d steps on %d traces: %+v", len(v.Steps), len(v.Traces), v)
 	}
 
-	sol, res := call[tools.SolutionView](t, ctx, watcher, "get_solution", map[string]any{"run_id": started.RunID})
+	sol, res := call[tools.SolutionView](t, ctx, watcher, "get_solution", map[string]any{"run_id": started.RunID, "include_code": true})
 	if res.IsError {
 		t.Fatalf("get_solution through the watcher: %s", errorText(res))
 	}
 	if !sol.Best || sol.Metric != "auc" || sol.Score == nil || sol.Code == "" || sol.Decision != "accepted" {
 		t.Fatalf("get_solution: %+v; want the best accepted solution with its metric", sol)
 	}
-	plot, res := call[tools.PlotRunOutput](t, ctx, watcher, "plot_run", map[string]any{"run_id": started.RunID})
+	_, res = call[map[string]any](t, ctx, watcher, "plot_run", map[string]any{"run_id": started.RunID})
 	if res.IsError {
 		t.Fatalf("plot_run through the watcher: %s", errorText(res))
 	}
@@ -84,8 +85,8 @@ func TestWatchRunFromAnotherProcess(t *testing.T) {
 			images++
 		}
 	}
-	if plot.Metric != "auc" || plot.Points == 0 || images != 1 {
-		t.Fatalf("plot_run: %+v with %d PNG images; want the run's metric, its points and one image", plot, images)
+	if text := errorText(res); !strings.Contains(text, "scored steps") || strings.Contains(text, "0 scored steps") || images != 1 {
+		t.Fatalf("plot_run: %q with %d PNG images; want its points counted and one image", text, images)
 	}
 }
 
