@@ -369,9 +369,10 @@ func (s *uiSource) Resume(ctx context.Context, runID string) error {
 	return uiError(err)
 }
 
-// Steer needs the engine's steer_run action, which it does not offer yet: the button says so.
+// Steer records the note for the next gradients of every trace, as steer_run does.
 func (s *uiSource) Steer(ctx context.Context, runID, text string) error {
-	return fmt.Errorf("%w: steering needs the engine's steer_run action, which this build lacks", ui.ErrUnsupported)
+	_, err := s.engine.Steer(ctx, runID, nil, text)
+	return uiError(err)
 }
 
 // withPages sends requests under /ui/ to pages and the rest to mcp.
