@@ -280,9 +280,15 @@ func TestCheckSelf(t *testing.T) {
 		{"rmse", "rmse", -0.1, false},
 		{"rmse", "", 12, true},
 		{"quadratic-weighted-kappa", "", -0.5, true},
+		// A competition names its metric by an alias: the solution may report the canonical name.
+		{"roc-auc", "auc", 0.93, true},
+		{"roc-auc", "rmse", 0.93, false},
+		{"roc-auc", "", 1.3, false},
+		// A metric the catalogue does not know cannot be checked by name or range.
+		{"map@5", "auc", 2, true},
 	}
 	for _, c := range cases {
-		t.Run(c.metric+"="+strconv.FormatFloat(c.v, 'g', -1, 64), func(t *testing.T) {
+		t.Run(c.metric+"/"+c.reported+"="+strconv.FormatFloat(c.v, 'g', -1, 64), func(t *testing.T) {
 			if err := CheckSelf(c.metric, c.reported, c.v); (err == nil) != c.ok {
 				t.Errorf("CheckSelf(%s, %q, %g) = %v", c.metric, c.reported, c.v, err)
 			}

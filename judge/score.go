@@ -183,12 +183,18 @@ func (j *Judge) LowerIsBetter() bool { return j.task.LowerIsBetter }
 // CheckSelf checks a self-reported score: the metric it names (when it names one) must be the
 // task's, and the value must lie in the metric's range.
 func CheckSelf(metric, reported string, v float64) error {
-	if reported != "" {
-		if m, err := task.LookupMetric(reported); err == nil && m.Name != metric {
+	// Compare canonical names: a task may name its metric by an alias or by a competition's own
+	// name (roc-auc for auc). A name the catalogue does not know cannot be checked.
+	canonical, known := metric, false
+	if m, err := task.LookupMetric(metric); err == nil {
+		canonical, known = m.Name, true
+	}
+	if reported != "" && known {
+		if r, err := task.LookupMetric(reported); err == nil && r.Name != canonical {
 			return fmt.Errorf("scores.json names metric %q but the task is scored by %q: report the task's metric", reported, metric)
 		}
 	}
-	lo, hi, ok := metricRange(metric)
+	lo, hi, ok := metricRange(canonical)
 	if ok && (v < lo || v > hi) {
 		return fmt.Errorf("validation %s %g is outside the metric's range [%g, %g]: compute the metric on the validation rows", metric, v, lo, hi)
 	}
