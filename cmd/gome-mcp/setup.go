@@ -102,6 +102,11 @@ func openStore(ctx context.Context, c *common, logger *slog.Logger) (*memory.Sto
 	return memory.Open(ctx, memory.DBPath(c.home), memory.WithLogger(logger))
 }
 
+// environmentProber is a sandbox backend that can say what its jobs find (Docker and local).
+type environmentProber interface {
+	Environment(ctx context.Context) (sandbox.Environment, error)
+}
+
 // newApp opens the store, builds the model and sandbox, and wires the engine.
 func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.Event)) (*app, error) {
 	logger := newLogger(logs, c.verbose)
@@ -147,6 +152,16 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 	}
 	if onEvent != nil {
 		opts = append(opts, engine.WithEventHandler(onEvent))
+	}
+	if p, ok := sb.(environmentProber); ok {
+		// Every prompt states what the sandbox offers; the backend probes once and caches it.
+		opts = append(opts, engine.WithEnvironment(func(ctx context.Context, _ bool) (string, error) {
+			env, err := p.Environment(ctx)
+			if err != nil {
+				return "", err
+			}
+			return env.Prompt(), nil
+		}))
 	}
 	var m engine.Model
 	if model != nil {
