@@ -358,7 +358,7 @@ func probeYardstick(t *testing.T, r runner) (nproc float64, versions map[string]
 }
 
 // checkProbe compares a probed environment with the yardstick and the limits a job has.
-func checkProbe(t *testing.T, env Environment, nproc float64, versions map[string]string, wantCPUs float64, wantMemory int64) {
+func checkProbe(t *testing.T, env Environment, nproc float64, versions map[string]string, wantCPUs float64, wantMemory int64, wantNetwork bool) {
 	t.Helper()
 	t.Logf("probe:\n%s", env.Prompt())
 	if env.CPUs != wantCPUs {
@@ -380,11 +380,15 @@ func checkProbe(t *testing.T, env Environment, nproc float64, versions map[strin
 	if _, ok := env.Packages["numpy"]; !ok {
 		t.Errorf("probe found no numpy: %v", env.Packages)
 	}
-	if env.Python == "" || env.DiskFreeBytes <= 0 || env.Network || len(env.GPUs) != 0 {
-		t.Errorf("Python %q, DiskFreeBytes %d, Network %v, GPUs %v; want a version, free disk, no network, no GPU here", env.Python, env.DiskFreeBytes, env.Network, env.GPUs)
+	if env.Python == "" || env.DiskFreeBytes <= 0 || env.Network != wantNetwork || len(env.GPUs) != 0 {
+		t.Errorf("Python %q, DiskFreeBytes %d, Network %v, GPUs %v; want a version, free disk, network %v, no GPU here", env.Python, env.DiskFreeBytes, env.Network, env.GPUs, wantNetwork)
 	}
-	if !strings.Contains(env.Prompt(), "Network: off") || !strings.Contains(env.Prompt(), "GPUs: none; run on the CPU") {
-		t.Errorf("Prompt does not state network off and no GPU:\n%s", env.Prompt())
+	network := "Network: off"
+	if wantNetwork {
+		network = "Network: on"
+	}
+	if !strings.Contains(env.Prompt(), network) || !strings.Contains(env.Prompt(), "GPUs: none; run on the CPU") {
+		t.Errorf("Prompt does not state %q and no GPU:\n%s", network, env.Prompt())
 	}
 }
 
@@ -409,7 +413,7 @@ func TestProbeMatchesWhatPythonSees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkProbe(t, env, nproc, versions, nproc, hostMemory())
+		checkProbe(t, env, nproc, versions, nproc, hostMemory(), false)
 		// Probed once: the second answer comes from the cache even when the context has ended.
 		ctx, cancel := contextCancelled(t)
 		defer cancel()
@@ -418,6 +422,20 @@ func TestProbeMatchesWhatPythonSees(t *testing.T) {
 			t.Errorf("second Environment = %+v, %v; want the cached answer", again, err)
 		}
 	})
+	t.Run("slurm", func(t *testing.T) {
+		s := newTestSlurm(t)
+		nproc, versions := probeYardstick(t, s)
+		env, err := s.Environment(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Backend != BackendSlurm {
+			t.Errorf("Backend = %q, want %q", env.Backend, BackendSlurm)
+		}
+		// A Slurm job asks for SlurmDefaultMemoryBytes, which the cluster enforces; Slurm does
+		// not cut jobs off the network.
+		checkProbe(t, env, nproc, versions, nproc, min(hostMemory(), SlurmDefaultMemoryBytes), true)
+	})
 	t.Run("docker defaults", func(t *testing.T) {
 		d := newTestDocker(t)
 		nproc, versions := probeYardstick(t, d)
@@ -425,7 +443,7 @@ func TestProbeMatchesWhatPythonSees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkProbe(t, env, nproc, versions, nproc, d.Settings().MemoryBytes)
+		checkProbe(t, env, nproc, versions, nproc, d.Settings().MemoryBytes, false)
 		if env.ShmBytes != d.Settings().ShmBytes {
 			t.Errorf("ShmBytes = %d, want %d", env.ShmBytes, d.Settings().ShmBytes)
 		}
@@ -437,7 +455,7 @@ func TestProbeMatchesWhatPythonSees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkProbe(t, env, nproc, versions, 1.5, 3<<30)
+		checkProbe(t, env, nproc, versions, 1.5, 3<<30, false)
 		if env.ShmBytes != 1<<30 {
 			t.Errorf("ShmBytes = %d, want 1 GiB", env.ShmBytes)
 		}

@@ -17,7 +17,7 @@ import (
 // its ML packages, the CPUs, memory and GPUs a job may use, the network, and the disk. The engine
 // states it in its prompts, so the model writes code for the machine it has; Prompt renders it.
 type Environment struct {
-	Backend       string            `json:"backend"`                 // "docker" or "local"
+	Backend       string            `json:"backend"`                 // "docker", "local" or "slurm"
 	Image         string            `json:"image,omitempty"`         // the Docker image
 	Python        string            `json:"python"`                  // Python's version, e.g. 3.13.5
 	Packages      map[string]string `json:"packages"`                // module -> version of the ML packages found

@@ -105,6 +105,26 @@ type Slurm struct {
 
 	dataMu sync.Mutex
 	staged map[string]string // data folder -> its copy under jobsDir
+
+	probe probeCache
+}
+
+// Environment probes, once, what a job on the cluster finds (see Environment): the probe runs as
+// a Slurm job like any execution, in the shared folder, without GPUs (a GPU job would wait for
+// one to be free).
+func (s *Slurm) Environment(ctx context.Context) (Environment, error) {
+	return s.probe.get(ctx, func(ctx context.Context) (Environment, error) {
+		env, err := probeEnvironment(ctx, s, s.jobsDir, 0)
+		if err != nil {
+			return env, err
+		}
+		// Without cgroups a job sees the node's memory, but the cluster ends a job that exceeds
+		// what it asked for: that is its limit.
+		env.Backend = BackendSlurm
+		env.MemoryBytes = min(env.MemoryBytes, SlurmDefaultMemoryBytes)
+		env.ShmBytes = min(env.ShmBytes, env.MemoryBytes)
+		return env, nil
+	})
 }
 
 // NewSlurm checks that the Slurm commands exist and the controller answers, and prepares the
