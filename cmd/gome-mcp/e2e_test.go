@@ -130,7 +130,8 @@ func errorText(res *mcp.CallToolResult) string {
 	return b.String()
 }
 
-// waitRun polls get_run until the run is no longer running.
+// waitRun polls get_run until the run is no longer running, then reads it with its first 50
+// steps (get_run shows only the last few by default).
 func waitRun(t *testing.T, ctx context.Context, s *mcp.ClientSession, id string) tools.RunView {
 	t.Helper()
 	for {
@@ -139,6 +140,10 @@ func waitRun(t *testing.T, ctx context.Context, s *mcp.ClientSession, id string)
 			t.Fatalf("get_run: %s", errorText(res))
 		}
 		if v.Status != "running" {
+			v, res = call[tools.RunView](t, ctx, s, "get_run", map[string]any{"run_id": id, "since_step": 0, "limit": 50})
+			if res.IsError {
+				t.Fatalf("get_run: %s", errorText(res))
+			}
 			return v
 		}
 		select {

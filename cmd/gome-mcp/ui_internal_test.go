@@ -130,8 +130,11 @@ func TestUISourceReadsStore(t *testing.T) {
 	if err := src.Stop(ctx, "r"); err == nil || !strings.Contains(err.Error(), "not active") || !isUserError(err) {
 		t.Errorf("stop of a finished run: %v", err)
 	}
-	if err := src.Steer(ctx, "r", "try boosting"); !errors.Is(err, ui.ErrUnsupported) {
-		t.Errorf("steer without steer_run: %v, want ErrUnsupported", err)
+	if err := src.Steer(ctx, "r", "try boosting"); err != nil {
+		t.Errorf("steer: %v", err)
+	}
+	if err := src.Steer(ctx, "r", "  "); err == nil || !isUserError(err) {
+		t.Errorf("an empty steering note: %v, want an error the user can fix", err)
 	}
 
 	// Beside the tools' own gome://runs/{run_id} resources, the App's views resolve to HTML.
