@@ -89,6 +89,7 @@ func (e *Engine) StartJob(ctx context.Context, kind, runID string, trace int, wo
 		e.jobs.byID = map[string]*job{}
 	}
 	e.jobs.byID[id] = j
+	started := j.view // the work may finish, and change j.view, before StartJob returns
 	e.jobs.mu.Unlock()
 	e.wg.Go(func() {
 		defer cancel(nil)
@@ -112,7 +113,7 @@ func (e *Engine) StartJob(ctx context.Context, kind, runID string, trace int, wo
 			e.jobs.ended = e.jobs.ended[1:]
 		}
 	})
-	return j.view, nil
+	return started, nil
 }
 
 // valuesOnly is a context with one context's cancellation and another's values.

@@ -20,7 +20,9 @@ func TestSamplingServesAsModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real Python solutions: run without -short")
 	}
-	t.Parallel()
+	// Not parallel: run beside TestSamplingGradientInBothForms, the server sometimes found no
+	// sampling capability on this client's session (under -race); alone it passes. Not yet
+	// understood: see the closing note of the session that serialised it.
 	sb, err := sandbox.NewLocal("", nil)
 	if err != nil {
 		t.Skipf("no Python for the local sandbox: %v", err)
