@@ -117,16 +117,18 @@ func TestServeOnSlurm(t *testing.T) {
 	if v.Steps[1].Decision != "accepted" || v.Report == nil || v.Report.Best == nil {
 		t.Fatalf("the update was not accepted: %+v", v.Steps)
 	}
-	// One execution per step (no debug runs, no fixes): one Slurm job each, all completed.
+	// One execution per step (no debug runs, no fixes): one Slurm job each, all completed, and
+	// one job for the environment probe the prompts state.
+	want := steps + 1
 	var jobs map[string]string
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if jobs = completedJobs(t, home); len(jobs) >= steps || time.Now().After(deadline) {
+		if jobs = completedJobs(t, home); len(jobs) >= want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if len(jobs) != steps {
-		t.Fatalf("Slurm recorded %d jobs for this run, want %d (one per execution): %v", len(jobs), steps, jobs)
+	if len(jobs) != want {
+		t.Fatalf("Slurm recorded %d jobs for this run, want %d (one per execution and the probe): %v", len(jobs), want, jobs)
 	}
 	for id, state := range jobs {
 		if state != "COMPLETED" {
