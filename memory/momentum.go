@@ -742,12 +742,15 @@ type hit struct {
 	text float64
 }
 
-func (s *Store) queryHits(ctx context.Context, query string, args ...any) ([]hit, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("memory: query momentum: %w", err)
-	}
-	defer rows.Close()
+// hitRows is what scanHits reads: the rows of database/sql and of pgx alike.
+type hitRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanHits reads pre-ranked (seq, text relevance) rows, for both stores.
+func scanHits(rows hitRows) ([]hit, error) {
 	var hits []hit
 	for rows.Next() {
 		var h hit
@@ -760,6 +763,15 @@ func (s *Store) queryHits(ctx context.Context, query string, args ...any) ([]hit
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
 	return hits, nil
+}
+
+func (s *Store) queryHits(ctx context.Context, query string, args ...any) ([]hit, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("memory: query momentum: %w", err)
+	}
+	defer rows.Close()
+	return scanHits(rows)
 }
 
 // fetchCandidates reads the whole entries of the pre-ranked rows, only

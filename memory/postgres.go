@@ -476,18 +476,7 @@ func (p *Postgres) queryHits(ctx context.Context, query string, args ...any) ([]
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
 	defer rows.Close()
-	var hits []hit
-	for rows.Next() {
-		var h hit
-		if err := rows.Scan(&h.seq, &h.text); err != nil {
-			return nil, fmt.Errorf("memory: query momentum: %w", err)
-		}
-		hits = append(hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("memory: query momentum: %w", err)
-	}
-	return hits, nil
+	return scanHits(rows)
 }
 
 // fetchCandidates reads the whole entries of the pre-ranked rows, as Store.fetchCandidates does.
