@@ -204,137 +204,72 @@ func (d *Docker) Run(ctx context.Context, job Job) (Result, error) {
 	}
 
 	cfg, host := containerSpec(c, runSpec{image: d.image, user: user, path: d.path, gpus: devices, scratch: scratch.dir, settings: d.settings})
-	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
+	id, logger, err := d.create(ctx, cfg, host)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
-			return res, fmt.Errorf("%w: %s: %w; build it with `gome-mcp sandbox build`", ErrImageNotFound, d.image, err)
-		}
-		return res, fmt.Errorf("%w: creating the container: %w; check --memory, --shm-size and --cpus against what this Docker host has (docker info)", ErrStart, err)
-	}
-	id := created.ID
-	logger := d.logger.With("backend", BackendDocker, "container", shortID(id))
-	for _, w := range created.Warnings {
-		logger.Debug("docker warning on create", "warning", w)
+		return res, err
 	}
 	// From here on the container exists and must go, also when ctx was cancelled.
 	defer d.remove(ctx, id, logger)
+	return d.execute(ctx, c, id, cfg.Cmd[0], devices, logger)
+}
 
-	attached, err := d.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+// create creates the job's container and returns its id and a logger that names it.
+func (d *Docker) create(ctx context.Context, cfg *container.Config, host *container.HostConfig) (string, *slog.Logger, error) {
+	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
 	if err != nil {
-		return res, fmt.Errorf("%w: attaching to the container's output: %w", ErrStart, err)
+		if errdefs.IsNotFound(err) {
+			return "", nil, fmt.Errorf("%w: %s: %w; build it with `gome-mcp sandbox build`", ErrImageNotFound, d.image, err)
+		}
+		return "", nil, fmt.Errorf("%w: creating the container: %w; check --memory, --shm-size and --cpus against what this Docker host has (docker info)", ErrStart, err)
 	}
-	defer attached.Close()
-	stdout, stderr := newTailBuffer(c.outputLimit()), newTailBuffer(c.outputLimit())
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		// The tails absorb everything, so StdCopy only stops when the stream ends or is closed.
-		_, _ = stdcopy.StdCopy(stdout, stderr, attached.Reader)
-	}()
+	logger := d.logger.With("backend", BackendDocker, "container", shortID(created.ID))
+	for _, w := range created.Warnings {
+		logger.Debug("docker warning on create", "warning", w)
+	}
+	return created.ID, logger, nil
+}
+
+// execute runs the created container id to its end (exit, timeout, OOM kill or ctx) and reports
+// what happened; program is the container's argv[0].
+func (d *Docker) execute(ctx context.Context, c checkedJob, id, program string, devices []string, logger *slog.Logger) (Result, error) {
+	res := Result{Backend: BackendDocker, ExitCode: -1}
+	out, err := d.attach(ctx, id, c.outputLimit())
+	if err != nil {
+		return res, err
+	}
+	defer out.close()
 
 	// Waits and kills must not die with ctx: the container is still there to be waited for.
 	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBG()
-	wait := d.cli.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
-	waited := false
-	defer func() {
-		if !waited {
-			// The client's wait goroutine sends exactly one answer, on an unbuffered channel for
-			// a result; take it so the goroutine can end once cancelBG stops the request.
-			go func() {
-				select {
-				case <-wait.Result:
-				case <-wait.Error:
-				}
-			}()
-		}
-	}()
+	wait := &exitWait{res: d.cli.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})}
+	defer wait.abandon()
 
 	start := time.Now()
-	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
-			return res, fmt.Errorf("%w: %q in image %s: %w; check Command[0] (relative paths start at /workspace)", ErrCommandNotFound, c.Command[0], d.image, err)
-		}
-		hint := "check the limits (--memory, --shm-size, --cpus) and the mounts (--weights-cache)"
-		if len(devices) > 0 {
-			hint = "Docker could not give the container its GPU(s) " + strings.Join(devices, ",") + ": install the NVIDIA Container Toolkit (docker run --gpus all must work), or run on the CPU with gpus: 0"
-		}
-		return res, fmt.Errorf("%w: starting the container: %w; %s", ErrStart, err, hint)
+	if err := d.start(ctx, c, id, devices); err != nil {
+		return res, err
 	}
 	logger.Debug("sandbox job started", "command", c.Command, "workspace", c.workspace)
 	var peak atomic.Int64
 	go d.samplePeakMemory(bg, id, &peak)
 
-	var deadline <-chan time.Time
-	if c.Timeout > 0 {
-		timer := time.NewTimer(c.Timeout)
-		defer timer.Stop()
-		deadline = timer.C
-	}
-	var (
-		killDeadline <-chan time.Time
-		ctxErr       error
-		statusCode   int64
-	)
-waiting:
-	for {
-		select {
-		case r := <-wait.Result:
-			waited = true
-			statusCode = r.StatusCode
-			break waiting
-		case err := <-wait.Error:
-			waited = true
-			return res, fmt.Errorf("sandbox: waiting for container %s: %w", shortID(id), err)
-		case <-deadline:
-			deadline = nil
-			res.TimedOut = true
-			killDeadline = d.kill(bg, id, logger)
-		case <-ctx.Done():
-			ctxErr = ctx.Err()
-			if killDeadline == nil {
-				killDeadline = d.kill(bg, id, logger)
-			}
-			break waiting // the deferred remove finishes the job off
-		case <-killDeadline:
-			return res, fmt.Errorf("sandbox: container %s did not stop within %v of being killed", shortID(id), cleanupTimeout)
-		}
+	statusCode, ctxErr, err := d.awaitExit(ctx, bg, id, wait, c.Timeout, &res, logger)
+	if err != nil {
+		return res, err
 	}
 	res.Duration = time.Since(start)
-
-	if ctxErr == nil {
-		// The stream ends when the container exits; a short grace covers the last bytes in flight.
-		select {
-		case <-copied:
-		case <-time.After(drainTimeout):
-			logger.Warn("sandbox job output did not end with the container; output may be cut short")
-		}
-	}
-	attached.Close()
-	<-copied
-	res.Stdout, res.StdoutBytes = stdout.String(), stdout.Total()
-	res.Stderr, res.StderrBytes = stderr.String(), stderr.Total()
+	out.finish(ctxErr == nil, logger, &res)
 	res.ExitCode = int(statusCode)
 	if ctxErr != nil {
 		res.ExitCode = -1
 		return res, fmt.Errorf("sandbox: job killed: %w", ctxErr)
 	}
 
-	inspectCtx, cancel := context.WithTimeout(bg, cleanupTimeout)
-	defer cancel()
-	inspected, err := d.cli.ContainerInspect(inspectCtx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return res, fmt.Errorf("sandbox: inspecting container %s after its job: %w", shortID(id), err)
-	}
-	if st := inspected.Container.State; st != nil {
-		res.OOMKilled = st.OOMKilled
-		res.ExitCode = st.ExitCode
-	}
-	if res.TimedOut || res.OOMKilled {
-		res.ExitCode = -1
+	if err := d.inspectExit(bg, id, &res); err != nil {
+		return res, err
 	}
 	res.PeakMemoryBytes = peak.Load()
-	if res.ExitCode == 127 && strings.Contains(res.Stderr, "exec "+cfg.Cmd[0]+" failed") {
+	if res.ExitCode == 127 && strings.Contains(res.Stderr, "exec "+program+" failed") {
 		// The container's init (tini) could not start the program: the same fault as a missing
 		// executable on the Local backend, so it is reported the same way.
 		return res, fmt.Errorf("%w: %q is not in image %s: %s; check Command[0] (relative paths start at /workspace)",
@@ -343,6 +278,137 @@ waiting:
 	logger.Debug("sandbox job finished", "exit_code", res.ExitCode, "duration", res.Duration,
 		"timed_out", res.TimedOut, "oom", res.OOMKilled)
 	return res, nil
+}
+
+// containerOutput is a container's attached output stream, copied into two tails.
+type containerOutput struct {
+	attached       client.HijackedResponse
+	stdout, stderr *tailBuffer
+	copied         chan struct{} // closed when the copy has stopped
+}
+
+// attach connects to the output of container id before it starts, so nothing is missed.
+func (d *Docker) attach(ctx context.Context, id string, limit int) (*containerOutput, error) {
+	attached, err := d.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: attaching to the container's output: %w", ErrStart, err)
+	}
+	out := &containerOutput{attached: attached.HijackedResponse, stdout: newTailBuffer(limit), stderr: newTailBuffer(limit), copied: make(chan struct{})}
+	go func() {
+		defer close(out.copied)
+		// The tails absorb everything, so StdCopy only stops when the stream ends or is closed.
+		_, _ = stdcopy.StdCopy(out.stdout, out.stderr, out.attached.Reader)
+	}()
+	return out, nil
+}
+
+// finish stops the copy and puts the tails into res. After a normal exit (drain) it first waits
+// a short grace for the last bytes in flight: the stream ends when the container exits.
+func (o *containerOutput) finish(drain bool, logger *slog.Logger, res *Result) {
+	if drain {
+		select {
+		case <-o.copied:
+		case <-time.After(drainTimeout):
+			logger.Warn("sandbox job output did not end with the container; output may be cut short")
+		}
+	}
+	o.attached.Close()
+	<-o.copied
+	res.Stdout, res.StdoutBytes = o.stdout.String(), o.stdout.Total()
+	res.Stderr, res.StderrBytes = o.stderr.String(), o.stderr.Total()
+}
+
+// close closes the stream; safe after finish.
+func (o *containerOutput) close() { o.attached.Close() }
+
+// exitWait is a pending ContainerWait.
+type exitWait struct {
+	res    client.ContainerWaitResult
+	waited bool // an answer was taken
+}
+
+// abandon lets the client's wait goroutine end when no answer was taken: it sends exactly one
+// answer, on an unbuffered channel for a result, and blocks until someone takes it (the request
+// itself is stopped by cancelling its context).
+func (w *exitWait) abandon() {
+	if w.waited {
+		return
+	}
+	go func() {
+		select {
+		case <-w.res.Result:
+		case <-w.res.Error:
+		}
+	}()
+}
+
+// start starts container id, saying what to change when Docker cannot.
+func (d *Docker) start(ctx context.Context, c checkedJob, id string, devices []string) error {
+	_, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		return fmt.Errorf("%w: %q in image %s: %w; check Command[0] (relative paths start at /workspace)", ErrCommandNotFound, c.Command[0], d.image, err)
+	}
+	hint := "check the limits (--memory, --shm-size, --cpus) and the mounts (--weights-cache)"
+	if len(devices) > 0 {
+		hint = "Docker could not give the container its GPU(s) " + strings.Join(devices, ",") + ": install the NVIDIA Container Toolkit (docker run --gpus all must work), or run on the CPU with gpus: 0"
+	}
+	return fmt.Errorf("%w: starting the container: %w; %s", ErrStart, err, hint)
+}
+
+// awaitExit waits for container id to exit, killing it when timeout (0 = none) passes (marking
+// res.TimedOut) or ctx ends. It returns the exit status, or ctx's error when ctx ended first, in
+// which case the container is being killed and the caller's remove finishes it off. bg carries
+// the Docker calls, which must outlive ctx.
+func (d *Docker) awaitExit(ctx, bg context.Context, id string, wait *exitWait, timeout time.Duration, res *Result, logger *slog.Logger) (statusCode int64, ctxErr, _ error) {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	var killDeadline <-chan time.Time
+	for {
+		select {
+		case r := <-wait.res.Result:
+			wait.waited = true
+			return r.StatusCode, nil, nil
+		case err := <-wait.res.Error:
+			wait.waited = true
+			return 0, nil, fmt.Errorf("sandbox: waiting for container %s: %w", shortID(id), err)
+		case <-deadline:
+			deadline = nil
+			res.TimedOut = true
+			killDeadline = d.kill(bg, id, logger)
+		case <-ctx.Done():
+			if killDeadline == nil {
+				d.kill(bg, id, logger)
+			}
+			return 0, ctx.Err(), nil
+		case <-killDeadline:
+			return 0, nil, fmt.Errorf("sandbox: container %s did not stop within %v of being killed", shortID(id), cleanupTimeout)
+		}
+	}
+}
+
+// inspectExit fills res's exit code and OOM kill from the stopped container's state.
+func (d *Docker) inspectExit(bg context.Context, id string, res *Result) error {
+	inspectCtx, cancel := context.WithTimeout(bg, cleanupTimeout)
+	defer cancel()
+	inspected, err := d.cli.ContainerInspect(inspectCtx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("sandbox: inspecting container %s after its job: %w", shortID(id), err)
+	}
+	if st := inspected.Container.State; st != nil {
+		res.OOMKilled = st.OOMKilled
+		res.ExitCode = st.ExitCode
+	}
+	if res.TimedOut || res.OOMKilled {
+		res.ExitCode = -1
+	}
+	return nil
 }
 
 // kill sends SIGKILL to the container and returns when to give up waiting for it to stop.
@@ -445,34 +511,7 @@ func containerSpec(c checkedJob, spec runSpec) (*container.Config, *container.Ho
 		argv[0] = "python3"
 	}
 	network := c.Network || spec.settings.Network
-	vars := map[string]string{
-		"PATH":                    cmp.Or(spec.path, systemPath),
-		"HOME":                    containerWorkspace,
-		"LANG":                    "C.UTF-8",
-		"PYTHONUNBUFFERED":        "1",
-		"PYTHONDONTWRITEBYTECODE": "1",
-		"TMPDIR":                  "/tmp",
-	}
-	if spec.settings.WeightsCache != "" {
-		maps.Copy(vars, weightsEnv(containerWeights, network))
-	}
-	maps.Copy(vars, c.Env)
-	vars[EnvOutputDir] = containerWorkspace
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: c.workspace, Target: containerWorkspace}}
-	if spec.scratch != "" {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.scratch, Target: "/tmp"})
-	}
-	if c.dataDir != "" {
-		vars[EnvDataDir] = containerData
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.dataDir, Target: containerData, ReadOnly: true})
-	}
-	if spec.settings.WeightsCache != "" {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.settings.WeightsCache, Target: containerWeights, ReadOnly: true})
-	}
-	env := make([]string, 0, len(vars))
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		env = append(env, k+"="+vars[k])
-	}
+	env, mounts := containerEnvMounts(c, spec, network)
 	labels := maps.Clone(c.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -525,6 +564,40 @@ func containerSpec(c checkedJob, spec runSpec) (*container.Config, *container.Ho
 		AttachStderr: true,
 	}
 	return cfg, host
+}
+
+// containerEnvMounts returns a job container's environment and mounts: the workspace read-write,
+// the scratch folder at /tmp, the data and the weights cache read-only.
+func containerEnvMounts(c checkedJob, spec runSpec, network bool) ([]string, []mount.Mount) {
+	vars := map[string]string{
+		"PATH":                    cmp.Or(spec.path, systemPath),
+		"HOME":                    containerWorkspace,
+		"LANG":                    "C.UTF-8",
+		"PYTHONUNBUFFERED":        "1",
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"TMPDIR":                  "/tmp",
+	}
+	if spec.settings.WeightsCache != "" {
+		maps.Copy(vars, weightsEnv(containerWeights, network))
+	}
+	maps.Copy(vars, c.Env)
+	vars[EnvOutputDir] = containerWorkspace
+	mounts := []mount.Mount{{Type: mount.TypeBind, Source: c.workspace, Target: containerWorkspace}}
+	if spec.scratch != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.scratch, Target: "/tmp"})
+	}
+	if c.dataDir != "" {
+		vars[EnvDataDir] = containerData
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.dataDir, Target: containerData, ReadOnly: true})
+	}
+	if spec.settings.WeightsCache != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.settings.WeightsCache, Target: containerWeights, ReadOnly: true})
+	}
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env, mounts
 }
 
 // CleanupOrphans removes the containers labelled gome.managed=true whose owning process (see

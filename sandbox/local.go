@@ -231,33 +231,80 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 
 	network := c.Network || l.settings.Network
 	env := l.environ(c, scratch.dir, network)
-	if l.gpus != nil {
-		devices := ""
-		if c.GPUs > 0 {
-			lease, err := l.gpus.Acquire(ctx, c.GPUs)
-			if err != nil {
-				return res, err
-			}
-			defer lease.Release()
-			devices = strings.Join(lease.Devices(), ",")
-		}
-		env = setEnv(env, "CUDA_VISIBLE_DEVICES", devices)
+	env, release, err := l.leaseGPUs(ctx, c.GPUs, env)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+	memory := cmp.Or(c.MemoryBytes, l.settings.MemoryBytes)
+	ns := l.isolate.forJob(network)
+	path, argv, env, err := l.command(c, env, ns, memory)
+	if err != nil {
+		return res, err
 	}
 
-	argv := slices.Clone(c.Command)
+	p, err := startProcess(c, path, argv, env, ns.sysProcAttr())
+	if err != nil {
+		return res, err
+	}
+	l.logger.Debug("sandbox job started", "backend", BackendLocal, "pid", p.pid, "command", c.Command, "workspace", c.workspace)
+	res.TimedOut, err = p.wait(ctx, c.Timeout)
+	res.Duration = time.Since(p.start)
+	p.collect(l.logger, &res)
+	if state := p.cmd.ProcessState; state != nil {
+		res.ExitCode = state.ExitCode()
+		if ru, ok := state.SysUsage().(*syscall.Rusage); ok && ru != nil {
+			res.PeakMemoryBytes = ru.Maxrss * 1024 // Linux reports KiB
+		}
+	} else if err != nil {
+		return res, fmt.Errorf("sandbox: waiting for pid %d: %w", p.pid, err)
+	}
+	res.OOMKilled = memory > 0 && res.ExitCode != 0 && looksOutOfMemory(res.Stderr)
+	l.logger.Debug("sandbox job finished", "backend", BackendLocal, "pid", p.pid, "exit_code", res.ExitCode,
+		"duration", res.Duration, "timed_out", res.TimedOut, "oom", res.OOMKilled)
+
+	if !res.TimedOut {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("sandbox: job killed: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// leaseGPUs leases n GPUs for a job and names them in env's CUDA_VISIBLE_DEVICES; with an
+// allocator, a job asking for none gets an empty list, so it cannot crowd a GPU leased to another
+// job. Call release when the job is over.
+func (l *Local) leaseGPUs(ctx context.Context, n int, env []string) (_ []string, release func(), _ error) {
+	release = func() {}
+	if l.gpus == nil {
+		return env, release, nil
+	}
+	devices := ""
+	if n > 0 {
+		lease, err := l.gpus.Acquire(ctx, n)
+		if err != nil {
+			return env, release, err
+		}
+		release = lease.Release
+		devices = strings.Join(lease.Devices(), ",")
+	}
+	return setEnv(env, "CUDA_VISIBLE_DEVICES", devices), release, nil
+}
+
+// command returns the program to start, its argv and its environment. Limits and mounts must be
+// in place before the program's first instruction; setting a limit on the started pid (prlimit)
+// would race with the program's own allocations. So when the job needs any, a shell sets them up
+// on itself and then becomes the program with exec, and the pid, process group and exit status
+// stay the program's own.
+func (l *Local) command(c checkedJob, env []string, ns jobNamespaces, memory int64) (path string, argv, _ []string, _ error) {
+	argv = slices.Clone(c.Command)
 	if argv[0] == Python {
 		argv[0] = l.python
 	}
 	path, err := lookPath(argv[0], getEnv(env, "PATH"), c.workspace)
 	if err != nil {
-		return res, err
+		return "", nil, nil, err
 	}
-	memory := cmp.Or(c.MemoryBytes, l.settings.MemoryBytes)
-	ns := l.isolate.forJob(network)
-	// Limits and mounts must be in place before the program's first instruction; setting a limit
-	// on the started pid (prlimit) would race with the program's own allocations. A shell sets
-	// them up on itself and then becomes the program with exec, so the pid, process group and
-	// exit status stay the program's own.
 	var prelude []string
 	if ns.mount {
 		// The job's mount namespace starts as a copy of the server's; making it private first
@@ -273,63 +320,78 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 	if memory > 0 {
 		prelude = append(prelude, `ulimit -v `+strconv.FormatInt((memory+1023)/1024, 10)+` || exit 125`)
 	}
-	if len(prelude) > 0 {
-		argv = append([]string{"/bin/sh", "-c", strings.Join(prelude, "\n") + "\nunset GOME_WEIGHTS\nexec \"$@\"", "gome-sandbox", path}, argv[1:]...)
-		path = "/bin/sh"
+	if len(prelude) == 0 {
+		return path, argv, env, nil
 	}
+	argv = append([]string{"/bin/sh", "-c", strings.Join(prelude, "\n") + "\nunset GOME_WEIGHTS\nexec \"$@\"", "gome-sandbox", path}, argv[1:]...)
+	return "/bin/sh", argv, env, nil
+}
 
-	stdout, stderr := newTailBuffer(c.outputLimit()), newTailBuffer(c.outputLimit())
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return res, fmt.Errorf("%w: stdout pipe: %w", ErrStart, err)
+// localProcess is a started job: its process and the tails its output is copied into.
+type localProcess struct {
+	cmd            *exec.Cmd
+	pid            int
+	start          time.Time
+	outR, errR     *os.File // read ends of the output pipes
+	stdout, stderr *tailBuffer
+	drained        sync.WaitGroup // the copies from the pipes into the tails
+}
+
+// startProcess starts the job's process in its own process group and begins copying its output.
+func startProcess(c checkedJob, path string, argv, env []string, attr *syscall.SysProcAttr) (*localProcess, error) {
+	p := &localProcess{stdout: newTailBuffer(c.outputLimit()), stderr: newTailBuffer(c.outputLimit())}
+	var outW, errW *os.File
+	var err error
+	if p.outR, outW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("%w: stdout pipe: %w", ErrStart, err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(outR, outW)
-		return res, fmt.Errorf("%w: stderr pipe: %w", ErrStart, err)
+	if p.errR, errW, err = os.Pipe(); err != nil {
+		closeAll(p.outR, outW)
+		return nil, fmt.Errorf("%w: stderr pipe: %w", ErrStart, err)
 	}
 	// The child gets the write ends as plain files, so no goroutine of os/exec copies output and
 	// Wait returns as soon as the process exits, even if a leftover descendant keeps a pipe open.
-	cmd := &exec.Cmd{
+	p.cmd = &exec.Cmd{
 		Path:        path,
 		Args:        argv,
 		Env:         env,
 		Dir:         c.workspace,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: ns.sysProcAttr(),
+		SysProcAttr: attr,
 	}
-
-	start := time.Now()
-	err = cmd.Start()
+	p.start = time.Now()
+	err = p.cmd.Start()
 	closeAll(outW, errW)
 	if err != nil {
-		closeAll(outR, errR)
-		return res, fmt.Errorf("%w: %s: %w", ErrStart, path, err)
+		closeAll(p.outR, p.errR)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, path, err)
 	}
-	pid := cmd.Process.Pid
-	l.logger.Debug("sandbox job started", "backend", BackendLocal, "pid", pid, "command", c.Command, "workspace", c.workspace)
-
-	var drained sync.WaitGroup
+	p.pid = p.cmd.Process.Pid
 	for _, s := range []struct {
 		dst io.Writer
 		src *os.File
-	}{{stdout, outR}, {stderr, errR}} {
-		drained.Go(func() { _, _ = io.Copy(s.dst, s.src) })
+	}{{p.stdout, p.outR}, {p.stderr, p.errR}} {
+		p.drained.Go(func() { _, _ = io.Copy(s.dst, s.src) })
 	}
+	return p, nil
+}
 
+// wait waits for the process to exit, killing its whole group when timeout (0 = none) passes or
+// ctx ends, and kills what is left of the group once the leader is gone. It reports whether the
+// timeout killed the job, and cmd.Wait's error.
+func (p *localProcess) wait(ctx context.Context, timeout time.Duration) (timedOut bool, _ error) {
 	exited := make(chan struct{})
 	var (
 		mu       sync.Mutex
-		timedOut bool
 		finished bool
 	)
 	watcherDone := make(chan struct{})
 	go func() {
 		defer close(watcherDone)
 		var deadline <-chan time.Time
-		if c.Timeout > 0 {
-			timer := time.NewTimer(c.Timeout)
+		if timeout > 0 {
+			timer := time.NewTimer(timeout)
 			defer timer.Stop()
 			deadline = timer.C
 		}
@@ -344,54 +406,37 @@ func (l *Local) Run(ctx context.Context, job Job) (Result, error) {
 			mu.Unlock()
 		case <-ctx.Done():
 		}
-		killGroup(pid)
+		killGroup(p.pid)
 	}()
 
-	reapedFirst := !waitExited(pid)
+	reapedFirst := !waitExited(p.pid)
 	mu.Lock()
 	finished = true
 	mu.Unlock()
 	if !reapedFirst {
 		// Leftovers (a forked child still sleeping, a worker pool) die with the leader.
-		killGroup(pid)
+		killGroup(p.pid)
 	}
-	waitErr := cmd.Wait()
-	res.Duration = time.Since(start)
+	err := p.cmd.Wait()
 	if reapedFirst {
-		killGroup(pid)
+		killGroup(p.pid)
 	}
 	close(exited)
 	<-watcherDone
+	return timedOut, err
+}
 
-	if !waitFor(&drained, drainTimeout) {
+// collect ends the output copies and puts the tails into res.
+func (p *localProcess) collect(logger *slog.Logger, res *Result) {
+	if !waitFor(&p.drained, drainTimeout) {
 		// A descendant escaped the process group and still holds a pipe: stop reading; what was
 		// read so far is the result.
-		l.logger.Warn("sandbox job left a process holding its output open; output may be cut short", "pid", pid)
+		logger.Warn("sandbox job left a process holding its output open; output may be cut short", "pid", p.pid)
 	}
-	closeAll(outR, errR)
-	drained.Wait()
-
-	res.Stdout, res.StdoutBytes = stdout.String(), stdout.Total()
-	res.Stderr, res.StderrBytes = stderr.String(), stderr.Total()
-	res.TimedOut = timedOut
-	if state := cmd.ProcessState; state != nil {
-		res.ExitCode = state.ExitCode()
-		if ru, ok := state.SysUsage().(*syscall.Rusage); ok && ru != nil {
-			res.PeakMemoryBytes = ru.Maxrss * 1024 // Linux reports KiB
-		}
-	} else if waitErr != nil {
-		return res, fmt.Errorf("sandbox: waiting for pid %d: %w", pid, waitErr)
-	}
-	res.OOMKilled = memory > 0 && res.ExitCode != 0 && looksOutOfMemory(res.Stderr)
-	l.logger.Debug("sandbox job finished", "backend", BackendLocal, "pid", pid, "exit_code", res.ExitCode,
-		"duration", res.Duration, "timed_out", res.TimedOut, "oom", res.OOMKilled)
-
-	if !res.TimedOut {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("sandbox: job killed: %w", err)
-		}
-	}
-	return res, nil
+	closeAll(p.outR, p.errR)
+	p.drained.Wait()
+	res.Stdout, res.StdoutBytes = p.stdout.String(), p.stdout.Total()
+	res.Stderr, res.StderrBytes = p.stderr.String(), p.stderr.Total()
 }
 
 // environ builds the job's whole environment from scratch: the server's own variables may hold
