@@ -108,6 +108,11 @@ type GPUAllocator struct {
 	gpus    []GPU
 	busy    []bool
 	waiting []*gpuRequest // oldest first
+
+	// onRequest, when set, is told of each Acquire of n > 0 GPUs once it has joined the queue and
+	// whether it was granted at once. Tests set it to act when a request is known to be
+	// waiting, instead of sleeping; it is called with the allocator's lock held.
+	onRequest func(n int, granted bool)
 }
 
 // gpuRequest is one Acquire waiting for its turn; ready receives the granted indices.
@@ -165,6 +170,9 @@ func (a *GPUAllocator) Acquire(ctx context.Context, n int) (Lease, error) {
 	a.mu.Lock()
 	a.waiting = append(a.waiting, req)
 	a.grantLocked()
+	if a.onRequest != nil {
+		a.onRequest(n, len(req.ready) > 0)
+	}
 	a.mu.Unlock()
 
 	select {

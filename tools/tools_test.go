@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -371,13 +370,18 @@ func TestGetRunWaitsForNextStep(t *testing.T) {
 			e.seedRun(t, "run-live", 1, finishedSteps[:1], memory.RunRunning)
 			var mu sync.Mutex
 			var notes []string
-			noted := make(chan string, 100) // each progress message, as it arrives
+			noted := make(chan string, 100)   // each progress message, as it arrives
+			arrived := make(chan struct{}, 1) // a message was added to notes
 			cs := e.connect(t, version, &sdk.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
 				mu.Lock()
 				defer mu.Unlock()
 				notes = append(notes, r.Params.Message)
 				select {
 				case noted <- r.Params.Message:
+				default:
+				}
+				select {
+				case arrived <- struct{}{}:
 				default:
 				}
 			}})
@@ -426,8 +430,10 @@ func TestGetRunWaitsForNextStep(t *testing.T) {
 			}
 			close(stop)
 			<-recorded
-			// Notifications may trail the response by a moment on some transports.
-			deadline := time.Now().Add(2 * time.Second)
+			// Notifications may trail the response by a moment on some transports: check again
+			// each time one arrives.
+			give := time.NewTimer(5 * time.Second)
+			defer give.Stop()
 			for {
 				mu.Lock()
 				got := strings.Join(notes, "\n")
@@ -435,10 +441,11 @@ func TestGetRunWaitsForNextStep(t *testing.T) {
 				if strings.Contains(got, "waiting up to 30s") && strings.Contains(got, "trace 0 execution: exit 0, validation auc 0.95") {
 					break
 				}
-				if time.Now().After(deadline) {
+				select {
+				case <-arrived:
+				case <-give.C:
 					t.Fatalf("progress notifications:\n%s\nwant the wait announced and the execution event", got)
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
 		})
 	}
@@ -449,10 +456,15 @@ func TestGetRunWaitAnswersAtOnceForEndedRun(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	e.seedRun(t, "run-done", 2, finishedSteps, memory.RunFinished)
 	cs := e.connect(t, "", nil)
-	start := time.Now()
-	v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-done", "wait_seconds": 40}))
-	if took := time.Since(start); took > 2*time.Second || v.Status != "finished" {
-		t.Fatalf("answered after %s with status %s; an ended run has nothing to wait for", took, v.Status)
+	// A call that waited its 40 s would outlive this context and fail.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-done", "wait_seconds": 40}})
+	if err != nil {
+		t.Fatalf("get_run on an ended run with wait_seconds 40: %v; an ended run has nothing to wait for", err)
+	}
+	if v := decode[RunView](t, "get_run", res); v.Status != "finished" {
+		t.Fatalf("status %s, want finished", v.Status)
 	}
 }
 
@@ -463,6 +475,8 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			e := newEnv(t, nil, nil)
 			e.seedRun(t, "run-live", 1, nil, memory.RunRunning)
+			waits := &watchedWaits{Engine: e.deps.Engine, entered: make(chan struct{}, 1), left: make(chan struct{}, 1)}
+			e.deps.Engine = waits
 			cs := e.connect(t, version, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
@@ -470,7 +484,7 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 				_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-live", "wait_seconds": 40}})
 				errc <- err
 			}()
-			waitFor(t, 5*time.Second, "the server to start waiting", func() bool { return waiting() })
+			receive(t, waits.entered, "the server to start waiting")
 			cancel()
 			select {
 			case err := <-errc:
@@ -480,7 +494,7 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the cancelled call did not return")
 			}
-			waitFor(t, 5*time.Second, "the server to stop waiting", func() bool { return !waiting() })
+			receive(t, waits.left, "the server to stop waiting")
 			if v := decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": "run-live"})); v.Status != "running" {
 				t.Fatalf("status %s", v.Status)
 			}
@@ -488,20 +502,24 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// waiting reports whether some goroutine of this test binary is in waitForChange.
-func waiting() bool {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return bytes.Contains(buf[:n], []byte("tools.waitForChange"))
+// watchedWaits is an Engine that signals when a WaitForChange begins and when it returns.
+type watchedWaits struct {
+	Engine
+	entered, left chan struct{}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func (w *watchedWaits) WaitForChange(ctx context.Context, runID string, wait time.Duration, news func(engine.RunView, []engine.RunEvent)) (bool, error) {
+	w.entered <- struct{}{}
+	defer func() { w.left <- struct{}{} }()
+	return w.Engine.WaitForChange(ctx, runID, wait, news)
+}
+
+// receive waits for a signal on ch, failing the test when none comes within a few seconds.
+func receive(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
