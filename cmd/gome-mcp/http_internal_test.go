@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -87,8 +85,8 @@ func TestAllowedHosts(t *testing.T) {
 }
 
 // TestHTTPWaitStopsWhenCancelled serves the tools in process over the real HTTP handler, so
-// that the test can see the server's goroutines: a get_run that waits must stop waiting when
-// its HTTP client cancels, for every protocol version.
+// that the test can see the server's waits begin and end: a get_run that waits must stop waiting
+// when its HTTP client cancels, for every protocol version.
 func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
@@ -108,7 +106,8 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	token := "test-token-0123456789"
-	handler, streamable := newHTTPHandler(tools.NewServer(tools.Deps{Engine: eng, Logger: logger}, "test"), token, newAllowedHosts("127.0.0.1:0", ""), logger)
+	waits := &watchedWaits{Engine: eng, entered: make(chan struct{}, 1), left: make(chan struct{}, 1)}
+	handler, streamable := newHTTPHandler(tools.NewServer(tools.Deps{Engine: waits, Logger: logger}, "test"), token, newAllowedHosts("127.0.0.1:0", ""), logger)
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	defer streamable.Shutdown(ctx)
@@ -122,7 +121,7 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 				_, err := cs.CallTool(callCtx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle", "wait_seconds": 40}})
 				errc <- err
 			}()
-			eventually(t, "the server to start waiting", func() bool { return serverWaiting() })
+			receive(t, waits.entered, "the server to start waiting")
 			cancel()
 			select {
 			case err := <-errc:
@@ -132,7 +131,7 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the cancelled call did not return")
 			}
-			eventually(t, "the server to stop waiting", func() bool { return !serverWaiting() })
+			receive(t, waits.left, "the server to stop waiting")
 			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"run_id": "run-idle"}})
 			if err != nil {
 				t.Fatalf("get_run after the cancel: %v", err)
@@ -144,20 +143,25 @@ func TestHTTPWaitStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-func serverWaiting() bool {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return bytes.Contains(buf[:n], []byte("tools.waitForChange"))
+// watchedWaits is the engine with a signal when a WaitForChange begins and when it returns.
+type watchedWaits struct {
+	tools.Engine
+	entered, left chan struct{}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func (w *watchedWaits) WaitForChange(ctx context.Context, runID string, wait time.Duration, news func(engine.RunView, []engine.RunEvent)) (bool, error) {
+	w.entered <- struct{}{}
+	defer func() { w.left <- struct{}{} }()
+	return w.Engine.WaitForChange(ctx, runID, wait, news)
+}
+
+// receive waits for a signal on ch; the bound only keeps a broken server from hanging the test.
+func receive(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
