@@ -59,6 +59,25 @@ func resources(d Deps) []resource {
 	}
 }
 
+// EnvironmentURI is the resource that tells what a solution finds in the sandbox.
+const EnvironmentURI = "gome://sandbox/environment"
+
+func environmentResource() mcp.Resource {
+	return mcp.NewResource(EnvironmentURI, "sandbox-environment",
+		mcp.WithResourceDescription("What every execution finds in this server's sandbox: backend and image, Python and the versions of the ML packages installed (and those missing), the CPUs, memory and /dev/shm limits, GPUs and CUDA, whether the network is on, free disk, and the pretrained-weights cache (JSON). The prompts state the same facts. The first read probes the sandbox (seconds)."),
+		mcp.WithMIMEType("application/json"))
+}
+
+func environmentHandler(d Deps) server.ResourceHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		env, err := d.Engine.SandboxEnvironment(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return jsonContents(req.Params.URI, env)
+	}
+}
+
 func stepLogsResource(d Deps) server.ResourceTemplateHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		s, err := d.Engine.ViewStep(ctx, uriArg(req, "run_id"), uriArg(req, "step_id"))

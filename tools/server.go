@@ -62,6 +62,8 @@ type Engine interface {
 	Steer(ctx context.Context, runID string, trace *int, note string) (engine.SteerNote, error)
 	// ExtendRun gives a run more steps and time and continues it, even a finished one.
 	ExtendRun(ctx context.Context, runID string, x engine.Extension) (engine.RunSummary, error)
+	// SandboxEnvironment says what a job of the server's sandbox finds (probed once, then cached).
+	SandboxEnvironment(ctx context.Context) (engine.Environment, error)
 	// ListTasks lists the example tasks and the configured MLE-bench competitions.
 	ListTasks(ctx context.Context, c engine.TaskCatalog) ([]engine.TaskEntry, error)
 	// StartJob runs long work in the background and returns the job at once.
@@ -100,6 +102,7 @@ func NewServer(d Deps, version string) *server.MCPServer {
 	for _, r := range resources(d) {
 		s.AddResourceTemplate(r.Template, r.Handler)
 	}
+	s.AddResource(environmentResource(), environmentHandler(d))
 	s.AddPrompt(driveRunPrompt(), driveRun)
 	return s
 }

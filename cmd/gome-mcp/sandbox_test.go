@@ -2,14 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/tools"
 )
 
 // TestSandboxCheckReportsTheEnvironment runs `gome-mcp sandbox check` on the local backend: the
@@ -82,5 +89,37 @@ func TestSandboxFlagErrorsNameTheFlag(t *testing.T) {
 				t.Errorf("error does not name %s:\n%s", tt.want, out)
 			}
 		})
+	}
+}
+
+// TestServeEnvironmentResource reads gome://sandbox/environment from the real server over stdio
+// with the go-sdk client: the local sandbox's Python version and CPUs, as Python itself sees
+// them.
+func TestServeEnvironmentResource(t *testing.T) {
+	endToEnd(t)
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skipf("the local probe needs /usr/bin/python3: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s := connect(t, ctx, t.TempDir(), "GOME_PYTHON=/usr/bin/python3")
+	res, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: tools.EnvironmentURI})
+	if err != nil {
+		t.Fatalf("read %s: %v", tools.EnvironmentURI, err)
+	}
+	if len(res.Contents) != 1 {
+		t.Fatalf("%d contents, want 1", len(res.Contents))
+	}
+	var env engine.Environment
+	if err := json.Unmarshal([]byte(res.Contents[0].Text), &env); err != nil {
+		t.Fatalf("%s is not an environment: %v\n%s", tools.EnvironmentURI, err, res.Contents[0].Text)
+	}
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "-c", "import os, platform; print(platform.python_version(), len(os.sched_getaffinity(0)))").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(string(out))
+	if got := []string{env.Python, strconv.FormatFloat(env.CPUs, 'f', -1, 64)}; env.Backend != "local" || !slices.Equal(got, want) {
+		t.Errorf("backend %s, Python and CPUs %v; want local, %v", env.Backend, got, want)
 	}
 }
