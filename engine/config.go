@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gome-agent/gome/sandbox"
 )
 
 // Strategy names how a run chooses its next step.
@@ -96,6 +98,13 @@ type Config struct {
 	JudgeSeed uint64 `json:"judge_seed,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
+	// MemoryBytes, ShmBytes and CPUs limit each execution of the run (0: the server's limits,
+	// its --memory, --shm-size and --cpus). A run may ask for less than the server allows, not
+	// more. The stored configuration holds the limits the executions get, the server's
+	// filled in where the run left them at 0 (see Engine.resolveLimits).
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	ShmBytes    int64   `json:"shm_bytes,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
 	// SubmissionOut is a file the run's best submission is written to, atomically, after every
 	// step that improves the run's best, and once more when the run ends with its final choice:
 	// a harness that kills the run at its deadline finds the best so far there ("": none).
@@ -204,6 +213,14 @@ func (c Config) Validate() error {
 		return bad("holdout is %g: use a fraction below %s, or a negative number for none", c.Holdout, num(SettingHoldout.Max))
 	case c.Noise >= SettingNoise.Max:
 		return bad("noise is %g: use a confidence level below 1 (e.g. 0.9), or a negative number to turn the noise rule off", c.Noise)
+	case c.MemoryBytes < 0 || (c.MemoryBytes > 0 && float64(c.MemoryBytes) < SettingMemory.Min):
+		return bad("memory is %d bytes: give a size of at least %s such as 8g, or leave it out for the server's limit", c.MemoryBytes, sandbox.FormatBytes(int64(SettingMemory.Min)))
+	case c.ShmBytes < 0:
+		return bad("shm_size is %d bytes: give a size such as 2g, or leave it out for the server's", c.ShmBytes)
+	case c.CPUs < 0 || (c.CPUs > 0 && c.CPUs < SettingCPUs.Min):
+		return bad("cpus is %g: give a number of at least %g such as 2 or 0.5, or leave it out for the server's", c.CPUs, SettingCPUs.Min)
+	case c.MemoryBytes > 0 && c.ShmBytes > c.MemoryBytes:
+		return bad("shm_size %s is larger than memory %s, which it counts against: lower shm_size or raise memory", sandbox.FormatBytes(c.ShmBytes), sandbox.FormatBytes(c.MemoryBytes))
 	case !SettingRerunSeeds.allows(c.RerunSeeds):
 		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}

@@ -295,6 +295,9 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 	if cfg.MaxCostUSD > 0 && len(e.prices) == 0 {
 		return memory.Run{}, fmt.Errorf("%w: max_cost_usd needs model prices: start the server with --prices FILE", ErrInvalidConfig)
 	}
+	if err := e.resolveLimits(&cfg); err != nil {
+		return memory.Run{}, err
+	}
 	if cfg.GPU && cap(e.slots.gpu) == 0 {
 		return memory.Run{}, fmt.Errorf("%w: gpu asks for GPU executions but this server has no GPU slots: start it with --gpu-slots N on a machine with GPUs", ErrInvalidConfig)
 	}

@@ -225,6 +225,10 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 		Command:   cmd,
 		Env:       env,
 		Timeout:   timeout,
+		// The run's limits (its stored configuration holds the server's where it set none).
+		MemoryBytes: call.st.cfg.MemoryBytes,
+		ShmBytes:    call.st.cfg.ShmBytes,
+		CPUs:        call.st.cfg.CPUs,
 		Labels: map[string]string{
 			"gome.run": call.st.run.ID, "gome.trace": fmt.Sprint(call.trace), "gome.step": fmt.Sprint(call.step),
 		},

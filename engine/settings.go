@@ -59,11 +59,22 @@ var (
 		Doc: "fraction of labelled rows withheld from the solution as a hidden holdout", Shown: "(default %[1]v, below %[3]v; negative for none)"}
 	SettingNoise = Setting{Name: "noise", Default: 0.9, Min: -1, Max: 1,
 		Doc: "confidence level at which an improvement must beat noise (paired bootstrap) to be accepted", Shown: "(default %[1]v; negative turns the noise rule off)"}
+
+	// The limits of each execution of a run. The server's own limits (its --memory, --shm-size
+	// and --cpus) are both the defaults and the maxima, so their range is the server's and is
+	// checked when a run starts (see Engine.resolveLimits); 0 is "the server's".
+	SettingMemory = Setting{Name: "memory", Min: 64 << 20,
+		Doc: "memory of each execution, a size such as 8g, without swap; on the local backend an address-space limit", Shown: "(%[1]v or left out: the server's --memory, which is also the most a run may ask for)"}
+	SettingShmSize = Setting{Name: "shm_size",
+		Doc: "size of /dev/shm of each execution, such as 2g, counted against memory when used; docker only", Shown: "(%[1]v or left out: the server's --shm-size, but at most half of memory when memory is given; never above memory)"}
+	SettingCPUs = Setting{Name: "cpus", Min: 0.01,
+		Doc: "CPUs of each execution, such as 2 or 0.5; docker only", Shown: "(%[1]v or left out: the server's --cpus, which is also the most a run may ask for)"}
 )
 
 // Settings lists every Setting, for front ends that describe them.
 var Settings = []Setting{SettingTraces, SettingMaxSteps, SettingBudgetSeconds, SettingExecTimeoutSeconds,
-	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds, SettingFolds, SettingHoldout, SettingNoise}
+	SettingDebugTimeoutSeconds, SettingMaxFixes, SettingDrafts, SettingRerunSeeds, SettingFolds, SettingHoldout, SettingNoise,
+	SettingMemory, SettingShmSize, SettingCPUs}
 
 // Preset is a named set of run settings. Its values replace the settings' defaults for a run
 // that names it; a value given explicitly still wins.

@@ -41,6 +41,9 @@ type StartRunInput struct {
 	RerunTopK           int             `json:"rerun_top_k,omitempty" jsonschema:"re-run the k best solutions with other seeds at the end and keep the best mean (0: off)"`
 	RerunSeeds          int             `json:"rerun_seeds,omitempty" jsonschema:"see engine.Settingrerun_seeds"`
 	GPU                 bool            `json:"gpu,omitempty" jsonschema:"give every execution a GPU"`
+	Memory              string          `json:"memory,omitempty" jsonschema:"see engine.Setting memory"`
+	ShmSize             string          `json:"shm_size,omitempty" jsonschema:"see engine.Setting shm_size"`
+	CPUs                float64         `json:"cpus,omitempty" jsonschema:"see engine.Setting cpus"`
 	Judge               string          `json:"judge,omitempty" jsonschema:"who scores validation: auto (Gome scores the solution's validation predictions where the training labels are a table keyed by an id, else the self-reported score), gome (require it) or self"`
 	Folds               int             `json:"folds,omitempty" jsonschema:"see engine.Setting folds"`
 	Holdout             float64         `json:"holdout,omitempty" jsonschema:"see engine.Setting holdout"`
@@ -79,13 +82,21 @@ func startRun(d Deps) Tool {
 		if err != nil {
 			return StartRunOutput{}, err
 		}
+		mem, err := engine.ParseSize("memory", in.Memory)
+		if err != nil {
+			return StartRunOutput{}, err
+		}
+		shm, err := engine.ParseSize("shm_size", in.ShmSize)
+		if err != nil {
+			return StartRunOutput{}, err
+		}
 		cfg := engine.Config{
 			TaskDir: dir, SubmissionOut: in.SubmissionOut, MaxSteps: in.MaxSteps, Traces: in.Traces, BudgetSeconds: in.BudgetSeconds,
 			ExecTimeoutSeconds: in.ExecTimeoutSeconds, MaxFixes: in.MaxFixes, Strategy: engine.Strategy(in.Strategy),
 			Client: in.Client, DebugTimeoutSeconds: in.DebugTimeoutSeconds, NoDebug: in.NoDebug, MaxTokens: in.MaxTokens,
 			MaxCostUSD: in.MaxCostUSD, NoMomentum: in.NoMomentum, NoMemory: in.NoMemory, MergeFraction: in.MergeFraction,
 			Drafts: in.Drafts, RerunTopK: in.RerunTopK, RerunSeeds: in.RerunSeeds, GPU: in.GPU, Weights: in.Weights,
-			Preset: in.Preset, Instructions: in.Instructions,
+			Preset: in.Preset, Instructions: in.Instructions, MemoryBytes: mem, ShmBytes: shm, CPUs: in.CPUs,
 			Judge: in.Judge, Folds: in.Folds, Holdout: in.Holdout, Noise: in.Noise, GroupColumn: in.GroupColumn,
 		}
 		start, message := d.Engine.Start, "run started: call get_run with this run_id to follow it"

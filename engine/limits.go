@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/gome-agent/gome/sandbox"
+)
+
+// limitSettings is a sandbox that says which limits its executions get by default (the Docker
+// and local backends). A sandbox without it (Slurm, a fake) takes a run's limits as given.
+type limitSettings interface {
+	Settings() sandbox.Settings
+}
+
+// resolveLimits checks a run's execution limits against the server's and fills in the server's
+// where the run gave none, so the stored configuration says what each execution gets. The
+// server's limits are the most a run may ask for: an operator's --memory protects the machine.
+func (e *Engine) resolveLimits(cfg *Config) error {
+	ls, ok := e.sandbox.(limitSettings)
+	if !ok {
+		return nil
+	}
+	server := ls.Settings()
+	given := cfg.MemoryBytes > 0
+	switch {
+	case given && server.MemoryBytes > 0 && cfg.MemoryBytes > server.MemoryBytes:
+		return fmt.Errorf("%w: memory %s is above this server's limit per execution: ask for %s to %s (the server's --memory), or restart the server with a larger --memory",
+			ErrInvalidConfig, sandbox.FormatBytes(cfg.MemoryBytes), sandbox.FormatBytes(int64(SettingMemory.Min)), sandbox.FormatBytes(server.MemoryBytes))
+	case cfg.CPUs > 0 && server.CPUs == 0:
+		return fmt.Errorf("%w: cpus: this server's sandbox (local) does not limit CPUs; leave cpus out, or run the server with --sandbox docker", ErrInvalidConfig)
+	case cfg.CPUs > server.CPUs:
+		return fmt.Errorf("%w: cpus %g is above this server's limit per execution: ask for %g to %g (the server's --cpus), or restart the server with a larger --cpus",
+			ErrInvalidConfig, cfg.CPUs, SettingCPUs.Min, server.CPUs)
+	case cfg.ShmBytes > 0 && server.ShmBytes == 0:
+		return fmt.Errorf("%w: shm_size: this server's sandbox (local) has no /dev/shm limit to set; leave shm_size out, or run the server with --sandbox docker", ErrInvalidConfig)
+	}
+	if !given {
+		cfg.MemoryBytes = server.MemoryBytes
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = server.CPUs
+	}
+	if cfg.ShmBytes == 0 && server.ShmBytes > 0 {
+		cfg.ShmBytes = server.ShmBytes
+		if given {
+			cfg.ShmBytes = min(server.ShmBytes, cfg.MemoryBytes/2)
+		}
+	}
+	if cfg.MemoryBytes > 0 && cfg.ShmBytes > cfg.MemoryBytes {
+		return fmt.Errorf("%w: shm_size %s is larger than memory %s, which it counts against: lower shm_size or raise memory",
+			ErrInvalidConfig, sandbox.FormatBytes(cfg.ShmBytes), sandbox.FormatBytes(cfg.MemoryBytes))
+	}
+	return nil
+}
+
+// ParseSize reads a size argument such as 512m, 8g or 8GiB (powers of 1024, as the docker CLI
+// and the server's --memory read them); "" is 0. A bad size is the caller's to fix, and the
+// error names arg.
+func ParseSize(arg, s string) (int64, error) {
+	n, err := sandbox.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, arg, err.Error())
+	}
+	return n, nil
+}
