@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/internal/fakellm"
+	"github.com/gome-agent/gome/tools"
+)
+
+// limitsReport, put before a solution, prints the limits its container has, read from the
+// cgroup (v2, else v1) and /dev/shm, as a user would check them.
+const limitsReport = `import os
+def first(*paths):
+    for p in paths:
+        try:
+            return open(p).read().strip()
+        except OSError:
+            pass
+    return ""
+print("GOME-LIMITS memory=" + first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+quota = first("/sys/fs/cgroup/cpu.max").split() or [first("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), first("/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+print("GOME-LIMITS cpus=%g" % (int(quota[0]) / int(quota[1])))
+st = os.statvfs("/dev/shm")
+print("GOME-LIMITS shm=%d" % (st.f_blocks * st.f_frsize))
+`
+
+// TestStartRunLimitsReachTheContainer starts a run with memory, shm_size and cpus through the
+// real server on the Docker backend: the solution's container has exactly those limits, the
+// run's configuration records them, and a limit above the server's is refused naming the range.
+func TestStartRunLimitsReachTheContainer(t *testing.T) {
+	endToEnd(t)
+	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
+		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	taskDir := exampleTask(t, "breast-cancer")
+	script := improvingScript(t, taskDir)
+	script["draft"] = []string{fakellm.JSON(engine.Draft{Plan: "a weak baseline that reports its limits",
+		Code: limitsReport + readFile(t, filepath.Join(taskDir, "solutions", "weak.py"))})}
+	fake := fakellm.New(script)
+	defer fake.Close()
+	s := connect(t, ctx, t.TempDir(), "GOME_SANDBOX=docker", "OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake-model")
+
+	if _, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "memory": "100t"}); !res.IsError ||
+		!strings.Contains(errorText(res), "memory 100 TiB") || !strings.Contains(errorText(res), "64 MiB to ") || !strings.Contains(errorText(res), "--memory") {
+		t.Errorf("start_run with memory 100t: %s; want an error naming memory, the allowed range and --memory", errorText(res))
+	}
+
+	started, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "max_steps": 1, "exec_timeout_seconds": 120,
+		"memory": "1g", "shm_size": "256m", "cpus": 1})
+	if res.IsError {
+		t.Fatalf("start_run: %s", errorText(res))
+	}
+	v := waitRun(t, ctx, s, started.RunID)
+	if v.Status != "finished" || len(v.Steps) != 1 {
+		t.Fatalf("run ended %s (%s) with %d steps", v.Status, v.Error, len(v.Steps))
+	}
+	if c := v.Config; c.MemoryBytes != 1<<30 || c.ShmBytes != 256<<20 || c.CPUs != 1 {
+		t.Errorf("recorded memory %d, shm %d, cpus %g; want 1 GiB, 256 MiB, 1", c.MemoryBytes, c.ShmBytes, c.CPUs)
+	}
+	step, res := call[tools.StepOutput](t, ctx, s, "get_step", map[string]any{"run_id": started.RunID, "step_id": v.Steps[0].ID})
+	if res.IsError {
+		t.Fatalf("get_step: %s", errorText(res))
+	}
+	logs, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: step.LogsURI})
+	if err != nil {
+		t.Fatalf("the step's logs %s: %v", step.LogsURI, err)
+	}
+	out := logs.Contents[0].Text
+	for _, want := range []string{"GOME-LIMITS memory=1073741824\n", "GOME-LIMITS cpus=1\n", "GOME-LIMITS shm=268435456\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the container's output lacks %q:\n%s", strings.TrimSpace(want), out)
+		}
+	}
+}
