@@ -329,14 +329,21 @@ func cliArgs(d *Docker, job Job) ([]string, error) {
 // eventLog holds the daemon's container events of one benchmark run: when each sample's container
 // was created, attached, started, died and destroyed, by the daemon's clock (the host's).
 type eventLog struct {
-	mu     sync.Mutex
-	at     map[string]map[events.Action]time.Time // sample -> action -> time
-	failed error
+	mu      sync.Mutex
+	at      map[string]map[events.Action]time.Time // sample -> action -> time
+	failed  error
+	changed chan struct{} // a message was recorded, or the stream ended
 }
 
 // recordEvents starts recording the container events of the benchmark run until ctx ends.
 func recordEvents(ctx context.Context, d *Docker, run string) *eventLog {
-	evlog := &eventLog{at: map[string]map[events.Action]time.Time{}}
+	evlog := &eventLog{at: map[string]map[events.Action]time.Time{}, changed: make(chan struct{}, 1)}
+	notify := func() {
+		select {
+		case evlog.changed <- struct{}{}:
+		default:
+		}
+	}
 	stream := d.cli.Events(ctx, client.EventsListOptions{
 		Filters: make(client.Filters).Add("type", string(events.ContainerEventType)).Add("label", labelBenchRun+"="+run),
 	})
@@ -353,12 +360,14 @@ func recordEvents(ctx context.Context, d *Docker, run string) *eventLog {
 					evlog.at[sample][m.Action] = time.Unix(0, m.TimeNano)
 				}
 				evlog.mu.Unlock()
+				notify()
 			case err := <-stream.Err:
 				if err != nil && ctx.Err() == nil {
 					evlog.mu.Lock()
 					evlog.failed = err
 					evlog.mu.Unlock()
 				}
+				notify()
 				return
 			}
 		}
@@ -369,8 +378,9 @@ func recordEvents(ctx context.Context, d *Docker, run string) *eventLog {
 // waitForDestroys waits until n timed samples have been destroyed, or for at most d: the last
 // events may arrive after the last Run returned.
 func (l *eventLog) waitForDestroys(n int, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	give := time.NewTimer(d)
+	defer give.Stop()
+	for {
 		l.mu.Lock()
 		destroyed := 0
 		for sample, at := range l.at {
@@ -378,11 +388,16 @@ func (l *eventLog) waitForDestroys(n int, d time.Duration) {
 				destroyed++
 			}
 		}
+		failed := l.failed != nil
 		l.mu.Unlock()
-		if destroyed >= n {
+		if destroyed >= n || failed {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-l.changed:
+		case <-give.C:
+			return
+		}
 	}
 }
 

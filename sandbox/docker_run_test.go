@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
 )
@@ -40,20 +41,32 @@ func containersLabelled(t *testing.T, d *Docker, run string) []string {
 }
 
 // assertNoContainerLeft fails the test if a container of this run still exists. A busy daemon
-// may still be finishing a removal Run asked for ("removing"), so it gets a few seconds.
+// may still be finishing a removal Run asked for ("removing"), so the test waits for the
+// daemon's destroy event of each container still listed, for at most a few seconds.
 func assertNoContainerLeft(t *testing.T, d *Docker, labels map[string]string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left := containersLabelled(t, d, labels["gome.run"])
-		if len(left) == 0 {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 10*time.Second)
+	defer cancel()
+	// Subscribe before listing: a container listed still exists then, so its destroy event
+	// comes after the subscription.
+	stream := d.cli.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).
+		Add("type", string(events.ContainerEventType)).Add("event", string(events.ActionDestroy)).Add("label", "gome.run="+labels["gome.run"])})
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "gome.run="+labels["gome.run"])})
+	if err != nil {
+		t.Fatalf("listing containers: %v", err)
+	}
+	left := map[string]bool{}
+	for _, c := range list.Items {
+		left[c.ID] = true
+	}
+	for len(left) > 0 {
+		select {
+		case m := <-stream.Messages:
+			delete(left, m.Actor.ID)
+		case err := <-stream.Err:
+			t.Errorf("containers left behind after Run: %v (the daemon's event stream ended: %v)", containersLabelled(t, d, labels["gome.run"]), err)
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("containers left behind after Run: %v", left)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -413,19 +426,23 @@ func TestDockerCrashHelper(t *testing.T) {
 func TestDockerCleanupOrphansAfterCrash(t *testing.T) {
 	d := newTestDocker(t)
 	labels := testLabels(t)
+	evCtx, stopEvents := context.WithTimeout(t.Context(), time.Minute)
+	defer stopEvents()
+	started := d.cli.Events(evCtx, client.EventsListOptions{Filters: make(client.Filters).
+		Add("type", string(events.ContainerEventType)).Add("event", string(events.ActionStart)).Add("label", "gome.run="+labels["gome.run"])})
 	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDockerCrashHelper$", "-test.count=1")
 	child.Env = append(os.Environ(), "GOME_SANDBOX_CRASH_RUN="+labels["gome.run"])
 	if err := child.Start(); err != nil {
 		t.Fatalf("starting the crashing child: %v", err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for len(containersLabelled(t, d, labels["gome.run"])) == 0 {
-		if time.Now().After(deadline) {
-			_ = child.Process.Kill()
-			_ = child.Wait()
-			t.Fatal("the child's container never appeared")
-		}
-		time.Sleep(200 * time.Millisecond)
+	// The child's container starting is the daemon's start event, for which the test subscribed
+	// before starting the child.
+	select {
+	case <-started.Messages:
+	case err := <-started.Err:
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		t.Fatalf("the child's container never started (the daemon's event stream ended: %v)", err)
 	}
 	// The server dies without any chance to clean up.
 	if err := child.Process.Kill(); err != nil {

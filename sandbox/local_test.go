@@ -33,26 +33,6 @@ func newTestLocal(t *testing.T, opts ...LocalOption) *Local {
 	return l
 }
 
-// processGone reports whether pid has exited (a zombie counts as gone: it no longer runs),
-// waiting up to d for a SIGKILL already sent to take effect.
-func processGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return true
-		}
-		// The state follows the parenthesised command name: "pid (comm) S ...".
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // readPID reads a pid a test program wrote into the workspace, waiting for it to appear.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
@@ -225,7 +205,7 @@ time.sleep(300)
 				t.Errorf("Duration = %v, shorter than the %v timeout", res.Duration, tt.timeout)
 			}
 			child := readPID(t, filepath.Join(ws, "child.pid"))
-			if !processGone(child, 2*time.Second) {
+			if !processGone(t, child, 2*time.Second) {
 				_ = syscallKill(child)
 				t.Errorf("child process %d still runs after Run returned", child)
 			}
@@ -308,7 +288,7 @@ func TestLocalContextEnds(t *testing.T) {
 				t.Error("TimedOut = true for a context that ended; want false (only Job.Timeout sets it)")
 			}
 			if data, err := os.ReadFile(filepath.Join(ws, "child.pid")); err == nil && len(data) > 0 {
-				if child := readPID(t, filepath.Join(ws, "child.pid")); !processGone(child, 2*time.Second) {
+				if child := readPID(t, filepath.Join(ws, "child.pid")); !processGone(t, child, 2*time.Second) {
 					_ = syscallKill(child)
 					t.Errorf("child process %d still runs after Run returned", child)
 				}
