@@ -68,10 +68,10 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 	first.Close() // the transport reaps the killed process
 
-	// The killed server's solution processes do not outlive it.
-	deadline := time.Now().Add(2 * time.Second)
-	for running(runs) != "" && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	// The killed server's solution processes do not outlive it: the kernel kills them with it
+	// (a parent-death signal), which each one's pidfd reports.
+	for _, pid := range strings.Fields(running(runs)) {
+		waitExit(t, pid, 2*time.Second)
 	}
 	if left := running(runs); left != "" {
 		t.Errorf("processes of the killed server still run: %s", left)
