@@ -110,7 +110,7 @@ func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func() erro
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	fs.StringVar(&cfg.Judge, "judge", "auto", "who scores validation: auto, gome (Gome scores the validation predictions) or self (the self-reported score, checked)")
 	intFlag(&cfg.Folds, "folds", engine.SettingFolds)
-	fs.Float64Var(&cfg.Holdout, "holdout", engine.SettingHoldout.Default, engine.SettingHoldout.Description())
+	fs.Float64Var(&cfg.Holdout, "holdout", 0, engine.SettingHoldout.Description()+" (0: the default rule)")
 	fs.Float64Var(&cfg.Noise, "noise", engine.SettingNoise.Default, engine.SettingNoise.Description())
 	fs.StringVar(&cfg.GroupColumn, "group-column", "", "column of the training labels whose rows stay in one validation fold")
 	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
