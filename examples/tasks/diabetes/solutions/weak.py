@@ -1,9 +1,12 @@
 """Weak baseline for the diabetes example task: a straight line through BMI.
 
 A deliberately weak but valid solution, so Gome's tests and demo have a
-starting point that a better solution clearly beats. It follows Gome's
-solution contract: public data from $GOME_DATA_DIR, submission.csv and
-scores.json into $GOME_OUTPUT_DIR, and --debug for a quick run on a sample.
+starting point that a better solution clearly beats. It validates on fold 0
+of the folds Gome hands out (gome_folds.csv in the data folder; its own split
+when run without Gome). It follows Gome's solution contract: public data from
+$GOME_DATA_DIR; submission.csv, validation_predictions.csv (the fold-0
+predictions Gome scores) and scores.json into $GOME_OUTPUT_DIR; --debug for a
+quick run on a sample.
 """
 
 import argparse
@@ -15,12 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold
 
 # The single most informative feature, and nothing else, on purpose.
 FEATURE = "bmi"
 SEED = 0
 DEBUG_ROWS = 80
+FOLDS_FILE = "gome_folds.csv"
 
 
 def folder_from_env(name: str, must_exist: bool) -> str:
@@ -32,6 +36,18 @@ def folder_from_env(name: str, must_exist: bool) -> str:
     if not must_exist:
         os.makedirs(path, exist_ok=True)
     return path
+
+
+def validation_folds(data_dir: str, train: pd.DataFrame, id_column: str) -> np.ndarray:
+    """Each training row's fold: Gome's, which is what Gome scores, else 5 random folds."""
+    path = os.path.join(data_dir, FOLDS_FILE)
+    if os.path.exists(path):
+        folds = pd.read_csv(path)
+        return train[id_column].map(dict(zip(folds[id_column], folds["fold"]))).fillna(-1).astype(int).to_numpy()
+    fold = np.zeros(len(train), dtype=int)
+    for k, (_, rows) in enumerate(KFold(n_splits=5, shuffle=True, random_state=SEED).split(train)):
+        fold[rows] = k
+    return fold
 
 
 def rmse(actual, predicted) -> float:
@@ -50,21 +66,25 @@ def main() -> None:
     # Only the header: the submission's column names, never its values.
     columns = list(pd.read_csv(os.path.join(data_dir, "sample_submission.csv"), nrows=0).columns)
     id_column, target = columns[0], columns[1]
-    if args.debug:
-        train = train.sample(n=DEBUG_ROWS, random_state=SEED)
+    fold = validation_folds(data_dir, train, id_column)
     print(f"weak: {len(train)} train rows, {len(test)} test rows, feature {FEATURE}, debug={args.debug}")
 
-    fit, valid = train_test_split(train, test_size=0.25, random_state=SEED)
-    model = LinearRegression().fit(fit[[FEATURE]], fit[target])
-    validation = rmse(valid[target], model.predict(valid[[FEATURE]]))
-    print(f"weak: validation rmse {validation:.5f}")
+    fit, valid = train[fold != 0], train[fold == 0]
+    if args.debug:
+        fit = fit.sample(n=min(DEBUG_ROWS, len(fit)), random_state=SEED)
+    predicted = LinearRegression().fit(fit[[FEATURE]], fit[target]).predict(valid[[FEATURE]])
+    validation = rmse(valid[target], predicted)
+    pd.DataFrame({id_column: valid[id_column], target: predicted}).to_csv(os.path.join(out_dir, "validation_predictions.csv"), index=False)
+    print(f"weak: validation rmse {validation:.5f} (fold 0, {len(valid)} rows)")
 
+    if args.debug:
+        train = train.sample(n=DEBUG_ROWS, random_state=SEED)
     model = LinearRegression().fit(train[[FEATURE]], train[target])
     submission = pd.DataFrame({id_column: test[id_column], target: model.predict(test[[FEATURE]])})
     submission.to_csv(os.path.join(out_dir, "submission.csv"), index=False)
     with open(os.path.join(out_dir, "scores.json"), "w") as f:
         json.dump({"metric": "rmse", "validation": validation}, f)
-    print(f"weak: wrote submission.csv and scores.json to {out_dir}")
+    print(f"weak: wrote submission.csv, validation_predictions.csv and scores.json to {out_dir}")
 
 
 if __name__ == "__main__":
