@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,9 +170,12 @@ func TestDockerBlocksAnswersOnExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, file := filepath.Split(answers)
-	// Pieces the leak check does not recognise, none of them a private path or the file's name.
-	hidden := `"` + strings.TrimSuffix(dir, "private/") + `" + "priv" + "ate/" + "` + strings.TrimSuffix(file, ".csv") + `" + ".csv"`
+	// The path spelled as character codes: nothing the leak check could recognise.
+	codes := make([]string, len(answers))
+	for i, c := range []byte(answers) {
+		codes[i] = strconv.Itoa(int(c))
+	}
+	hidden := `"".join(chr(c) for c in [` + strings.Join(codes, ", ") + `])`
 	model := &scripted{replies: map[string][]any{"draft": {Draft{Plan: "peek at the answers", Code: peek(t, hidden)}}}}
 	home := t.TempDir()
 	store, err := memory.Open(context.Background(), filepath.Join(home, "gome.db"))
