@@ -187,6 +187,7 @@ func populate(f *fakeSource) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.run.Judge = "by Gome, on 5 validation folds; hidden holdout of 40 rows"
+	f.run.Analysis, f.run.Data = "binary classification, tabular; target: 1 = malignant", "4 files in 1 folder, 97 KiB; tables: train.csv 398 rows x 32 columns"
 	f.run.Steps[0].Holdout = ptr(0.96)
 	f.run.Steps[2].Holdout, f.run.Steps[2].Overfit = ptr(0.955), true
 }

@@ -101,6 +101,9 @@ func TestPagesShowRun(t *testing.T) {
 			if !strings.Contains(page, `<dd id="run-judge">by Gome, on 5 validation folds; hidden holdout of 40 rows</dd>`) {
 				t.Errorf("run page does not say how the run is judged")
 			}
+			if !strings.Contains(page, `<dd id="run-analysis">binary classification, tabular; target: 1 = malignant</dd>`) || !strings.Contains(page, "train.csv 398 rows x 32 columns</dd>") {
+				t.Errorf("run page does not show the task analysis and the data in short")
+			}
 			table := between(t, page, `<table class="steps" id="steps">`, `</table>`)
 			if !strings.Contains(table, "<th title=") || !strings.Contains(table, `<td class="num holdout">0.955 <span class="overfit"`) || count(table, `class="overfit"`) != 1 {
 				t.Errorf("steps table lacks the holdout column or the one overfitting flag:\n%s", table)

@@ -70,9 +70,12 @@ type Run struct {
 	Error      string
 	// Judge says how validation is judged (Gome's folds or the self-reported score) and whether
 	// there is a hidden holdout; "" when unknown.
-	Judge  string
-	Traces []Trace
-	Steps  []Step // in the order they finished
+	Judge string
+	// Analysis is the model's task analysis in a line, Data Gome's data report in a line; ""
+	// until made.
+	Analysis, Data string
+	Traces         []Trace
+	Steps          []Step // in the order they finished
 }
 
 // Trace is one of a run's parallel optimizations.

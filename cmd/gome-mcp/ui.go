@@ -211,7 +211,10 @@ func (s *uiSource) Run(ctx context.Context, runID string) (ui.Run, error) {
 	if err != nil {
 		return ui.Run{}, uiError(err)
 	}
-	r := ui.Run{RunSummary: summary(v), Strategy: v.Strategy, StopReason: v.StopReason, Error: v.Error, Judge: judgeText(v.Judge)}
+	r := ui.Run{RunSummary: summary(v), Strategy: v.Strategy, StopReason: v.StopReason, Error: v.Error, Judge: judgeText(v.Judge), Data: v.DataSummary}
+	if a := v.Analysis; a != nil {
+		r.Analysis = fmt.Sprintf("%s, %s; target: %s", a.TaskType, a.Modality, a.Target)
+	}
 	for _, t := range v.Traces {
 		r.Traces = append(r.Traces, ui.Trace{Index: t.Index, Best: t.BestScore, BestStepID: t.BestStepID})
 	}
