@@ -118,6 +118,10 @@ func TestImageFolderTask(t *testing.T) {
 	if len(r.Notes) != 0 {
 		t.Errorf("notes = %v, want none: nothing was bounded", r.Notes)
 	}
+	if got := r.Summary(); !strings.HasPrefix(got, "1502 files in 3 folders, ") ||
+		!strings.HasSuffix(got, "; tables: sample_submission.csv 1 row x 2 columns, train_labels.csv 1200 rows x 2 columns") {
+		t.Errorf("summary %q: want the counts and each table's shape", got)
+	}
 }
 
 func TestTableColumns(t *testing.T) {

@@ -332,3 +332,38 @@ func plural64(n int64, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// summaryTables is how many tables Summary names.
+const summaryTables = 5
+
+// Summary is the report in one line for a listing: the folder's size and its first tables'
+// shapes, e.g. "6 files in 1 folder, 120.5 KiB; tables: train.csv 398 rows x 32 columns, ...".
+func (r Report) Summary() string {
+	files := 0
+	var bytes int64
+	for _, f := range r.Folders {
+		files += f.Files
+		bytes += f.Bytes
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s in %s, %s", plural(files, "file"), plural(len(r.Folders), "folder"), humanBytes(bytes))
+	for i, t := range r.Tables {
+		if i == summaryTables {
+			fmt.Fprintf(&b, ", and %d more", len(r.Tables)-summaryTables)
+			break
+		}
+		sep := ", "
+		if i == 0 {
+			sep = "; tables: "
+		}
+		approx := ""
+		if !t.RowsExact {
+			approx = "~"
+		}
+		fmt.Fprintf(&b, "%s%s %s%s x %s", sep, t.Path, approx, plural64(t.Rows, "row"), plural(len(t.Columns), "column"))
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString(" (partial: a bound was reached)")
+	}
+	return b.String()
+}

@@ -86,7 +86,9 @@ type Config struct {
 	// Folds is the number of validation folds Gome draws once per run (0: the default).
 	Folds int `json:"folds,omitempty"`
 	// Holdout is the fraction of labelled rows withheld from the solution as a hidden holdout
-	// (0: the default; negative: none).
+	// (negative: none). 0 is the default rule, recorded as 0: SettingHoldout's default fraction
+	// where the training labels have at least HoldoutMinRows rows, none below (the judge's
+	// report says why).
 	Holdout float64 `json:"holdout,omitempty"`
 	// Noise is the confidence level of the noise rule: a step is accepted only when a paired
 	// bootstrap puts its improvement above zero at this level (0: the default; negative: off,
@@ -156,9 +158,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Folds == 0 {
 		c.Folds = int(SettingFolds.Default)
-	}
-	if c.Holdout == 0 {
-		c.Holdout = SettingHoldout.Default
 	}
 	if c.Noise == 0 {
 		c.Noise = SettingNoise.Default

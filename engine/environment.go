@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,12 +43,21 @@ func (e *Engine) dataReport(ctx context.Context, t *task.Task, dataDir, runDir s
 	if raw, err := os.ReadFile(path); err == nil {
 		return string(raw)
 	}
-	text, err := dataReportText(ctx, t, dataDir)
+	rep, err := datareport.Build(ctx, dataDir, datareport.Options{Targets: t.TargetColumns, MaxDuration: dataReportTime})
 	if err != nil {
 		e.logger.Warn("data report", "task", t.ID, "err", err)
 		return describeData(dataDir)
 	}
-	if err := os.MkdirAll(runDir, 0o755); err == nil {
+	text := rep.Text(dataReportChars)
+	// The structured report is kept beside the text, for the MCP resource and get_run's summary.
+	raw, err := json.MarshalIndent(rep, "", "  ")
+	if err == nil {
+		err = os.MkdirAll(runDir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(runDir, dataReportJSON), raw, 0o644)
+	}
+	if err == nil {
 		err = os.WriteFile(path, []byte(text), 0o644)
 	}
 	if err != nil {
@@ -54,12 +66,47 @@ func (e *Engine) dataReport(ctx context.Context, t *task.Task, dataDir, runDir s
 	return text
 }
 
-func dataReportText(ctx context.Context, t *task.Task, dataDir string) (string, error) {
-	rep, err := datareport.Build(ctx, dataDir, datareport.Options{Targets: t.TargetColumns, MaxDuration: dataReportTime})
-	if err != nil {
-		return "", err
+// dataReportJSON keeps the structured data report (datareport.Report) beside the text.
+const dataReportJSON = "data-report.json"
+
+// DataReport is a run's data report: the text its prompts carry and the structured report
+// (datareport.Report as JSON; empty for a run whose report could not be built).
+type DataReport struct {
+	Text    string
+	JSON    []byte
+	Summary string
+}
+
+// ViewDataReport returns the data report built for a run's data when it started.
+func (e *Engine) ViewDataReport(ctx context.Context, runID string) (DataReport, error) {
+	if _, err := e.readRun(ctx, runID); err != nil {
+		return DataReport{}, err
 	}
-	return rep.Text(dataReportChars), nil
+	dir := filepath.Join(e.home, "runs", runID)
+	text, err := os.ReadFile(filepath.Join(dir, dataReportFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return DataReport{}, callerErrorf("run %q has no data report yet: it is built when the run starts (client-driven runs: at the first compute_gradient or apply_update); try again then", runID)
+	}
+	if err != nil {
+		return DataReport{}, fmt.Errorf("read the data report of run %q: %w", runID, err)
+	}
+	r := DataReport{Text: string(text)}
+	r.JSON, r.Summary = readDataReportJSON(dir)
+	return r, nil
+}
+
+// readDataReportJSON reads the structured data report kept with a run and sums it up in a line;
+// nothing for a run without one.
+func readDataReportJSON(runDir string) ([]byte, string) {
+	raw, err := os.ReadFile(filepath.Join(runDir, dataReportJSON))
+	if err != nil {
+		return nil, ""
+	}
+	var rep datareport.Report
+	if json.Unmarshal(raw, &rep) != nil {
+		return nil, ""
+	}
+	return raw, rep.Summary()
 }
 
 // fenced matches a reply that is one Markdown code block, with an optional language tag.
@@ -82,4 +129,13 @@ func stripCodeFences(reply any) {
 	case *Update:
 		r.Code = stripFences(r.Code)
 	}
+}
+
+// dataReportText builds the data report's text as prompts carry it.
+func dataReportText(ctx context.Context, t *task.Task, dataDir string) (string, error) {
+	rep, err := datareport.Build(ctx, dataDir, datareport.Options{Targets: t.TargetColumns, MaxDuration: dataReportTime})
+	if err != nil {
+		return "", err
+	}
+	return rep.Text(dataReportChars), nil
 }

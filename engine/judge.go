@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -45,10 +46,65 @@ func prepareJudge(st *runState) (*judge.Judge, error) {
 		Mode: judge.Mode(cfg.Judge), Folds: cfg.Folds, HoldoutFraction: max(cfg.Holdout, 0),
 		Noise: max(cfg.Noise, 0), Group: cfg.GroupColumn, Seed: seed,
 	}
+	if cfg.Holdout == 0 { // the default rule: a holdout only where there are rows enough
+		s.HoldoutFraction, s.HoldoutMinRows = SettingHoldout.Default, HoldoutMinRows
+	}
 	if s.Mode == "" {
 		s.Mode = judge.ModeAuto
 	}
-	return judge.Prepare(st.task, s, filepath.Join(st.dir, "judge"))
+	j, err := judge.Prepare(st.task, s, filepath.Join(st.dir, "judge"))
+	if err != nil {
+		return nil, err
+	}
+	// The decisions are kept with the run, so that get_run shows them while it runs.
+	raw, err := json.MarshalIndent(judgeSummary(j, cfg), "", "  ")
+	if err == nil {
+		err = os.MkdirAll(st.dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(st.dir, judgeFile), raw, 0o644)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record the judge's settings: %w", err)
+	}
+	return j, nil
+}
+
+// judgeFile keeps a run's JudgeSummary in its folder.
+const judgeFile = "judge.json"
+
+// JudgeSummary is how a run is judged, decided when the run starts and kept with it.
+type JudgeSummary struct {
+	Mode       string  `json:"mode" jsonschema:"gome: Gome scores the validation predictions with the task's metric; self: the self-reported score, checked for range"`
+	Why        string  `json:"why,omitempty" jsonschema:"why Gome does not score validation itself"`
+	Folds      int     `json:"folds,omitempty"`
+	Holdout    int     `json:"holdout_rows" jsonschema:"labelled rows withheld from the solution"`
+	HoldoutWhy string  `json:"holdout_why,omitempty" jsonschema:"why there is no holdout"`
+	Noise      float64 `json:"noise" jsonschema:"confidence level of the noise rule; 0 when off"`
+}
+
+func judgeSummary(j *judge.Judge, cfg Config) JudgeSummary {
+	s := JudgeSummary{Mode: string(j.Mode), Why: j.Why, Holdout: j.Held, HoldoutWhy: j.HeldWhy, Noise: j.Noise}
+	if j.Mode == judge.ModeGome {
+		s.Folds = j.Folds
+	}
+	if cfg.Holdout < 0 {
+		s.HoldoutWhy = "no holdout was asked for (holdout is negative)"
+	}
+	return s
+}
+
+// readJudgeSummary reads the judge's decisions kept with a run; nil for a run without them.
+func readJudgeSummary(runDir string) *JudgeSummary {
+	raw, err := os.ReadFile(filepath.Join(runDir, judgeFile))
+	if err != nil {
+		return nil
+	}
+	var s JudgeSummary
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	return &s
 }
 
 // dataDir is the folder the solution sees: the judge's view of the public data.
@@ -208,6 +264,32 @@ type FinalAnswer struct {
 	Reason         string `json:"reason"`
 }
 
+// overfitting flags the accepted steps whose validation score rose over their trace's last
+// accepted step with a holdout score while their holdout score fell: the gap between
+// validation and holdout widened, the sign of a solution fitting its validation rows. It maps
+// each flagged step's id to what happened, in words.
+func overfitting(steps []memory.Step, traceOf map[string]int, better func(a, b float64) bool) map[string]string {
+	type scores struct{ val, hold float64 }
+	prev := map[int]scores{} // trace -> its last accepted step's scores, where it has a holdout
+	flags := map[string]string{}
+	for _, s := range steps {
+		if Decision(s.Decision) != Accepted || s.Score == nil {
+			continue
+		}
+		out := DecodeOutcome(s.Exec)
+		if out.Holdout == nil {
+			continue
+		}
+		tr := traceOf[s.TraceID]
+		if p, ok := prev[tr]; ok && better(*s.Score, p.val) && better(p.hold, *out.Holdout) {
+			flags[s.ID] = fmt.Sprintf("trace %d step %d: validation %.6g -> %.6g while the holdout fell %.6g -> %.6g",
+				tr, s.Index, p.val, *s.Score, p.hold, *out.Holdout)
+		}
+		prev[tr] = scores{*s.Score, *out.Holdout}
+	}
+	return flags
+}
+
 // finalCandidates is how many of the best-validated distinct solutions compete on the holdout.
 const finalCandidates = 5
 
@@ -218,33 +300,24 @@ func judgeReport(st *runState, steps []memory.Step, traceOf map[string]int) (*Ju
 	if j == nil {
 		return nil, nil
 	}
-	r := &JudgeReport{Mode: string(j.Mode), Why: j.Why, Holdout: j.Held, HoldoutWhy: j.HeldWhy, Noise: j.Noise}
-	if j.Mode == judge.ModeGome {
-		r.Folds = j.Folds
-	}
+	sum := judgeSummary(j, st.cfg)
+	r := &JudgeReport{Mode: sum.Mode, Why: sum.Why, Folds: sum.Folds, Holdout: sum.Holdout, HoldoutWhy: sum.HoldoutWhy, Noise: sum.Noise}
 	better := st.facts.Direction.Better
-	prev := map[int]Outcome{} // trace -> its last accepted outcome with a holdout score
-	overfit := map[string]bool{}
+	overfit := overfitting(steps, traceOf, better)
 	var accepted []memory.Step
 	for _, s := range steps {
 		out := DecodeOutcome(s.Exec)
-		tr := traceOf[s.TraceID]
-		js := JudgedStep{Trace: tr, Step: s.Index, StepID: s.ID, Decision: s.Decision, Judged: out.Judged,
+		js := JudgedStep{Trace: traceOf[s.TraceID], Step: s.Index, StepID: s.ID, Decision: s.Decision, Judged: out.Judged,
 			Validation: s.Score, Reported: out.Reported, Holdout: out.Holdout}
 		if out.Disagreement != "" {
 			r.Disagreements++
 		}
 		if Decision(s.Decision) == Accepted && s.Score != nil {
 			accepted = append(accepted, s)
-			if p, ok := prev[tr]; ok && out.Holdout != nil && better(*s.Score, *p.Score) && better(*p.Holdout, *out.Holdout) {
-				js.Overfit, overfit[s.ID] = true, true
-				r.Overfitting = append(r.Overfitting, fmt.Sprintf("trace %d step %d: validation %.6g -> %.6g while the holdout fell %.6g -> %.6g",
-					tr, s.Index, *p.Score, *s.Score, *p.Holdout, *out.Holdout))
-			}
-			if out.Holdout != nil {
-				out.Score = s.Score
-				prev[tr] = out
-			}
+		}
+		if why, ok := overfit[s.ID]; ok {
+			js.Overfit = true
+			r.Overfitting = append(r.Overfitting, why)
 		}
 		r.Steps = append(r.Steps, js)
 	}
@@ -266,7 +339,7 @@ func judgeReport(st *runState, steps []memory.Step, traceOf map[string]int) (*Ju
 		if len(seen) > finalCandidates {
 			break
 		}
-		if overfit[c.ID] {
+		if _, ok := overfit[c.ID]; ok {
 			continue
 		}
 		if chosen == nil || better(*h, chosenHold) {

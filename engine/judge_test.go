@@ -162,6 +162,11 @@ func newOracleEngine(t testing.TB, o *oracleSandbox) *Engine {
 func clientRun(t testing.TB, e *Engine, cfg Config, codes ...string) (string, []StepDetail) {
 	ctx := context.Background()
 	cfg.TaskDir, cfg.Client, cfg.NoDebug = breastCancer, true, true
+	if cfg.Holdout == 0 {
+		// breast-cancer's 398 labelled rows are under the default rule's minimum: these tests
+		// of the holdout ask for one.
+		cfg.Holdout = 0.1
+	}
 	if cfg.MaxSteps == 0 {
 		cfg.MaxSteps = len(codes)
 	}
@@ -289,6 +294,19 @@ func TestJudgeFlagsOverfitting(t *testing.T) {
 	if len(j.Overfitting) != 1 || !j.Steps[1].Overfit {
 		t.Errorf("overfitting flags %v, step flags %+v; want the second step flagged", j.Overfitting, j.Steps)
 	}
+	// The run's view shows validation against holdout per step, and the flag, as the report does.
+	v, err := e.ViewRun(context.Background(), runID, Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range v.Steps {
+		if s.Holdout == nil || *s.Holdout != *j.Steps[i].Holdout || s.Overfit != (i == 1) || s.Judged != "gome" {
+			t.Errorf("view of step %d: holdout %v overfit %t judged %q; want the report's %v, flagged only the second", i, s.Holdout, s.Overfit, s.Judged, j.Steps[i].Holdout)
+		}
+	}
+	if d, err := e.ViewStep(context.Background(), runID, steps[1].ID); err != nil || !d.Overfit || !strings.Contains(d.OverfitWhy, "while the holdout fell") {
+		t.Errorf("get_step's view of the overfitting step: overfit %t (%q), %v", d.Overfit, d.OverfitWhy, err)
+	}
 	if j.Final == nil || j.Final.StepID != steps[0].ID || j.Final.BestValidation != steps[1].ID {
 		t.Fatalf("final answer %+v; want the honest step %s chosen over the best-validated %s", j.Final, steps[0].ID, steps[1].ID)
 	}
@@ -390,4 +408,44 @@ func BenchmarkJudgeFinalAnswer(b *testing.B) {
 	b.ReportMetric(sum/runs, "mean-test-diff")
 	b.ReportMetric(worst, "worst-test-diff")
 	b.ReportMetric(float64(differ), "runs-differing/10")
+}
+
+// TestJudgeDefaultHoldoutRule: left unset, the holdout withholds rows only from a task with
+// enough labelled rows, and the run records why it has none; asked for, it applies at any size.
+func TestJudgeDefaultHoldoutRule(t *testing.T) {
+	t.Parallel()
+	e := newOracleEngine(t, newOracle(t))
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		holdout float64
+		rows    int    // withheld rows wanted
+		why     string // in the recorded reason
+	}{
+		{"default on 398 rows", 0, 0, "398 labelled rows, fewer than the 1000"},
+		{"asked for", 0.1, 40, ""},
+		{"turned off", -1, 0, "holdout is negative"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			run, err := e.Create(ctx, Config{TaskDir: breastCancer, Client: true, NoDebug: true, Holdout: tt.holdout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := e.Finish(ctx, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := rep.Judge
+			if j == nil || j.Mode != "gome" || j.Holdout != tt.rows || !strings.Contains(j.HoldoutWhy, tt.why) || (tt.why == "") != (j.HoldoutWhy == "") {
+				t.Fatalf("judge %+v: want %d rows withheld, reason %q", j, tt.rows, tt.why)
+			}
+			v, err := e.ViewRun(ctx, run.ID, Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Judge == nil || *v.Judge != (JudgeSummary{Mode: j.Mode, Why: j.Why, Folds: j.Folds, Holdout: j.Holdout, HoldoutWhy: j.HoldoutWhy, Noise: j.Noise}) {
+				t.Errorf("the run's recorded judge %+v differs from its report's %+v", v.Judge, j)
+			}
+		})
+	}
 }

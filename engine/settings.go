@@ -56,7 +56,8 @@ var (
 	SettingFolds = Setting{Name: "folds", Default: 5, Min: 2, Max: 20,
 		Doc: "validation folds Gome draws once per run and hands to the solution", Shown: "(default %[1]v, %[2]v to %[3]v)"}
 	SettingHoldout = Setting{Name: "holdout", Default: 0.1, Min: -1, Max: 0.5,
-		Doc: "fraction of labelled rows withheld from the solution as a hidden holdout", Shown: "(default %[1]v, below %[3]v; negative for none)"}
+		Doc:   "fraction of labelled rows withheld from the solution as a hidden holdout",
+		Shown: "(default %[1]v where the training labels have at least " + strconv.Itoa(HoldoutMinRows) + " rows, none below; below %[3]v; negative for none)"}
 	SettingNoise = Setting{Name: "noise", Default: 0.9, Min: -1, Max: 1,
 		Doc: "confidence level at which an improvement must beat noise (paired bootstrap) to be accepted", Shown: "(default %[1]v; negative turns the noise rule off)"}
 
@@ -70,6 +71,12 @@ var (
 	SettingCPUs = Setting{Name: "cpus", Min: 0.01,
 		Doc: "CPUs of each execution, such as 2 or 0.5; docker only", Shown: "(%[1]v or left out: the server's --cpus, which is also the most a run may ask for)"}
 )
+
+// HoldoutMinRows is the fewest labelled rows for which the default holdout (holdout left unset)
+// withholds any: a tenth of fewer rows is under a hundred, which scores too noisily to choose
+// the final answer or to show overfitting, and costs the solution those training rows. An
+// explicit holdout applies at any size.
+const HoldoutMinRows = 1000
 
 // Settings lists every Setting, for front ends that describe them.
 var Settings = []Setting{SettingTraces, SettingMaxSteps, SettingBudgetSeconds, SettingExecTimeoutSeconds,

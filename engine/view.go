@@ -52,6 +52,12 @@ type RunView struct {
 	Steps      []StepView `json:"steps"`
 	TotalSteps int        `json:"total_steps"`
 	Report     *Report    `json:"report,omitempty"`
+	// Judge is how the run is judged (mode, folds, holdout and why), decided when it started.
+	Judge *JudgeSummary `json:"judge,omitempty"`
+	// Analysis is the run's task analysis, once made.
+	Analysis *TaskAnalysis `json:"analysis,omitempty"`
+	// DataSummary is the data report in one line, once built.
+	DataSummary string `json:"data_summary,omitempty"`
 }
 
 // TraceView sums up one trace.
@@ -75,6 +81,14 @@ type StepView struct {
 	Reason     string    `json:"reason,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
+	// Judged says what judged Score: gome (Gome scored the validation predictions) or self.
+	Judged string `json:"judged,omitempty"`
+	// Holdout is the step's score on the hidden holdout (never used to accept it).
+	Holdout *float64 `json:"holdout,omitempty"`
+	// Overfit says the step was accepted on a validation score that rose while its holdout
+	// score fell (OverfitWhy gives the numbers): the gap between them widened.
+	Overfit    bool   `json:"overfit,omitempty"`
+	OverfitWhy string `json:"overfit_why,omitempty"`
 }
 
 // Seconds is how long the step took.
@@ -157,8 +171,16 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if page.Tail > 0 {
 		page.Offset, page.Limit = max(len(steps)-page.Tail, 0), page.Tail
 	}
+	dir := filepath.Join(e.home, "runs", run.ID)
+	v.Judge = readJudgeSummary(dir)
+	if v.Analysis, err = readAnalysis(dir); err != nil {
+		e.logger.Warn("task analysis", "run", run.ID, "err", err)
+	}
+	_, v.DataSummary = readDataReportJSON(dir)
+	overfit := overfitting(steps, index, rec.facts.Direction.Better)
 	for i, s := range steps {
 		sv := stepView(s, index)
+		sv.OverfitWhy, sv.Overfit = overfit[s.ID]
 		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {
 			tv := &v.Traces[sv.Trace]
 			tv.Steps++
@@ -191,9 +213,11 @@ func stepView(s memory.Step, index map[string]int) StepView {
 	if !ok {
 		trace = -1
 	}
+	out := DecodeOutcome(s.Exec)
 	return StepView{
 		ID: s.ID, Trace: trace, Index: s.Index, Kind: StepKind(s.Kind), Decision: Decision(s.Decision), Score: s.Score,
 		Hypothesis: s.Hypothesis, Reason: s.Reason, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
+		Judged: out.Judged, Holdout: out.Holdout,
 	}
 }
 
@@ -210,7 +234,8 @@ func decodeReport(run memory.Run) (*Report, error) {
 
 // ViewStep shows one step of a run in full.
 func (e *Engine) ViewStep(ctx context.Context, runID, stepID string) (StepDetail, error) {
-	if _, err := e.readRun(ctx, runID); err != nil {
+	rec, err := e.readRun(ctx, runID)
+	if err != nil {
 		return StepDetail{}, err
 	}
 	s, err := e.runStep(ctx, runID, stepID)
@@ -224,6 +249,13 @@ func (e *Engine) ViewStep(ctx context.Context, runID, stepID string) (StepDetail
 	d := stepDetail(s, index)
 	if d.Steer, err = e.stepSteer(ctx, runID, stepID); err != nil {
 		return StepDetail{}, err
+	}
+	if d.Holdout != nil && Decision(s.Decision) == Accepted {
+		steps, err := e.store.ListSteps(ctx, runID, s.TraceID)
+		if err != nil {
+			return StepDetail{}, fmt.Errorf("list steps: %w", err)
+		}
+		d.OverfitWhy, d.Overfit = overfitting(steps, index, rec.facts.Direction.Better)[s.ID]
 	}
 	return d, nil
 }

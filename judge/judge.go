@@ -42,6 +42,10 @@ type Settings struct {
 	Folds int
 	// Holdout is the fraction of labelled rows withheld from the solution (0: none).
 	HoldoutFraction float64
+	// HoldoutMinRows, when above 0, withholds nothing from training labels of fewer rows: a
+	// holdout of a few dozen rows scores too noisily to choose between solutions or to show
+	// overfitting, and takes those rows from training. HeldWhy then says so.
+	HoldoutMinRows int
 	// Noise is the confidence level of the noise rule: a step is accepted only when the
 	// improvement's interval at this level lies above zero (0: off, any improvement counts).
 	Noise float64
@@ -138,8 +142,13 @@ func (j *Judge) prepare(dir string) error {
 	// sample submission, so that its rows can pass for test rows.
 	test, sample, why := holdoutShape(t, train)
 	frac := j.HoldoutFraction
-	if frac > 0 && why != "" {
+	switch {
+	case frac > 0 && why != "":
 		j.HeldWhy, frac = why, 0
+	case frac > 0 && n < j.HoldoutMinRows:
+		j.HeldWhy, frac = fmt.Sprintf("%s has %d labelled rows, fewer than the %d a default holdout needs: %d held-out rows would score too noisily "+
+			"to choose between solutions, and would be taken from training (pass holdout, e.g. 0.2, to hold rows out anyway)",
+			trainName, n, j.HoldoutMinRows, int(frac*float64(n)+0.5)), 0
 	}
 	held, err := Holdout(n, frac, labels, groups, j.Seed)
 	if err != nil {

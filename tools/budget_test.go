@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,30 @@ func seedLong(t testing.TB, e *env, id string, n int) {
 		if i%7 == 0 {
 			d = engine.Accepted
 		}
-		steps[i] = seedStep{trace: i % 2, score: score(0.8 + float64(i)/float64(10*n)), decision: d, after: time.Duration(i+1) * time.Minute, hyp: hyp}
+		// The holdout falls as validation rises: every accepted improvement after a trace's
+		// first is flagged as overfitting.
+		steps[i] = seedStep{trace: i % 2, score: score(0.8 + float64(i)/float64(10*n)), decision: d, after: time.Duration(i+1) * time.Minute, hyp: hyp,
+			holdout: score(0.8 - float64(i)/float64(10*n))}
 	}
 	e.seedRun(t, id, 2, steps, memory.RunFinished)
+	// What the engine keeps with a run that started with a model: its judge's settings, its
+	// task analysis and its data report, each as long as a real one may be.
+	dir := filepath.Join(e.home, "runs", id)
+	long := strings.Repeat("a long sentence of the model's about the task; ", 40)
+	writeJSON(t, filepath.Join(dir, "judge.json"), engine.JudgeSummary{Mode: "gome", Folds: 5, Holdout: 40, Noise: 0.9})
+	writeJSON(t, filepath.Join(dir, "analysis.json"), engine.TaskAnalysis{TaskType: long, Modality: long, Target: long, SubmissionFormat: long, Metric: long,
+		Inputs: []engine.InputRole{{Path: "train.csv", Role: long}}, Pitfalls: []string{long, long, long}})
+}
+
+func writeJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestResultsStayUnderBudget reads a 150-step run with every tool that shows it and checks
@@ -61,7 +83,11 @@ func TestResultsStayUnderBudget(t *testing.T) {
 	if v.TotalSteps != n || len(v.Steps) != 3 || v.Steps[2].ID != "run-long-t1-s74" || v.NextSinceStep != nil {
 		t.Fatalf("default get_run: %d of %d steps, last %v; want the last 3", len(v.Steps), v.TotalSteps, v.Steps)
 	}
+	if v.Judge == nil || v.Judge.Mode != "gome" || v.Analysis == nil || v.Analysis.Pitfalls != 3 {
+		t.Errorf("get_run judge %+v, analysis %+v: want both shown", v.Judge, v.Analysis)
+	}
 	seen := map[string]bool{}
+	overfit := 0
 	for since := 0; ; {
 		p := decode[RunView](t, "get_run", measure("get_run", map[string]any{"run_id": "run-long", "since_step": since, "limit": 50}))
 		if p.FirstStep != since || len(p.Steps) == 0 {
@@ -69,6 +95,12 @@ func TestResultsStayUnderBudget(t *testing.T) {
 		}
 		for _, s := range p.Steps {
 			seen[s.ID] = true
+			if s.Holdout == nil {
+				t.Errorf("step %s without its holdout score", s.ID)
+			}
+			if s.Overfit {
+				overfit++
+			}
 		}
 		if p.NextSinceStep == nil {
 			break
@@ -77,6 +109,10 @@ func TestResultsStayUnderBudget(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("paging reached %d distinct steps of %d", len(seen), n)
+	}
+	// 22 accepted steps (every 7th), 11 per trace: all but each trace's first are flagged.
+	if overfit != 20 {
+		t.Errorf("%d steps flagged as overfitting, want 20", overfit)
 	}
 	for _, id := range []string{"run-long-t0-s0", "run-long-t1-s74"} {
 		measure("get_step", map[string]any{"run_id": "run-long", "step_id": id})

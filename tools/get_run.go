@@ -35,24 +35,36 @@ type GetRunInput struct {
 
 // RunView is a run as a client sees it: a summary per trace and a page of its steps.
 type RunView struct {
-	ID            string         `json:"run_id"`
-	TaskID        string         `json:"task_id"`
-	TaskDir       string         `json:"task_dir"`
-	Strategy      string         `json:"strategy"`
-	Status        string         `json:"status" jsonschema:"running, finished, failed or stopped"`
-	Active        bool           `json:"active" jsonschema:"whether this server is executing the run right now"`
-	StopReason    string         `json:"stop_reason,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	FinishedAt    *time.Time     `json:"finished_at,omitempty"`
-	Config        engine.Config  `json:"config"`
-	Traces        []TraceView    `json:"traces"`
-	TotalSteps    int            `json:"total_steps" jsonschema:"steps the run has recorded"`
-	FirstStep     int            `json:"first_step" jsonschema:"position of the first step listed in steps"`
-	Steps         []StepView     `json:"steps" jsonschema:"a page of the steps, in the order they were recorded"`
-	NextSinceStep *int           `json:"next_since_step,omitempty" jsonschema:"pass as since_step to read the steps after this page"`
-	Report        *engine.Report `json:"report,omitempty" jsonschema:"the final report once the run has ended"`
-	Next          string         `json:"next" jsonschema:"what to call next"`
+	ID            string               `json:"run_id"`
+	TaskID        string               `json:"task_id"`
+	TaskDir       string               `json:"task_dir"`
+	Strategy      string               `json:"strategy"`
+	Status        string               `json:"status" jsonschema:"running, finished, failed or stopped"`
+	Active        bool                 `json:"active" jsonschema:"whether this server is executing the run right now"`
+	StopReason    string               `json:"stop_reason,omitempty"`
+	Error         string               `json:"error,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+	FinishedAt    *time.Time           `json:"finished_at,omitempty"`
+	Config        engine.Config        `json:"config"`
+	Traces        []TraceView          `json:"traces"`
+	TotalSteps    int                  `json:"total_steps" jsonschema:"steps the run has recorded"`
+	FirstStep     int                  `json:"first_step" jsonschema:"position of the first step listed in steps"`
+	Steps         []StepView           `json:"steps" jsonschema:"a page of the steps, in the order they were recorded"`
+	NextSinceStep *int                 `json:"next_since_step,omitempty" jsonschema:"pass as since_step to read the steps after this page"`
+	Report        *engine.Report       `json:"report,omitempty" jsonschema:"the final report once the run has ended"`
+	Judge         *engine.JudgeSummary `json:"judge,omitempty" jsonschema:"how the run is judged: who scores validation, the folds, the hidden holdout and why, the noise rule"`
+	Analysis      *AnalysisSummary     `json:"analysis,omitempty" jsonschema:"the model's task analysis in short, once made; the whole of it is the resource gome://runs/{run_id}/analysis"`
+	DataSummary   string               `json:"data_summary,omitempty" jsonschema:"Gome's data report in one line; the whole of it is the resource gome://runs/{run_id}/data-report"`
+	Next          string               `json:"next" jsonschema:"what to call next"`
+}
+
+// AnalysisSummary is the task analysis in short.
+type AnalysisSummary struct {
+	TaskType string `json:"task_type"`
+	Modality string `json:"modality"`
+	Target   string `json:"target"`
+	Metric   string `json:"metric"`
+	Pitfalls int    `json:"pitfalls" jsonschema:"how many pitfalls the analysis names"`
 }
 
 // TraceView sums up one trace.
@@ -71,10 +83,12 @@ type StepView struct {
 	Index      int      `json:"index"`
 	Kind       string   `json:"kind" jsonschema:"draft (a first solution), improve (gradient then update), tree-improve (a tree-search change of the best, no gradient) or debug (a tree-search repair of a failing step)"`
 	Decision   string   `json:"decision" jsonschema:"accepted, rejected or failed"`
-	Score      *float64 `json:"score,omitempty" jsonschema:"validation score the solution reported"`
+	Score      *float64 `json:"score,omitempty" jsonschema:"validation score: Gome's own where it scores the validation predictions, else the one the solution reported (judge says which)"`
 	Hypothesis string   `json:"hypothesis,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
 	Seconds    float64  `json:"seconds"`
+	Holdout    *float64 `json:"holdout,omitempty" jsonschema:"score on the hidden holdout, which the solution never saw labelled and which never decides acceptance"`
+	Overfit    bool     `json:"overfit,omitempty" jsonschema:"accepted on a validation score that rose while the holdout score fell: overfitting to validation"`
 }
 
 // Summary is the result's text.
@@ -88,6 +102,15 @@ func (v RunView) Summary() string {
 		b.WriteString(": " + clip(v.Error, 200))
 	}
 	fmt.Fprintf(&b, "; %d step(s) recorded", v.TotalSteps)
+	if j := v.Judge; j != nil {
+		b.WriteString("\n" + judgeLine(*j))
+	}
+	if a := v.Analysis; a != nil {
+		fmt.Fprintf(&b, "\ntask analysis: %s, %s; metric: %s", a.TaskType, a.Modality, clip(a.Metric, 120))
+	}
+	if v.DataSummary != "" {
+		b.WriteString("\ndata: " + clip(v.DataSummary, 300))
+	}
 	for _, t := range v.Traces {
 		fmt.Fprintf(&b, "\ntrace %d: %d step(s), %d accepted", t.Index, t.Steps, t.Accepted)
 		if t.BestScore != nil {
@@ -107,10 +130,38 @@ func (v RunView) Summary() string {
 	return b.String()
 }
 
+// judgeLine says how a run is judged, in a line.
+func judgeLine(j engine.JudgeSummary) string {
+	l := "judged by " + j.Mode
+	if j.Mode == "gome" {
+		l = fmt.Sprintf("judged by Gome on %d folds", j.Folds)
+	} else if j.Why != "" {
+		l += " (" + clip(j.Why, 160) + ")"
+	}
+	if j.Holdout > 0 {
+		l += fmt.Sprintf("; hidden holdout of %d rows", j.Holdout)
+	} else {
+		l += "; no holdout"
+		if j.HoldoutWhy != "" {
+			l += " (" + clip(j.HoldoutWhy, 200) + ")"
+		}
+	}
+	if j.Noise > 0 {
+		l += fmt.Sprintf("; noise rule at %g", j.Noise)
+	}
+	return l
+}
+
 func (s StepView) line() string {
 	l := fmt.Sprintf("step %s (trace %d #%d, %s): %s", s.ID, s.Trace, s.Index, s.Kind, s.Decision)
 	if s.Score != nil {
 		l += fmt.Sprintf(" %g", *s.Score)
+	}
+	if s.Holdout != nil {
+		l += fmt.Sprintf(" (holdout %g)", *s.Holdout)
+	}
+	if s.Overfit {
+		l += " OVERFIT: validation rose, holdout fell"
 	}
 	if s.Hypothesis != "" {
 		l += " - " + clip(s.Hypothesis, 120)
@@ -172,7 +223,16 @@ func viewRun(ctx context.Context, d Deps, id string, since, limit *int) (RunView
 		ID: run.ID, TaskID: run.TaskID, TaskDir: run.TaskDir, Strategy: run.Strategy, Status: run.Status,
 		Active: run.Active, StopReason: run.StopReason, Error: clip(run.Error, 1000), CreatedAt: run.CreatedAt,
 		FinishedAt: run.FinishedAt, Config: run.Config, Report: run.Report, Traces: []TraceView{}, Steps: []StepView{},
-		TotalSteps: run.TotalSteps, FirstStep: first,
+		TotalSteps: run.TotalSteps, FirstStep: first, Judge: run.Judge, DataSummary: clip(run.DataSummary, 500),
+	}
+	if a := run.Analysis; a != nil {
+		v.Analysis = &AnalysisSummary{TaskType: clip(a.TaskType, 100), Modality: clip(a.Modality, 100), Target: clip(a.Target, 200),
+			Metric: clip(a.Metric, 200), Pitfalls: len(a.Pitfalls)}
+	}
+	if j := v.Judge; j != nil {
+		jc := *j
+		jc.Why, jc.HoldoutWhy = clip(j.Why, 300), clip(j.HoldoutWhy, 300)
+		v.Judge = &jc
 	}
 	for _, t := range run.Traces {
 		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID, Steps: t.Steps, Accepted: t.Accepted})
@@ -189,7 +249,7 @@ func viewRun(ctx context.Context, d Deps, id string, since, limit *int) (RunView
 		v.Next = fmt.Sprintf("still %s: call get_run again with wait_seconds (up to %d) to follow it; steer_run leaves it a note; stop_run stops it", run.Status, maxWaitSeconds)
 	}
 	// Keep within the budget: drop steps from the end of the page until it fits.
-	for len(v.Steps) > 0 && size(v) > ResultBudget {
+	for len(v.Steps) > 0 && size(v) > ResultBudget-100 { // a margin: the client re-encodes what it gets
 		v.Steps = v.Steps[:len(v.Steps)-1]
 	}
 	if end := first + len(v.Steps); end < run.TotalSteps {
@@ -202,6 +262,7 @@ func stepView(s engine.StepView) StepView {
 	return StepView{
 		ID: s.ID, Trace: s.Trace, Index: s.Index, Kind: string(s.Kind), Decision: string(s.Decision), Score: s.Score,
 		Hypothesis: clip(s.Hypothesis, 200), Reason: clip(s.Reason, 200), Seconds: s.Seconds(),
+		Holdout: s.Holdout, Overfit: s.Overfit,
 	}
 }
 

@@ -31,17 +31,34 @@ type StepOutput struct {
 	ExecSeconds float64          `json:"exec_seconds" jsonschema:"seconds of its last execution in the sandbox"`
 	ExitCode    int              `json:"exit_code"`
 	Problem     string           `json:"problem,omitempty" jsonschema:"why the solution is not valid, when it is not"`
-	StdoutHead  string           `json:"stdout_head,omitempty"`
-	StdoutTail  string           `json:"stdout_tail,omitempty"`
-	StderrTail  string           `json:"stderr_tail,omitempty"`
-	LogsURI     string           `json:"logs_uri" jsonschema:"resource with the whole output"`
-	CodeURI     string           `json:"code_uri" jsonschema:"resource with the whole main.py"`
+	Judged      string           `json:"judged,omitempty" jsonschema:"what judged the score: gome (Gome scored the validation predictions with the task's metric) or self (the score the solution reported, checked for range)"`
+	Reported    *float64         `json:"reported,omitempty" jsonschema:"the score the solution wrote into scores.json, kept as a cross-check"`
+	// Disagreement and OverfitWhy say it in words.
+	Disagreement string `json:"disagreement,omitempty" jsonschema:"how the reported score differs from Gome's, when it does"`
+	OverfitWhy   string `json:"overfit_why,omitempty" jsonschema:"why the step is flagged as overfitting to validation"`
+	StdoutHead   string `json:"stdout_head,omitempty"`
+	StdoutTail   string `json:"stdout_tail,omitempty"`
+	StderrTail   string `json:"stderr_tail,omitempty"`
+	LogsURI      string `json:"logs_uri" jsonschema:"resource with the whole output"`
+	CodeURI      string `json:"code_uri" jsonschema:"resource with the whole main.py"`
 }
 
 // Summary is the result's text.
 func (o StepOutput) Summary() string {
 	var b strings.Builder
 	b.WriteString(o.line())
+	if o.Judged != "" {
+		fmt.Fprintf(&b, "\njudged by %s", o.Judged)
+		if o.Reported != nil {
+			fmt.Fprintf(&b, " (scores.json reported %g)", *o.Reported)
+		}
+	}
+	if o.Disagreement != "" {
+		b.WriteString("\ndisagreement: " + o.Disagreement)
+	}
+	if o.OverfitWhy != "" {
+		b.WriteString("\noverfitting to validation: " + o.OverfitWhy)
+	}
 	fmt.Fprintf(&b, "\nreason: %s\ntook %.0fs (execution %.0fs, exit code %d)", clip(o.Reason, 300), o.Seconds, o.ExecSeconds, o.ExitCode)
 	if len(o.Steer) > 0 {
 		b.WriteString("\nsteered by: " + clip(strings.Join(o.Steer, " | "), 300))
@@ -76,6 +93,7 @@ func getStep(d Deps) Tool {
 			StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, ExecSeconds: s.Outcome.Seconds, ExitCode: s.Outcome.ExitCode,
 			Problem: clip(s.Outcome.Problem, 500), LogsURI: stepLogsURI(in.RunID, s.ID), CodeURI: "gome://runs/" + in.RunID + "/steps/" + s.ID + "/main.py",
 		}
+		out.Judged, out.Reported, out.Disagreement, out.OverfitWhy = s.Outcome.Judged, s.Outcome.Reported, clip(s.Outcome.Disagreement, 300), s.OverfitWhy
 		out.Reason = clip(s.Reason, 1000)
 		out.Hypothesis = clip(s.Hypothesis, 1000)
 		stdout := s.Outcome.Stdout

@@ -124,6 +124,7 @@ type seedStep struct {
 	decision engine.Decision
 	after    time.Duration // when it finished, after the run started
 	hyp      string        // its hypothesis (default "seeded hypothesis")
+	holdout  *float64      // its hidden holdout score, as the judge records it (nil: none)
 }
 
 func score(f float64) *float64 { return &f }
@@ -175,6 +176,9 @@ func (e *env) seedRun(t testing.TB, id string, traces int, steps []seedStep, sta
 			Kind: string(kind), Code: code, Score: s.score, Decision: string(s.decision), Reason: "seeded " + string(s.decision),
 			Hypothesis: hyp, Workspace: ws,
 			StartedAt: start.Add(s.after - time.Second), FinishedAt: start.Add(s.after),
+		}
+		if s.holdout != nil {
+			st.Exec, _ = json.Marshal(engine.Outcome{Score: s.score, Judged: "gome", Holdout: s.holdout, Backend: "seeded"})
 		}
 		accept := s.decision == engine.Accepted
 		if err := e.store.RecordStep(ctx, st, accept); err != nil {

@@ -53,6 +53,15 @@ func resources(d Deps) []resource {
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/steps/{step_id}/main.py", "step-code",
 			mcp.WithTemplateDescription("The main.py a step ran."),
 			mcp.WithTemplateMIMEType("text/x-python")), stepCodeResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/analysis", "task-analysis",
+			mcp.WithTemplateDescription("The model's structured task analysis, made once when the run starts: task type, modality, inputs and their roles, target, submission format, metric, pitfalls (JSON)."),
+			mcp.WithTemplateMIMEType("application/json")), analysisResource(d)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/data-report", "data-report",
+			mcp.WithTemplateDescription("Gome's report on the data the solution sees, as the prompts carry it: folders with file counts, sizes and extensions; each table's rows, columns, types, missing values and target distribution."),
+			mcp.WithTemplateMIMEType("text/plain")), dataReportResource(d, false)},
+		{mcp.NewResourceTemplate("gome://runs/{run_id}/data-report.json", "data-report-json",
+			mcp.WithTemplateDescription("The data report in full as JSON, every figure with whether it is exact."),
+			mcp.WithTemplateMIMEType("application/json")), dataReportResource(d, true)},
 		{mcp.NewResourceTemplate("gome://runs/{run_id}/scores", "scores",
 			mcp.WithTemplateDescription("Every step's validation score and the best so far, as plot_run draws them (JSON)."),
 			mcp.WithTemplateMIMEType("application/json")), scoresResource(d)},
@@ -160,4 +169,35 @@ func jsonContents(uri string, v any) ([]mcp.ResourceContents, error) {
 		return nil, err
 	}
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
+}
+
+func analysisResource(d Deps) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		id := uriArg(req, "run_id")
+		a, err := d.Engine.TaskAnalysis(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, fmt.Errorf("run %q has no task analysis: the model makes it when a run with a model starts (client-driven runs have none); get_run shows the run", id)
+		}
+		return jsonContents(req.Params.URI, a)
+	}
+}
+
+func dataReportResource(d Deps, asJSON bool) server.ResourceTemplateHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		id := uriArg(req, "run_id")
+		r, err := d.Engine.ViewDataReport(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !asJSON {
+			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/plain", Text: r.Text}}, nil
+		}
+		if len(r.JSON) == 0 {
+			return nil, fmt.Errorf("run %q has its data report as text only (gome://runs/%s/data-report): the structured report could not be built", id, id)
+		}
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "application/json", Text: string(r.JSON)}}, nil
+	}
 }

@@ -56,6 +56,10 @@ type Engine interface {
 	QueryMemory(ctx context.Context, q engine.MemoryQuery) ([]engine.MemoryEntry, error)
 	// Execute runs one scratch job in the sandbox (execute_on_gpu).
 	Execute(ctx context.Context, in engine.ExecuteInput) (engine.ExecuteResult, error)
+	// TaskAnalysis returns the task analysis stored with a run (nil when it has none).
+	TaskAnalysis(ctx context.Context, runID string) (*engine.TaskAnalysis, error)
+	// ViewDataReport returns the data report built when a run started.
+	ViewDataReport(ctx context.Context, runID string) (engine.DataReport, error)
 	// ViewStep shows one step of a run in full.
 	ViewStep(ctx context.Context, runID, stepID string) (engine.StepDetail, error)
 	// Steer leaves a note the next gradients of a run (or of one trace) must consider.

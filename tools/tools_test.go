@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -279,8 +280,8 @@ func TestResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(templates.ResourceTemplates) != 7 {
-		t.Errorf("%d resource templates, want 7", len(templates.ResourceTemplates))
+	if len(templates.ResourceTemplates) != 10 {
+		t.Errorf("%d resource templates, want 10", len(templates.ResourceTemplates))
 	}
 	tests := []struct {
 		uri  string
@@ -521,5 +522,64 @@ func receive(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// TestRunShowsJudgeAnalysisAndData: a run's judge, task analysis and data report reach the
+// client: get_run sums them up and resources carry them whole. The run is client-driven and
+// finished by stop_run, which prepares its judge and builds its data report as any run does.
+func TestRunShowsJudgeAnalysisAndData(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	cs := e.connect(t, "", nil)
+	ctx := context.Background()
+	started := decode[StartRunOutput](t, "start_run", callTool(t, cs, "start_run", map[string]any{
+		"task": "../examples/tasks/breast-cancer", "client": true, "max_steps": 2}))
+	id := started.RunID
+	read := func(uri string) (string, error) {
+		res, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri})
+		if err != nil {
+			return "", err
+		}
+		return res.Contents[0].Text, nil
+	}
+	if _, err := read("gome://runs/" + id + "/data-report"); err == nil || !strings.Contains(err.Error(), "no data report yet") {
+		t.Fatalf("data report before the run started: %v; want an error saying it comes later", err)
+	}
+	if res := callTool(t, cs, "stop_run", map[string]any{"run_id": id}); res.IsError {
+		t.Fatalf("stop_run: %s", resultText(res))
+	}
+	res := callTool(t, cs, "get_run", map[string]any{"run_id": id})
+	v := decode[RunView](t, "get_run", res)
+	// breast-cancer has 398 labelled rows: Gome scores validation on its folds, with no holdout
+	// under the default rule.
+	if v.Judge == nil || v.Judge.Mode != "gome" || v.Judge.Folds != 5 || v.Judge.Holdout != 0 || !strings.Contains(v.Judge.HoldoutWhy, "398 labelled rows") {
+		t.Fatalf("judge %+v: want Gome's 5 folds and no holdout, saying why", v.Judge)
+	}
+	if !strings.Contains(v.DataSummary, "train.csv 398 rows x 32 columns") {
+		t.Errorf("data summary %q: want train.csv's shape", v.DataSummary)
+	}
+	if text := resultText(res); !strings.Contains(text, "judged by Gome on 5 folds; no holdout") || !strings.Contains(text, "data: ") {
+		t.Errorf("get_run text does not say how the run is judged and what the data is:\n%s", text)
+	}
+	report, err := read("gome://runs/" + id + "/data-report")
+	if err != nil || !strings.Contains(report, "train.csv") || !strings.Contains(report, "gome_folds.csv") {
+		t.Errorf("data report resource: %v\n%s\nwant the tables of the data the solution sees, the folds file among them", err, report)
+	}
+	if raw, err := read("gome://runs/" + id + "/data-report.json"); err != nil || !strings.Contains(raw, `"rows": 398`) {
+		t.Errorf("data report JSON: %v\n%s", err, raw)
+	}
+	if _, err := read("gome://runs/" + id + "/analysis"); err == nil || !strings.Contains(err.Error(), "no task analysis") {
+		t.Errorf("analysis of a run without one: %v; want an error saying so", err)
+	}
+	// A run with a model keeps its analysis in its folder: the resource serves it whole.
+	writeJSON(t, filepath.Join(e.home, "runs", id, "analysis.json"), engine.TaskAnalysis{TaskType: "binary classification", Modality: "tabular",
+		Target: "target, 1 = malignant", Metric: "ROC AUC: ranks positives above negatives", Pitfalls: []string{"only 398 rows"}})
+	if a, err := read("gome://runs/" + id + "/analysis"); err != nil || !strings.Contains(a, `"pitfalls": [`) || !strings.Contains(a, "only 398 rows") {
+		t.Errorf("analysis resource: %v\n%s", err, a)
+	}
+	v = decode[RunView](t, "get_run", callTool(t, cs, "get_run", map[string]any{"run_id": id}))
+	if v.Analysis == nil || v.Analysis.TaskType != "binary classification" || v.Analysis.Pitfalls != 1 {
+		t.Errorf("get_run analysis %+v", v.Analysis)
 	}
 }

@@ -182,6 +182,14 @@ func populate(f *fakeSource) {
 	f.add(0, d0.ID, ptr(0.97), "accepted", strongCode)
 	f.add(0, d0.ID, ptr(0.90), "rejected", tweaked(weakCode))
 	f.add(1, "run-1-t1-s0", nil, "failed", "raise SystemExit(1)\n")
+	// Judged by Gome with a hidden holdout: the draft's holdout is 0.96, the improvement's fell
+	// to 0.955 while its validation rose, and is flagged.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.run.Judge = "by Gome, on 5 validation folds; hidden holdout of 40 rows"
+	f.run.Analysis, f.run.Data = "binary classification, tabular; target: 1 = malignant", "4 files in 1 folder, 97 KiB; tables: train.csv 398 rows x 32 columns"
+	f.run.Steps[0].Holdout = ptr(0.96)
+	f.run.Steps[2].Holdout, f.run.Steps[2].Overfit = ptr(0.955), true
 }
 
 func tweaked(s string) string { return s + "print('tweak')\n" }

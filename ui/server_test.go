@@ -97,6 +97,17 @@ func TestPagesShowRun(t *testing.T) {
 			if n := count(page, `<tr data-step=`); n != 5 {
 				t.Errorf("steps table has %d rows, want 5", n)
 			}
+			// How the run is judged, and validation against holdout per step, overfitting flagged.
+			if !strings.Contains(page, `<dd id="run-judge">by Gome, on 5 validation folds; hidden holdout of 40 rows</dd>`) {
+				t.Errorf("run page does not say how the run is judged")
+			}
+			if !strings.Contains(page, `<dd id="run-analysis">binary classification, tabular; target: 1 = malignant</dd>`) || !strings.Contains(page, "train.csv 398 rows x 32 columns</dd>") {
+				t.Errorf("run page does not show the task analysis and the data in short")
+			}
+			table := between(t, page, `<table class="steps" id="steps">`, `</table>`)
+			if !strings.Contains(table, "<th title=") || !strings.Contains(table, `<td class="num holdout">0.955 <span class="overfit"`) || count(table, `class="overfit"`) != 1 {
+				t.Errorf("steps table lacks the holdout column or the one overfitting flag:\n%s", table)
+			}
 
 			// A step opened from the page shows its gradient, the chosen hypothesis with its
 			// five scores, the diff against its parent, logs, timings and the decision.

@@ -68,8 +68,14 @@ type Run struct {
 	Strategy   string
 	StopReason string
 	Error      string
-	Traces     []Trace
-	Steps      []Step // in the order they finished
+	// Judge says how validation is judged (Gome's folds or the self-reported score) and whether
+	// there is a hidden holdout; "" when unknown.
+	Judge string
+	// Analysis is the model's task analysis in a line, Data Gome's data report in a line; ""
+	// until made.
+	Analysis, Data string
+	Traces         []Trace
+	Steps          []Step // in the order they finished
 }
 
 // Trace is one of a run's parallel optimizations.
@@ -92,6 +98,10 @@ type Step struct {
 	Hypothesis string
 	Started    time.Time
 	Finished   time.Time
+	// Holdout is the step's score on the hidden holdout (nil without one); Overfit says it was
+	// accepted on a validation score that rose while the holdout score fell.
+	Holdout *float64
+	Overfit bool
 }
 
 // StepDetail is a step in full.

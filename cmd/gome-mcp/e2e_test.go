@@ -82,6 +82,9 @@ func improvingScript(t *testing.T, taskDir string) fakellm.Script {
 				Scores: engine.Scores{Alignment: 9, Impact: 9, Novelty: 7, Feasibility: 9, RiskReward: 8}}},
 		})},
 		"update": {fakellm.JSON(engine.Update{Summary: "every feature, stronger model", Code: readFile(t, filepath.Join(taskDir, "solutions", "strong.py"))})},
+		"analysis": {fakellm.JSON(engine.TaskAnalysis{TaskType: "regression or classification", Modality: "tabular",
+			Inputs: []engine.InputRole{{Path: "train.csv", Role: "training data"}, {Path: "test.csv", Role: "test data"}},
+			Target: "target", SubmissionFormat: "id,target", Metric: "the task's metric", Pitfalls: []string{"few rows"}})},
 	}
 }
 
@@ -166,10 +169,7 @@ func TestServeRunsOptimizationOverStdio(t *testing.T) {
 			home := t.TempDir()
 			s := connect(t, ctx, home, "OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test-secret", "GOME_MODEL=fake-model")
 
-			started, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "max_steps": 3, "exec_timeout_seconds": 120,
-				// No hidden holdout: it draws other training rows on every run, and on diabetes the
-				// weak and strong solutions are close enough for that to flip them.
-				"holdout": -1})
+			started, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "max_steps": 3, "exec_timeout_seconds": 120})
 			if res.IsError {
 				t.Fatalf("start_run: %s", errorText(res))
 			}
@@ -179,6 +179,20 @@ func TestServeRunsOptimizationOverStdio(t *testing.T) {
 			}
 			if len(v.Steps) != 3 {
 				t.Fatalf("%d steps, want 3: %+v", len(v.Steps), v.Steps)
+			}
+			// Judged by Gome on its folds; the example tasks are under the default holdout rule's
+			// 1,000 rows, so there is none, and the run says why.
+			if j := v.Judge; j == nil || j.Mode != "gome" || j.Holdout != 0 || !strings.Contains(j.HoldoutWhy, "labelled rows") {
+				t.Errorf("judge %+v: want Gome's folds and no holdout, with the reason", j)
+			}
+			if v.Analysis == nil || v.Analysis.TaskType != "regression or classification" || v.DataSummary == "" {
+				t.Errorf("analysis %+v, data summary %q: want both shown", v.Analysis, v.DataSummary)
+			}
+			for _, uri := range []string{"gome://runs/" + v.ID + "/analysis", "gome://runs/" + v.ID + "/data-report"} {
+				res, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
+				if err != nil || len(res.Contents) != 1 || !strings.Contains(res.Contents[0].Text, "train.csv") {
+					t.Errorf("read %s: %v; want the content naming train.csv", uri, err)
+				}
 			}
 			draft, update := v.Steps[0], v.Steps[1]
 			if draft.Decision != "accepted" || update.Decision != "accepted" {

@@ -110,7 +110,7 @@ func registerRunConfig(fs *flag.FlagSet, cfg *engine.Config) (finish func() erro
 	fs.BoolVar(&cfg.GPU, "gpu", false, "run every execution with a GPU (needs --gpu-slots)")
 	fs.StringVar(&cfg.Judge, "judge", "auto", "who scores validation: auto, gome (Gome scores the validation predictions) or self (the self-reported score, checked)")
 	intFlag(&cfg.Folds, "folds", engine.SettingFolds)
-	fs.Float64Var(&cfg.Holdout, "holdout", engine.SettingHoldout.Default, engine.SettingHoldout.Description())
+	fs.Float64Var(&cfg.Holdout, "holdout", 0, engine.SettingHoldout.Description()+" (0: the default rule)")
 	fs.Float64Var(&cfg.Noise, "noise", engine.SettingNoise.Default, engine.SettingNoise.Description())
 	fs.StringVar(&cfg.GroupColumn, "group-column", "", "column of the training labels whose rows stay in one validation fold")
 	fs.StringVar(&cfg.SubmissionOut, "submission-out", "", "write the best submission to this file, atomically, after every step that improves the best (a harness may kill the run at its deadline)")
@@ -154,12 +154,18 @@ func printReport(w io.Writer, r *engine.Report) {
 		fmt.Fprintf(w, "  trace %d: %d steps, %d accepted, draft %s -> best %s (%s, %s is better)\n",
 			t.Index, t.Steps, t.Accepted, fmtScore(t.DraftScore), fmtScore(t.BestScore), r.Metric, dir)
 	}
+	if j := r.Judge; j != nil {
+		printJudge(w, j)
+	}
 	if r.Best == nil {
 		fmt.Fprintln(w, "No valid solution was found.")
 		return
 	}
 	fmt.Fprintf(w, "Best: trace %d step %d, validation %s %.6g\n  code:       %s\n  submission: %s\n",
 		r.Best.Trace, r.Best.Step, r.Metric, r.Best.Validation, r.Best.Code, r.Best.Submission)
+	if f := r.Judge; f != nil && f.Final != nil && f.Final.Holdout != nil {
+		fmt.Fprintf(w, "  chosen on the holdout (%s %.6g): %s\n", r.Metric, *f.Final.Holdout, f.Final.Reason)
+	}
 	if t := r.Test; t != nil {
 		if t.Score == nil {
 			fmt.Fprintf(w, "Test: submission invalid: %s\n", t.Error)
@@ -184,6 +190,31 @@ func printReport(w io.Writer, r *engine.Report) {
 		fmt.Fprintf(w, ", $%.4f", r.Usage.CostUSD)
 	}
 	fmt.Fprintln(w)
+}
+
+// printJudge says how the run was judged: who scored validation, the holdout, disagreements
+// with the self-reported scores and steps flagged as overfitting.
+func printJudge(w io.Writer, j *engine.JudgeReport) {
+	switch {
+	case j.Mode == "gome":
+		fmt.Fprintf(w, "Judged by Gome: the task's metric over the solutions' validation predictions on %d folds", j.Folds)
+	case j.Why != "":
+		fmt.Fprintf(w, "Judged by the self-reported scores, checked for range (%s)", j.Why)
+	default:
+		fmt.Fprint(w, "Judged by the self-reported scores, checked for range")
+	}
+	if j.Holdout > 0 {
+		fmt.Fprintf(w, "; hidden holdout of %d rows", j.Holdout)
+	} else if j.HoldoutWhy != "" {
+		fmt.Fprintf(w, "; no holdout: %s", j.HoldoutWhy)
+	}
+	fmt.Fprintln(w, ".")
+	if j.Disagreements > 0 {
+		fmt.Fprintf(w, "  %d step(s) reported a score in scores.json that Gome's score of their predictions contradicts (get_step shows each)\n", j.Disagreements)
+	}
+	for _, o := range j.Overfitting {
+		fmt.Fprintf(w, "  overfitting to validation: %s\n", o)
+	}
 }
 
 func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {

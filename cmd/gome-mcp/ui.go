@@ -211,7 +211,10 @@ func (s *uiSource) Run(ctx context.Context, runID string) (ui.Run, error) {
 	if err != nil {
 		return ui.Run{}, uiError(err)
 	}
-	r := ui.Run{RunSummary: summary(v), Strategy: v.Strategy, StopReason: v.StopReason, Error: v.Error}
+	r := ui.Run{RunSummary: summary(v), Strategy: v.Strategy, StopReason: v.StopReason, Error: v.Error, Judge: judgeText(v.Judge), Data: v.DataSummary}
+	if a := v.Analysis; a != nil {
+		r.Analysis = fmt.Sprintf("%s, %s; target: %s", a.TaskType, a.Modality, a.Target)
+	}
 	for _, t := range v.Traces {
 		r.Traces = append(r.Traces, ui.Trace{Index: t.Index, Best: t.BestScore, BestStepID: t.BestStepID})
 	}
@@ -228,7 +231,23 @@ func (s *uiSource) Run(ctx context.Context, runID string) (ui.Run, error) {
 
 func uiStep(st engine.StepView, parent string) ui.Step {
 	return ui.Step{ID: st.ID, Trace: st.Trace, Index: st.Index, Kind: string(st.Kind), ParentID: parent, Score: st.Score,
-		Decision: string(st.Decision), Reason: st.Reason, Hypothesis: st.Hypothesis, Started: st.StartedAt, Finished: st.FinishedAt}
+		Decision: string(st.Decision), Reason: st.Reason, Hypothesis: st.Hypothesis, Started: st.StartedAt, Finished: st.FinishedAt,
+		Holdout: st.Holdout, Overfit: st.Overfit}
+}
+
+// judgeText says in a line how a run is judged, for its page.
+func judgeText(j *engine.JudgeSummary) string {
+	if j == nil {
+		return ""
+	}
+	s := "self-reported scores, checked for range"
+	if j.Mode == "gome" {
+		s = fmt.Sprintf("by Gome, on %d validation folds", j.Folds)
+	}
+	if j.Holdout > 0 {
+		return s + fmt.Sprintf("; hidden holdout of %d rows", j.Holdout)
+	}
+	return s + "; no hidden holdout"
 }
 
 func (s *uiSource) Step(ctx context.Context, runID, stepID string) (ui.StepDetail, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,10 +62,13 @@ func TestUISourceReadsStore(t *testing.T) {
 	for i := range 40 {
 		fmt.Fprintf(&out, "line %d\n", i)
 	}
-	exec, _ := json.Marshal(engine.Outcome{Stdout: out.String(), Seconds: 12, DebugSeconds: 2, Problem: ""})
+	// The improvement's holdout RMSE rose (worse) while its validation fell (better): overfitting.
+	h0, h1 := 58.0, 61.0
+	exec, _ := json.Marshal(engine.Outcome{Stdout: out.String(), Seconds: 12, DebugSeconds: 2, Problem: "", Judged: "gome", Holdout: &h1})
+	exec0, _ := json.Marshal(engine.Outcome{Judged: "gome", Holdout: &h0})
 	one, two := 60.0, 50.0
 	steps := []memory.Step{
-		{ID: "r-s0", RunID: "r", TraceID: "r-t0", Index: 0, Kind: "draft", Code: "a\nb\n", Score: &one, Decision: "accepted", StartedAt: start, FinishedAt: start.Add(30 * time.Second)},
+		{ID: "r-s0", RunID: "r", TraceID: "r-t0", Index: 0, Kind: "draft", Code: "a\nb\n", Score: &one, Decision: "accepted", Exec: exec0, StartedAt: start, FinishedAt: start.Add(30 * time.Second)},
 		{ID: "r-s1", RunID: "r", TraceID: "r-t0", Index: 1, Kind: "improve", ParentID: "r-s0", Hypothesis: "boosting", Gradient: grad, Exec: exec,
 			Code: "a\nc\n", Score: &two, Decision: "accepted", StartedAt: start.Add(time.Minute), FinishedAt: start.Add(2 * time.Minute)},
 	}
@@ -87,6 +91,22 @@ func TestUISourceReadsStore(t *testing.T) {
 	if r.Best == nil || *r.Best != 50 || r.Medal != "silver" || r.Metric != "rmse" || !r.Lower ||
 		r.Budget.Steps != 2 || r.Budget.MaxSteps != 4 || r.Budget.Used != 90*time.Second || r.Budget.Limit != 10*time.Minute {
 		t.Errorf("summary %+v (best %v)", r, r.Best)
+	}
+	// How the run is judged, as the engine recorded it when the run started.
+	judged, _ := json.Marshal(engine.JudgeSummary{Mode: "gome", Folds: 5, Holdout: 40, Noise: 0.9})
+	if err := os.MkdirAll(filepath.Join(home, "runs", "r"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "runs", "r", "judge.json"), judged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run, err := src.Run(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Judge != "by Gome, on 5 validation folds; hidden holdout of 40 rows" || len(run.Steps) != 2 ||
+		run.Steps[0].Holdout == nil || *run.Steps[0].Holdout != h0 || run.Steps[0].Overfit || !run.Steps[1].Overfit {
+		t.Errorf("run page's judge %q, steps %+v: want the judge, holdout per step, the improvement flagged", run.Judge, run.Steps)
 	}
 	d, err := src.Step(ctx, "r", "r-s1")
 	if err != nil {

@@ -808,9 +808,15 @@ change leaderboard scores in their last digits; `--check` will say so.
 ## Solutions
 
 Both follow Gome's solution contract: they read `train.csv` and `test.csv`
-from `$GOME_DATA_DIR`, write `submission.csv` and `scores.json`
-(`{{"metric": "auc", "validation": ...}}`) into `$GOME_OUTPUT_DIR`, and accept
-`--debug` for a quick run on a small sample.
+from `$GOME_DATA_DIR`, write `submission.csv`, `validation_predictions.csv`
+and `scores.json` (`{{"metric": "auc", "validation": ...}}`) into
+`$GOME_OUTPUT_DIR`, and accept `--debug` for a quick run on a small sample.
+Gome judges them by its own score: its data view holds `gome_folds.csv`
+(`id,fold` for every training row), the solutions validate on those folds and
+write their predictions for the validation rows (every id of fold 0, or all
+ids out of fold) into `validation_predictions.csv`, in the submission's
+format, and Gome computes the metric from that file; `scores.json` stays as a
+cross-check. Run without Gome (no folds file), they draw their own folds.
 
 ```
 GOME_DATA_DIR=examples/tasks/breast-cancer/public GOME_OUTPUT_DIR=/tmp/out \\
@@ -907,9 +913,15 @@ change leaderboard scores in their last digits; `--check` will say so.
 ## Solutions
 
 Both follow Gome's solution contract: they read `train.csv` and `test.csv`
-from `$GOME_DATA_DIR`, write `submission.csv` and `scores.json`
-(`{{"metric": "rmse", "validation": ...}}`) into `$GOME_OUTPUT_DIR`, and
-accept `--debug` for a quick run on a small sample.
+from `$GOME_DATA_DIR`, write `submission.csv`, `validation_predictions.csv`
+and `scores.json` (`{{"metric": "rmse", "validation": ...}}`) into
+`$GOME_OUTPUT_DIR`, and accept `--debug` for a quick run on a small sample.
+Gome judges them by its own score: its data view holds `gome_folds.csv`
+(`id,fold` for every training row), the solutions validate on those folds and
+write their predictions for the validation rows (every id of fold 0, or all
+ids out of fold) into `validation_predictions.csv`, in the submission's
+format, and Gome computes the metric from that file; `scores.json` stays as a
+cross-check. Run without Gome (no folds file), they draw their own folds.
 
 ```
 GOME_DATA_DIR=examples/tasks/diabetes/prepared/public GOME_OUTPUT_DIR=/tmp/out \\

@@ -13,6 +13,9 @@ on, and fails loudly when any of it stops being true:
   would show), an empty working folder, GOME_OUTPUT_DIR for its outputs;
 - its submission.csv has the sample's columns and exactly the test ids, and
   scores.json names the task's metric with a finite validation score;
+- with Gome's folds file (gome_folds.csv) in the data, it writes
+  validation_predictions.csv for every id of fold 0, and the metric over those
+  predictions is the score scores.json reports;
 - strong.py beats weak.py, in the metric's direction, on its own validation
   score and on the held-out answers (scored here with scikit-learn).
 
@@ -143,6 +146,10 @@ def run_solution(task: Task, solution: str, debug: bool, fail: Failures) -> Run 
         sample_path = os.path.join(data, "sample_submission.csv")
         sample = pd.read_csv(sample_path)
         sample.assign(target=SENTINEL).to_csv(sample_path, index=False)
+        # Gome's validation folds, as its judge hands them out: every training id and its fold.
+        train_ids = pd.read_csv(os.path.join(data, "train.csv"))["id"]
+        folds = pd.DataFrame({"id": train_ids, "fold": np.arange(len(train_ids)) % 5})
+        folds.to_csv(os.path.join(data, "gome_folds.csv"), index=False)
         env = dict(os.environ, GOME_DATA_DIR=data, GOME_OUTPUT_DIR=out)
         args = [sys.executable, script] + (["--debug"] if debug else [])
         start = time.monotonic()
@@ -170,6 +177,19 @@ def run_solution(task: Task, solution: str, debug: bool, fail: Failures) -> Run 
         validation = scores.get("validation")
         ok &= fail.expect(isinstance(validation, (int, float)) and math.isfinite(validation),
                           f"{label} scores.json validation {validation!r}")
+        # Gome scores the validation predictions itself: every id of fold 0, in the submission's
+        # format, scoring what scores.json reports.
+        val_path = os.path.join(out, "validation_predictions.csv")
+        if not fail.expect(ok and os.path.exists(val_path), f"{label} wrote no validation_predictions.csv"):
+            return None
+        val = pd.read_csv(val_path)
+        ok &= fail.expect(list(val.columns) == list(sample.columns), f"{label} validation columns {list(val.columns)}")
+        ok &= fail.expect(set(folds["id"][folds["fold"] == 0]) <= set(val["id"]) <= set(folds["id"]),
+                          f"{label} validation predictions do not cover fold 0 (or name ids that are not training ids)")
+        if ok:
+            truth = val[["id"]].merge(pd.read_csv(os.path.join(data, "train.csv")), on="id")["target"].to_numpy()
+            judged = task.score(truth, val["target"].to_numpy())
+            ok &= fail.expect(abs(judged - validation) < 1e-6, f"{label} Gome would score {judged}, scores.json says {validation}")
         if not ok:
             return None
         answers = pd.read_csv(task.answers)
