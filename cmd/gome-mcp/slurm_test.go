@@ -47,8 +47,8 @@ func slurmJobs(t *testing.T, home string) map[string]string {
 }
 
 // completedJobs reads the job-completion log (scripts/slurm.sh's JobCompType=jobcomp/filetxt)
-// for the jobs whose working folder lies under home, with their final states.
-func completedJobs(t *testing.T, home string) map[string]string {
+// for the jobs whose working folder starts with prefix, with their final states.
+func completedJobs(t *testing.T, prefix string) map[string]string {
 	t.Helper()
 	out, err := exec.Command("scontrol", "show", "config").Output()
 	if err != nil {
@@ -73,11 +73,11 @@ func completedJobs(t *testing.T, home string) map[string]string {
 	}
 	defer f.Close()
 	jobs := map[string]string{}
-	prefix := " WorkDir=" + filepath.Join(home, "slurm", "exec-")
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, prefix) {
+		if !strings.Contains(line, " WorkDir="+prefix) {
 			continue
 		}
 		id, _, _ := strings.Cut(strings.TrimPrefix(line, "JobId="), " ")
@@ -122,7 +122,7 @@ func TestServeOnSlurm(t *testing.T) {
 	want := steps + 1
 	var jobs map[string]string
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if jobs = completedJobs(t, home); len(jobs) >= want || time.Now().After(deadline) {
+		if jobs = completedJobs(t, filepath.Join(home, "slurm", "exec-")); len(jobs) >= want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
