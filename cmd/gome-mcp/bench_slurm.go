@@ -159,6 +159,30 @@ func (r *slurmRunner) submit(ctx context.Context, j benchJob, reportPath string)
 	if err := os.WriteFile(scriptPath, []byte(script), 0o755); err != nil {
 		return "", fmt.Errorf("job script: %w", err)
 	}
+	// Not interrupted by ctx: killed halfway, sbatch may submit a job whose id it never printed.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), "sbatch", r.sbatchArgs(j, scriptPath)...)
+	cmd.Env = slurmJobEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			msg := strings.TrimSpace(string(ee.Stderr))
+			if j.Config.GPU && strings.Contains(msg, "Requested node configuration is not available") {
+				return "", fmt.Errorf("%w: the runs ask for a GPU (--gpu: sbatch --gres=gpu:1) and no node of the partition has one (sinfo -o '%%P %%G' lists them): name a partition with GPUs (--slurm-partition) or leave out --gpu (sbatch: %s)", errUsage, msg)
+			}
+			return "", fmt.Errorf("sbatch: %w: %s", err, msg)
+		}
+		return "", fmt.Errorf("sbatch: %w (is the Slurm client installed? scripts/slurm.sh starts a one-node cluster)", err)
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+	if _, err := strconv.Atoi(id); err != nil {
+		return "", fmt.Errorf("sbatch answered %q, not a job id", out)
+	}
+	return id, nil
+}
+
+// sbatchArgs is the sbatch command line of a bench job whose script is scriptPath.
+func (r *slurmRunner) sbatchArgs(j benchJob, scriptPath string) []string {
 	sb := []string{"--parsable", "--job-name=" + benchJobName, "--chdir=" + j.Dir, "--output=" + filepath.Join(j.Dir, "slurm.out"),
 		"--error=" + filepath.Join(j.Dir, "slurm.err"), "--nodes=1", "--ntasks=1", "--export=ALL", "--no-requeue"}
 	// Slurm's time limit is a backstop a little past the run's budget, which ends the run itself.
@@ -173,23 +197,7 @@ func (r *slurmRunner) submit(ctx context.Context, j benchJob, reportPath string)
 		sb = append(sb, "--account="+a)
 	}
 	sb = append(sb, strings.Fields(r.common.slurm.sbatchArgs)...)
-	sb = append(sb, scriptPath)
-	// Not interrupted by ctx: killed halfway, sbatch may submit a job whose id it never printed.
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), "sbatch", sb...)
-	cmd.Env = slurmJobEnv()
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("sbatch: %w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", fmt.Errorf("sbatch: %w (is the Slurm client installed? scripts/slurm.sh starts a one-node cluster)", err)
-	}
-	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
-	if _, err := strconv.Atoi(id); err != nil {
-		return "", fmt.Errorf("sbatch answered %q, not a job id", out)
-	}
-	return id, nil
+	return append(sb, scriptPath)
 }
 
 // slurmQueryRetries is how many squeue calls in a row may fail (a busy controller) before the

@@ -270,3 +270,42 @@ func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 		t.Errorf("submission.jsonl has %d lines, want 4", len(lines))
 	}
 }
+
+// The sbatch line of a bench job: its folder, a time limit 10 minutes past the run's budget, a
+// GPU for --gpu runs, and the cluster flags.
+func TestBenchSbatchArgs(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   engine.Config
+		flags slurmFlags
+		want  []string // in order, among the arguments
+		not   []string
+	}{
+		{name: "CPU run on the default partition", cfg: engine.Config{BudgetSeconds: 3600},
+			want: []string{"--job-name=gome-bench", "--chdir=/b/runs/x/seed-0", "--no-requeue", "--time=70", "/b/runs/x/seed-0/job.sh"},
+			not:  []string{"--gres=gpu:1", "--partition=", "--account="}},
+		{name: "GPU run with the cluster flags", cfg: engine.Config{BudgetSeconds: 600, GPU: true},
+			flags: slurmFlags{partition: "gpu", account: "lab", sbatchArgs: "--qos=high  --constraint=a100"},
+			want:  []string{"--time=20", "--gres=gpu:1", "--partition=gpu", "--account=lab", "--qos=high", "--constraint=a100", "/b/runs/x/seed-0/job.sh"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &slurmRunner{common: &common{slurm: tt.flags}}
+			got := r.sbatchArgs(benchJob{Competition: "x", Dir: "/b/runs/x/seed-0", Config: tt.cfg}, "/b/runs/x/seed-0/job.sh")
+			i := 0
+			for _, a := range got {
+				if i < len(tt.want) && a == tt.want[i] {
+					i++
+				}
+				for _, n := range tt.not {
+					if strings.HasPrefix(a, n) {
+						t.Errorf("sbatch %v has %s", got, a)
+					}
+				}
+			}
+			if i != len(tt.want) {
+				t.Errorf("sbatch %v: want %v in this order", got, tt.want)
+			}
+		})
+	}
+}
