@@ -12,6 +12,14 @@ package memory
 // the three columns keep FTS5's weights (hypothesis 1, summary 0.75,
 // component 0.5) as tsvector weights A, B and C. ts_rank would order
 // matches differently (it has no idf and another length normalisation).
+//
+// The tsvector is stored with each entry (computed on insert from the text
+// as split above) and indexed with GIN for matching. bm25 needs each word's
+// document frequency, counted up to a budget as FTS5 reads its posting
+// lists: momentum_postings holds a row per (lexeme, entry), so that a count
+// is an index-only scan that stops at the budget. Counting through the GIN
+// index instead must fetch and recheck every matching row, and took most of
+// a text query's time at 100k entries (docs/BENCHMARKS.md).
 
 import (
 	"context"
@@ -65,6 +73,9 @@ var pgSchema = []string{
 		tsv tsvector NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS momentum_tsv ON momentum USING gin (tsv)`,
+	// One row per lexeme of each entry: the posting lists document frequencies are counted
+	// from. Entries are never deleted, so no foreign key keeps them in step.
+	`CREATE TABLE IF NOT EXISTS momentum_postings (lexeme text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (lexeme, seq))`,
 	`CREATE INDEX IF NOT EXISTS momentum_task ON momentum (task_id)`,
 	`CREATE INDEX IF NOT EXISTS momentum_run ON momentum (run_id)`,
 	`CREATE INDEX IF NOT EXISTS momentum_kind_created ON momentum (kind, created_at)`,
@@ -131,12 +142,31 @@ func (p *Postgres) createSchema(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgSchemaLock); err != nil {
 		return fmt.Errorf("lock for schema creation: %w", err)
 	}
+	// A memory made before momentum_postings existed gets its posting lists from the entries.
+	var backfill bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('momentum') IS NOT NULL AND to_regclass('momentum_postings') IS NULL`).Scan(&backfill); err != nil {
+		return fmt.Errorf("inspect the memory's tables: %w", err)
+	}
 	for _, stmt := range pgSchema {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("create the memory's tables (the user needs CREATE on the database): %w", err)
 		}
 	}
-	return tx.Commit(ctx)
+	if backfill {
+		if _, err := tx.Exec(ctx, `INSERT INTO momentum_postings (lexeme, seq) SELECT u.lexeme, m.seq FROM momentum m, unnest(m.tsv) AS u`); err != nil {
+			return fmt.Errorf("index the memory's words (momentum_postings): %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if backfill {
+		// So that counts read the index alone (see ImportMomentum).
+		if _, err := p.pool.Exec(ctx, `VACUUM (ANALYZE) momentum_postings`); err != nil {
+			return fmt.Errorf("vacuum the memory's word index (momentum_postings): %w", err)
+		}
+	}
+	return nil
 }
 
 // Close releases the connections.
@@ -159,7 +189,7 @@ func ftsText(s string) (string, int) {
 const pgInsertSQL = `INSERT INTO momentum (` + momentumCols + `, tokens, tsv)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
 		setweight(to_tsvector('gome', $25), 'A') || setweight(to_tsvector('gome', $26), 'B') || setweight(to_tsvector('gome', $27), 'C'))
-	ON CONFLICT (id) DO NOTHING`
+	ON CONFLICT (id) DO NOTHING RETURNING seq`
 
 // pgInsert stores a prepared entry in tx and reports whether it was new.
 func pgInsert(ctx context.Context, tx pgx.Tx, e Entry) (bool, int, error) {
@@ -167,16 +197,23 @@ func pgInsert(ctx context.Context, tx pgx.Tx, e Entry) (bool, int, error) {
 	sum, ns := ftsText(e.Summary)
 	comp, nc := ftsText(e.Component)
 	fp := e.Fingerprint
-	tag, err := tx.Exec(ctx, pgInsertSQL,
+	var seq int64
+	err := tx.QueryRow(ctx, pgInsertSQL,
 		e.ID, e.Kind, e.RunID, e.TraceID, e.StepID, e.TaskID,
 		fp.Modality, fp.Metric, fp.LowerIsBetter, fp.RowsClass, fp.ColsClass, fp.TargetType,
 		e.Component, e.Hypothesis, e.Summary, floatArg(e.ScoreBefore), floatArg(e.ScoreAfter), e.Gain,
-		e.CostSeconds, e.CostTokens, formatTime(e.CreatedAt), e.Uses, e.Helped, nh+ns+nc, hyp, sum, comp)
-	if err != nil || tag.RowsAffected() == 0 {
+		e.CostSeconds, e.CostTokens, formatTime(e.CreatedAt), e.Uses, e.Helped, nh+ns+nc, hyp, sum, comp).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, 0, nil // already stored
+	}
+	if err != nil {
 		return false, 0, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO momentum_fingerprints VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		fp.Modality, fp.Metric, fp.TargetType, fp.RowsClass, fp.ColsClass); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO momentum_fingerprints VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		fp.Modality, fp.Metric, fp.TargetType, fp.RowsClass, fp.ColsClass)
+	b.Queue(`INSERT INTO momentum_postings (lexeme, seq) SELECT u.lexeme, m.seq FROM momentum m, unnest(m.tsv) AS u WHERE m.seq = $1`, seq)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return false, 0, err
 	}
 	return true, nh + ns + nc, nil
@@ -395,33 +432,37 @@ func (p *Postgres) candidatesByText(ctx context.Context, q CandidateQuery, where
 	if len(words) == 0 {
 		return nil, fmt.Errorf("memory: query momentum: %w: text %q has no words to search for: use letters or digits, or leave it empty to rank by fingerprint and age alone", ErrInvalidQuery, q.Text)
 	}
-	// Document frequencies, counted up to the budget as FTS5 reads postings.
+	// In one round trip: the words' lexemes, their document frequencies counted up to the
+	// budget from the posting lists, and the memory's size.
+	var (
+		entries, tokens int64
+		lexemes         []string
+		counts          []int64
+	)
+	if err := p.pool.QueryRow(ctx, `SELECT s.entries, s.tokens, l.lexemes, l.counts FROM momentum_stats s,
+		LATERAL (SELECT array_agg(x.lexeme ORDER BY u.n) AS lexemes,
+				array_agg((SELECT count(*) FROM (SELECT 1 FROM momentum_postings p WHERE p.lexeme = x.lexeme LIMIT $2) c) ORDER BY u.n) AS counts
+			FROM unnest($1::text[]) WITH ORDINALITY AS u (w, n),
+			LATERAL (SELECT coalesce((ts_lexize('gome_porter', u.w))[1], u.w) AS lexeme) x) l`,
+		words, budget+1).Scan(&entries, &tokens, &lexemes, &counts); err != nil {
+		return nil, fmt.Errorf("memory: query momentum: %w", err)
+	}
+	// FTS5 reads the words' postings in turn until the budget is spent; each count above is
+	// capped at budget+1, so taking at most what is left of the budget gives FTS5's figures.
 	left := budget
 	useBM25 := true
 	freq := make([]int, len(words))
-	for i, w := range words {
-		if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM momentum WHERE tsv @@ to_tsquery('gome', $1) LIMIT $2) s`,
-			w, left+1).Scan(&freq[i]); err != nil {
-			return nil, fmt.Errorf("memory: query momentum: %w", err)
-		}
-		if left -= freq[i]; left < 0 {
+	for i, n := range counts {
+		if freq[i] = int(min(n, int64(left)+1)); freq[i] > left {
 			useBM25 = false
 			break
 		}
+		left -= freq[i]
 	}
 	from := ` FROM momentum m WHERE m.tsv @@ to_tsquery('gome', ?)` + andWhere(where)
 	query := `SELECT m.seq, 1::float8` + from + ` ORDER BY m.seq DESC LIMIT ?`
 	var extra []any
 	if useBM25 {
-		var entries, tokens int64
-		if err := p.pool.QueryRow(ctx, `SELECT entries, tokens FROM momentum_stats`).Scan(&entries, &tokens); err != nil {
-			return nil, fmt.Errorf("memory: query momentum: %w", err)
-		}
-		var lexemes []string
-		if err := p.pool.QueryRow(ctx, `SELECT array_agg(coalesce((ts_lexize('gome_porter', w))[1], w) ORDER BY n) FROM unnest($1::text[]) WITH ORDINALITY AS u (w, n)`,
-			words).Scan(&lexemes); err != nil {
-			return nil, fmt.Errorf("memory: query momentum: %w", err)
-		}
 		idf := make([]float64, len(words))
 		for i, n := range freq {
 			// FTS5's idf, floored as FTS5 floors it.
@@ -569,7 +610,12 @@ func (p *Postgres) ImportMomentum(ctx context.Context, r io.Reader, skipBad bool
 	if rep.Imported >= optimizeAfter {
 		// Fresh statistics let the planner walk the newest rows for common words instead of
 		// collecting every match from the text index; autovacuum would get there later.
+		// VACUUM marks the new posting lists' pages all-visible, so that counts read the
+		// index alone.
 		if _, err := p.pool.Exec(ctx, `ANALYZE momentum`); err != nil {
+			return rep, fmt.Errorf("memory: import momentum: the entries are stored, but analyzing the table failed: %w", err)
+		}
+		if _, err := p.pool.Exec(ctx, `VACUUM (ANALYZE) momentum_postings`); err != nil {
 			return rep, fmt.Errorf("memory: import momentum: the entries are stored, but analyzing the table failed: %w", err)
 		}
 	}

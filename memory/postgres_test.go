@@ -146,6 +146,8 @@ func TestOpenPostgresErrors(t *testing.T) {
 
 // TestPostgresCommonWordsAsSQLite takes the path of words too common for bm25 (a budget of one
 // posting) on both stores: the same candidates with the same relevance (all words 1, some 0.5).
+// Budgets around the words' postings in all (cabin 2, encod 2) switch between that path and
+// bm25 at the same point on both.
 func TestPostgresCommonWordsAsSQLite(t *testing.T) {
 	ctx := context.Background()
 	p := openPG(t, pgtest.URL(t))
@@ -163,21 +165,65 @@ func TestPostgresCommonWordsAsSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byStore := map[string][]Candidate{}
-	if byStore["sqlite"], err = s.candidatesByText(ctx, q, where, args, 1); err != nil {
-		t.Fatal(err)
-	}
-	if byStore["postgres"], err = p.candidatesByText(ctx, q, where, args, 1); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]map[string]string{}
-	for name, cands := range byStore {
-		got[name] = map[string]string{}
-		for _, c := range cands {
-			got[name][c.Entry.Hypothesis] = fmt.Sprintf("%s %.1f", c.Match, c.Text)
+	matches := map[TextMatch]bool{}
+	for budget := 1; budget <= 5; budget++ {
+		byStore := map[string][]Candidate{}
+		if byStore["sqlite"], err = s.candidatesByText(ctx, q, where, args, budget); err != nil {
+			t.Fatal(err)
+		}
+		if byStore["postgres"], err = p.candidatesByText(ctx, q, where, args, budget); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]map[string]string{}
+		for name, cands := range byStore {
+			got[name] = map[string]string{}
+			for _, c := range cands {
+				got[name][c.Entry.Hypothesis] = fmt.Sprintf("%s %.6f", c.Match, c.Text)
+				matches[c.Match] = true
+			}
+		}
+		if len(got["sqlite"]) != 3 || fmt.Sprint(got["sqlite"]) != fmt.Sprint(got["postgres"]) {
+			t.Errorf("budget %d: candidates differ:\nsqlite   %v\npostgres %v", budget, got["sqlite"], got["postgres"])
 		}
 	}
-	if len(got["sqlite"]) != 3 || fmt.Sprint(got["sqlite"]) != fmt.Sprint(got["postgres"]) {
-		t.Errorf("candidates differ:\nsqlite   %v\npostgres %v", got["sqlite"], got["postgres"])
+	if !matches[MatchAll] || !matches[MatchBM25] {
+		t.Errorf("the budgets took the paths %v; want both the common-words path and bm25", matches)
+	}
+}
+
+// TestPostgresBackfillsPostings opens a memory made before momentum_postings existed (the table
+// dropped here): the posting lists are rebuilt from the entries, so word counts, and with them
+// bm25, are as before.
+func TestPostgresBackfillsPostings(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	p := openPG(t, url)
+	for _, h := range []string{"target-encode the cabin deck", "target-encode the ticket prefix", "bin the cabin number", "unrelated ensemble"} {
+		if err := p.RecordMomentum(ctx, success("t", h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := CandidateQuery{MomentumQuery: MomentumQuery{Text: "encoding cabin"}, Pool: 100, Enough: 10}
+	where, args, err := momentumFilters(&q.MomentumQuery, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(p *Postgres) string {
+		cands, err := p.candidatesByText(ctx, q, where, args, bm25Budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, c := range cands {
+			fmt.Fprintf(&b, "%s %s %.6f; ", c.Entry.Hypothesis, c.Match, c.Text)
+		}
+		return b.String()
+	}
+	before := show(p)
+	if _, err := p.pool.Exec(ctx, `DROP TABLE momentum_postings`); err != nil {
+		t.Fatal(err)
+	}
+	if after := show(openPG(t, url)); after != before {
+		t.Errorf("after the backfill:\n%s\nbefore:\n%s", after, before)
 	}
 }

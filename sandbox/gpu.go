@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -33,6 +34,10 @@ type GPU struct {
 // DiscoverGPUs lists the host's NVIDIA GPUs with nvidia-smi. A machine without nvidia-smi has no
 // GPUs for Gome: that is an empty list, not an error. nvidia-smi failing (a broken driver) is an
 // error, because silently running GPU work on the CPU would waste the budget.
+//
+// Inside a Slurm job (a `bench --on slurm` run with --gpu), nvidia-smi may list every GPU of the
+// node while the job was given some: when CUDA_VISIBLE_DEVICES lists indices, as Slurm sets it,
+// only those GPUs are Gome's, so that executions never use another job's GPU.
 func DiscoverGPUs(ctx context.Context) ([]GPU, error) {
 	smi, err := exec.LookPath("nvidia-smi")
 	if err != nil {
@@ -45,7 +50,34 @@ func DiscoverGPUs(ctx context.Context) ([]GPU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: nvidia-smi failed (%w): %s; fix the NVIDIA driver (nvidia-smi must run), or take nvidia-smi out of the server's PATH to run everything on the CPU", err, strings.TrimSpace(stderr.String()))
 	}
-	return parseNvidiaSMI(string(out))
+	gpus, err := parseNvidiaSMI(string(out))
+	if err != nil {
+		return nil, err
+	}
+	return visibleGPUs(gpus, os.Getenv("CUDA_VISIBLE_DEVICES")), nil
+}
+
+// visibleGPUs keeps the GPUs that CUDA_VISIBLE_DEVICES (visible) lists by index; a value that is
+// empty or names devices otherwise (UUIDs, MIG instances) keeps them all.
+func visibleGPUs(gpus []GPU, visible string) []GPU {
+	if visible == "" {
+		return gpus
+	}
+	keep := map[string]bool{}
+	for d := range strings.SplitSeq(visible, ",") {
+		d = strings.TrimSpace(d)
+		if _, err := strconv.Atoi(d); err != nil {
+			return gpus
+		}
+		keep[d] = true
+	}
+	var out []GPU
+	for _, g := range gpus {
+		if keep[g.Device] {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // parseNvidiaSMI reads the output of

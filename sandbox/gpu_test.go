@@ -57,6 +57,7 @@ func TestDiscoverGPUsRunsNvidiaSMI(t *testing.T) {
 	tests := []struct {
 		name    string
 		script  string // "" = no nvidia-smi on PATH
+		visible string // CUDA_VISIBLE_DEVICES
 		want    []GPU
 		wantErr string
 	}{
@@ -65,6 +66,23 @@ func TestDiscoverGPUsRunsNvidiaSMI(t *testing.T) {
 			name:   "reads the query output",
 			script: "#!/bin/sh\n[ \"$1\" = --query-gpu=index,memory.total ] || exit 9\necho '0, 24576 MiB'\necho '1, 24576 MiB'\n",
 			want:   []GPU{{Device: "0", MemoryBytes: 24576 << 20}, {Device: "1", MemoryBytes: 24576 << 20}},
+		},
+		{
+			name:    "inside a Slurm job, only the GPUs it was given",
+			script:  "#!/bin/sh\nfor i in 0 1 2 3; do echo \"$i, 81559 MiB\"; done\n",
+			visible: "1,3",
+			want:    []GPU{{Device: "1", MemoryBytes: 81559 << 20}, {Device: "3", MemoryBytes: 81559 << 20}},
+		},
+		{
+			name:    "devices named by UUID keep the list",
+			script:  "#!/bin/sh\necho '0, 81559 MiB'\n",
+			visible: "GPU-8a1f",
+			want:    []GPU{{Device: "0", MemoryBytes: 81559 << 20}},
+		},
+		{
+			name:    "-1 hides every GPU",
+			script:  "#!/bin/sh\necho '0, 81559 MiB'\n",
+			visible: "-1",
 		},
 		{
 			name:    "a broken driver is an error",
@@ -81,6 +99,7 @@ func TestDiscoverGPUsRunsNvidiaSMI(t *testing.T) {
 				}
 			}
 			t.Setenv("PATH", dir)
+			t.Setenv("CUDA_VISIBLE_DEVICES", tt.visible)
 			got, err := DiscoverGPUs(t.Context())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

@@ -258,6 +258,9 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 		// it never printed, which would run on unowned. follow cancels the job if ctx has ended.
 		out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
 		if err != nil {
+			if c.GPUs > 0 && strings.Contains(err.Error(), "Requested node configuration is not available") {
+				return res, s.tooManyGPUs(ctx, c.GPUs, err)
+			}
 			return res, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
@@ -804,6 +807,31 @@ func (s *Slurm) ClusterGPUs(ctx context.Context) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// tooManyGPUs explains sbatch's refusal of a job asking for gpus GPUs, which no node can give
+// (Slurm says only "Requested node configuration is not available").
+func (s *Slurm) tooManyGPUs(ctx context.Context, gpus int, sbatchErr error) error {
+	where := "the cluster's default partition"
+	if s.cfg.Partition != "" {
+		where = "partition " + s.cfg.Partition
+	}
+	most := -1
+	args := []string{"--noheader", "--Node", "--format=%G"}
+	if s.cfg.Partition != "" {
+		args = append(args, "--partition="+s.cfg.Partition)
+	}
+	if out, err := s.command(ctx, "sinfo", args...); err == nil {
+		for line := range strings.Lines(string(out)) {
+			most = max(most, countGPUs(strings.TrimSpace(line)))
+		}
+	}
+	has := ""
+	if most >= 0 {
+		has = fmt.Sprintf(" (the most a node has: %d)", most)
+	}
+	return fmt.Errorf("%w: the execution asks for %d GPUs (sbatch --gres=gpu:%d) and no node of %s has that many%s: ask for fewer GPUs, or name a partition with more (--slurm-partition; sinfo -o '%%P %%G' lists them) (%w)",
+		ErrNotEnoughGPUs, gpus, gpus, where, has, sbatchErr)
 }
 
 // countGPUs reads the GPU count of a gres string such as "gpu:4", "gpu:a100:2(S:0-1)" or

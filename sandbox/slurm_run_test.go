@@ -392,3 +392,64 @@ func TestNewSlurmErrors(t *testing.T) {
 		t.Errorf("without Slurm commands: %v; want ErrSlurmUnavailable naming sbatch and how to get a cluster", err)
 	}
 }
+
+// An execution asking for GPUs is a job with --gres=gpu:N: Slurm allocates that many and says
+// which in the job's environment (CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS). One asking for more
+// than a node has is refused with an error naming the flag. The cluster of scripts/slurm.sh has
+// two fake GPUs (device files no driver answers): this tests the allocation, not computing.
+func TestSlurmGPUs(t *testing.T) {
+	s := newTestSlurm(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	total, err := s.ClusterGPUs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total == 0 {
+		t.Skip("the cluster has no GPU gres; scripts/slurm.sh gives its one-node cluster two fake GPUs")
+	}
+	// What Slurm allocated, as the job sees it and as the controller records it.
+	show := `echo "cuda=$CUDA_VISIBLE_DEVICES gpus=$SLURM_JOB_GPUS"; scontrol show job -d "$SLURM_JOB_ID"`
+	for _, n := range []int{1, total} {
+		t.Run(fmt.Sprintf("%d GPUs", n), func(t *testing.T) {
+			res, err := s.Run(ctx, Job{Workspace: t.TempDir(), Command: []string{"/bin/sh", "-c", show}, GPUs: n, Timeout: time.Minute})
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("run: %v, %+v", err, res)
+			}
+			first, rest, _ := strings.Cut(res.Stdout, "\n")
+			var cuda, gpus string
+			if _, err := fmt.Sscanf(first, "cuda=%s gpus=%s", &cuda, &gpus); err != nil {
+				t.Fatalf("the job's GPU variables: %q: %v", first, err)
+			}
+			if got := len(strings.Split(cuda, ",")); got != n || len(strings.Split(gpus, ",")) != n {
+				t.Errorf("CUDA_VISIBLE_DEVICES=%q SLURM_JOB_GPUS=%q: want %d GPUs each", cuda, gpus, n)
+			}
+			info := parseSlurmFieldsAll(rest)
+			if info["TresPerNode"] != fmt.Sprintf("gres:gpu:%d", n) || info["JOB_GRES"] != fmt.Sprintf("gpu:%d", n) {
+				t.Errorf("scontrol: TresPerNode=%q JOB_GRES=%q, want the job to ask for and hold gpu:%d\n%s", info["TresPerNode"], info["JOB_GRES"], n, rest)
+			}
+		})
+	}
+	t.Run("more than a node has", func(t *testing.T) {
+		n := total + 1
+		_, err := s.Run(ctx, Job{Workspace: t.TempDir(), Command: []string{"/bin/true"}, GPUs: n, Timeout: time.Minute})
+		t.Log(err)
+		if !errors.Is(err, ErrNotEnoughGPUs) || !strings.Contains(err.Error(), fmt.Sprintf("--gres=gpu:%d", n)) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("the most a node has: %d", total)) {
+			t.Errorf("err = %v: want ErrNotEnoughGPUs naming --gres=gpu:%d and the %d GPUs a node has", err, n, total)
+		}
+	})
+}
+
+// parseSlurmFieldsAll reads every key=value of scontrol's output, first value of each key kept.
+func parseSlurmFieldsAll(text string) map[string]string {
+	info := map[string]string{}
+	for f := range strings.FieldsSeq(text) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			if _, seen := info[k]; !seen {
+				info[k] = v
+			}
+		}
+	}
+	return info
+}

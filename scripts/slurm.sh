@@ -9,10 +9,18 @@
 # are recorded in the job-completion log (JobCompType=jobcomp/filetxt, $GOME_SLURM_JOBCOMP) rather
 # than in sacct's database.
 #
+# The node has no GPUs, so it is given two fake ones to test GPU jobs (--gres=gpu:N) with: a
+# generic resource "gpu" (GresTypes=gpu, the node's Gres=gpu:2) backed by two device files made
+# with mknod ($GOME_SLURM_FAKE_GPUS, /dev/gome-fake-gpu0 and 1), AutoDetect off. Slurm allocates
+# them and sets CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS in the job; nothing can compute on them.
+# GOME_SLURM_FAKE_GPUS=0 leaves them out; where the device files cannot be made, the cluster
+# comes up without GPUs. A change of GPUs restarts slurmctld and slurmd (running jobs live on).
+#
 # Usage: scripts/slurm.sh            (or source it and call gome_slurm)
 set -euo pipefail
 
 GOME_SLURM_JOBCOMP=${GOME_SLURM_JOBCOMP:-/var/log/slurm/jobcomp.log}
+GOME_SLURM_FAKE_GPUS=${GOME_SLURM_FAKE_GPUS:-2}
 
 # gome_slurm_up reports whether a Slurm controller answers and a node accepts jobs.
 gome_slurm_up() {
@@ -23,15 +31,34 @@ gome_slurm_up() {
 	return 1
 }
 
-# gome_slurm_conf prints the configuration this script writes for this machine.
+# gome_slurm_fake_gpus makes the fake GPU device files (character devices of NVIDIA's major
+# number, which no driver answers here) and prints gres.conf for them; it fails, printing
+# nothing, where it cannot make them.
+gome_slurm_fake_gpus() {
+	local n=$GOME_SLURM_FAKE_GPUS i
+	[ "$n" -gt 0 ] 2>/dev/null || return 1
+	for ((i = 0; i < n; i++)); do
+		[ -c "/dev/gome-fake-gpu$i" ] || mknod -m 0666 "/dev/gome-fake-gpu$i" c 195 "$i" 2>/dev/null || return 1
+	done
+	echo "# Written by gome scripts/slurm.sh: $n fake GPUs for tests."
+	echo "AutoDetect=off"
+	echo "NodeName=$(hostname -s) Name=gpu File=/dev/gome-fake-gpu[0-$((n - 1))]"
+}
+
+# gome_slurm_conf prints the configuration this script writes for this machine; with an
+# argument N > 0, its node has N GPUs (gres.conf must describe them).
 gome_slurm_conf() {
-	local host cpus mem
+	local gpus=${1:-0} host cpus mem gres=""
 	host=$(hostname -s)
 	cpus=$(nproc)
 	# Leave a quarter of the memory (at least 2 GiB) to the system and the server itself.
 	mem=$(awk '/MemTotal/ {m=int($2/1024); r=int(m/4); if (r < 2048) r = 2048; print m - r}' /proc/meminfo)
+	echo "# Written by gome scripts/slurm.sh: a one-node cluster for tests."
+	if [ "$gpus" -gt 0 ]; then
+		gres=" Gres=gpu:$gpus"
+		echo "GresTypes=gpu"
+	fi
 	cat <<EOF
-# Written by gome scripts/slurm.sh: a one-node cluster for tests.
 ClusterName=gome
 SlurmctldHost=$host
 SlurmUser=root
@@ -58,9 +85,21 @@ ReturnToService=2
 MinJobAge=600
 KillWait=5
 SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host CPUs=$cpus RealMemory=$mem$gres State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4 DefMemPerCPU=1024
 EOF
+}
+
+# gome_slurm_stop stops slurmctld and slurmd and waits for them to exit. Jobs running keep running
+# (their slurmstepd lives on) and are found again when the daemons start.
+gome_slurm_stop() {
+	local pid name
+	for name in slurmctld slurmd; do
+		pid=$(cat "/run/$name.pid" 2>/dev/null) || continue
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || continue
+		kill "$pid" 2>/dev/null || continue
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
 }
 
 gome_slurm() {
@@ -97,11 +136,28 @@ gome_slurm() {
 	fi
 
 	install -d -m 0755 /etc/slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /var/log/slurm
-	local conf changed=no
-	conf=$(gome_slurm_conf)
+	local conf gres gpus=0 changed=no restart=no
+	if gres=$(gome_slurm_fake_gpus); then
+		gpus=$GOME_SLURM_FAKE_GPUS
+	else
+		gres=""
+		[ "$GOME_SLURM_FAKE_GPUS" = 0 ] || echo "slurm: could not make fake GPU devices (mknod); the cluster has no GPUs and the GPU tests will skip" >&2
+	fi
+	conf=$(gome_slurm_conf "$gpus")
 	if [ "$conf" != "$(cat /etc/slurm/slurm.conf 2>/dev/null)" ]; then
+		# GresTypes and a node's Gres are read at start only: a change restarts the daemons.
+		[ "$(grep -E '^GresTypes|Gres=' /etc/slurm/slurm.conf 2>/dev/null)" = "$(grep -E '^GresTypes|Gres=' <<<"$conf")" ] || restart=yes
 		printf '%s\n' "$conf" >/etc/slurm/slurm.conf || return 1
 		changed=yes
+	fi
+	if [ -n "$gres" ]; then
+		[ "$gres" = "$(cat /etc/slurm/gres.conf 2>/dev/null)" ] || { printf '%s\n' "$gres" >/etc/slurm/gres.conf && restart=yes; } || return 1
+	elif [ -e /etc/slurm/gres.conf ] && head -n1 /etc/slurm/gres.conf | grep -qF "$marker"; then
+		rm -f /etc/slurm/gres.conf
+		restart=yes
+	fi
+	if [ $restart = yes ]; then
+		gome_slurm_stop
 	fi
 
 	if ! pgrep -x slurmctld >/dev/null; then
@@ -115,6 +171,8 @@ gome_slurm() {
 	local host
 	host=$(hostname -s)
 	for _ in $(seq 100); do
+		# A daemon that exited (a configuration it refuses) will not answer: no use waiting.
+		pgrep -x slurmctld >/dev/null && pgrep -x slurmd >/dev/null || break
 		if gome_slurm_up; then
 			echo "slurm: up ($(sinfo -h -o '%P %D node(s) %t' | head -n1)); job-completion log $GOME_SLURM_JOBCOMP" >&2
 			return 0
@@ -123,6 +181,12 @@ gome_slurm() {
 		scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true
 		sleep 0.2
 	done
+	if [ "$gpus" -gt 0 ]; then
+		echo "slurm: the cluster did not come up with $gpus fake GPUs; starting it without (see /var/log/slurm/slurmd.log)" >&2
+		gome_slurm_stop
+		GOME_SLURM_FAKE_GPUS=0 gome_slurm
+		return
+	fi
 	echo "slurm: the cluster did not come up; see /var/log/slurm/slurmctld.log and slurmd.log" >&2
 	return 1
 }

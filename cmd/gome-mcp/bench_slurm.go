@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,10 +19,12 @@ import (
 
 // slurmRunner submits each competition-seed as a Slurm batch job running `gome-mcp run` on the
 // competition, with its own Gome home in the job's folder (so jobs on different nodes never share
-// a database), and waits for the job to leave the queue. The bench folder must be on storage
-// every node mounts at the same path. The job id is kept in the job's folder (slurm.json): a
-// bench killed while its jobs run leaves them running, and started again it waits for them
-// instead of submitting them again.
+// a database), and follows the job's state (squeue) until it ends, logging each change. The bench
+// folder must be on storage every node mounts at the same path. The job id is kept in the job's
+// folder (slurm.json): a bench killed while its jobs run leaves them running, and started again
+// it follows them instead of submitting them again; a job submitted just before the kill, whose
+// id was not yet recorded, is found by its working folder. A job that ended with its report is
+// not submitted again; one that ended without (it failed) is, by the next start of the bench.
 //
 // The job runs with the environment sbatch passes on (--export=ALL) from a filtered copy of the
 // bench's: PATH, HOME, LANG, SLURM_CONF and the GOME_*, OPENAI_* and MLEBENCH_* variables, which
@@ -33,6 +36,9 @@ type slurmRunner struct {
 	logger *slog.Logger
 	poll   time.Duration
 }
+
+// benchJobName is the Slurm job name of every bench job.
+const benchJobName = "gome-bench"
 
 type slurmJobState struct {
 	JobID string `json:"job_id"`
@@ -47,30 +53,75 @@ func (r *slurmRunner) RunOne(ctx context.Context, j benchJob) (*engine.Report, e
 			return nil, fmt.Errorf("%s: %w: remove it to submit this run again", statePath, err)
 		}
 	}
-	if st.JobID == "" || !r.queued(ctx, st.JobID) && !isFile(reportPath) {
+	record := func() error {
+		data, _ := json.Marshal(st)
+		if err := writeFileAtomic(statePath, data); err != nil {
+			return fmt.Errorf("record Slurm job id: %w", err)
+		}
+		return nil
+	}
+	if st.JobID == "" {
+		// A bench killed between sbatch and recording the id left the job unrecorded: the job's
+		// working folder names it.
+		id, err := r.findJob(ctx, j.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			st.JobID = id
+			if err := record(); err != nil {
+				return nil, err
+			}
+			r.logger.Info("bench job adopted", "job", j.String(), "slurm_job", id)
+		}
+	}
+	// The state first, the report second: a job that ends in between has written its report.
+	state := ""
+	if st.JobID != "" {
+		var err error
+		if state, err = r.waitState(ctx, st.JobID); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case state != "" && !slurmJobEnded(state):
+		r.logger.Info("bench job followed", "job", j.String(), "slurm_job", st.JobID, "state", state)
+	case isFile(reportPath):
+		r.logger.Info("bench job already ended", "job", j.String(), "slurm_job", st.JobID)
+	default:
+		if st.JobID != "" {
+			r.logger.Warn("bench job ended without a report; submitting it again", "job", j.String(), "slurm_job", st.JobID,
+				"state", state, "stderr", filepath.Join(j.Dir, "slurm.err"))
+		}
 		id, err := r.submit(ctx, j, reportPath)
 		if err != nil {
 			return nil, err
 		}
-		st.JobID = id
-		data, _ := json.Marshal(st)
-		if err := writeFileAtomic(statePath, data); err != nil {
-			return nil, fmt.Errorf("record Slurm job id: %w", err)
+		st.JobID, state = id, "PENDING"
+		if err := record(); err != nil {
+			return nil, err
 		}
 		r.logger.Info("bench job submitted", "job", j.String(), "slurm_job", id)
-	} else {
-		r.logger.Info("bench job followed", "job", j.String(), "slurm_job", st.JobID)
 	}
-	for r.queued(ctx, st.JobID) {
+	// Follow the job to its end, saying when its state changes (PENDING, RUNNING, ...).
+	for state != "" && !slurmJobEnded(state) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("Slurm job %s keeps running; start the bench again to wait for it: %w", st.JobID, ctx.Err())
 		case <-time.After(r.poll):
 		}
+		now, err := r.waitState(ctx, st.JobID)
+		if err != nil {
+			return nil, err
+		}
+		if now != state && now != "" {
+			r.logger.Info("bench job "+strings.ToLower(now), "job", j.String(), "slurm_job", st.JobID)
+		}
+		state = now
 	}
 	data, err := os.ReadFile(reportPath)
 	if err != nil {
-		return nil, fmt.Errorf("Slurm job %s ended without a report: see %s", st.JobID, filepath.Join(j.Dir, "slurm.err"))
+		return nil, fmt.Errorf("Slurm job %s ended %s without a report: see %s", st.JobID, cmp.Or(state, "(gone from squeue)"), filepath.Join(j.Dir, "slurm.err"))
 	}
 	var rep engine.Report
 	if err := json.Unmarshal(data, &rep); err != nil {
@@ -108,7 +159,31 @@ func (r *slurmRunner) submit(ctx context.Context, j benchJob, reportPath string)
 	if err := os.WriteFile(scriptPath, []byte(script), 0o755); err != nil {
 		return "", fmt.Errorf("job script: %w", err)
 	}
-	sb := []string{"--parsable", "--job-name=gome-bench", "--chdir=" + j.Dir, "--output=" + filepath.Join(j.Dir, "slurm.out"),
+	// Not interrupted by ctx: killed halfway, sbatch may submit a job whose id it never printed.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), "sbatch", r.sbatchArgs(j, scriptPath)...)
+	cmd.Env = slurmJobEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			msg := strings.TrimSpace(string(ee.Stderr))
+			if j.Config.GPU && strings.Contains(msg, "Requested node configuration is not available") {
+				return "", fmt.Errorf("%w: the runs ask for a GPU (--gpu: sbatch --gres=gpu:1) and no node of the partition has one (sinfo -o '%%P %%G' lists them): name a partition with GPUs (--slurm-partition) or leave out --gpu (sbatch: %s)", errUsage, msg)
+			}
+			return "", fmt.Errorf("sbatch: %w: %s", err, msg)
+		}
+		return "", fmt.Errorf("sbatch: %w (is the Slurm client installed? scripts/slurm.sh starts a one-node cluster)", err)
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+	if _, err := strconv.Atoi(id); err != nil {
+		return "", fmt.Errorf("sbatch answered %q, not a job id", out)
+	}
+	return id, nil
+}
+
+// sbatchArgs is the sbatch command line of a bench job whose script is scriptPath.
+func (r *slurmRunner) sbatchArgs(j benchJob, scriptPath string) []string {
+	sb := []string{"--parsable", "--job-name=" + benchJobName, "--chdir=" + j.Dir, "--output=" + filepath.Join(j.Dir, "slurm.out"),
 		"--error=" + filepath.Join(j.Dir, "slurm.err"), "--nodes=1", "--ntasks=1", "--export=ALL", "--no-requeue"}
 	// Slurm's time limit is a backstop a little past the run's budget, which ends the run itself.
 	sb = append(sb, "--time="+strconv.Itoa(int(j.Config.WithDefaults().BudgetSeconds/60)+10))
@@ -122,36 +197,82 @@ func (r *slurmRunner) submit(ctx context.Context, j benchJob, reportPath string)
 		sb = append(sb, "--account="+a)
 	}
 	sb = append(sb, strings.Fields(r.common.slurm.sbatchArgs)...)
-	sb = append(sb, scriptPath)
-	// Not interrupted by ctx: killed halfway, sbatch may submit a job whose id it never printed.
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), "sbatch", sb...)
-	cmd.Env = slurmJobEnv()
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("sbatch: %w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", fmt.Errorf("sbatch: %w (is the Slurm client installed? scripts/slurm.sh starts a one-node cluster)", err)
-	}
-	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
-	if _, err := strconv.Atoi(id); err != nil {
-		return "", fmt.Errorf("sbatch answered %q, not a job id", out)
-	}
-	return id, nil
+	return append(sb, scriptPath)
 }
 
-// queued reports whether the job is still pending or running. A job squeue no longer knows, or
-// cannot be asked about, is taken as ended: its report file then says how it went.
-func (r *slurmRunner) queued(ctx context.Context, id string) bool {
-	cmd := exec.CommandContext(ctx, "squeue", "--noheader", "--jobs="+id, "--format=%T")
+// slurmQueryRetries is how many squeue calls in a row may fail (a busy controller) before the
+// bench gives up following a job. A failed query never counts as the job's end: that would
+// submit a running job again.
+const slurmQueryRetries = 30
+
+// waitState is the job's state from squeue ("" when Slurm no longer knows the job), asking again
+// while squeue fails.
+func (r *slurmRunner) waitState(ctx context.Context, id string) (string, error) {
+	for failures := 1; ; failures++ {
+		state, err := r.jobState(ctx, id)
+		if err == nil || ctx.Err() != nil || failures >= slurmQueryRetries {
+			if err != nil {
+				return "", fmt.Errorf("state of Slurm job %s: %w; start the bench again once squeue answers", id, err)
+			}
+			return state, nil
+		}
+		r.logger.Debug("squeue failed; asking again", "slurm_job", id, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.poll):
+		}
+	}
+}
+
+// jobState asks squeue for a job's state, "" for a job Slurm no longer knows (ended longer than
+// MinJobAge ago).
+func (r *slurmRunner) jobState(ctx context.Context, id string) (string, error) {
+	out, err := r.squeue(ctx, "--noheader", "--states=all", "--jobs="+id, "--format=%T")
+	if err != nil {
+		if strings.Contains(err.Error(), "Invalid job id") {
+			return "", nil
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// findJob returns the id of this user's bench job that is pending or running in dir, "" if none.
+func (r *slurmRunner) findJob(ctx context.Context, dir string) (string, error) {
+	out, err := r.squeue(ctx, "--me", "--noheader", "--name="+benchJobName, "--format=%i %Z")
+	if err != nil {
+		return "", fmt.Errorf("look for a Slurm job already running this run: %w", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		if id, wd, _ := strings.Cut(strings.TrimSpace(line), " "); wd == dir {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+func (r *slurmRunner) squeue(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "squeue", args...)
 	cmd.Env = slurmJobEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return false
+		return out, fmt.Errorf("squeue: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	state := strings.TrimSpace(string(out))
-	return state != "" && state != "COMPLETED" && state != "FAILED" && state != "CANCELLED" && state != "TIMEOUT"
+	return out, nil
+}
+
+// slurmJobEnded reports whether a job state is final.
+func slurmJobEnded(state string) bool {
+	switch state {
+	case "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
+		"DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT":
+		return true
+	}
+	return false
 }
 
 // slurmJobEnv is the environment sbatch passes on to a bench job: what Gome and the Slurm client

@@ -47,8 +47,8 @@ func slurmJobs(t *testing.T, home string) map[string]string {
 }
 
 // completedJobs reads the job-completion log (scripts/slurm.sh's JobCompType=jobcomp/filetxt)
-// for the jobs whose working folder lies under home, with their final states.
-func completedJobs(t *testing.T, home string) map[string]string {
+// for the jobs whose working folder starts with prefix, with their final states.
+func completedJobs(t *testing.T, prefix string) map[string]string {
 	t.Helper()
 	out, err := exec.Command("scontrol", "show", "config").Output()
 	if err != nil {
@@ -73,11 +73,11 @@ func completedJobs(t *testing.T, home string) map[string]string {
 	}
 	defer f.Close()
 	jobs := map[string]string{}
-	prefix := " WorkDir=" + filepath.Join(home, "slurm", "exec-")
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, prefix) {
+		if !strings.Contains(line, " WorkDir="+prefix) {
 			continue
 		}
 		id, _, _ := strings.Cut(strings.TrimPrefix(line, "JobId="), " ")
@@ -122,7 +122,7 @@ func TestServeOnSlurm(t *testing.T) {
 	want := steps + 1
 	var jobs map[string]string
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if jobs = completedJobs(t, home); len(jobs) >= want || time.Now().After(deadline) {
+		if jobs = completedJobs(t, filepath.Join(home, "slurm", "exec-")); len(jobs) >= want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -209,5 +209,45 @@ func TestSlurmJobsDoNotOutliveAKilledServer(t *testing.T) {
 		if state == "RUNNING" || state == "PENDING" {
 			t.Errorf("job %s is still %s after the run finished", id, state)
 		}
+	}
+}
+
+// TestServeOnSlurmGivesGPUs runs a GPU run (gpu: true) with --sandbox slurm on a cluster with
+// GPUs: the server counts the cluster's GPUs as its GPU slots, and the run's execution is a
+// Slurm job holding one (--gres=gpu:1) while the environment probe holds none. scripts/slurm.sh
+// gives its one-node cluster two fake GPUs; nothing computes on them.
+func TestServeOnSlurmGivesGPUs(t *testing.T) {
+	needSlurm(t)
+	if out, err := exec.Command("sinfo", "--noheader", "--format=%G").Output(); err != nil || !strings.Contains(string(out), "gpu:") {
+		t.Skipf("the cluster has no GPU gres (sinfo: %v %s); scripts/slurm.sh gives its one-node cluster two fake GPUs", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	taskDir := exampleTask(t, "breast-cancer")
+	fake := fakellm.New(improvingScript(t, taskDir))
+	defer fake.Close()
+	home := t.TempDir()
+	s := connect(t, ctx, home, "GOME_SANDBOX=slurm", "OPENAI_BASE_URL="+fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake-model")
+	started, res := call[tools.StartRunOutput](t, ctx, s, "start_run", map[string]any{"task": taskDir, "max_steps": 1, "no_debug": true, "gpu": true, "exec_timeout_seconds": 120})
+	if res.IsError {
+		t.Fatalf("start_run with gpu: %s", errorText(res))
+	}
+	if v := waitRun(t, ctx, s, started.RunID); v.Status != "finished" || len(v.Steps) != 1 || v.Steps[0].Decision == "failed" {
+		t.Fatalf("run ended %s (%s): %+v", v.Status, v.Error, v.Steps)
+	}
+	// Slurm keeps ended jobs in squeue for MinJobAge (600 s on scripts/slurm.sh's cluster).
+	out, err := exec.Command("squeue", "--noheader", "--states=all", "--name=gome-exec", "--format=%i %b %Z").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gres := map[string]int{} // what the jobs of this home asked for -> how many
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 3 && strings.HasPrefix(f[2], filepath.Join(home, "slurm", "exec-")) {
+			gres[f[1]]++
+		}
+	}
+	if gres["gres:gpu:1"] != 1 || gres["N/A"] != 1 || len(gres) != 2 {
+		t.Errorf("the run's jobs asked for %v; want the execution with gres:gpu:1 and the probe with none (N/A)", gres)
 	}
 }
