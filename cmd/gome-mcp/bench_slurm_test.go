@@ -55,11 +55,12 @@ func recordedJobs(t *testing.T, out string) map[string]string {
 }
 
 // bench --on slurm killed with SIGKILL while two of its four runs have finished and two run as
-// Slurm jobs, then started again: it follows the running jobs (one of them with its id not yet
-// recorded, as when the kill falls between sbatch and the record) instead of submitting them
-// again, and its report holds every run. Slurm's own records (squeue and the job-completion log)
-// show one job per competition-seed. The two runs are held in the middle by holding their
-// model calls; the model is a script, so this tests machinery, not agent quality.
+// Slurm jobs; one of those finishes while the bench is down; started again, the bench takes the
+// report of that one, follows the one still running (with its id not yet recorded, as when the
+// kill falls between sbatch and the record) and submits nothing; its report holds every run.
+// Slurm's own records (squeue and the job-completion log) show one job per competition-seed.
+// The two runs are held in the middle by holding their model calls; the model is a script, so
+// this tests machinery, not agent quality.
 func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 	endToEnd(t)
 	if out, err := exec.Command("scontrol", "ping").CombinedOutput(); err != nil || !strings.Contains(string(out), "UP") {
@@ -81,7 +82,7 @@ func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 	defer fake.Close()
 	// The first two drafts are answered at once; the others wait for release, so that their
 	// runs' Slurm jobs are running when the bench is killed.
-	release := make(chan struct{})
+	release, releaseOne := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once
 	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
 	var drafts, held atomic.Int32
@@ -91,6 +92,7 @@ func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 			held.Add(1)
 			select {
 			case <-release:
+			case <-releaseOne:
 			case <-r.Context().Done():
 				held.Add(-1)
 				return
@@ -183,20 +185,34 @@ func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 	if len(before) != 4 || len(jobs) != 4 || len(running) != 2 {
 		t.Fatalf("after the kill: %d job ids recorded, Slurm holds %v; want 4 jobs, 2 of them running", len(before), jobs)
 	}
-	// One running job loses its record, as if the bench had been killed between sbatch and
-	// writing slurm.json: the next start must find it by its folder.
-	var unrecorded string
+	// One of them finishes while the bench is down.
+	releaseOne <- struct{}{}
+	var endedWhileDown, unrecorded string
+	for endedWhileDown == "" {
+		for dir, id := range running {
+			if benchSlurmJobs(t, out)[id][0] == "COMPLETED" && isFile(filepath.Join(dir, "run-report.json")) {
+				endedWhileDown = dir
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no held run finished after its release: %v", benchSlurmJobs(t, out))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The other loses its record, as if the bench had been killed between sbatch and writing
+	// slurm.json: the next start must find it by its folder.
 	for dir := range running {
-		unrecorded = dir
-		break
+		if dir != endedWhileDown {
+			unrecorded = dir
+		}
 	}
 	if err := os.Remove(filepath.Join(unrecorded, "slurm.json")); err != nil {
 		t.Fatal(err)
 	}
 
-	// Second start: it follows both running jobs and submits nothing.
+	// Second start: it takes the ended job's report, follows the running one, submits nothing.
 	second, lines := start("second")
-	var followed, adopted int
+	var followed, adopted, ended int
 	alreadyDone := false
 	if !until(lines, func(l string) bool {
 		switch {
@@ -204,14 +220,16 @@ func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 			followed++
 		case strings.Contains(l, "bench job adopted"):
 			adopted++
+		case strings.Contains(l, "bench job already ended"):
+			ended++
 		case strings.Contains(l, "2 already done, 2 to run"):
 			alreadyDone = true
 		case strings.Contains(l, "bench job submitted"):
 			t.Errorf("the resumed bench submitted a job: %s", l)
 		}
-		return followed == 2
+		return followed == 1 && ended == 1
 	}) {
-		t.Fatal("the second bench ended before it followed the two running jobs")
+		t.Fatal("the second bench ended before it followed the running job and took the ended one's report")
 	}
 	if adopted != 1 || !alreadyDone {
 		t.Errorf("the second bench adopted %d unrecorded jobs (want 1) and said the two finished runs were done: %v", adopted, alreadyDone)
