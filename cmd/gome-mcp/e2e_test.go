@@ -133,12 +133,13 @@ func errorText(res *mcp.CallToolResult) string {
 	return b.String()
 }
 
-// waitRun polls get_run until the run is no longer running, then reads it with its first 50
-// steps (get_run shows only the last few by default).
+// waitRun follows the run with get_run's wait_seconds (the server answers as soon as the run
+// records a step or changes status) until it is no longer running, then reads it with its first
+// 50 steps (get_run shows only the last few by default).
 func waitRun(t *testing.T, ctx context.Context, s *mcp.ClientSession, id string) tools.RunView {
 	t.Helper()
 	for {
-		v, res := call[tools.RunView](t, ctx, s, "get_run", map[string]any{"run_id": id})
+		v, res := call[tools.RunView](t, ctx, s, "get_run", map[string]any{"run_id": id, "wait_seconds": 30})
 		if res.IsError {
 			t.Fatalf("get_run: %s", errorText(res))
 		}
@@ -149,10 +150,8 @@ func waitRun(t *testing.T, ctx context.Context, s *mcp.ClientSession, id string)
 			}
 			return v
 		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			t.Fatalf("run %s still running: %+v", id, v.Steps)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
