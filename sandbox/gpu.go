@@ -16,7 +16,7 @@ import (
 // Errors from GPU leasing, checked with errors.Is.
 var (
 	// ErrNotEnoughGPUs reports a request for more GPUs than the machine has; waiting cannot help.
-	ErrNotEnoughGPUs = errors.New("sandbox: not enough GPUs on this machine")
+	ErrNotEnoughGPUs = errors.New("sandbox: not enough GPUs where the execution runs")
 	// ErrGPUsBusy reports that the GPUs a job asked for did not become free before its context
 	// ended.
 	ErrGPUsBusy = errors.New("sandbox: GPUs still busy")
