@@ -34,7 +34,7 @@ type StartRunInput struct {
 	NoDebug             bool            `json:"no_debug,omitempty" jsonschema:"skip the debug run"`
 	MaxTokens           int             `json:"max_tokens,omitempty" jsonschema:"stop the run after this many model tokens (0: no cap)"`
 	MaxCostUSD          float64         `json:"max_cost_usd,omitempty" jsonschema:"stop the run after this many US dollars of model cost (needs prices on the server)"`
-	NoMomentum          bool            `json:"no_momentum,omitempty" jsonschema:"turn the success memory off (ablation)"`
+	NoMomentum          bool            `json:"no_momentum,omitempty" jsonschema:"turn momentum off: gradients see neither the run's own history nor the success memory (ablation)"`
 	NoMemory            bool            `json:"no_memory,omitempty" jsonschema:"do not show gradients the successes of earlier runs (ablation)"`
 	MergeFraction       float64         `json:"merge_fraction,omitempty" jsonschema:"merge the traces' ideas in this last fraction of the budget, e.g. 0.2 (0: off)"`
 	Drafts              int             `json:"drafts,omitempty" jsonschema:"see engine.Settingdrafts"`

@@ -321,7 +321,7 @@ func configArgs(cfg engine.Config) []string {
 	num("--max-tokens", float64(cfg.MaxTokens))
 	num("--max-cost", cfg.MaxCostUSD)
 	on("--no-momentum", cfg.NoMomentum)
-	on("--no-memory", cfg.NoMemory)
+	on("--no-success-memory", cfg.NoMemory)
 	num("--merge", cfg.MergeFraction)
 	num("--drafts", float64(cfg.Drafts))
 	num("--rerun-top-k", float64(cfg.RerunTopK))

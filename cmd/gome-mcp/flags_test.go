@@ -60,3 +60,29 @@ func TestModelClientFlagsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestSuccessMemoryFlagNames: --no-success-memory hides the success memory and leaves momentum
+// on; --no-memory, its old name, still does the same; --no-momentum turns both off.
+func TestSuccessMemoryFlagNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args                 []string
+		noMomentum, noMemory bool
+	}{
+		{[]string{"--no-success-memory"}, false, true},
+		{[]string{"--no-memory"}, false, true},
+		{[]string{"--no-momentum"}, true, false},
+		{nil, false, false},
+	} {
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var cfg engine.Config
+		registerRunConfig(fs, &cfg)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if cfg.NoMomentum != tc.noMomentum || cfg.NoMemory != tc.noMemory {
+			t.Errorf("%v: no momentum %v, no success memory %v; want %v, %v", tc.args, cfg.NoMomentum, cfg.NoMemory, tc.noMomentum, tc.noMemory)
+		}
+	}
+}
