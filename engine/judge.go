@@ -29,7 +29,7 @@ func JudgeContract(j *judge.Judge) string {
 		"Validate on those folds only (never on rows of your own choosing, never training on the rows you predict), and write "+
 		"GOME_OUTPUT_DIR/%s in the submission's format (the id column and the target columns) with your predictions for every id of fold 0, "+
 		"made by a model trained without fold 0 (or out-of-fold predictions for every id). Gome computes the metric from that file; "+
-		"scores.json stays as a cross-check. Predict every row of test.csv in submission.csv.", judge.FoldsFile, judge.ValidationFile)
+		"scores.json stays as a cross-check. submission.csv still predicts every test row.", judge.FoldsFile, judge.ValidationFile)
 }
 
 // prepareJudge builds the run's judge from its settings; the seed comes from the run's id
