@@ -223,35 +223,66 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(s.owner), 0o644); err != nil {
 		return res, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	script, copyBack, err := s.stage(c, dir)
+	defer copyBack()
+	if err != nil {
+		return res, err
+	}
 
+	st, submitted, logger, err := s.submit(ctx, c, dir, script)
+	if logger == nil {
+		return res, err
+	}
+	res = s.collect(res, c, dir, st, submitted, logger)
+	if err != nil {
+		return res, err
+	}
+	res, err = slurmOutcome(res, st)
+	if err != nil {
+		return res, err
+	}
+	logger.Debug("sandbox job finished", "state", st.state, "exit_code", res.ExitCode, "duration", res.Duration,
+		"timed_out", res.TimedOut, "oom", res.OOMKilled)
+	if st.cancelled {
+		return res, fmt.Errorf("sandbox: job cancelled: %w", ctx.Err())
+	}
+	return res, nil
+}
+
+// stage puts what the job needs where the cluster's nodes see it: the workspace and the data
+// (copied into the shared folder when they lie outside it) and the job script in dir. Call
+// copyBack when the job has ended, to bring a copied workspace home.
+func (s *Slurm) stage(c checkedJob, dir string) (script string, copyBack func(), _ error) {
+	copyBack = func() {}
 	workspace := c.workspace
 	if !within(s.cfg.SharedDir, workspace) {
 		workspace = filepath.Join(dir, "workspace")
 		if err := syncTree(c.workspace, workspace); err != nil {
-			return res, fmt.Errorf("%w: copy the workspace to the shared folder: %w", ErrStart, err)
+			return "", copyBack, fmt.Errorf("%w: copy the workspace to the shared folder: %w", ErrStart, err)
 		}
-		defer func() {
+		copyBack = func() {
 			if err := syncTree(workspace, c.workspace); err != nil {
 				s.logger.Error("sandbox could not copy a Slurm job's workspace back", "workspace", c.workspace, "err", err)
 			}
-		}()
+		}
 	}
 	data := c.dataDir
 	if data != "" && !within(s.cfg.SharedDir, data) {
+		var err error
 		if data, err = s.stageData(data); err != nil {
-			return res, fmt.Errorf("%w: copy the data to the shared folder: %w", ErrStart, err)
+			return "", copyBack, fmt.Errorf("%w: copy the data to the shared folder: %w", ErrStart, err)
 		}
 	}
-	script := filepath.Join(dir, "job.sh")
+	script = filepath.Join(dir, "job.sh")
 	if err := os.WriteFile(script, []byte(s.script(c, workspace, data)), 0o755); err != nil {
-		return res, fmt.Errorf("%w: job script: %w", ErrStart, err)
+		return "", copyBack, fmt.Errorf("%w: job script: %w", ErrStart, err)
 	}
+	return script, copyBack, nil
+}
 
-	var (
-		submitted time.Time
-		st        slurmStatus
-		logger    *slog.Logger
-	)
+// submit submits the job script and follows the job to its end, submitting it again when the
+// cluster lost it before the program could finish. A nil logger means no job was submitted.
+func (s *Slurm) submit(ctx context.Context, c checkedJob, dir, script string) (st slurmStatus, submitted time.Time, logger *slog.Logger, _ error) {
 	for attempt := 0; ; attempt++ {
 		submitted = time.Now()
 		// sbatch is not interrupted by ctx: killed halfway, it may have submitted a job whose id
@@ -259,13 +290,13 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 		out, err := s.command(context.WithoutCancel(ctx), "sbatch", s.sbatchArgs(c, dir, script)...)
 		if err != nil {
 			if c.GPUs > 0 && strings.Contains(err.Error(), "Requested node configuration is not available") {
-				return res, s.tooManyGPUs(ctx, c.GPUs, err)
+				return st, submitted, nil, s.tooManyGPUs(ctx, c.GPUs, err)
 			}
-			return res, fmt.Errorf("%w: %w", ErrStart, err)
+			return st, submitted, nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
 		if _, err := strconv.Atoi(id); err != nil {
-			return res, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
+			return st, submitted, nil, fmt.Errorf("%w: sbatch answered %q, not a job id", ErrStart, out)
 		}
 		logger = s.logger.With("backend", BackendSlurm, "job", id)
 		logger.Debug("sandbox job submitted", "command", c.Command, "workspace", c.workspace)
@@ -276,13 +307,13 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 			logger.Warn("Slurm lost the job; submitting it again", "state", st.state, "reason", st.reason)
 			continue
 		}
-		if err != nil {
-			return s.collect(res, c, dir, st, submitted, logger), err
-		}
-		break
+		return st, submitted, logger, err
 	}
-	res = s.collect(res, c, dir, st, submitted, logger)
-	id := st.id
+}
+
+// slurmOutcome reads how the job ended into res: exit code, timeout, out of memory. A job that
+// ended for another reason (cancelled outside Gome, a node failure) is an error.
+func slurmOutcome(res Result, st slurmStatus) (Result, error) {
 	res.ExitCode = st.exitCode
 	if peak, over := exceededMemory(res.Stderr); over {
 		res.OOMKilled = true
@@ -301,18 +332,13 @@ func (s *Slurm) Run(ctx context.Context, job Job) (Result, error) {
 		case st.cancelled:
 		case res.OOMKilled:
 		default:
-			return res, fmt.Errorf("%w: job %s was cancelled outside Gome (scancel, or an administrator)", ErrSlurmJob, id)
+			return res, fmt.Errorf("%w: job %s was cancelled outside Gome (scancel, or an administrator)", ErrSlurmJob, st.id)
 		}
 	default:
-		return res, fmt.Errorf("%w: job %s ended %s (%s); the program did not get to finish", ErrSlurmJob, id, st.state, st.reason)
+		return res, fmt.Errorf("%w: job %s ended %s (%s); the program did not get to finish", ErrSlurmJob, st.id, st.state, st.reason)
 	}
 	if res.TimedOut || res.OOMKilled {
 		res.ExitCode = -1
-	}
-	logger.Debug("sandbox job finished", "state", st.state, "exit_code", res.ExitCode, "duration", res.Duration,
-		"timed_out", res.TimedOut, "oom", res.OOMKilled)
-	if st.cancelled {
-		return res, fmt.Errorf("sandbox: job cancelled: %w", ctx.Err())
 	}
 	return res, nil
 }

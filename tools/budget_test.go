@@ -194,6 +194,8 @@ func TestSubscribedRunSendsUpdates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil, nil)
 	e.seedRun(t, "run-live", 1, finishedSteps[:1], memory.RunRunning)
+	waits := &watchedWaits{Engine: e.deps.Engine, noted: make(chan struct{}, 1)}
+	e.deps.Engine = waits
 	updates := make(chan string, 10)
 	// 2025-11-25: the 2026-07-28 revision removed resources/subscribe (mcp-go answers it with
 	// "method not found" there).
@@ -208,21 +210,18 @@ func TestSubscribedRunSendsUpdates(t *testing.T) {
 	if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
 		t.Fatal(err)
 	}
-	// The watch begins in the background: record a new step now and then until the update
-	// arrives (a step recorded before the watch began is not news to it).
+	// The watch begins in the background; once the engine has taken note of what is old, a
+	// step recorded is news.
+	receive(t, waits.noted, "the subscription's watch to begin")
+	if err := e.store.RecordStep(ctx, memory.Step{ID: "run-live-t0-s1", RunID: "run-live", TraceID: "run-live-t0", Index: 1, Kind: "improve",
+		Code: "print(1)", Score: score(0.95), Decision: string(engine.Rejected)}, false); err != nil {
+		t.Fatal(err)
+	}
 	var got string
-	deadline := time.After(20 * time.Second)
-	for i := 1; got == ""; i++ {
-		if err := e.store.RecordStep(ctx, memory.Step{ID: fmt.Sprintf("run-live-t0-s%d", i), RunID: "run-live", TraceID: "run-live-t0", Index: i, Kind: "improve",
-			Code: "print(1)", Score: score(0.95), Decision: string(engine.Rejected)}, false); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case got = <-updates:
-		case <-time.After(500 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("no notifications/resources/updated after %d new steps", i)
-		}
+	select {
+	case got = <-updates:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no notifications/resources/updated after a new step")
 	}
 	if got != uri {
 		t.Fatalf("update for %q, want %q", got, uri)

@@ -503,16 +503,33 @@ func TestGetRunWaitStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// watchedWaits is an Engine that signals when a WaitForChange begins and when it returns.
+// watchedWaits is an Engine that signals when a WaitForChange begins, when the engine has taken
+// note of what is old (its first news call: what is recorded from then on is news), and when it
+// returns. A nil channel is not signalled, nor a full one.
 type watchedWaits struct {
 	Engine
-	entered, left chan struct{}
+	entered, noted, left chan struct{}
 }
 
 func (w *watchedWaits) WaitForChange(ctx context.Context, runID string, wait time.Duration, news func(engine.RunView, []engine.RunEvent)) (bool, error) {
-	w.entered <- struct{}{}
-	defer func() { w.left <- struct{}{} }()
-	return w.Engine.WaitForChange(ctx, runID, wait, news)
+	signal := func(ch chan struct{}) {
+		select {
+		case ch <- struct{}{}: // a nil channel is never ready
+		default: // the test has not taken the previous signal yet: one pending is enough
+		}
+	}
+	signal(w.entered)
+	defer signal(w.left)
+	first := true
+	return w.Engine.WaitForChange(ctx, runID, wait, func(v engine.RunView, evs []engine.RunEvent) {
+		if first {
+			first = false
+			signal(w.noted)
+		}
+		if news != nil {
+			news(v, evs)
+		}
+	})
 }
 
 // receive waits for a signal on ch, failing the test when none comes within a few seconds.

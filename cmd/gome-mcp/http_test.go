@@ -400,13 +400,13 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	begin := time.Now()
+	// The update sleeps 300 s, longer than the test's context: stop_run must kill it to answer.
 	stopped, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID})
 	if res.IsError {
 		t.Fatalf("stop_run: %s", errorText(res))
 	}
-	if took := time.Since(begin); stopped.Status != "stopped" || took > 20*time.Second {
-		t.Fatalf("stop_run answered %+v after %s; want stopped, promptly", stopped, took)
+	if stopped.Status != "stopped" {
+		t.Fatalf("stop_run answered %+v; want stopped", stopped)
 	}
 	if stopped.BestStepID != draft.ID || stopped.BestScore == nil || *stopped.BestScore != *draft.Score {
 		t.Fatalf("stopped with best %s %v; want the draft %s %v", stopped.BestStepID, stopped.BestScore, draft.ID, *draft.Score)
