@@ -94,6 +94,9 @@ type Config struct {
 	GroupColumn string `json:"group_column,omitempty"`
 	// JudgeSeed draws the folds and the holdout (0: derived from the run's id).
 	JudgeSeed uint64 `json:"judge_seed,omitempty"`
+	// GradientForm is how the gradient stage diagnoses (SettingGradientForm): "structured"
+	// (the default) or "oneline", the ablation that asks for a one-line diagnosis.
+	GradientForm string `json:"gradient_form,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
 	// SubmissionOut is a file the run's best submission is written to, atomically, after every
@@ -144,6 +147,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Judge == "" {
 		c.Judge = "auto"
+	}
+	if c.GradientForm == "" {
+		c.GradientForm = SettingGradientForm.Default
 	}
 	if c.Folds == 0 {
 		c.Folds = int(SettingFolds.Default)
@@ -204,6 +210,8 @@ func (c Config) Validate() error {
 		return bad("holdout is %g: use a fraction below %s, or a negative number for none", c.Holdout, num(SettingHoldout.Max))
 	case c.Noise >= SettingNoise.Max:
 		return bad("noise is %g: use a confidence level below 1 (e.g. 0.9), or a negative number to turn the noise rule off", c.Noise)
+	case c.GradientForm != "" && !SettingGradientForm.allows(c.GradientForm):
+		return bad("%s is %q: use %s", SettingGradientForm.Name, c.GradientForm, strings.Join(SettingGradientForm.Values, " or "))
 	case !SettingRerunSeeds.allows(c.RerunSeeds):
 		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}
