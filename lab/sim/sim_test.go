@@ -46,8 +46,11 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 	if testing.Short() {
 		n = 300 // the 4-sigma check still holds, with wider margins
 	}
-	gs, us := schema[engine.Gradient](t), schema[engine.Update](t)
-	for _, tc := range []struct{ p, q float64 }{{0.2, 0.5}, {0.7, 0.9}, {1, 1}} {
+	gs, ds, us := schema[engine.Gradient](t), schema[engine.Diagnosis](t), schema[engine.Update](t)
+	for _, tc := range []struct {
+		p, q    float64
+		oneLine bool
+	}{{0.2, 0.5, false}, {0.7, 0.9, false}, {1, 1, false}, {0.3, 0.8, true}} {
 		m := sim.New(sim.Params{P: tc.p, Q: tc.q, Seed: 7})
 		w := lab.NewWorld(11)
 		configs := lab.AllConfigs()
@@ -55,25 +58,40 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 		for i := range n {
 			cur := configs[(i*37)%len(configs)]
 			key := "trace-0/step-" + itoa(uint64(i))
-			resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/gradient", SchemaName: "gradient",
-				Schema: gs, Messages: prompt(11, cur, "")})
-			if err != nil {
-				t.Fatal(err)
+			var named string
+			if tc.oneLine {
+				// The one-line form (gradient_form=oneline) names its change in one sentence.
+				resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/diagnosis", SchemaName: "diagnosis",
+					Schema: ds, Messages: prompt(11, cur, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var d engine.Diagnosis
+				if err := json.Unmarshal(resp.JSON, &d); err != nil {
+					t.Fatal(err)
+				}
+				named = d.Diagnosis
+			} else {
+				resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/gradient", SchemaName: "gradient",
+					Schema: gs, Messages: prompt(11, cur, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g engine.Gradient
+				if err := json.Unmarshal(resp.JSON, &g); err != nil {
+					t.Fatal(err)
+				}
+				named = g.Hypotheses[choose(g.Hypotheses)].Statement
 			}
-			var g engine.Gradient
-			if err := json.Unmarshal(resp.JSON, &g); err != nil {
-				t.Fatal(err)
-			}
-			chosen := g.Hypotheses[choose(g.Hypotheses)]
-			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(chosen.Statement)[1])
+			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(named)[1])
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ch == w.BestChange(cur) {
 				best++
 			}
-			resp, err = m.Complete(context.Background(), llm.Request{Key: key + "/update", SchemaName: "update",
-				Schema: us, Messages: prompt(11, cur, "Hypothesis: "+chosen.Statement)})
+			resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/update", SchemaName: "update",
+				Schema: us, Messages: prompt(11, cur, "Hypothesis: "+named)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +111,7 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 			}
 		}
 		if !within(best, n, tc.p) {
-			t.Errorf("p=%g: the gradient named the best change %d of %d times (%.3f)", tc.p, best, n, float64(best)/float64(n))
+			t.Errorf("p=%g (one-line %v): the gradient named the best change %d of %d times (%.3f)", tc.p, tc.oneLine, best, n, float64(best)/float64(n))
 		}
 		if !within(correct, n, tc.q) {
 			t.Errorf("q=%g: updates were correct %d of %d times (%.3f)", tc.q, correct, n, float64(correct)/float64(n))
