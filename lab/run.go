@@ -114,10 +114,13 @@ type Result struct {
 	Medal      bool     `json:"any_medal"`
 	Optimum    float64  `json:"optimum" jsonschema:"the best test accuracy the task instance allows"`
 	Steps      int      `json:"steps"`
-	Calls      int      `json:"calls"`
-	Stop       string   `json:"stop"`
-	Seconds    float64  `json:"seconds"`
-	Error      string   `json:"error,omitempty"`
+	// Kinds counts the run's steps by kind (draft, improve, tree-improve, debug): how auto
+	// mixed them.
+	Kinds   map[string]int `json:"kinds,omitempty"`
+	Calls   int            `json:"calls"`
+	Stop    string         `json:"stop"`
+	Seconds float64        `json:"seconds"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // Run executes the experiment under dir: each (arm, p) group runs its seeds in order on one
@@ -223,6 +226,12 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 			res.Error = err.Error()
 		default:
 			res.Steps, res.Calls, res.Stop = rep.Steps, rep.Usage.Calls, string(rep.StopReason)
+			if steps, err := store.ListSteps(ctx, rep.RunID, ""); err == nil {
+				res.Kinds = map[string]int{}
+				for _, s := range steps {
+					res.Kinds[s.Kind]++
+				}
+			}
 			if rep.Best != nil {
 				v := rep.Best.Validation
 				res.Validation = &v
