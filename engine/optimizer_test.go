@@ -41,8 +41,8 @@ func TestStrategies(t *testing.T) {
 			wantKind: []string{string(KindDraft), string(KindTreeImprove)},
 		},
 		{
-			name: "auto tries both and keeps going with what improves",
-			cfg:  Config{Strategy: StrategyAuto, MaxSteps: 4, NoDebug: true},
+			name: "auto drafts as tree does, then tries both and keeps going with what improves",
+			cfg:  Config{Strategy: StrategyAuto, Drafts: 2, MaxSteps: 5, NoDebug: true},
 			replies: map[string][]any{
 				"draft":    {Draft{Plan: "weak", Code: weak}},
 				"gradient": {testGradient()},
@@ -71,6 +71,9 @@ func TestStrategies(t *testing.T) {
 				if !got[k] {
 					t.Errorf("no %s step in %v", k, kinds(steps))
 				}
+			}
+			if n := drafts(steps); n != tt.cfg.Drafts && tt.cfg.Strategy != StrategyGradient {
+				t.Errorf("%d drafts in %v, want %d", n, kinds(steps), tt.cfg.Drafts)
 			}
 			if rep.Best == nil || rep.Best.Validation < 0.95 {
 				t.Errorf("best %+v after %v: want the strong solution (AUC > 0.95)", rep.Best, kinds(steps))
@@ -109,8 +112,8 @@ func TestAutoPrefersWhatImproves(t *testing.T) {
 		fixes int
 	}
 	history := func(steps ...step) []memory.Step {
-		score := 0.5
-		out := []memory.Step{{TraceID: "t", Kind: string(KindDraft), Decision: string(Accepted), Score: &score}}
+		score, first := 0.5, 0.5
+		out := []memory.Step{{TraceID: "t", Kind: string(KindDraft), Decision: string(Accepted), Score: &first}}
 		for _, s := range steps {
 			exec, _ := json.Marshal(Outcome{Fixes: s.fixes})
 			st := memory.Step{TraceID: "t", Kind: string(s.kind), Decision: string(Rejected), Exec: exec}

@@ -103,7 +103,9 @@ func choosePlan(v view, best *memory.Step) plan {
 	case StrategyTree:
 		return treePlan(v, best)
 	case StrategyAuto:
-		if best == nil {
+		// Auto starts as tree search does, with the trace's drafts: they are its cheapest
+		// exploration, and where tree search wins they are part of why.
+		if best == nil || drafts(v.history) < v.st.cfg.Drafts {
 			return plan{kind: KindDraft}
 		}
 		useTree, note := preferTree(v.all)
@@ -124,13 +126,7 @@ func choosePlan(v view, best *memory.Step) plan {
 // treePlan is AIDE's greedy policy: draft until the trace has its drafts, then debug a failing
 // leaf with some probability, else improve the best node.
 func treePlan(v view, best *memory.Step) plan {
-	drafts := 0
-	for _, s := range v.history {
-		if StepKind(s.Kind) == KindDraft {
-			drafts++
-		}
-	}
-	if drafts < v.st.cfg.Drafts && v.st.cfg.Strategy == StrategyTree {
+	if drafts(v.history) < v.st.cfg.Drafts && v.st.cfg.Strategy == StrategyTree {
 		return plan{kind: KindDraft}
 	}
 	buggy := buggyLeaves(v.history)
@@ -143,6 +139,17 @@ func treePlan(v view, best *memory.Step) plan {
 		return plan{kind: KindDraft}
 	}
 	return plan{kind: KindTreeImprove, parent: best}
+}
+
+// drafts counts a trace's drafts.
+func drafts(history []memory.Step) int {
+	n := 0
+	for _, s := range history {
+		if StepKind(s.Kind) == KindDraft {
+			n++
+		}
+	}
+	return n
 }
 
 // buggyLeaves are failed steps with code that no later step changed, not already debugged too
@@ -173,7 +180,7 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 
 // autoExplore weighs auto's exploration bonus against the measured gain per call (both in
 // units of the run's mean gain of an accepted step); the strategy lab (docs/LAB.md) tuned it.
-const autoExplore = 0.5
+const autoExplore = 0.25
 
 // preferTree chooses auto's next kind of step from what the run observed. For each kind,
 // gradient (improve steps) and tree (tree-improve and debug steps), it sums the validation
