@@ -16,8 +16,8 @@ const (
 	// StrategyTree is AIDE-style greedy tree search: several drafts, then debug a failing
 	// node or improve the best one, with no structured diagnosis.
 	StrategyTree Strategy = "tree"
-	// StrategyAuto makes the tree's drafts, then measures what gradient steps and tree steps
-	// gain per model call and gives more steps to the one that gains more (preferTree).
+	// StrategyAuto drafts once, then measures what gradient steps and tree steps gain per
+	// model call and gives more steps to the one that gains more (preferTree).
 	StrategyAuto Strategy = "auto"
 )
 
@@ -58,8 +58,7 @@ type Config struct {
 	// MergeFraction is the last fraction of the budget in which gradients are asked to merge
 	// the other traces' accepted ideas into this trace's best (0: no merge stage).
 	MergeFraction float64 `json:"merge_fraction,omitempty"`
-	// Drafts is how many drafts each trace makes before improving, with the tree and auto
-	// strategies.
+	// Drafts is how many drafts each trace makes before improving, with the tree strategy.
 	Drafts int `json:"drafts,omitempty"`
 	// RerunTopK re-runs the k best solutions with other seeds at the end and keeps the one
 	// with the best mean validation score (0: keep the best validated solution as it is).
