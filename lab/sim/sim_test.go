@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"testing"
@@ -185,4 +186,44 @@ func choose(hs []engine.Hypothesis) int {
 		}
 	}
 	return best
+}
+
+// A diagnosis reads its history: a change the prompt shows rejected is not proposed again,
+// whether the diagnosis is right (p=1: the best of the changes still open) or wrong (p=0).
+func TestSimDoesNotRepeatRejectedChanges(t *testing.T) {
+	w := lab.NewWorld(5)
+	cur := lab.DefaultConfig
+	best := w.BestChange(cur)
+	history := fmt.Sprintf("- step 1 (improve) REJECTED, ran: set %s [lab:%s]\n", best, best)
+	var open []lab.Change
+	for _, ch := range cur.Changes() {
+		if ch != best {
+			open = append(open, ch)
+		}
+	}
+	ds := schema[engine.Diagnosis](t)
+	for _, p := range []float64{0, 1} {
+		m := sim.New(sim.Params{P: p, Q: 1, Seed: 3})
+		for i := range 200 {
+			resp, err := m.Complete(context.Background(), llm.Request{Key: "trace-0/step-" + itoa(uint64(i)) + "/diagnosis",
+				SchemaName: "diagnosis", Schema: ds, Messages: prompt(5, cur, history)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d engine.Diagnosis
+			if err := json.Unmarshal(resp.JSON, &d); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(d.Diagnosis)[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch == best {
+				t.Fatalf("p=%g: the diagnosis proposed %s again, which the history shows rejected", p, ch)
+			}
+			if want := w.BestChangeOf(cur, open); p == 1 && ch != want {
+				t.Fatalf("p=1: the diagnosis named %s, want the best open change %s", ch, want)
+			}
+		}
+	}
 }
