@@ -179,7 +179,8 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 }
 
 // autoExplore weighs auto's exploration bonus against the measured gain per call (both in
-// units of the run's mean gain of an accepted step). The strategy lab (docs/LAB.md) tuned it:
+// units of the run's mean gain of an accepted step). The strategy lab (docs/LAB.md; a simulated
+// reasoner, not a real model) tuned it:
 // 0.25, and 0.1 with the tree's three drafts, spent too many calls where gradient wins; 0.1
 // with one draft came closest: within noise of the better strategy at every p but 0.7, where
 // it trails gradient by about 0.01.
