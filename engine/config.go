@@ -18,8 +18,8 @@ const (
 	// StrategyTree is AIDE-style greedy tree search: several drafts, then debug a failing
 	// node or improve the best one, with no structured diagnosis.
 	StrategyTree Strategy = "tree"
-	// StrategyAuto measures how often each of the two actually improves the score and gives
-	// more steps to the one that does.
+	// StrategyAuto drafts once, then measures what gradient steps and tree steps gain per
+	// model call and gives more steps to the one that gains more (preferTree).
 	StrategyAuto Strategy = "auto"
 )
 
@@ -98,6 +98,9 @@ type Config struct {
 	GroupColumn string `json:"group_column,omitempty"`
 	// JudgeSeed draws the folds and the holdout (0: derived from the run's id).
 	JudgeSeed uint64 `json:"judge_seed,omitempty"`
+	// GradientForm is how the gradient stage diagnoses (SettingGradientForm): "structured"
+	// (the default) or "oneline", the ablation that asks for a one-line diagnosis.
+	GradientForm string `json:"gradient_form,omitempty"`
 	// Weights choose a hypothesis from a gradient; nil means DefaultWeights.
 	Weights *Weights `json:"weights,omitempty"`
 	// MemoryBytes, ShmBytes and CPUs limit each execution of the run (0: the server's limits,
@@ -155,6 +158,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Judge == "" {
 		c.Judge = "auto"
+	}
+	if c.GradientForm == "" {
+		c.GradientForm = SettingGradientForm.Default
 	}
 	if c.Folds == 0 {
 		c.Folds = int(SettingFolds.Default)
@@ -220,6 +226,8 @@ func (c Config) Validate() error {
 		return bad("cpus is %g: give a number of at least %g such as 2 or 0.5, or leave it out for the server's", c.CPUs, SettingCPUs.Min)
 	case c.MemoryBytes > 0 && c.ShmBytes > c.MemoryBytes:
 		return bad("shm_size %s is larger than memory %s, which it counts against: lower shm_size or raise memory", sandbox.FormatBytes(c.ShmBytes), sandbox.FormatBytes(c.MemoryBytes))
+	case c.GradientForm != "" && !SettingGradientForm.allows(c.GradientForm):
+		return bad("%s is %q: use %s", SettingGradientForm.Name, c.GradientForm, strings.Join(SettingGradientForm.Values, " or "))
 	case !SettingRerunSeeds.allows(c.RerunSeeds):
 		return bad("rerun_seeds is %d: use 1 to %s", c.RerunSeeds, num(SettingRerunSeeds.Max))
 	}

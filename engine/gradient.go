@@ -73,6 +73,18 @@ func (w Weights) choose(hs []Hypothesis) int {
 	return best
 }
 
+// Diagnosis is the one-line form of the gradient (gradient_form=oneline, an ablation): the
+// change to make in one sentence, without challenges, evidence or scores.
+type Diagnosis struct {
+	Diagnosis string `json:"diagnosis" jsonschema:"the one change to the current best solution most likely to improve its validation score, and why, in one sentence"`
+}
+
+// asGradient is the diagnosis as a gradient with one hypothesis and no challenges, so that the
+// update, the history and the store treat both forms alike.
+func (d Diagnosis) asGradient() *Gradient {
+	return &Gradient{Analysis: d.Diagnosis, Hypotheses: []Hypothesis{{Statement: d.Diagnosis, Component: "workflow"}}}
+}
+
 // Draft is a model's first solution for a trace.
 type Draft struct {
 	Plan string `json:"plan" jsonschema:"the approach in a few sentences"`
@@ -88,7 +100,7 @@ type Update struct {
 
 // schemas holds the resolved-once JSON schemas the engine asks models for.
 type schemas struct {
-	draft, gradient, update, analysis *jsonschema.Schema
+	draft, gradient, diagnosis, update, analysis *jsonschema.Schema
 }
 
 func newSchemas() (schemas, error) {
@@ -108,6 +120,10 @@ func newSchemas() (schemas, error) {
 	if err != nil {
 		return schemas{}, fmt.Errorf("gradient schema: %w", err)
 	}
+	diagnosis, err := jsonschema.For[Diagnosis](nil)
+	if err != nil {
+		return schemas{}, fmt.Errorf("diagnosis schema: %w", err)
+	}
 	// Bounds the reflection cannot know.
 	five := 5
 	one := 1
@@ -123,11 +139,12 @@ func newSchemas() (schemas, error) {
 	}
 	zero, four := 0.0, 4.0
 	hyp.Properties["challenge"].Minimum, hyp.Properties["challenge"].Maximum = &zero, &four
+	minLen := 1
 	for _, s := range []*jsonschema.Schema{draft, update} {
-		minLen := 1
 		s.Properties["code"].MinLength = &minLen
 	}
-	return schemas{draft: draft, gradient: gradient, update: update, analysis: analysis}, nil
+	diagnosis.Properties["diagnosis"].MinLength = &minLen
+	return schemas{draft: draft, gradient: gradient, diagnosis: diagnosis, update: update, analysis: analysis}, nil
 }
 
 func toAny(ss []string) []any {

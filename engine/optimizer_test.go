@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +41,8 @@ func TestStrategies(t *testing.T) {
 			wantKind: []string{string(KindDraft), string(KindTreeImprove)},
 		},
 		{
-			name: "auto tries both and keeps going with what improves",
-			cfg:  Config{Strategy: StrategyAuto, MaxSteps: 4, NoDebug: true},
+			name: "auto drafts once, then tries both and keeps going with what improves",
+			cfg:  Config{Strategy: StrategyAuto, Drafts: 2, MaxSteps: 4, NoDebug: true},
 			replies: map[string][]any{
 				"draft":    {Draft{Plan: "weak", Code: weak}},
 				"gradient": {testGradient()},
@@ -71,6 +72,9 @@ func TestStrategies(t *testing.T) {
 					t.Errorf("no %s step in %v", k, kinds(steps))
 				}
 			}
+			if want := map[Strategy]int{StrategyTree: tt.cfg.Drafts, StrategyAuto: 1}[tt.cfg.Strategy]; drafts(steps) != want {
+				t.Errorf("%d drafts in %v, want %d", drafts(steps), kinds(steps), want)
+			}
 			if rep.Best == nil || rep.Best.Validation < 0.95 {
 				t.Errorf("best %+v after %v: want the strong solution (AUC > 0.95)", rep.Best, kinds(steps))
 			}
@@ -96,26 +100,55 @@ func TestTreeDebugsBuggyLeaf(t *testing.T) {
 	}
 }
 
+// TestAutoPrefersWhatImproves: auto gives the next step to the kind with the larger
+// validation gain per model call, counting the gradient call, the fixes and the size of each
+// gain; each kind is tried once first.
 func TestAutoPrefersWhatImproves(t *testing.T) {
-	mk := func(kind StepKind, wins, losses int) []memory.Step {
-		var out []memory.Step
-		for range wins {
-			out = append(out, memory.Step{Kind: string(kind), Decision: string(Accepted)})
-		}
-		for range losses {
-			out = append(out, memory.Step{Kind: string(kind), Decision: string(Rejected)})
+	// step is one step of trace "t": its kind, its gain over the best so far (0: rejected),
+	// and its fixes.
+	type step struct {
+		kind  StepKind
+		gain  float64
+		fixes int
+	}
+	history := func(steps ...step) []memory.Step {
+		score, first := 0.5, 0.5
+		out := []memory.Step{{TraceID: "t", Kind: string(KindDraft), Decision: string(Accepted), Score: &first}}
+		for _, s := range steps {
+			exec, _ := json.Marshal(Outcome{Fixes: s.fixes})
+			st := memory.Step{TraceID: "t", Kind: string(s.kind), Decision: string(Rejected), Exec: exec}
+			if s.gain > 0 {
+				score += s.gain
+				v := score
+				st.Decision, st.Score = string(Accepted), &v
+			}
+			out = append(out, st)
 		}
 		return out
 	}
+	repeat := func(n int, s step) []step {
+		out := make([]step, n)
+		for i := range out {
+			out[i] = s
+		}
+		return out
+	}
+	g, tr := KindImprove, KindTreeImprove
 	tests := []struct {
 		name string
 		all  []memory.Step
 		tree bool
 	}{
-		{"untried gradient first", nil, false},
-		{"then tree", mk(KindImprove, 1, 0), true},
-		{"gradient keeps winning", append(mk(KindImprove, 8, 2), mk(KindTreeImprove, 1, 9)...), false},
-		{"tree keeps winning", append(mk(KindImprove, 1, 9), mk(KindTreeImprove, 8, 2)...), true},
+		{"untried gradient first", history(), false},
+		{"then tree", history(step{g, 0.01, 0}), true},
+		{"gradient gains more per call", history(append(repeat(6, step{g, 0.01, 0}), repeat(6, step{tr, 0, 0})...)...), false},
+		{"tree gains more per call", history(append(repeat(6, step{g, 0, 0}), append(repeat(3, step{tr, 0.01, 0}), repeat(3, step{tr, 0, 0})...)...)...), true},
+		// Equal gains per step: a gradient step costs two calls, a tree step one.
+		{"a tree step costs half", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 0}), repeat(4, step{tr, 0, 0})...)...)...), true},
+		// Gradient wins half as often at twice the cost, but its gains are six times larger.
+		{"larger gains count", history(append(append(repeat(2, step{g, 0.06, 0}), repeat(6, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 0}), repeat(4, step{tr, 0, 0})...)...)...), false},
+		// The same wins, but tree's steps needed three fixes each.
+		{"fixes cost calls", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 3}), repeat(4, step{tr, 0, 3})...)...)...), false},
 	}
 	for _, tt := range tests {
 		if got, note := preferTree(tt.all); got != tt.tree {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -129,7 +130,18 @@ func (e *Engine) gradient(ctx context.Context, call caller, v view, best *memory
 		return dir, err
 	}
 	g := in.gradient
-	if g == nil {
+	switch {
+	case g == nil && st.cfg.GradientForm == GradientOneLine:
+		v.memory, v.steer = dir.shown, steer
+		var d Diagnosis
+		if err := call.ask(ctx, "diagnosis", e.schemas.diagnosis, diagnosisMessages(v, best), &d); err != nil {
+			return dir, err
+		}
+		if strings.TrimSpace(d.Diagnosis) == "" {
+			return dir, fmt.Errorf("diagnosis is empty")
+		}
+		g = d.asGradient()
+	case g == nil:
 		v.memory, v.steer = dir.shown, steer
 		g = new(Gradient)
 		if err := call.ask(ctx, "gradient", e.schemas.gradient, gradientMessages(v, best), g); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +196,45 @@ func TestServerFaultIsNotTheCallersMistake(t *testing.T) {
 	_, err := e.QueryMemory(ctx, MemoryQuery{Text: "features"})
 	if err == nil || errors.Is(err, ErrCaller) {
 		t.Fatalf("closed store: err = %v, want a server fault, not a caller error", err)
+	}
+}
+
+// TestOneLineGradientForm: with gradient_form=oneline the gradient stage asks for a one-line
+// diagnosis (never the structured gradient), the update is told that diagnosis, and the step
+// records it as its hypothesis; a form the engine does not know is refused with the choices.
+func TestOneLineGradientForm(t *testing.T) {
+	t.Parallel()
+	const said = "use all 30 features: the baseline reads only two"
+	model := &scripted{replies: map[string][]any{
+		"draft":     {Draft{Plan: "baseline", Code: fakeSolution(0.6)}},
+		"diagnosis": {Diagnosis{Diagnosis: said}},
+		"update":    {Update{Summary: "all features", Code: fakeSolution(0.8)}},
+	}}
+	e, store, _ := newFakeEngine(t, model)
+	ctx := context.Background()
+	rep, err := e.Run(ctx, Config{TaskDir: breastCancer, MaxSteps: 2, MaxFixes: -1, GradientForm: GradientOneLine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := model.purposes(), []string{"draft", "diagnosis", "update"}; !equal(got[len(got)-3:], want) || slices.Contains(got, "gradient") {
+		t.Fatalf("calls %v, want them to end with %v and hold no structured gradient", got, want)
+	}
+	model.mu.Lock()
+	upd := model.calls[len(model.calls)-1]
+	model.mu.Unlock()
+	if !strings.Contains(upd.Messages[len(upd.Messages)-1].Content, "Diagnosis: "+said) {
+		t.Errorf("the update prompt does not carry the diagnosis %q", said)
+	}
+	steps, err := store.ListSteps(ctx, rep.RunID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(steps); !equal(got, []string{"draft:accepted", "improve:accepted"}) || steps[1].Hypothesis != said {
+		t.Fatalf("steps %v, hypothesis %q: want the improve step accepted with the diagnosis as its hypothesis", got, steps[1].Hypothesis)
+	}
+
+	_, err = e.Run(ctx, Config{TaskDir: breastCancer, GradientForm: "short"})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "structured or oneline") {
+		t.Errorf("gradient_form \"short\": err = %v, want ErrInvalidConfig naming structured or oneline", err)
 	}
 }

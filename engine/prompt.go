@@ -150,6 +150,17 @@ func draftMessages(v view) []llm.Message {
 }
 
 func gradientMessages(v view, best *memory.Step) []llm.Message {
+	return render("gradient", gradientData(v, best))
+}
+
+// diagnosisMessages asks for the one-line diagnosis (gradient_form=oneline): what the
+// structured gradient sees, with a one-sentence answer instead of challenges and hypotheses.
+func diagnosisMessages(v view, best *memory.Step) []llm.Message {
+	return render("diagnosis", gradientData(v, best))
+}
+
+// gradientData is what both forms of the gradient see.
+func gradientData(v view, best *memory.Step) promptData {
 	d := newPromptData(v)
 	d.Best = bestOfFacts(v.st, best)
 	d.Momentum = momentum(v)
@@ -161,7 +172,7 @@ func gradientMessages(v view, best *memory.Step) []llm.Message {
 	if v.st.mergeStage() {
 		d.Merge = mergeSection(v)
 	}
-	return render("gradient", d)
+	return d
 }
 
 func updateMessages(v view, best *memory.Step, g Gradient, chosen Hypothesis) []llm.Message {

@@ -98,6 +98,7 @@ func TestPromptSnapshots(t *testing.T) {
 	v := view{st: st, trace: 0, history: own, all: all}
 	best := &own[1]
 	g := testGradient()
+	oneLine := Diagnosis{Diagnosis: "standardize the pixels and use an RBF SVM: the linear model underfits the digit shapes"}
 	failed := Outcome{Seconds: 1.5, LimitSeconds: 120, Stdout: "loaded 200 train images\n", Stderr: "Traceback (most recent call last):\n  File \"main.py\", line 3\nKeyError: 'label'",
 		Problem: "debug run (main.py --debug): exited with code 1: KeyError: 'label'"}
 	noMerge := promptState(t)
@@ -105,14 +106,16 @@ func TestPromptSnapshots(t *testing.T) {
 	vNoMerge := v
 	vNoMerge.st = noMerge
 	cases := map[string][]llm.Message{
-		"analysis":     analysisMessages(view{st: st}),
-		"draft":        draftMessages(view{st: st, trace: 0, all: all[3:]}),
-		"gradient":     gradientMessages(vNoMerge, best),
-		"merge":        gradientMessages(v, best),
-		"update":       updateMessages(v, best, g, g.Hypotheses[0]),
-		"fix":          fixMessages(v, "standardize pixels and use an RBF SVM", "import pandas as pd\nprint(pd.read_csv('x')['label'])\n", failed, []attempt{{summary: "standardize pixels and use an RBF SVM", problem: "debug run (main.py --debug): exited with code 1: NameError: name 'np' is not defined"}}),
-		"tree-improve": treeImproveMessages(v, best),
-		"debug":        debugMessages(v, &own[2]),
+		"analysis":       analysisMessages(view{st: st}),
+		"draft":          draftMessages(view{st: st, trace: 0, all: all[3:]}),
+		"gradient":       gradientMessages(vNoMerge, best),
+		"merge":          gradientMessages(v, best),
+		"update":         updateMessages(v, best, g, g.Hypotheses[0]),
+		"diagnosis":      diagnosisMessages(vNoMerge, best),
+		"update-oneline": updateMessages(v, best, *oneLine.asGradient(), oneLine.asGradient().Hypotheses[0]),
+		"fix":            fixMessages(v, "standardize pixels and use an RBF SVM", "import pandas as pd\nprint(pd.read_csv('x')['label'])\n", failed, []attempt{{summary: "standardize pixels and use an RBF SVM", problem: "debug run (main.py --debug): exited with code 1: NameError: name 'np' is not defined"}}),
+		"tree-improve":   treeImproveMessages(v, best),
+		"debug":          debugMessages(v, &own[2]),
 	}
 	for kind, msgs := range cases {
 		t.Run(kind, func(t *testing.T) {

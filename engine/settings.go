@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Setting is one numeric setting of a run, declared once: its name (the Config's JSON field and
@@ -159,3 +161,36 @@ func (c Config) applyPreset() Config {
 	}
 	return c
 }
+
+// ChoiceSetting is a run setting that takes one of a few words, declared once like Setting.
+type ChoiceSetting struct {
+	Name    string
+	Default string
+	Values  []string
+	Doc     string
+}
+
+// Description is the setting's one-line description with its values and default.
+func (s ChoiceSetting) Description() string {
+	return fmt.Sprintf("%s (%s; default %s)", s.Doc, strings.Join(s.Values, " or "), s.Default)
+}
+
+func (s ChoiceSetting) allows(v string) bool { return slices.Contains(s.Values, v) }
+
+// The gradient forms (SettingGradientForm).
+const (
+	// GradientStructured asks for challenges with evidence and one scored hypothesis each; the
+	// run's weights choose the hypothesis to follow.
+	GradientStructured = "structured"
+	// GradientOneLine asks for a one-line diagnosis, the change to make in one sentence, and
+	// follows it: the ablation of the structured gradient.
+	GradientOneLine = "oneline"
+)
+
+// SettingGradientForm chooses how the gradient stage diagnoses the best solution.
+var SettingGradientForm = ChoiceSetting{Name: "gradient_form", Default: GradientStructured,
+	Values: []string{GradientStructured, GradientOneLine},
+	Doc:    "how the gradient stage diagnoses: structured challenges with scored hypotheses, or a one-line diagnosis (an ablation)"}
+
+// ChoiceSettings lists every ChoiceSetting, for front ends that describe them.
+var ChoiceSettings = []ChoiceSetting{SettingGradientForm}

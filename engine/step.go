@@ -103,6 +103,8 @@ func choosePlan(v view, best *memory.Step) plan {
 	case StrategyTree:
 		return treePlan(v, best)
 	case StrategyAuto:
+		// One draft, as gradient makes: the lab found the tree's extra drafts cost auto more
+		// calls than they gained it (docs/LAB.md).
 		if best == nil {
 			return plan{kind: KindDraft}
 		}
@@ -124,13 +126,7 @@ func choosePlan(v view, best *memory.Step) plan {
 // treePlan is AIDE's greedy policy: draft until the trace has its drafts, then debug a failing
 // leaf with some probability, else improve the best node.
 func treePlan(v view, best *memory.Step) plan {
-	drafts := 0
-	for _, s := range v.history {
-		if StepKind(s.Kind) == KindDraft {
-			drafts++
-		}
-	}
-	if drafts < v.st.cfg.Drafts && v.st.cfg.Strategy == StrategyTree {
+	if drafts(v.history) < v.st.cfg.Drafts && v.st.cfg.Strategy == StrategyTree {
 		return plan{kind: KindDraft}
 	}
 	buggy := buggyLeaves(v.history)
@@ -143,6 +139,17 @@ func treePlan(v view, best *memory.Step) plan {
 		return plan{kind: KindDraft}
 	}
 	return plan{kind: KindTreeImprove, parent: best}
+}
+
+// drafts counts a trace's drafts.
+func drafts(history []memory.Step) int {
+	n := 0
+	for _, s := range history {
+		if StepKind(s.Kind) == KindDraft {
+			n++
+		}
+	}
+	return n
 }
 
 // buggyLeaves are failed steps with code that no later step changed, not already debugged too
@@ -171,34 +178,70 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 	return out
 }
 
-// preferTree compares how often gradient steps and tree steps improved the score across the
-// run, with UCB1 so that neither is starved while the evidence is thin. The strategy lab
-// (docs/LAB.md) measured this rule against gradient and tree, and a per-call variant that
-// did no better.
+// autoExplore weighs auto's exploration bonus against the measured gain per call (both in
+// units of the run's mean gain of an accepted step). The strategy lab (docs/LAB.md; a simulated
+// reasoner, not a real model) tuned it:
+// 0.25, and 0.1 with the tree's three drafts, spent too many calls where gradient wins; 0.1
+// with one draft came closest: within noise of the better strategy at every p but 0.7, where
+// it trails gradient by about 0.01.
+const autoExplore = 0.1
+
+// preferTree chooses auto's next kind of step from what the run observed. For each kind,
+// gradient (improve steps) and tree (tree-improve and debug steps), it sums the validation
+// gains of its accepted steps over the trace's best before them, and the model calls it
+// spent: an improve step makes a gradient and an update call, a tree step one call, each fix
+// one more. Gains count in units of the run's mean gain of an accepted step, so the rule does
+// not depend on the metric's scale. The kind with the higher UCB1 index, gain per call plus
+// autoExplore*sqrt(2 ln C / c) (c the kind's calls, C both kinds'), takes the next step;
+// until each kind has had a step, gradient goes first, then tree.
 func preferTree(all []memory.Step) (bool, string) {
-	var gTries, gWins, tTries, tWins float64
+	var gain, calls [2]float64 // [0] gradient, [1] tree
+	var tries, wins [2]int
+	last := map[string]float64{} // the trace's best score so far
+	totalGain, nGain := 0.0, 0
 	for _, s := range all {
-		win := 0.0
-		if Decision(s.Decision) == Accepted {
-			win = 1
-		}
+		k := -1
 		switch StepKind(s.Kind) {
 		case KindImprove:
-			gTries, gWins = gTries+1, gWins+win
+			k = 0
 		case KindTreeImprove, KindDebug:
-			tTries, tWins = tTries+1, tWins+win
+			k = 1
+		}
+		accepted := Decision(s.Decision) == Accepted && s.Score != nil
+		prev, had := last[s.TraceID]
+		if accepted {
+			last[s.TraceID] = *s.Score
+		}
+		if k < 0 {
+			continue
+		}
+		tries[k]++
+		calls[k] += float64(2-k) + float64(DecodeOutcome(s.Exec).Fixes)
+		if accepted && had {
+			g := math.Abs(*s.Score - prev)
+			gain[k] += g
+			totalGain += g
+			nGain++
+			wins[k]++
 		}
 	}
-	note := fmt.Sprintf("auto: gradient improved %d of %d, tree %d of %d", int(gWins), int(gTries), int(tWins), int(tTries))
+	note := fmt.Sprintf("auto: gradient improved %d of %d (%.0f calls), tree %d of %d (%.0f calls)",
+		wins[0], tries[0], calls[0], wins[1], tries[1], calls[1])
 	switch {
-	case gTries == 0:
+	case tries[0] == 0:
 		return false, note
-	case tTries == 0:
+	case tries[1] == 0:
 		return true, note
 	}
-	n := gTries + tTries
-	ucb := func(w, t float64) float64 { return (w+1)/(t+2) + math.Sqrt(2*math.Log(n)/t) }
-	return ucb(tWins, tTries) > ucb(gWins, gTries), note
+	unit := 1.0
+	if nGain > 0 && totalGain > 0 {
+		unit = totalGain / float64(nGain)
+	}
+	c := calls[0] + calls[1]
+	index := func(k int) float64 {
+		return gain[k]/unit/calls[k] + autoExplore*math.Sqrt(2*math.Log(c)/calls[k])
+	}
+	return index(1) > index(0), note
 }
 
 // stepRand is a number in [0, 1) fixed by the run, trace and step, so that a resumed or

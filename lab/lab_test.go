@@ -3,6 +3,7 @@ package lab_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,39 +92,64 @@ func TestSmallLabRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	spec := lab.Spec{
-		Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"]}, Ps: []float64{0.2, 0.9}, Q: 0.9,
+		Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"], lab.Arms["gradient-oneline"]}, Ps: []float64{0.2, 0.9}, Q: 0.9,
 		Seeds: 2, FirstSeed: 1, Calls: 8, BudgetSeconds: 120, Parallel: 2,
 	}
 	results, err := lab.Run(context.Background(), spec, dir, simModel, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 8 {
-		t.Fatalf("%d results, want 8 (2 arms x 2 p x 2 seeds)", len(results))
+	if len(results) != 12 {
+		t.Fatalf("%d results, want 12 (3 arms x 2 p x 2 seeds)", len(results))
 	}
 	for _, r := range results {
 		if r.Error != "" || r.Test == nil {
 			t.Errorf("run %s p=%g seed %d: error %q, test %v", r.Arm, r.P, r.Seed, r.Error, r.Test)
 		}
+		if r.Arm != "tree" && r.Kinds["improve"] == 0 {
+			t.Errorf("run %s p=%g seed %d took no improve step: %v", r.Arm, r.P, r.Seed, r.Kinds)
+		}
 		if r.Calls > spec.Calls+2 {
 			t.Errorf("run %s p=%g seed %d made %d model calls over a budget of %d", r.Arm, r.P, r.Seed, r.Calls, spec.Calls)
 		}
 	}
-	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Results: results}
+	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Paired: lab.PairedDiffs(spec, results), Results: results}
 	if err := rep.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	table, err := os.ReadFile(filepath.Join(dir, lab.FileTable))
-	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient |") != 2 {
+	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient |") != 2 ||
+		strings.Count(string(table), "| tree - gradient | 2 |") != 2 {
 		t.Errorf("table: %v\n%s", err, table)
 	}
 	var back lab.Report
 	raw, err := os.ReadFile(filepath.Join(dir, lab.FileJSON))
-	if err != nil || json.Unmarshal(raw, &back) != nil || len(back.Cells) != 4 || back.Notice == "" {
-		t.Errorf("lab.json: %v, %d cells", err, len(back.Cells))
+	if err != nil || json.Unmarshal(raw, &back) != nil || len(back.Cells) != 6 || len(back.Paired) != 6 || back.Notice == "" {
+		t.Errorf("lab.json: %v, %d cells, %d paired differences: want 6 and 6 (3 pairs of arms x 2 p)", err, len(back.Cells), len(back.Paired))
 	}
 	png, err := os.ReadFile(filepath.Join(dir, lab.FilePlot))
 	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
 		t.Errorf("lab.png is not a PNG: %v", err)
+	}
+}
+
+// Paired differences pair the arms' runs by seed, leave out seeds one arm lacks, and count a
+// run without a validated solution as chance.
+func TestPairedDiffs(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"]}, Ps: []float64{0.5}, Seeds: 4, FirstSeed: 1}
+	results := []lab.Result{
+		{Arm: "gradient", P: 0.5, Seed: 1, Test: f(0.70)}, {Arm: "tree", P: 0.5, Seed: 1, Test: f(0.72)},
+		{Arm: "gradient", P: 0.5, Seed: 2, Test: f(0.80)}, {Arm: "tree", P: 0.5, Seed: 2, Test: f(0.83)},
+		{Arm: "gradient", P: 0.5, Seed: 3, Test: f(0.60)}, {Arm: "tree", P: 0.5, Seed: 3}, // no solution: 0.5
+		{Arm: "gradient", P: 0.5, Seed: 4, Test: f(0.90)}, // tree did not finish seed 4
+	}
+	ds := lab.PairedDiffs(spec, results)
+	if len(ds) != 1 {
+		t.Fatalf("%d differences, want 1: %+v", len(ds), ds)
+	}
+	d := ds[0]
+	if d.A != "gradient" || d.B != "tree" || d.N != 3 || math.Abs(d.Mean-(0.02+0.03-0.10)/3) > 1e-12 || !(d.Lo < d.Mean && d.Mean < d.Hi) {
+		t.Errorf("difference %+v: want tree - gradient over seeds 1-3, mean %.4f", d, (0.02+0.03-0.10)/3)
 	}
 }

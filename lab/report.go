@@ -19,6 +19,7 @@ type Report struct {
 	Notice  string   `json:"notice"`
 	Spec    Spec     `json:"spec"`
 	Cells   []Cell   `json:"cells"`
+	Paired  []Paired `json:"paired" jsonschema:"every later arm minus every earlier one at each p, on the same seeds"`
 	Results []Result `json:"results"`
 }
 
@@ -63,6 +64,17 @@ func (r Report) Table() string {
 	for _, c := range r.Cells {
 		fmt.Fprintf(&b, "| %g | %s | %d | %.4f [%.4f, %.4f] | %.4f | %.0f%% [%.0f, %.0f] | %.1f | %d |\n",
 			c.P, c.Arm, c.Runs, c.MeanTest, c.TestLo, c.TestHi, c.Regret, 100*c.MedalRate, 100*c.MedalLo, 100*c.MedalHi, c.MeanCalls, c.Errors)
+	}
+	if len(r.Paired) > 0 {
+		b.WriteString("\nPaired differences of test accuracy on the same seeds, B - A (mean [95% CI]; * where the interval excludes 0):\n\n")
+		b.WriteString("| p | B - A | n | difference [95% CI] |\n|---|---|---|---|\n")
+		for _, d := range r.Paired {
+			mark := ""
+			if d.Separated() {
+				mark = " *"
+			}
+			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, mark)
+		}
 	}
 	return b.String()
 }

@@ -29,6 +29,8 @@ type Arm struct {
 	Traces     int             `json:"traces"`
 	NoMomentum bool            `json:"no_momentum,omitempty"`
 	NoMemory   bool            `json:"no_memory,omitempty"`
+	// GradientForm is the engine's gradient_form ("" for the default, structured).
+	GradientForm string `json:"gradient_form,omitempty"`
 }
 
 // Arms are the lab's named arms: the three strategies and the ablations of gradient.
@@ -39,6 +41,7 @@ var Arms = map[string]Arm{
 	"gradient-no-momentum": {Name: "gradient-no-momentum", Strategy: engine.StrategyGradient, Traces: 3, NoMomentum: true},
 	"gradient-no-memory":   {Name: "gradient-no-memory", Strategy: engine.StrategyGradient, Traces: 1, NoMemory: true},
 	"gradient-3-traces":    {Name: "gradient-3-traces", Strategy: engine.StrategyGradient, Traces: 3},
+	"gradient-oneline":     {Name: "gradient-oneline", Strategy: engine.StrategyGradient, Traces: 1, GradientForm: engine.GradientOneLine},
 }
 
 // ArmNames lists Arms in a stable order.
@@ -111,10 +114,13 @@ type Result struct {
 	Medal      bool     `json:"any_medal"`
 	Optimum    float64  `json:"optimum" jsonschema:"the best test accuracy the task instance allows"`
 	Steps      int      `json:"steps"`
-	Calls      int      `json:"calls"`
-	Stop       string   `json:"stop"`
-	Seconds    float64  `json:"seconds"`
-	Error      string   `json:"error,omitempty"`
+	// Kinds counts the run's steps by kind (draft, improve, tree-improve, debug): how auto
+	// mixed them.
+	Kinds   map[string]int `json:"kinds,omitempty"`
+	Calls   int            `json:"calls"`
+	Stop    string         `json:"stop"`
+	Seconds float64        `json:"seconds"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // Run executes the experiment under dir: each (arm, p) group runs its seeds in order on one
@@ -207,6 +213,7 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 			MaxSteps: int(engine.SettingMaxSteps.Max), BudgetSeconds: spec.BudgetSeconds,
 			ExecTimeoutSeconds: 60, NoDebug: true,
 			MaxTokens: spec.Calls * TokensPerCall, NoMomentum: arm.NoMomentum, NoMemory: arm.NoMemory,
+			GradientForm: arm.GradientForm,
 		}
 		began := time.Now()
 		rep, err := eng.Run(ctx, cfg)
@@ -219,6 +226,12 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 			res.Error = err.Error()
 		default:
 			res.Steps, res.Calls, res.Stop = rep.Steps, rep.Usage.Calls, string(rep.StopReason)
+			if steps, err := store.ListSteps(ctx, rep.RunID, ""); err == nil {
+				res.Kinds = map[string]int{}
+				for _, s := range steps {
+					res.Kinds[s.Kind]++
+				}
+			}
 			if rep.Best != nil {
 				v := rep.Best.Validation
 				res.Validation = &v
@@ -293,6 +306,64 @@ func Summarize(spec Spec, results []Result) []Cell {
 		}
 	}
 	return cells
+}
+
+// Paired is the difference of test accuracy between two arms on the same task instances
+// (common random numbers: the same seeds and the same reasoner seed), B minus A, with its 95%
+// interval: tighter than the arms' own intervals, since the seed-to-seed spread cancels.
+type Paired struct {
+	P    float64 `json:"p"`
+	A    string  `json:"a"`
+	B    string  `json:"b"`
+	N    int     `json:"n" jsonschema:"seeds both arms finished"`
+	Mean float64 `json:"mean" jsonschema:"mean of B's test accuracy minus A's on the same seed"`
+	Lo   float64 `json:"lo"`
+	Hi   float64 `json:"hi"`
+}
+
+// Separated reports whether the interval excludes 0.
+func (d Paired) Separated() bool { return d.Lo > 0 || d.Hi < 0 }
+
+// PairedDiffs compares every later arm of the spec with every earlier one at each p, on the
+// seeds both finished (a run without a validated solution counts as chance, 0.5, as in the
+// cells).
+func PairedDiffs(spec Spec, results []Result) []Paired {
+	type key struct {
+		arm  string
+		p    float64
+		seed uint64
+	}
+	score := map[key]float64{}
+	for _, r := range results {
+		t := 0.5
+		if r.Test != nil {
+			t = *r.Test
+		}
+		score[key{r.Arm, r.P, r.Seed}] = t
+	}
+	var out []Paired
+	for _, p := range spec.Ps {
+		for j, b := range spec.Arms {
+			for _, a := range spec.Arms[:j] {
+				var ds []float64
+				for i := range spec.Seeds {
+					seed := spec.FirstSeed + uint64(i)
+					sa, okA := score[key{a.Name, p, seed}]
+					sb, okB := score[key{b.Name, p, seed}]
+					if okA && okB {
+						ds = append(ds, sb-sa)
+					}
+				}
+				if len(ds) == 0 {
+					continue
+				}
+				d := Paired{P: p, A: a.Name, B: b.Name, N: len(ds)}
+				d.Mean, d.Lo, d.Hi = meanCI(ds)
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 // meanCI is the mean with a 95% interval from the normal approximation.

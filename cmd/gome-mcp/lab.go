@@ -80,7 +80,7 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
 	}
 	results, runErr := lab.Run(ctx, spec, dir, newModel, newLogger(stderr, *verbose))
-	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Results: results}
+	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Paired: lab.PairedDiffs(spec, results), Results: results}
 	if err := rep.Write(dir); err != nil {
 		if runErr != nil {
 			return fmt.Errorf("lab: %w", runErr)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,6 +183,7 @@ func (m *Model) answer(req llm.Request, prompt string, w *lab.World) (any, error
 	}
 	_, hasCode := props["code"]
 	_, hasHyp := props["hypotheses"]
+	_, hasDiag := props["diagnosis"]
 	_, hasPlan := props["plan"]
 	_, hasSummary := props["summary"]
 	hasCode = hasCode && len(props) == 2 && (hasPlan || hasSummary)
@@ -190,15 +192,22 @@ func (m *Model) answer(req llm.Request, prompt string, w *lab.World) (any, error
 		name = req.Purpose
 	}
 	switch {
-	case hasHyp:
-		return m.gradient(req, prompt, w)
-	case hasCode && hasPlan:
-		cur := lab.DefaultConfig
-		if m.rng.Float64() < 0.5 {
-			code, summary := m.implement(cur, m.randomChange(cur))
-			return map[string]string{"plan": "draft: " + summary, "code": code}, nil
+	case hasHyp, hasDiag && len(props) == 1:
+		cur, pick, err := m.diagnose(req, prompt, w)
+		if err != nil {
+			return nil, err
 		}
-		return map[string]string{"plan": "draft: the default configuration", "code": lab.Code(cur, false)}, nil
+		if hasDiag {
+			return map[string]string{"diagnosis": fmt.Sprintf("set %s [lab:%s]", pick, pick)}, nil
+		}
+		return m.structured(cur, pick), nil
+	case hasCode && hasPlan:
+		// A draft is a fresh solution with design choices of its own: a configuration drawn
+		// at random, written correctly with probability Q.
+		all := lab.AllConfigs()
+		c := all[m.rng.IntN(len(all))]
+		code := m.write(lab.DefaultConfig, c)
+		return map[string]string{"plan": "draft: " + c.Key(), "code": code}, nil
 	case hasCode:
 		cur, bug, err := lab.ParseCode(prompt)
 		if err != nil {
@@ -249,52 +258,50 @@ func (m *Model) randomChange(c lab.Config) lab.Change {
 	return all[m.rng.IntN(len(all))]
 }
 
-// gradient names the truly best change with probability P, else a plausible wrong one: half
-// the time the change that looks best on validation (often a trap), half the time any other.
-func (m *Model) gradient(req llm.Request, prompt string, w *lab.World) (any, error) {
+// diagnose picks the change a diagnosis names: with probability P the truly best change
+// among those the prompt's history does not show as failed (a reasoner that reads its
+// history does not propose a rejected change again), else a plausible wrong one. A wrong
+// pick knows nothing of the hidden score table: half the time, when the history shows
+// changes that worked (this trace's or a sibling's accepted steps, success-memory entries
+// with a gain), one of those; otherwise any change not shown as failed, traps included.
+func (m *Model) diagnose(req llm.Request, prompt string, w *lab.World) (lab.Config, lab.Change, error) {
 	cur, _, err := lab.ParseCode(prompt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sim gradient for %q: the prompt shows no lab solution: %v", llm.ErrInvalidOutput, req.Key, err)
+		return cur, lab.Change{}, fmt.Errorf("%w: sim gradient for %q: the prompt shows no lab solution: %v", llm.ErrInvalidOutput, req.Key, err)
 	}
 	m.stats.Gradients++
-	best := w.BestChange(cur)
+	worked, failed := evidence(prompt, cur)
+	var open []lab.Change
+	for _, ch := range cur.Changes() {
+		if !failed[ch] {
+			open = append(open, ch)
+		}
+	}
+	if len(open) == 0 {
+		open = cur.Changes()
+	}
+	best := w.BestChangeOf(cur, open)
 	pick := best
 	if m.rng.Float64() < m.ps.P {
 		m.stats.GradientsBest++
 	} else {
-		var others []lab.Change
-		for _, ch := range cur.Changes() {
-			if ch != best {
-				others = append(others, ch)
-			}
-		}
-		worked, failed := evidence(prompt, cur)
-		if len(others) > 1 {
-			var fresh []lab.Change
-			for _, ch := range others {
-				if !failed[ch] {
-					fresh = append(fresh, ch)
-				}
-			}
-			if len(fresh) > 0 {
-				others = fresh
-			}
+		others := slices.DeleteFunc(slices.Clone(open), func(ch lab.Change) bool { return ch == best })
+		if len(others) == 0 {
+			others = open
 		}
 		pick = others[m.rng.IntN(len(others))]
-		switch r := m.rng.Float64(); {
-		case len(worked) > 0 && r < 0.5:
+		if len(worked) > 0 && m.rng.Float64() < 0.5 {
 			// Unsure of its own diagnosis, it follows what worked elsewhere.
 			pick = worked[m.rng.IntN(len(worked))]
-		case r < 0.75:
-			// It is fooled by what looks best on validation (often a trap).
-			for _, ch := range others {
-				if w.Validation(cur.Apply(ch)) > w.Validation(cur.Apply(pick)) {
-					pick = ch
-				}
-			}
 		}
 	}
 	m.pending[stepPrefix(req.Key)] = pick
+	return cur, pick, nil
+}
+
+// structured is the structured gradient around a pick: the pick as the first, highest-scored
+// hypothesis (the one the engine's weights choose), two other changes scored lower.
+func (m *Model) structured(cur lab.Config, pick lab.Change) any {
 	hyps := []lab.Change{pick}
 	for _, ch := range m.rng.Perm(len(cur.Changes())) {
 		if len(hyps) == 3 {
@@ -325,7 +332,7 @@ func (m *Model) gradient(req llm.Request, prompt string, w *lab.World) (any, err
 	return map[string]any{
 		"analysis":   "simulated diagnosis of configuration " + cur.Key(),
 		"challenges": challenges, "hypotheses": hypotheses,
-	}, nil
+	}
 }
 
 func component(dim string) string {
@@ -339,16 +346,21 @@ func component(dim string) string {
 // implement makes the change correctly with probability Q; otherwise half the time it leaves
 // a bug and half the time changes nothing while claiming the change.
 func (m *Model) implement(cur lab.Config, ch lab.Change) (code, summary string) {
+	return m.write(cur, cur.Apply(ch)), fmt.Sprintf("set %s [lab:%s]", ch, ch)
+}
+
+// write turns cur into want correctly with probability Q; otherwise half the time it leaves
+// a bug and half the time writes cur unchanged.
+func (m *Model) write(cur, want lab.Config) string {
 	m.stats.Implemented++
-	summary = fmt.Sprintf("set %s [lab:%s]", ch, ch)
 	switch r := m.rng.Float64(); {
 	case r < m.ps.Q:
 		m.stats.ImplementedOK++
-		return lab.Code(cur.Apply(ch), false), summary
+		return lab.Code(want, false)
 	case r < m.ps.Q+(1-m.ps.Q)/2:
-		return lab.Code(cur.Apply(ch), true), summary
+		return lab.Code(want, true)
 	default:
-		return lab.Code(cur, false), summary
+		return lab.Code(cur, false)
 	}
 }
 

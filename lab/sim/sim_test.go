@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"testing"
@@ -46,8 +47,11 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 	if testing.Short() {
 		n = 300 // the 4-sigma check still holds, with wider margins
 	}
-	gs, us := schema[engine.Gradient](t), schema[engine.Update](t)
-	for _, tc := range []struct{ p, q float64 }{{0.2, 0.5}, {0.7, 0.9}, {1, 1}} {
+	gs, ds, us := schema[engine.Gradient](t), schema[engine.Diagnosis](t), schema[engine.Update](t)
+	for _, tc := range []struct {
+		p, q    float64
+		oneLine bool
+	}{{0.2, 0.5, false}, {0.7, 0.9, false}, {1, 1, false}, {0.3, 0.8, true}} {
 		m := sim.New(sim.Params{P: tc.p, Q: tc.q, Seed: 7})
 		w := lab.NewWorld(11)
 		configs := lab.AllConfigs()
@@ -55,25 +59,40 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 		for i := range n {
 			cur := configs[(i*37)%len(configs)]
 			key := "trace-0/step-" + itoa(uint64(i))
-			resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/gradient", SchemaName: "gradient",
-				Schema: gs, Messages: prompt(11, cur, "")})
-			if err != nil {
-				t.Fatal(err)
+			var named string
+			if tc.oneLine {
+				// The one-line form (gradient_form=oneline) names its change in one sentence.
+				resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/diagnosis", SchemaName: "diagnosis",
+					Schema: ds, Messages: prompt(11, cur, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var d engine.Diagnosis
+				if err := json.Unmarshal(resp.JSON, &d); err != nil {
+					t.Fatal(err)
+				}
+				named = d.Diagnosis
+			} else {
+				resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/gradient", SchemaName: "gradient",
+					Schema: gs, Messages: prompt(11, cur, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g engine.Gradient
+				if err := json.Unmarshal(resp.JSON, &g); err != nil {
+					t.Fatal(err)
+				}
+				named = g.Hypotheses[choose(g.Hypotheses)].Statement
 			}
-			var g engine.Gradient
-			if err := json.Unmarshal(resp.JSON, &g); err != nil {
-				t.Fatal(err)
-			}
-			chosen := g.Hypotheses[choose(g.Hypotheses)]
-			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(chosen.Statement)[1])
+			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(named)[1])
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ch == w.BestChange(cur) {
 				best++
 			}
-			resp, err = m.Complete(context.Background(), llm.Request{Key: key + "/update", SchemaName: "update",
-				Schema: us, Messages: prompt(11, cur, "Hypothesis: "+chosen.Statement)})
+			resp, err := m.Complete(context.Background(), llm.Request{Key: key + "/update", SchemaName: "update",
+				Schema: us, Messages: prompt(11, cur, "Hypothesis: "+named)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +112,7 @@ func TestSimStatisticsMatchParameters(t *testing.T) {
 			}
 		}
 		if !within(best, n, tc.p) {
-			t.Errorf("p=%g: the gradient named the best change %d of %d times (%.3f)", tc.p, best, n, float64(best)/float64(n))
+			t.Errorf("p=%g (one-line %v): the gradient named the best change %d of %d times (%.3f)", tc.p, tc.oneLine, best, n, float64(best)/float64(n))
 		}
 		if !within(correct, n, tc.q) {
 			t.Errorf("q=%g: updates were correct %d of %d times (%.3f)", tc.q, correct, n, float64(correct)/float64(n))
@@ -167,4 +186,44 @@ func choose(hs []engine.Hypothesis) int {
 		}
 	}
 	return best
+}
+
+// A diagnosis reads its history: a change the prompt shows rejected is not proposed again,
+// whether the diagnosis is right (p=1: the best of the changes still open) or wrong (p=0).
+func TestSimDoesNotRepeatRejectedChanges(t *testing.T) {
+	w := lab.NewWorld(5)
+	cur := lab.DefaultConfig
+	best := w.BestChange(cur)
+	history := fmt.Sprintf("- step 1 (improve) REJECTED, ran: set %s [lab:%s]\n", best, best)
+	var open []lab.Change
+	for _, ch := range cur.Changes() {
+		if ch != best {
+			open = append(open, ch)
+		}
+	}
+	ds := schema[engine.Diagnosis](t)
+	for _, p := range []float64{0, 1} {
+		m := sim.New(sim.Params{P: p, Q: 1, Seed: 3})
+		for i := range 200 {
+			resp, err := m.Complete(context.Background(), llm.Request{Key: "trace-0/step-" + itoa(uint64(i)) + "/diagnosis",
+				SchemaName: "diagnosis", Schema: ds, Messages: prompt(5, cur, history)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d engine.Diagnosis
+			if err := json.Unmarshal(resp.JSON, &d); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := lab.ParseChange(markerRe.FindStringSubmatch(d.Diagnosis)[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch == best {
+				t.Fatalf("p=%g: the diagnosis proposed %s again, which the history shows rejected", p, ch)
+			}
+			if want := w.BestChangeOf(cur, open); p == 1 && ch != want {
+				t.Fatalf("p=1: the diagnosis named %s, want the best open change %s", ch, want)
+			}
+		}
+	}
 }
