@@ -149,7 +149,8 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	for _, t := range traces {
 		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID})
 	}
-	steps, err := e.store.ListSteps(ctx, run.ID, "")
+	// The page shows no code, gradient or logs: they are not loaded (get_step shows them).
+	steps, err := e.store.ListStepHeads(ctx, run.ID)
 	if err != nil {
 		return RunView{}, fmt.Errorf("list steps: %w", err)
 	}

@@ -346,6 +346,32 @@ func (s *Store) ListSteps(ctx context.Context, runID, traceID string) ([]Step, e
 	return steps, nil
 }
 
+// ListStepHeads is ListSteps without what a listing does not show: each step
+// comes without its Code, Gradient and Exec (the execution result with the
+// logs), so that listing a long run reads little more than its step count.
+// GetStep loads a step in full.
+func (s *Store) ListStepHeads(ctx context.Context, runID string) ([]Step, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT s.id, s.run_id, s.trace_id, s.idx, s.kind, s.parent_id, s.hypothesis,
+		NULL, '', s.code_hash, NULL, s.score, s.decision, s.reason, s.workspace, s.started_at, s.finished_at
+		FROM steps s JOIN traces t ON t.id = s.trace_id WHERE s.run_id = ? ORDER BY t.idx, s.idx`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+	}
+	defer rows.Close()
+	steps := []Step{}
+	for rows.Next() {
+		st, err := scanStep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+		}
+		steps = append(steps, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+	}
+	return steps, nil
+}
+
 // requireRun reports ErrNotFound, in the caller's words, when runID does not
 // exist.
 func requireRun(ctx context.Context, tx *sql.Tx, runID, doing string) error {

@@ -406,3 +406,34 @@ func fmtScore(f *float64) any {
 	}
 	return *f
 }
+
+// TestListStepHeads: the listing keeps what a page of steps shows and leaves out the code, the
+// gradient and the execution result, in ListSteps' order.
+func TestListStepHeads(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	mustCreateRun(t, s, "r")
+	mustCreateTrace(t, s, "r", "b", 0)
+	mustCreateTrace(t, s, "r", "a", 1)
+	sc := 0.9
+	full := Step{ID: "a0", RunID: "r", TraceID: "a", Kind: "improve", Hypothesis: "more trees", Code: "print(1)",
+		Gradient: json.RawMessage(`{"analysis":"x"}`), Exec: json.RawMessage(`{"stdout":"long log"}`), Score: &sc,
+		Decision: "accepted", Reason: "improved", Workspace: "/w/a0", StartedAt: at(1), FinishedAt: at(2)}
+	for _, st := range []Step{full, {ID: "b0", RunID: "r", TraceID: "b", Kind: "draft"}} {
+		if err := s.RecordStep(ctx, st, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, err := s.ListStepHeads(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 2 || heads[0].ID != "b0" || heads[1].ID != "a0" {
+		t.Fatalf("heads %+v, want b0 then a0", heads)
+	}
+	want := full
+	want.Code, want.Gradient, want.Exec, want.CodeHash = "", nil, nil, CodeHash(full.Code)
+	if got := heads[1]; !reflect.DeepEqual(got, want) {
+		t.Errorf("head\n%+v\nwant\n%+v", got, want)
+	}
+}

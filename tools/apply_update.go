@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/gome-agent/gome/engine"
 )
@@ -63,7 +64,7 @@ func applyUpdate(d Deps) Tool {
 		mcp.WithOutputSchema[JobOutput](),
 		annotations("Apply an update", false, false, false, true),
 	)
-	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ApplyUpdateInput) (JobOutput, error) {
+	return Tool{Tool: tool, Handler: samplingUpdateHandler(d, handler(func(ctx context.Context, in ApplyUpdateInput) (JobOutput, error) {
 		if strings.TrimSpace(in.RunID) == "" {
 			return JobOutput{}, userErrorf("run_id is required: pass the run_id that start_run returned")
 		}
@@ -74,7 +75,9 @@ func applyUpdate(d Deps) Tool {
 		if _, err := d.Engine.ViewRun(ctx, in.RunID, engine.Page{Limit: 1}); err != nil {
 			return JobOutput{}, err
 		}
-		if in.Sampling {
+		if in.Sampling && !mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
+			// The code came from the client's model (samplingUpdateHandler); a client of a
+			// revision before 2026-07-28 can also be asked for fixes while the step runs.
 			if ctx, err = withSampling(ctx); err != nil {
 				return JobOutput{}, err
 			}
@@ -93,7 +96,7 @@ func applyUpdate(d Deps) Tool {
 				Stdout: tail(out.Stdout, tailChars), Stderr: tail(out.Stderr, tailChars), LogsURI: stepLogsURI(in.RunID, step.ID),
 			}, nil
 		})
-	})}
+	}))}
 }
 
 func stepLogsURI(runID, stepID string) string {
