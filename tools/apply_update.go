@@ -19,7 +19,7 @@ type ApplyUpdateInput struct {
 	Summary     string           `json:"summary,omitempty" jsonschema:"what the code changes and why"`
 	Gradient    *engine.Gradient `json:"gradient,omitempty" jsonschema:"the gradient this update follows; it is checked and stored with the step"`
 	Hypothesis  *int             `json:"hypothesis,omitempty" jsonschema:"index of the gradient's hypothesis the code follows (default: the one the weights pick)"`
-	Sampling    bool             `json:"sampling,omitempty" jsonschema:"without code: have your client's model write it through MCP sampling instead of Gome's model"`
+	Sampling    bool             `json:"sampling,omitempty" jsonschema:"without code: have your client's model write it through MCP sampling instead of Gome's model (first the gradient too, when the trace has a valid solution and no gradient is given)"`
 	WaitSeconds *int             `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (0 to 40, default 20) for the step to end before answering; it keeps running after the answer: follow it with get_job"`
 }
 
