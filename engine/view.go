@@ -138,38 +138,33 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if v.Report, err = decodeReport(run); err != nil {
 		return RunView{}, err
 	}
-	index, err := e.traceIndex(ctx, run.ID)
-	if err != nil {
-		return RunView{}, err
-	}
 	traces, err := e.store.ListTraces(ctx, run.ID)
 	if err != nil {
 		return RunView{}, fmt.Errorf("list traces: %w", err)
 	}
-	for _, t := range traces {
-		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID})
+	// Only the page's steps are read, without their code, gradient or logs (get_step shows
+	// those); the traces' counts come from the store's count, so that a long run's view costs
+	// about what a short one's does.
+	counts, err := e.store.CountSteps(ctx, run.ID)
+	if err != nil {
+		return RunView{}, fmt.Errorf("count steps: %w", err)
 	}
-	// The page shows no code, gradient or logs: they are not loaded (get_step shows them).
-	steps, err := e.store.ListStepHeads(ctx, run.ID)
+	index := make(map[string]int, len(traces))
+	for _, t := range traces {
+		index[t.ID] = t.Index
+		c := counts[t.ID]
+		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID, Steps: c.Steps, Accepted: c.Accepted})
+		v.TotalSteps += c.Steps
+	}
+	if page.Tail > 0 {
+		page.Offset, page.Limit = max(v.TotalSteps-page.Tail, 0), page.Tail
+	}
+	steps, err := e.store.ListStepHeads(ctx, run.ID, page.Offset, page.Limit)
 	if err != nil {
 		return RunView{}, fmt.Errorf("list steps: %w", err)
 	}
-	v.TotalSteps = len(steps)
-	if page.Tail > 0 {
-		page.Offset, page.Limit = max(len(steps)-page.Tail, 0), page.Tail
-	}
-	for i, s := range steps {
-		sv := stepView(s, index)
-		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {
-			tv := &v.Traces[sv.Trace]
-			tv.Steps++
-			if Decision(s.Decision) == Accepted {
-				tv.Accepted++
-			}
-		}
-		if i >= page.Offset && (page.Limit == 0 || i < page.Offset+page.Limit) {
-			v.Steps = append(v.Steps, sv)
-		}
+	for _, s := range steps {
+		v.Steps = append(v.Steps, stepView(s, index))
 	}
 	return v, nil
 }

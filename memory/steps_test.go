@@ -408,7 +408,8 @@ func fmtScore(f *float64) any {
 }
 
 // TestListStepHeads: the listing keeps what a page of steps shows and leaves out the code, the
-// gradient and the execution result, in ListSteps' order.
+// gradient and the execution result, in ListSteps' order, one page at a time; CountSteps counts
+// each trace's steps and accepted steps.
 func TestListStepHeads(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
@@ -419,21 +420,46 @@ func TestListStepHeads(t *testing.T) {
 	full := Step{ID: "a0", RunID: "r", TraceID: "a", Kind: "improve", Hypothesis: "more trees", Code: "print(1)",
 		Gradient: json.RawMessage(`{"analysis":"x"}`), Exec: json.RawMessage(`{"stdout":"long log"}`), Score: &sc,
 		Decision: "accepted", Reason: "improved", Workspace: "/w/a0", StartedAt: at(1), FinishedAt: at(2)}
-	for _, st := range []Step{full, {ID: "b0", RunID: "r", TraceID: "b", Kind: "draft"}} {
+	for _, st := range []Step{full, {ID: "b0", RunID: "r", TraceID: "b", Kind: "draft"},
+		{ID: "b1", RunID: "r", TraceID: "b", Index: 1, Kind: "improve", Decision: "rejected"}} {
 		if err := s.RecordStep(ctx, st, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	heads, err := s.ListStepHeads(ctx, "r")
+	heads, err := s.ListStepHeads(ctx, "r", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(heads) != 2 || heads[0].ID != "b0" || heads[1].ID != "a0" {
-		t.Fatalf("heads %+v, want b0 then a0", heads)
+	if len(heads) != 3 || heads[0].ID != "b0" || heads[1].ID != "b1" || heads[2].ID != "a0" {
+		t.Fatalf("heads %+v, want b0, b1, a0", heads)
+	}
+	pages := []struct {
+		offset, limit int
+		want          []string
+	}{{0, 1, []string{"b0"}}, {1, 1, []string{"b1"}}, {1, 0, []string{"b1", "a0"}}, {2, 5, []string{"a0"}}, {3, 1, []string{}}}
+	for _, p := range pages {
+		page, err := s.ListStepHeads(ctx, "r", p.offset, p.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{}
+		for _, st := range page {
+			ids = append(ids, st.ID)
+		}
+		if !reflect.DeepEqual(ids, p.want) {
+			t.Errorf("page offset %d limit %d = %v, want %v", p.offset, p.limit, ids, p.want)
+		}
+	}
+	counts, err := s.CountSteps(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]StepCount{"a": {1, 1}, "b": {2, 0}}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("counts %v, want %v", counts, want)
 	}
 	want := full
 	want.Code, want.Gradient, want.Exec, want.CodeHash = "", nil, nil, CodeHash(full.Code)
-	if got := heads[1]; !reflect.DeepEqual(got, want) {
+	if got := heads[2]; !reflect.DeepEqual(got, want) {
 		t.Errorf("head\n%+v\nwant\n%+v", got, want)
 	}
 }
