@@ -89,6 +89,8 @@ type Engine struct {
 	active map[string]context.CancelCauseFunc
 
 	jobs jobs
+	// owner names this engine's process in the store's job records.
+	owner string
 }
 
 // Option configures an Engine.
@@ -135,6 +137,10 @@ func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Opti
 		active:  map[string]context.CancelCauseFunc{},
 	}
 	e.success = store
+	if e.owner, err = newJobID(); err != nil {
+		return nil, err
+	}
+	e.owner = "server-" + strings.TrimPrefix(e.owner, "job-")
 	for _, o := range opts {
 		o(e)
 	}

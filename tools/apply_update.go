@@ -82,21 +82,22 @@ func applyUpdate(d Deps) Tool {
 				return JobOutput{}, err
 			}
 		}
-		return runJob(ctx, d, "apply_update", in.RunID, in.Trace, wait, func(ctx context.Context) (any, error) {
-			step, err := d.Engine.ApplyUpdate(ctx, in.RunID, in.Trace, engine.UpdateInput{
+		return awaitStarted(ctx, d, wait, func(ctx context.Context) (engine.JobView, error) {
+			return d.Engine.StartUpdateJob(ctx, in.RunID, in.Trace, engine.UpdateInput{
 				Gradient: in.Gradient, Hypothesis: in.Hypothesis, Code: in.Code, Summary: in.Summary,
 			})
-			if err != nil {
-				return nil, err
-			}
-			out := step.Outcome
-			return ApplyUpdateOutput{
-				StepID: step.ID, RunID: in.RunID, Trace: in.Trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision),
-				Reason: clip(step.Reason, 500), Score: step.Score, Hypothesis: clip(step.Hypothesis, 500), ExitCode: out.ExitCode, Seconds: out.Seconds,
-				Stdout: tail(out.Stdout, tailChars), Stderr: tail(out.Stderr, tailChars), LogsURI: stepLogsURI(in.RunID, step.ID),
-			}, nil
 		})
 	}))}
+}
+
+// updateOutput is the step an update job took, as apply_update shows it.
+func updateOutput(runID string, trace int, step engine.StepDetail) ApplyUpdateOutput {
+	out := step.Outcome
+	return ApplyUpdateOutput{
+		StepID: step.ID, RunID: runID, Trace: trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision),
+		Reason: clip(step.Reason, 500), Score: step.Score, Hypothesis: clip(step.Hypothesis, 500), ExitCode: out.ExitCode, Seconds: out.Seconds,
+		Stdout: tail(out.Stdout, tailChars), Stderr: tail(out.Stderr, tailChars), LogsURI: stepLogsURI(runID, step.ID),
+	}
 }
 
 func stepLogsURI(runID, stepID string) string {

@@ -70,6 +70,8 @@ type Engine interface {
 	ListTasks(ctx context.Context, c engine.TaskCatalog) ([]engine.TaskEntry, error)
 	// StartJob runs long work in the background and returns the job at once.
 	StartJob(ctx context.Context, kind, runID string, trace int, work func(ctx context.Context) (any, error)) (engine.JobView, error)
+	// StartUpdateJob takes a trace's next step as a job (one the engine can resume after a restart).
+	StartUpdateJob(ctx context.Context, runID string, trace int, in engine.UpdateInput) (engine.JobView, error)
 	// WaitJob waits up to wait for a job to end and returns it.
 	WaitJob(ctx context.Context, id string, wait time.Duration) (engine.JobView, error)
 	// CancelJob cancels a running job.
