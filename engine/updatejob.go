@@ -60,11 +60,14 @@ func updateJobSpec(runID string, trace int, input json.RawMessage) jobSpec {
 }
 
 // ResumeJobs takes over the jobs the store records as running but no live server process runs
-// (the previous process stopped or was killed): an update job whose code is stored runs again
+// (the previous process stopped, or was killed and its lease expired): an update job whose code is stored runs again
 // (or, if its step was recorded before the process stopped, ends with that step); any other is
 // marked interrupted with what to call to redo it. It returns the ids it resumed and those it
 // marked interrupted.
 func (e *Engine) ResumeJobs(ctx context.Context) (resumed, interrupted []string, err error) {
+	if err := e.reapDead(ctx); err != nil {
+		return nil, nil, err
+	}
 	jobs, err := e.store.RunningJobs(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -73,12 +76,12 @@ func (e *Engine) ResumeJobs(ctx context.Context) (resumed, interrupted []string,
 		if !e.orphaned(ctx, rec) {
 			continue
 		}
-		ok, err := e.store.ClaimJob(ctx, rec.ID, e.owner)
+		ok, err := e.store.ClaimJob(ctx, rec.ID, e.owner, time.Now().UTC())
 		if err != nil {
 			return resumed, interrupted, err
 		}
 		if !ok {
-			continue // it ended meanwhile
+			continue // it ended meanwhile, or its server is alive
 		}
 		again, msg, err := e.resumeJob(ctx, rec)
 		if err != nil {
@@ -137,7 +140,8 @@ func (e *Engine) resumeJob(ctx context.Context, rec memory.Job) (bool, string, e
 	return false, fmt.Sprintf("the server stopped while this %s job ran: call %s again", rec.Kind, rec.Kind), nil
 }
 
-// orphaned says whether no live server process runs a job recorded as running.
+// orphaned says whether a job recorded as running may be another server's whose lease expired
+// (ClaimJob decides).
 func (e *Engine) orphaned(_ context.Context, rec memory.Job) bool {
 	return rec.Owner != e.owner
 }

@@ -90,10 +90,12 @@ func (s *Store) EndJob(ctx context.Context, id, state, errText string, result js
 	return n == 1, nil
 }
 
-// ClaimJob makes owner the process running a job that is still running (under
-// another owner), and returns false when it is not running any more.
-func (s *Store) ClaimJob(ctx context.Context, id, owner string) (bool, error) {
-	r, err := s.write.ExecContext(ctx, `UPDATE jobs SET owner = ? WHERE id = ? AND state = ?`, owner, id, JobRunning)
+// ClaimJob makes owner the process running a job that is still running, unless another
+// process whose lease has not expired by now runs it; it reports whether owner has the job.
+func (s *Store) ClaimJob(ctx context.Context, id, owner string, now time.Time) (bool, error) {
+	r, err := s.write.ExecContext(ctx, `UPDATE jobs SET owner = ? WHERE id = ? AND state = ?
+		AND (owner = ? OR NOT EXISTS (SELECT 1 FROM servers s WHERE s.owner = jobs.owner AND s.expires_at > ?))`,
+		owner, id, JobRunning, owner, formatTime(now))
 	if err != nil {
 		return false, fmt.Errorf("memory: claim job %q: %w", id, err)
 	}

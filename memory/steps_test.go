@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -461,5 +462,44 @@ func TestListStepHeads(t *testing.T) {
 	want.Code, want.Gradient, want.Exec, want.CodeHash = "", nil, nil, CodeHash(full.Code)
 	if got := heads[2]; !reflect.DeepEqual(got, want) {
 		t.Errorf("head\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestClaimsHonourLeases: a run or job is claimed by another process only when its owner's
+// lease has expired or was dropped.
+func TestClaimsHonourLeases(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	now := at(100)
+	for _, l := range []Lease{{Owner: "live", Expires: now.Add(time.Minute)}, {Owner: "dead", Expires: now.Add(-time.Second)}} {
+		if err := s.Heartbeat(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"run-live", "run-dead"} {
+		if ok, err := s.ClaimRun(ctx, id, strings.TrimPrefix(id, "run-"), now); err != nil || !ok {
+			t.Fatalf("first claim of %s: %v %v", id, ok, err)
+		}
+		if err := s.CreateJob(ctx, Job{ID: "job-" + strings.TrimPrefix(id, "run-"), Kind: "k", Owner: strings.TrimPrefix(id, "run-"), State: JobRunning, StartedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		run, job string
+		want     bool
+	}{{"run-live", "job-live", false}, {"run-dead", "job-dead", true}}
+	for _, tt := range tests {
+		if ok, err := s.ClaimRun(ctx, tt.run, "other", now); err != nil || ok != tt.want {
+			t.Errorf("ClaimRun(%s) = %v, %v; want %v", tt.run, ok, err, tt.want)
+		}
+		if ok, err := s.ClaimJob(ctx, tt.job, "other", now); err != nil || ok != tt.want {
+			t.Errorf("ClaimJob(%s) = %v, %v; want %v", tt.job, ok, err, tt.want)
+		}
+	}
+	if err := s.DropServer(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ClaimRun(ctx, "run-live", "other", now); err != nil || !ok {
+		t.Errorf("ClaimRun after the owner dropped its lease = %v, %v; want true", ok, err)
 	}
 }
