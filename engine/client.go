@@ -265,3 +265,73 @@ func (e *Engine) Finish(ctx context.Context, runID string) (*Report, error) {
 	}
 	return e.finish(ctx, st, memory.RunFinished, StopClient)
 }
+
+// WriteRequest is what a model is asked when it writes a trace's next step: the prompt Gome's
+// own model would get and the JSON schema of its reply. A front end that has another model
+// write the code (the client's, through MCP sampling) sends it there and reads the reply with
+// ReadWrite.
+type WriteRequest struct {
+	Kind   StepKind        `json:"kind"`
+	Prompt []llm.Message   `json:"prompt"`
+	Schema json.RawMessage `json:"schema"`
+}
+
+// WriteRequest returns what a model must be asked to write the next step of a trace: a draft
+// on a trace without a valid solution, otherwise the update that follows in.Gradient's chosen
+// hypothesis (in.Hypothesis, or the one the run's weights pick).
+func (e *Engine) WriteRequest(ctx context.Context, runID string, trace int, in UpdateInput) (WriteRequest, error) {
+	cs, err := e.openTrace(ctx, runID, trace)
+	if err != nil {
+		return WriteRequest{}, err
+	}
+	defer cs.release()
+	if len(cs.history) >= cs.st.cfg.MaxSteps {
+		return WriteRequest{}, fmt.Errorf("%w: trace %d took %d of %d steps: start a new run to go on", ErrStepsUsed, trace, len(cs.history), cs.st.cfg.MaxSteps)
+	}
+	v := view{st: cs.st, trace: trace, history: cs.history, all: cs.all}
+	if cs.best == nil {
+		return WriteRequest{Kind: KindDraft, Prompt: draftMessages(v), Schema: schemaJSON(e.schemas.draft)}, nil
+	}
+	g := in.Gradient
+	if g == nil {
+		return WriteRequest{}, callerErrorf("trace %d has a valid solution, so its next step follows a gradient: pass one (compute_gradient writes or checks it)", trace)
+	}
+	if err := e.checkGradient(*g); err != nil {
+		return WriteRequest{}, err
+	}
+	pick := cs.st.cfg.weights().choose(g.Hypotheses)
+	if h := in.Hypothesis; h != nil {
+		if *h < 0 || *h >= len(g.Hypotheses) {
+			return WriteRequest{}, fmt.Errorf("%w: hypothesis %d does not exist: the gradient has %d", ErrInvalidConfig, *h, len(g.Hypotheses))
+		}
+		pick = *h
+	}
+	return WriteRequest{Kind: KindImprove, Prompt: updateMessages(v, cs.best, *g, g.Hypotheses[pick]), Schema: schemaJSON(e.schemas.update)}, nil
+}
+
+// ReadWrite reads a model's reply to a WriteRequest of kind: the complete main.py and what it
+// changes. A reply that breaks the schema is an llm.ErrInvalidOutput.
+func (e *Engine) ReadWrite(kind StepKind, reply string) (code, summary string, err error) {
+	schema := e.schemas.update
+	if kind == KindDraft {
+		schema = e.schemas.draft
+	}
+	raw, err := llm.DecodeReply(reply, schema)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: the %s reply: %v", llm.ErrInvalidOutput, kind, err)
+	}
+	if kind == KindDraft {
+		var d Draft
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return "", "", fmt.Errorf("%w: the draft reply: %v", llm.ErrInvalidOutput, err)
+		}
+		stripCodeFences(&d)
+		return d.Code, d.Plan, nil
+	}
+	var u Update
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return "", "", fmt.Errorf("%w: the update reply: %v", llm.ErrInvalidOutput, err)
+	}
+	stripCodeFences(&u)
+	return u.Code, u.Summary, nil
+}

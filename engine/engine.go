@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gome-agent/gome/llm"
@@ -89,6 +90,10 @@ type Engine struct {
 	active map[string]context.CancelCauseFunc
 
 	jobs jobs
+	// owner names this engine's process in the store's job and run leases (lease.go).
+	owner    string
+	lease    time.Duration
+	watching atomic.Bool
 }
 
 // Option configures an Engine.
@@ -133,12 +138,21 @@ func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Opti
 		prices:  map[string]Price{},
 		slots:   newSlots(1, 0),
 		active:  map[string]context.CancelCauseFunc{},
+		lease:   defaultLease,
 	}
 	e.success = store
+	if e.owner, err = newJobID(); err != nil {
+		return nil, err
+	}
+	e.owner = "server-" + strings.TrimPrefix(e.owner, "job-")
 	for _, o := range opts {
 		o(e)
 	}
 	e.base, e.cancel = context.WithCancelCause(context.Background())
+	if err := e.heartbeat(e.base); err != nil {
+		return nil, err
+	}
+	e.wg.Go(e.keepLease)
 	return e, nil
 }
 
@@ -147,6 +161,10 @@ func New(store *memory.Store, model Model, sb Sandbox, home string, opts ...Opti
 func (e *Engine) Close() {
 	e.cancel(errShutdown)
 	e.wg.Wait()
+	// The runs and jobs left running are free for the next server at once.
+	if err := e.store.DropServer(context.Background(), e.owner); err != nil {
+		e.logger.Warn("drop lease", "err", err)
+	}
 }
 
 // Start validates cfg, records a new run and starts it in the background. Errors about the
@@ -177,6 +195,9 @@ func (e *Engine) Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func (e *Engine) runSync(ctx context.Context, runID string) (*Report, error) {
+	if err := e.claim(runID); err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if err := e.register(runID, cancel); err != nil {
@@ -331,6 +352,9 @@ func (e *Engine) create(ctx context.Context, cfg Config) (memory.Run, error) {
 
 // launch executes a recorded run in a goroutine tied to the engine's lifetime.
 func (e *Engine) launch(runID string) error {
+	if err := e.claim(runID); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(e.base)
 	if err := e.register(runID, cancel); err != nil {
 		cancel(nil)
@@ -343,6 +367,21 @@ func (e *Engine) launch(runID string) error {
 			e.logger.Error("run failed", "run", runID, "err", err)
 		}
 	})
+	return nil
+}
+
+// claim records this engine as the process that executes a run, unless another live one does.
+func (e *Engine) claim(runID string) error {
+	if err := e.reapDead(context.Background()); err != nil {
+		return err
+	}
+	ok, err := e.store.ClaimRun(context.Background(), runID, e.owner, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("claim run: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("run %q: %w in another server process on this home: follow it with get_run, or stop that server first", runID, ErrRunActive)
+	}
 	return nil
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gome-agent/gome/memory"
 )
 
 // Jobs: long work a front end starts and then polls (an update's debug and full run, a gradient
@@ -26,6 +29,9 @@ const (
 	JobDone      JobState = "done"
 	JobFailed    JobState = "failed"
 	JobCancelled JobState = "cancelled"
+	// JobInterrupted: the server process running the job stopped before it ended; Error says
+	// what to call to redo it.
+	JobInterrupted JobState = "interrupted"
 )
 
 // JobView is a job as a front end shows it.
@@ -74,15 +80,42 @@ var errJobCancelled = errors.New("job cancelled by the client")
 
 // StartJob runs work in the background as a job of kind on a run's trace and returns its view
 // at once. ctx gives the work its values (such as the model to use); its cancellation and
-// deadline are not inherited.
+// deadline are not inherited. The job is recorded in the store, with its result (JSON) once
+// done; after a restart of the server it reads as interrupted if it was running.
 func (e *Engine) StartJob(ctx context.Context, kind, runID string, trace int, work func(ctx context.Context) (any, error)) (JobView, error) {
-	id, err := newJobID()
-	if err != nil {
-		return JobView{}, err
+	return e.startJob(ctx, jobSpec{kind: kind, runID: runID, trace: trace}, work)
+}
+
+// jobSpec is what a job is recorded with.
+type jobSpec struct {
+	id    string // "": a new job; otherwise a recorded job this process takes over
+	kind  string
+	runID string
+	trace int
+	input json.RawMessage
+	// result is what the store keeps of a done job's result (nil: its JSON).
+	result func(res any) (json.RawMessage, error)
+	// started is when a recorded job first started.
+	started time.Time
+}
+
+func (e *Engine) startJob(ctx context.Context, spec jobSpec, work func(ctx context.Context) (any, error)) (JobView, error) {
+	id, now := spec.id, time.Now().UTC()
+	if id == "" {
+		var err error
+		if id, err = newJobID(); err != nil {
+			return JobView{}, err
+		}
+		if err := e.store.CreateJob(ctx, memory.Job{ID: id, Kind: spec.kind, RunID: spec.runID, Trace: spec.trace, Owner: e.owner,
+			State: string(JobRunning), Input: spec.input, StartedAt: now}); err != nil {
+			return JobView{}, fmt.Errorf("record job: %w", err)
+		}
+	} else {
+		now = spec.started
 	}
 	jctx, cancel := context.WithCancelCause(e.base)
 	jctx = valuesOnly{Context: jctx, values: ctx}
-	j := &job{view: JobView{ID: id, Kind: kind, RunID: runID, Trace: trace, State: JobRunning, StartedAt: time.Now().UTC()},
+	j := &job{view: JobView{ID: id, Kind: spec.kind, RunID: spec.runID, Trace: spec.trace, State: JobRunning, StartedAt: now},
 		done: make(chan struct{}), cancel: cancel}
 	e.jobs.mu.Lock()
 	if e.jobs.byID == nil {
@@ -94,26 +127,52 @@ func (e *Engine) StartJob(ctx context.Context, kind, runID string, trace int, wo
 	e.wg.Go(func() {
 		defer cancel(nil)
 		res, err := work(jctx)
-		e.jobs.mu.Lock()
-		defer e.jobs.mu.Unlock()
-		now := time.Now().UTC()
-		j.view.FinishedAt = &now
+		if errors.Is(context.Cause(jctx), errShutdown) {
+			// The server is stopping: the job stays running in the store, for the next server
+			// to resume or mark interrupted.
+			e.endJob(j, id, JobInterrupted, "the server stopped while the job ran", nil, nil)
+			return
+		}
+		state, msg := JobDone, ""
 		switch {
 		case err == nil:
-			j.view.State, j.view.Result = JobDone, res
 		case errors.Is(context.Cause(jctx), errJobCancelled):
-			j.view.State, j.view.Err, j.view.Error = JobCancelled, err, "cancelled by the client"
+			state, msg = JobCancelled, "cancelled by the client"
 		default:
-			j.view.State, j.view.Err, j.view.Error = JobFailed, err, err.Error()
+			state, msg = JobFailed, err.Error()
 		}
-		close(j.done)
-		e.jobs.ended = append(e.jobs.ended, id)
-		for len(e.jobs.ended) > maxFinishedJobs {
-			delete(e.jobs.byID, e.jobs.ended[0])
-			e.jobs.ended = e.jobs.ended[1:]
+		var stored json.RawMessage
+		if state == JobDone {
+			encode := spec.result
+			if encode == nil {
+				encode = func(res any) (json.RawMessage, error) { return json.Marshal(res) }
+			}
+			var eerr error
+			if stored, eerr = encode(res); eerr != nil {
+				e.logger.Warn("encode job result", "job", id, "err", eerr)
+			}
 		}
+		if _, serr := e.store.EndJob(context.WithoutCancel(jctx), id, string(state), msg, stored, time.Now().UTC()); serr != nil {
+			e.logger.Warn("record job end", "job", id, "err", serr)
+		}
+		e.endJob(j, id, state, msg, res, err)
 	})
 	return started, nil
+}
+
+// endJob records a job's end in this process's table.
+func (e *Engine) endJob(j *job, id string, state JobState, msg string, res any, err error) {
+	e.jobs.mu.Lock()
+	defer e.jobs.mu.Unlock()
+	now := time.Now().UTC()
+	j.view.FinishedAt = &now
+	j.view.State, j.view.Error, j.view.Result, j.view.Err = state, msg, res, err
+	close(j.done)
+	e.jobs.ended = append(e.jobs.ended, id)
+	for len(e.jobs.ended) > maxFinishedJobs {
+		delete(e.jobs.byID, e.jobs.ended[0])
+		e.jobs.ended = e.jobs.ended[1:]
+	}
 }
 
 // valuesOnly is a context with one context's cancellation and another's values.
@@ -137,17 +196,52 @@ func (e *Engine) job(id string) (*job, error) {
 	defer e.jobs.mu.Unlock()
 	j, ok := e.jobs.byID[id]
 	if !ok {
-		return nil, fmt.Errorf("job %q %w: jobs live in the server process that started them and are forgotten when it restarts; a step an update job took is in get_run all the same", id, ErrNotFound)
+		return nil, nil
 	}
 	return j, nil
 }
 
+// storedJob is the view of a job this process does not run: one an earlier server process ran,
+// or another server process runs now.
+func (e *Engine) storedJob(ctx context.Context, id string) (JobView, error) {
+	rec, err := e.store.GetJob(ctx, id)
+	if errors.Is(err, memory.ErrNotFound) {
+		return JobView{}, fmt.Errorf("job %q %w: pass a job_id that apply_update, compute_gradient or execute_on_gpu returned from a server on this home; get_run shows every step a run took", id, ErrNotFound)
+	}
+	if err != nil {
+		return JobView{}, fmt.Errorf("read job: %w", err)
+	}
+	v := JobView{ID: rec.ID, Kind: rec.Kind, RunID: rec.RunID, Trace: rec.Trace, State: JobState(rec.State), Error: rec.Error,
+		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt}
+	if v.State != JobDone {
+		return v, nil
+	}
+	if rec.Kind == updateJobKind {
+		var r updateJobResult
+		if err := json.Unmarshal(rec.Result, &r); err != nil || r.StepID == "" {
+			return JobView{}, fmt.Errorf("job %q: its stored result names no step: %s", id, rec.Result)
+		}
+		step, err := e.ViewStep(ctx, rec.RunID, r.StepID)
+		if err != nil {
+			return JobView{}, err
+		}
+		v.Result = step
+		return v, nil
+	}
+	v.Result = rec.Result
+	return v, nil
+}
+
 // WaitJob waits up to wait for a job to end (or for ctx to be cancelled: that ends the wait,
-// not the job) and returns its view.
+// not the job) and returns its view. A job another server process runs is shown as the store
+// has it, without waiting.
 func (e *Engine) WaitJob(ctx context.Context, id string, wait time.Duration) (JobView, error) {
 	j, err := e.job(id)
 	if err != nil {
 		return JobView{}, err
+	}
+	if j == nil {
+		return e.storedJob(ctx, id)
 	}
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -169,6 +263,9 @@ func (e *Engine) JobDone(id string) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	if j == nil {
+		return nil, fmt.Errorf("job %q %w in this server process", id, ErrNotFound)
+	}
 	return j.done, nil
 }
 
@@ -177,6 +274,13 @@ func (e *Engine) CancelJob(ctx context.Context, id string) (JobView, error) {
 	j, err := e.job(id)
 	if err != nil {
 		return JobView{}, err
+	}
+	if j == nil {
+		v, err := e.storedJob(ctx, id)
+		if err != nil || v.State != JobRunning {
+			return v, err
+		}
+		return JobView{}, callerErrorf("job %q runs in another server process on this home: cancel it through that server", id)
 	}
 	j.cancel(errJobCancelled)
 	select {

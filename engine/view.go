@@ -152,24 +152,30 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if v.Report, err = decodeReport(run); err != nil {
 		return RunView{}, err
 	}
-	index, err := e.traceIndex(ctx, run.ID)
-	if err != nil {
-		return RunView{}, err
-	}
 	traces, err := e.store.ListTraces(ctx, run.ID)
 	if err != nil {
 		return RunView{}, fmt.Errorf("list traces: %w", err)
 	}
-	for _, t := range traces {
-		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID})
+	// Only the page's steps are read, without their code, gradient or logs (get_step shows
+	// those); the traces' counts come from the store's count, so that a long run's view costs
+	// about what a short one's does.
+	counts, err := e.store.CountSteps(ctx, run.ID)
+	if err != nil {
+		return RunView{}, fmt.Errorf("count steps: %w", err)
 	}
-	steps, err := e.store.ListSteps(ctx, run.ID, "")
+	index := make(map[string]int, len(traces))
+	for _, t := range traces {
+		index[t.ID] = t.Index
+		c := counts[t.ID]
+		v.Traces = append(v.Traces, TraceView{Index: t.Index, BestScore: t.BestScore, BestStepID: t.BestStepID, Steps: c.Steps, Accepted: c.Accepted})
+		v.TotalSteps += c.Steps
+	}
+	if page.Tail > 0 {
+		page.Offset, page.Limit = max(v.TotalSteps-page.Tail, 0), page.Tail
+	}
+	steps, err := e.store.ListStepHeads(ctx, run.ID, page.Offset, page.Limit)
 	if err != nil {
 		return RunView{}, fmt.Errorf("list steps: %w", err)
-	}
-	v.TotalSteps = len(steps)
-	if page.Tail > 0 {
-		page.Offset, page.Limit = max(len(steps)-page.Tail, 0), page.Tail
 	}
 	dir := filepath.Join(e.home, "runs", run.ID)
 	v.Judge = readJudgeSummary(dir)
@@ -177,20 +183,21 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 		e.logger.Warn("task analysis", "run", run.ID, "err", err)
 	}
 	_, v.DataSummary = readDataReportJSON(dir)
-	overfit := overfitting(steps, index, rec.facts.Direction.Better)
-	for i, s := range steps {
+	// Overfitting compares each accepted step with the one before it on its trace, so it needs
+	// every step's scores, not only the page's: read them (without code or logs) where the run
+	// has a holdout at all.
+	var overfit map[string]string
+	if v.Judge != nil && v.Judge.Holdout > 0 {
+		all, err := e.store.ListStepHeads(ctx, run.ID, 0, 0)
+		if err != nil {
+			return RunView{}, fmt.Errorf("list steps: %w", err)
+		}
+		overfit = overfitting(all, index, rec.facts.Direction.Better)
+	}
+	for _, s := range steps {
 		sv := stepView(s, index)
 		sv.OverfitWhy, sv.Overfit = overfit[s.ID]
-		if sv.Trace >= 0 && sv.Trace < len(v.Traces) {
-			tv := &v.Traces[sv.Trace]
-			tv.Steps++
-			if Decision(s.Decision) == Accepted {
-				tv.Accepted++
-			}
-		}
-		if i >= page.Offset && (page.Limit == 0 || i < page.Offset+page.Limit) {
-			v.Steps = append(v.Steps, sv)
-		}
+		v.Steps = append(v.Steps, sv)
 	}
 	return v, nil
 }

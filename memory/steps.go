@@ -346,6 +346,74 @@ func (s *Store) ListSteps(ctx context.Context, runID, traceID string) ([]Step, e
 	return steps, nil
 }
 
+// ListStepHeads is a page of ListSteps without what a listing does not show:
+// each step comes without its Code and Gradient, and its Exec (the execution
+// result with the logs) holds only its "judged" and "holdout" fields, which a
+// listing shows; only the limit steps from offset are read (limit 0: all
+// from offset). GetStep loads a step in full; CountSteps counts them. The
+// CROSS JOIN makes SQLite walk the run's traces in order and each trace's steps
+// by their unique index, so the order needs no sort and the skipped steps cost
+// little.
+func (s *Store) ListStepHeads(ctx context.Context, runID string, offset, limit int) ([]Step, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT s.id, s.run_id, s.trace_id, s.idx, s.kind, s.parent_id, s.hypothesis,
+		NULL, '', s.code_hash,
+		CASE WHEN s.exec_result IS NULL THEN NULL ELSE json_object('judged', json_extract(s.exec_result, '$.judged'),
+			'holdout', json_extract(s.exec_result, '$.holdout')) END, s.score, s.decision, s.reason, s.workspace, s.started_at, s.finished_at
+		FROM traces t CROSS JOIN steps s ON s.trace_id = t.id AND s.run_id = t.run_id
+		WHERE t.run_id = ? ORDER BY t.idx, s.idx LIMIT ? OFFSET ?`,
+		runID, limit, max(offset, 0))
+	if err != nil {
+		return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+	}
+	defer rows.Close()
+	steps := []Step{}
+	for rows.Next() {
+		st, err := scanStep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+		}
+		steps = append(steps, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("memory: list step heads of run %q: %w", runID, err)
+	}
+	return steps, nil
+}
+
+// StepCount is how many steps a trace recorded, and how many of them were
+// accepted.
+type StepCount struct {
+	Steps    int `json:"steps"`
+	Accepted int `json:"accepted"`
+}
+
+// CountSteps counts a run's steps by trace id; a trace without steps is
+// absent.
+func (s *Store) CountSteps(ctx context.Context, runID string) (map[string]StepCount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT trace_id, COUNT(*), COALESCE(SUM(decision = 'accepted'), 0)
+		FROM steps WHERE run_id = ? GROUP BY trace_id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("memory: count steps of run %q: %w", runID, err)
+	}
+	defer rows.Close()
+	counts := map[string]StepCount{}
+	for rows.Next() {
+		var id string
+		var c StepCount
+		if err := rows.Scan(&id, &c.Steps, &c.Accepted); err != nil {
+			return nil, fmt.Errorf("memory: count steps of run %q: %w", runID, err)
+		}
+		counts[id] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("memory: count steps of run %q: %w", runID, err)
+	}
+	return counts, nil
+}
+
 // requireRun reports ErrNotFound, in the caller's words, when runID does not
 // exist.
 func requireRun(ctx context.Context, tx *sql.Tx, runID, doing string) error {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -405,4 +406,101 @@ func fmtScore(f *float64) any {
 		return "nil"
 	}
 	return *f
+}
+
+// TestListStepHeads: the listing keeps what a page of steps shows and leaves out the code, the
+// gradient and the execution result but for its judge and holdout fields, in ListSteps' order, one page at a time; CountSteps counts
+// each trace's steps and accepted steps.
+func TestListStepHeads(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	mustCreateRun(t, s, "r")
+	mustCreateTrace(t, s, "r", "b", 0)
+	mustCreateTrace(t, s, "r", "a", 1)
+	sc := 0.9
+	full := Step{ID: "a0", RunID: "r", TraceID: "a", Kind: "improve", Hypothesis: "more trees", Code: "print(1)",
+		Gradient: json.RawMessage(`{"analysis":"x"}`), Exec: json.RawMessage(`{"stdout":"long log","judged":"gome","holdout":0.75}`), Score: &sc,
+		Decision: "accepted", Reason: "improved", Workspace: "/w/a0", StartedAt: at(1), FinishedAt: at(2)}
+	for _, st := range []Step{full, {ID: "b0", RunID: "r", TraceID: "b", Kind: "draft"},
+		{ID: "b1", RunID: "r", TraceID: "b", Index: 1, Kind: "improve", Decision: "rejected"}} {
+		if err := s.RecordStep(ctx, st, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, err := s.ListStepHeads(ctx, "r", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 3 || heads[0].ID != "b0" || heads[1].ID != "b1" || heads[2].ID != "a0" {
+		t.Fatalf("heads %+v, want b0, b1, a0", heads)
+	}
+	pages := []struct {
+		offset, limit int
+		want          []string
+	}{{0, 1, []string{"b0"}}, {1, 1, []string{"b1"}}, {1, 0, []string{"b1", "a0"}}, {2, 5, []string{"a0"}}, {3, 1, []string{}}}
+	for _, p := range pages {
+		page, err := s.ListStepHeads(ctx, "r", p.offset, p.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{}
+		for _, st := range page {
+			ids = append(ids, st.ID)
+		}
+		if !reflect.DeepEqual(ids, p.want) {
+			t.Errorf("page offset %d limit %d = %v, want %v", p.offset, p.limit, ids, p.want)
+		}
+	}
+	counts, err := s.CountSteps(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]StepCount{"a": {1, 1}, "b": {2, 0}}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("counts %v, want %v", counts, want)
+	}
+	want := full
+	want.Code, want.Gradient, want.CodeHash = "", nil, CodeHash(full.Code)
+	want.Exec = json.RawMessage(`{"judged":"gome","holdout":0.75}`)
+	if got := heads[2]; !reflect.DeepEqual(got, want) {
+		t.Errorf("head\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestClaimsHonourLeases: a run or job is claimed by another process only when its owner's
+// lease has expired or was dropped.
+func TestClaimsHonourLeases(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	now := at(100)
+	for _, l := range []Lease{{Owner: "live", Expires: now.Add(time.Minute)}, {Owner: "dead", Expires: now.Add(-time.Second)}} {
+		if err := s.Heartbeat(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"run-live", "run-dead"} {
+		if ok, err := s.ClaimRun(ctx, id, strings.TrimPrefix(id, "run-"), now); err != nil || !ok {
+			t.Fatalf("first claim of %s: %v %v", id, ok, err)
+		}
+		if err := s.CreateJob(ctx, Job{ID: "job-" + strings.TrimPrefix(id, "run-"), Kind: "k", Owner: strings.TrimPrefix(id, "run-"), State: JobRunning, StartedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		run, job string
+		want     bool
+	}{{"run-live", "job-live", false}, {"run-dead", "job-dead", true}}
+	for _, tt := range tests {
+		if ok, err := s.ClaimRun(ctx, tt.run, "other", now); err != nil || ok != tt.want {
+			t.Errorf("ClaimRun(%s) = %v, %v; want %v", tt.run, ok, err, tt.want)
+		}
+		if ok, err := s.ClaimJob(ctx, tt.job, "other", now); err != nil || ok != tt.want {
+			t.Errorf("ClaimJob(%s) = %v, %v; want %v", tt.job, ok, err, tt.want)
+		}
+	}
+	if err := s.DropServer(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ClaimRun(ctx, "run-live", "other", now); err != nil || !ok {
+		t.Errorf("ClaimRun after the owner dropped its lease = %v, %v; want true", ok, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/gome-agent/gome/engine"
 )
@@ -18,7 +19,7 @@ type ApplyUpdateInput struct {
 	Summary     string           `json:"summary,omitempty" jsonschema:"what the code changes and why"`
 	Gradient    *engine.Gradient `json:"gradient,omitempty" jsonschema:"the gradient this update follows; it is checked and stored with the step"`
 	Hypothesis  *int             `json:"hypothesis,omitempty" jsonschema:"index of the gradient's hypothesis the code follows (default: the one the weights pick)"`
-	Sampling    bool             `json:"sampling,omitempty" jsonschema:"without code: have your client's model write it through MCP sampling instead of Gome's model"`
+	Sampling    bool             `json:"sampling,omitempty" jsonschema:"without code: have your client's model write it through MCP sampling instead of Gome's model (first the gradient too, when the trace has a valid solution and no gradient is given)"`
 	WaitSeconds *int             `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (0 to 40, default 20) for the step to end before answering; it keeps running after the answer: follow it with get_job"`
 }
 
@@ -63,7 +64,7 @@ func applyUpdate(d Deps) Tool {
 		mcp.WithOutputSchema[JobOutput](),
 		annotations("Apply an update", false, false, false, true),
 	)
-	return Tool{Tool: tool, Handler: handler(func(ctx context.Context, in ApplyUpdateInput) (JobOutput, error) {
+	return Tool{Tool: tool, Handler: samplingUpdateHandler(d, handler(func(ctx context.Context, in ApplyUpdateInput) (JobOutput, error) {
 		if strings.TrimSpace(in.RunID) == "" {
 			return JobOutput{}, userErrorf("run_id is required: pass the run_id that start_run returned")
 		}
@@ -74,26 +75,29 @@ func applyUpdate(d Deps) Tool {
 		if _, err := d.Engine.ViewRun(ctx, in.RunID, engine.Page{Limit: 1}); err != nil {
 			return JobOutput{}, err
 		}
-		if in.Sampling {
+		if in.Sampling && !mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
+			// The code came from the client's model (samplingUpdateHandler); a client of a
+			// revision before 2026-07-28 can also be asked for fixes while the step runs.
 			if ctx, err = withSampling(ctx); err != nil {
 				return JobOutput{}, err
 			}
 		}
-		return runJob(ctx, d, "apply_update", in.RunID, in.Trace, wait, func(ctx context.Context) (any, error) {
-			step, err := d.Engine.ApplyUpdate(ctx, in.RunID, in.Trace, engine.UpdateInput{
+		return awaitStarted(ctx, d, wait, func(ctx context.Context) (engine.JobView, error) {
+			return d.Engine.StartUpdateJob(ctx, in.RunID, in.Trace, engine.UpdateInput{
 				Gradient: in.Gradient, Hypothesis: in.Hypothesis, Code: in.Code, Summary: in.Summary,
 			})
-			if err != nil {
-				return nil, err
-			}
-			out := step.Outcome
-			return ApplyUpdateOutput{
-				StepID: step.ID, RunID: in.RunID, Trace: in.Trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision),
-				Reason: clip(step.Reason, 500), Score: step.Score, Hypothesis: clip(step.Hypothesis, 500), ExitCode: out.ExitCode, Seconds: out.Seconds,
-				Stdout: tail(out.Stdout, tailChars), Stderr: tail(out.Stderr, tailChars), LogsURI: stepLogsURI(in.RunID, step.ID),
-			}, nil
 		})
-	})}
+	}))}
+}
+
+// updateOutput is the step an update job took, as apply_update shows it.
+func updateOutput(runID string, trace int, step engine.StepDetail) ApplyUpdateOutput {
+	out := step.Outcome
+	return ApplyUpdateOutput{
+		StepID: step.ID, RunID: runID, Trace: trace, Index: step.Index, Kind: string(step.Kind), Decision: string(step.Decision),
+		Reason: clip(step.Reason, 500), Score: step.Score, Hypothesis: clip(step.Hypothesis, 500), ExitCode: out.ExitCode, Seconds: out.Seconds,
+		Stdout: tail(out.Stdout, tailChars), Stderr: tail(out.Stderr, tailChars), LogsURI: stepLogsURI(runID, step.ID),
+	}
 }
 
 func stepLogsURI(runID, stepID string) string {

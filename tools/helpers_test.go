@@ -3,7 +3,8 @@ package tools
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,31 +46,42 @@ func newEnv(t testing.TB, model engine.Model, sb engine.Sandbox) *env {
 	return &env{home: home, store: store, engine: eng, deps: Deps{Engine: eng}}
 }
 
-// connect serves the tools over a stdio pipe pair and connects a go-sdk client speaking
-// protocolVersion ("" for the client's default).
+// connect serves the tools over streamable HTTP and connects a go-sdk client speaking
+// protocolVersion ("" for the client's default). Each connection is its own MCP session. (Not
+// mcp-go's stdio server: every stdio server in a process shares one package-level session, so
+// tests running side by side would read each other's client capabilities and receive each
+// other's sampling requests and notifications. The binary serves one stdio client; its own
+// tests cover that transport.)
 func (e *env) connect(t testing.TB, protocolVersion string, opts *sdk.ClientOptions) *sdk.ClientSession {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	toServerR, toServerW := io.Pipe()
-	toClientR, toClientW := io.Pipe()
-	stdio := server.NewStdioServer(NewServer(e.deps, "test"))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		stdio.Listen(ctx, toServerR, toClientW)
-	}()
-	client := sdk.NewClient(&sdk.Implementation{Name: "tools-test", Version: "test"}, opts)
-	cs, err := client.Connect(ctx, &sdk.IOTransport{Reader: toClientR, Writer: toServerW}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	return e.connectClient(t, protocolVersion, sdk.NewClient(&sdk.Implementation{Name: "tools-test", Version: "test"}, opts))
+}
+
+// connectClient is connect with a client the test made (to add middleware, say).
+func (e *env) connectClient(t testing.TB, protocolVersion string, client *sdk.Client) *sdk.ClientSession {
+	t.Helper()
+	streamable := server.NewStreamableHTTPServer(NewServer(e.deps, "test"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := StampNotificationVersion(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		streamable.ServeHTTP(w, r)
+	}))
+	cs, err := client.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: srv.URL}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})
 	if err != nil {
-		cancel()
+		srv.Close()
 		t.Fatalf("connect: %v", err)
 	}
 	t.Cleanup(func() {
 		cs.Close()
-		cancel()
-		toServerR.Close()
-		toClientW.Close()
-		// A handler that ignores cancellation would hold Listen; report it rather than hang.
+		// A handler that ignores cancellation would hold the server; report it rather than hang.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			streamable.Shutdown(context.Background())
+			srv.Close()
+		}()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

@@ -30,7 +30,7 @@ type JobOutput struct {
 	Kind    string  `json:"kind" jsonschema:"apply_update, compute_gradient or execute_on_gpu"`
 	RunID   string  `json:"run_id,omitempty"`
 	Trace   int     `json:"trace"`
-	State   string  `json:"state" jsonschema:"running, done, failed or cancelled"`
+	State   string  `json:"state" jsonschema:"running, done, failed, cancelled, or interrupted (the server stopped while it ran: error says what to call to redo it)"`
 	Error   string  `json:"error,omitempty"`
 	Seconds float64 `json:"seconds" jsonschema:"how long the job has run"`
 	Result  any     `json:"result,omitempty" jsonschema:"once done: what the starting tool would have returned (its output schema)"`
@@ -73,9 +73,16 @@ func waitArg(w *int, def int) (time.Duration, error) {
 
 // runJob starts work as a job and waits for it up to wait with progress notifications.
 func runJob(ctx context.Context, d Deps, kind, runID string, trace int, wait time.Duration, work func(ctx context.Context) (any, error)) (JobOutput, error) {
+	return awaitStarted(ctx, d, wait, func(ctx context.Context) (engine.JobView, error) {
+		return d.Engine.StartJob(ctx, kind, runID, trace, work)
+	})
+}
+
+// awaitStarted starts a job with start and waits for it up to wait with progress notifications.
+func awaitStarted(ctx context.Context, d Deps, wait time.Duration, start func(ctx context.Context) (engine.JobView, error)) (JobOutput, error) {
 	// The job must not report progress on this call's token once the call has answered.
 	jctx := context.WithValue(ctx, progressKey{}, nil)
-	j, err := d.Engine.StartJob(jctx, kind, runID, trace, work)
+	j, err := start(jctx)
 	if err != nil {
 		return JobOutput{}, err
 	}
@@ -111,6 +118,9 @@ func awaitJob(ctx context.Context, d Deps, id string, wait time.Duration) (JobOu
 }
 
 func jobOutput(j engine.JobView) (JobOutput, error) {
+	if step, ok := j.Result.(engine.StepDetail); ok {
+		j.Result = updateOutput(j.RunID, j.Trace, step)
+	}
 	out := JobOutput{JobID: j.ID, Kind: j.Kind, RunID: j.RunID, Trace: j.Trace, State: string(j.State), Error: j.Error, Seconds: j.Seconds(), Result: j.Result}
 	switch j.State {
 	case engine.JobRunning:
@@ -132,6 +142,8 @@ func jobOutput(j engine.JobView) (JobOutput, error) {
 		}
 	case engine.JobCancelled:
 		out.Next = "cancelled: nothing of the job was kept"
+	case engine.JobInterrupted:
+		out.Next = "interrupted: " + j.Error
 	}
 	return out, nil
 }

@@ -63,8 +63,8 @@ func samplingGradient(ctx context.Context, d Deps, in ComputeGradientInput, answ
 		return ComputeGradientOutput{Mode: "sampling", Gradient: &g, Chosen: &chosen,
 			Next: "call apply_update with this gradient and your code for the chosen hypothesis"}, nil, nil
 	}
-	if cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok && cs.GetClientCapabilities().Sampling == nil {
-		return ComputeGradientOutput{}, nil, fmt.Errorf("%w: the client did not declare the sampling capability", errSampling)
+	if err := checkSamplingClient(ctx); err != nil {
+		return ComputeGradientOutput{}, nil, err
 	}
 	gc, err := d.Engine.GradientContext(ctx, in.RunID, in.Trace)
 	if err != nil {
@@ -73,26 +73,29 @@ func samplingGradient(ctx context.Context, d Deps, in ComputeGradientInput, answ
 	if gc.Kind != engine.KindImprove {
 		return ComputeGradientOutput{}, nil, userErrorf("trace %d has no valid solution to diagnose yet: apply a draft first (compute_gradient mode client shows what a draft needs)", in.Trace)
 	}
-	var system []string
-	var msgs []mcp.SamplingMessage
-	for _, m := range gc.Prompt {
-		switch m.Role {
-		case llm.RoleSystem:
-			system = append(system, m.Content)
-		case llm.RoleAssistant:
-			msgs = append(msgs, mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent(m.Content)})
-		default:
-			msgs = append(msgs, mcp.SamplingMessage{Role: mcp.RoleUser, Content: mcp.NewTextContent(m.Content)})
-		}
-	}
-	system = append(system, "Reply with one JSON object only, no prose, matching this JSON schema:\n"+string(gc.Schema))
-	params := mcp.CreateMessageParams{Messages: msgs, SystemPrompt: strings.Join(system, "\n\n"), MaxTokens: samplingMaxTokens}
-	return ComputeGradientOutput{}, server.NewInputRequestBuilder("").Sample(gradientInput, params).ToolResult(), nil
+	return ComputeGradientOutput{}, server.NewInputRequestBuilder("").Sample(gradientInput, samplingParams(gc.Prompt, gc.Schema)).ToolResult(), nil
 }
 
 // sampledGradient reads the gradient out of the client model's reply (a JSON object, perhaps
 // fenced); the engine checks it against the schema.
 func sampledGradient(reply *mcp.CreateMessageResult) (engine.Gradient, error) {
+	var g engine.Gradient
+	text, err := sampledText(reply)
+	if err != nil {
+		return g, err
+	}
+	start, end := strings.Index(text, "{"), strings.LastIndex(text, "}")
+	if start < 0 || end < start {
+		return g, fmt.Errorf("%w: the client's gradient reply holds no JSON object", llm.ErrInvalidOutput)
+	}
+	if err := json.Unmarshal([]byte(text[start:end+1]), &g); err != nil {
+		return g, fmt.Errorf("%w: the client's gradient reply: %v", llm.ErrInvalidOutput, err)
+	}
+	return g, nil
+}
+
+// sampledText is the text of the client model's reply.
+func sampledText(reply *mcp.CreateMessageResult) (string, error) {
 	var text string
 	switch c := reply.Content.(type) {
 	case mcp.TextContent:
@@ -105,15 +108,35 @@ func sampledGradient(reply *mcp.CreateMessageResult) (engine.Gradient, error) {
 		}
 	}
 	if text == "" {
-		return engine.Gradient{}, fmt.Errorf("%w: the client's sampling answered with %T, not text", llm.ErrInvalidOutput, reply.Content)
+		return "", fmt.Errorf("%w: the client's sampling answered with %T, not text", llm.ErrInvalidOutput, reply.Content)
 	}
-	start, end := strings.Index(text, "{"), strings.LastIndex(text, "}")
-	var g engine.Gradient
-	if start < 0 || end < start {
-		return g, fmt.Errorf("%w: the client's gradient reply holds no JSON object", llm.ErrInvalidOutput)
+	return text, nil
+}
+
+// checkSamplingClient fails with errSampling when the calling client did not declare the
+// sampling capability.
+func checkSamplingClient(ctx context.Context) error {
+	if cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok && cs.GetClientCapabilities().Sampling == nil {
+		return fmt.Errorf("%w: the client did not declare the sampling capability", errSampling)
 	}
-	if err := json.Unmarshal([]byte(text[start:end+1]), &g); err != nil {
-		return g, fmt.Errorf("%w: the client's gradient reply: %v", llm.ErrInvalidOutput, err)
+	return nil
+}
+
+// samplingParams asks the client's model what Gome's own model would be asked: the prompt's
+// system messages become the system prompt, with the reply's JSON schema added.
+func samplingParams(prompt []llm.Message, schema json.RawMessage) mcp.CreateMessageParams {
+	var system []string
+	var msgs []mcp.SamplingMessage
+	for _, m := range prompt {
+		switch m.Role {
+		case llm.RoleSystem:
+			system = append(system, m.Content)
+		case llm.RoleAssistant:
+			msgs = append(msgs, mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent(m.Content)})
+		default:
+			msgs = append(msgs, mcp.SamplingMessage{Role: mcp.RoleUser, Content: mcp.NewTextContent(m.Content)})
+		}
 	}
-	return g, nil
+	system = append(system, "Reply with one JSON object only, no prose, matching this JSON schema:\n"+string(schema))
+	return mcp.CreateMessageParams{Messages: msgs, SystemPrompt: strings.Join(system, "\n\n"), MaxTokens: samplingMaxTokens}
 }

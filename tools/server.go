@@ -52,6 +52,10 @@ type Engine interface {
 	CheckGradient(ctx context.Context, runID string, g engine.Gradient) (int, error)
 	// ApplyUpdate takes a trace's next step with the given code.
 	ApplyUpdate(ctx context.Context, runID string, trace int, in engine.UpdateInput) (engine.StepDetail, error)
+	// WriteRequest is what a model is asked to write a trace's next step.
+	WriteRequest(ctx context.Context, runID string, trace int, in engine.UpdateInput) (engine.WriteRequest, error)
+	// ReadWrite reads a model's reply to a WriteRequest into code and summary.
+	ReadWrite(kind engine.StepKind, reply string) (code, summary string, err error)
 	// QueryMemory searches the cross-run success memory.
 	QueryMemory(ctx context.Context, q engine.MemoryQuery) ([]engine.MemoryEntry, error)
 	// Execute runs one scratch job in the sandbox (execute_on_gpu).
@@ -72,6 +76,8 @@ type Engine interface {
 	ListTasks(ctx context.Context, c engine.TaskCatalog) ([]engine.TaskEntry, error)
 	// StartJob runs long work in the background and returns the job at once.
 	StartJob(ctx context.Context, kind, runID string, trace int, work func(ctx context.Context) (any, error)) (engine.JobView, error)
+	// StartUpdateJob takes a trace's next step as a job (one the engine can resume after a restart).
+	StartUpdateJob(ctx context.Context, runID string, trace int, in engine.UpdateInput) (engine.JobView, error)
 	// WaitJob waits up to wait for a job to end and returns it.
 	WaitJob(ctx context.Context, id string, wait time.Duration) (engine.JobView, error)
 	// CancelJob cancels a running job.
@@ -173,7 +179,7 @@ func errorResult(err error) (*mcp.CallToolResult, bool) {
 	case err == nil:
 		return nil, false
 	case errors.Is(err, errSampling):
-		return mcp.NewToolResultError(err.Error() + ": your client may not offer sampling; use mode client and write the gradient yourself"), true
+		return mcp.NewToolResultError(err.Error() + ": your client may not offer sampling; write it yourself instead: the gradient with compute_gradient mode client, the code as apply_update's code"), true
 	case errors.Is(err, llm.ErrInvalidOutput):
 		return mcp.NewToolResultError(err.Error() + ": answer with JSON that matches the schema"), true
 	case errors.Is(err, engine.ErrCaller):

@@ -182,7 +182,7 @@ func TestStampNotificationVersion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/mcp", strings.NewReader(tt.body))
 			r.Header.Set("MCP-Protocol-Version", tt.header)
-			if err := stampNotificationVersion(r); err != nil {
+			if err := tools.StampNotificationVersion(r); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := io.ReadAll(r.Body)

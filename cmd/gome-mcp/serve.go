@@ -73,6 +73,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(resumed) > 0 {
 		a.logger.Info("resumed unfinished runs", "runs", resumed)
 	}
+	// Jobs a previous server was running: an update with its code stored runs again, the rest
+	// are marked interrupted with what to call to redo them.
+	again, interrupted, err := a.engine.ResumeJobs(ctx)
+	if err != nil {
+		return fmt.Errorf("resume jobs: %w", err)
+	}
+	if len(again)+len(interrupted) > 0 {
+		a.logger.Info("took over the jobs of a previous server", "resumed", again, "interrupted", interrupted)
+	}
+	// From now on, runs and jobs of another server on this home are taken over once its lease
+	// expires (it died); while it lives, they are left to it.
+	a.engine.Watch()
 	s := tools.NewServer(tools.Deps{Engine: a.engine, Logger: a.logger}, version)
 	if err := attachPages(a, s, &h, stderr); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,6 +142,16 @@ func newApp(ctx context.Context, c *common, logs io.Writer, onEvent func(engine.
 		return nil, err
 	}
 	opts := []engine.Option{engine.WithLogger(logger), engine.WithSlots(c.cpu, c.gpu), engine.WithPrices(prices)}
+	if v := os.Getenv("GOME_LEASE_SECONDS"); v != "" {
+		// How long another server on this home waits after this one stops heartbeating before
+		// it takes this one's runs and jobs over.
+		secs, err := strconv.Atoi(v)
+		if err != nil || secs < 1 {
+			closeAll()
+			return nil, fmt.Errorf("%w: GOME_LEASE_SECONDS is %q: use a whole number of seconds, 1 or more (default 15)", errUsage, v)
+		}
+		opts = append(opts, engine.WithLease(time.Duration(secs)*time.Second))
+	}
 	if c.memoryURL != "" {
 		shared, err := openSharedMemory(ctx, c, logger)
 		if err != nil {
