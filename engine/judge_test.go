@@ -304,6 +304,15 @@ func TestJudgeFlagsOverfitting(t *testing.T) {
 			t.Errorf("view of step %d: holdout %v overfit %t judged %q; want the report's %v, flagged only the second", i, s.Holdout, s.Overfit, s.Judged, j.Steps[i].Holdout)
 		}
 	}
+	// A page holding only the flagged step still flags it: the flag compares it with the step
+	// before it, which is not on the page.
+	page, err := e.ViewRun(context.Background(), runID, Page{Offset: 1, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Steps) != 1 || !page.Steps[0].Overfit || page.Steps[0].Holdout == nil {
+		t.Errorf("a page of the flagged step alone: %+v; want it flagged, with its holdout", page.Steps)
+	}
 	if d, err := e.ViewStep(context.Background(), runID, steps[1].ID); err != nil || !d.Overfit || !strings.Contains(d.OverfitWhy, "while the holdout fell") {
 		t.Errorf("get_step's view of the overfitting step: overfit %t (%q), %v", d.Overfit, d.OverfitWhy, err)
 	}
