@@ -148,6 +148,8 @@ func TestAutoPrefersWhatImproves(t *testing.T) {
 		// Gradient wins half as often at twice the cost, but its gains are six times larger.
 		{"larger gains count", history(append(append(repeat(2, step{g, 0.06, 0}), repeat(6, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 0}), repeat(4, step{tr, 0, 0})...)...)...), false},
 		// The same wins, but tree's steps needed three fixes each.
+		// The same gain per call, but tree tried less: no bonus for the less tried, gradient.
+		{"a tie goes to gradient", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(1, step{tr, 0.01, 0}), repeat(3, step{tr, 0, 0})...)...)...), false},
 		{"fixes cost calls", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 3}), repeat(4, step{tr, 0, 3})...)...)...), false},
 	}
 	for _, tt := range tests {

@@ -178,22 +178,28 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 	return out
 }
 
-// autoExplore weighs auto's exploration bonus against the measured gain per call (both in
-// units of the run's mean gain of an accepted step). The strategy lab (docs/LAB.md; a simulated
-// reasoner, not a real model) tuned it:
-// 0.25, and 0.1 with the tree's three drafts, spent too many calls where gradient wins; 0.1
-// with one draft came closest: within noise of the better strategy at every p but 0.7, where
-// it trails gradient by about 0.01.
-const autoExplore = 0.1
+// autoPrior is how many model calls' worth of the run's pooled gain per call each kind's record
+// starts with: a kind's gain per call is shrunk toward the pooled rate, so that one lucky (or
+// unlucky) step of a kind tried a few times does not decide the run. autoExplore weighs a UCB1
+// bonus for the less-tried kind. The strategy lab (docs/LAB.md; a simulated reasoner, not a real
+// model) chose them: the UCB1 rule alone (bonus 0.1, no prior) trailed the better strategy
+// beyond noise at p = 0.1 and 0.5 on 48 fresh task instances; this one only at 0.5, where it
+// trails gradient by about 0.016. With about ten steps a run, a bonus spends too many of them
+// exploring.
+const (
+	autoPrior   = 4.0
+	autoExplore = 0.0
+)
 
 // preferTree chooses auto's next kind of step from what the run observed. For each kind,
 // gradient (improve steps) and tree (tree-improve and debug steps), it sums the validation
 // gains of its accepted steps over the trace's best before them, and the model calls it
 // spent: an improve step makes a gradient and an update call, a tree step one call, each fix
 // one more. Gains count in units of the run's mean gain of an accepted step, so the rule does
-// not depend on the metric's scale. The kind with the higher UCB1 index, gain per call plus
-// autoExplore*sqrt(2 ln C / c) (c the kind's calls, C both kinds'), takes the next step;
-// until each kind has had a step, gradient goes first, then tree.
+// not depend on the metric's scale. Each kind's index is its gain per call shrunk toward the
+// pooled rate, (g + autoPrior*pooled) / (c + autoPrior), plus autoExplore*sqrt(2 ln C / c) (c the
+// kind's calls, C both kinds'); the higher index takes the next step, gradient on a tie. Until
+// each kind has had a step, gradient goes first, then tree.
 func preferTree(all []memory.Step) (bool, string) {
 	var gain, calls [2]float64 // [0] gradient, [1] tree
 	var tries, wins [2]int
@@ -238,8 +244,9 @@ func preferTree(all []memory.Step) (bool, string) {
 		unit = totalGain / float64(nGain)
 	}
 	c := calls[0] + calls[1]
+	pooled := (gain[0] + gain[1]) / unit / c
 	index := func(k int) float64 {
-		return gain[k]/unit/calls[k] + autoExplore*math.Sqrt(2*math.Log(c)/calls[k])
+		return (gain[k]/unit+autoPrior*pooled)/(calls[k]+autoPrior) + autoExplore*math.Sqrt(2*math.Log(c)/calls[k])
 	}
 	return index(1) > index(0), note
 }
