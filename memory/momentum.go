@@ -742,15 +742,16 @@ type hit struct {
 	text float64
 }
 
-// hitRows is what scanHits reads: the rows of database/sql and of pgx alike.
-type hitRows interface {
+// rowsReader is what the readers shared by both stores read: the rows of database/sql and of
+// pgx alike.
+type rowsReader interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
 }
 
 // scanHits reads pre-ranked (seq, text relevance) rows, for both stores.
-func scanHits(rows hitRows) ([]hit, error) {
+func scanHits(rows rowsReader) ([]hit, error) {
 	var hits []hit
 	for rows.Next() {
 		var h hit
@@ -795,11 +796,19 @@ func (s *Store) fetchCandidates(ctx context.Context, hits []hit, match TextMatch
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
 	defer rows.Close()
-	cands := make([]Candidate, 0, len(hits))
+	return scanCandidates(rows, text, match)
+}
+
+// scanCandidates reads entries (momentumCols, then seq) as candidates with their text
+// relevance from text, for both stores; an entry that does not match every word of a MatchAll
+// query counts as MatchSome.
+func scanCandidates(rows rowsReader, text map[int64]float64, match TextMatch) ([]Candidate, error) {
+	cands := make([]Candidate, 0, len(text))
 	for rows.Next() {
 		var (
 			c   Candidate
 			seq int64
+			err error
 		)
 		if c.Entry, err = scanEntry(rows, &seq); err != nil {
 			return nil, fmt.Errorf("memory: query momentum: %w", err)

@@ -50,15 +50,8 @@ func (s *Store) ExportMomentum(ctx context.Context, w io.Writer, q MomentumQuery
 	return writeExport(w, rows)
 }
 
-// exportRows is what writeExport reads entries from: database/sql's rows or pgx's.
-type exportRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
 // writeExport writes the entries of rows (momentumCols) as JSONL.
-func writeExport(w io.Writer, rows exportRows) error {
+func writeExport(w io.Writer, rows rowsReader) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	for rows.Next() {

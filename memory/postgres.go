@@ -535,25 +535,7 @@ func (p *Postgres) fetchCandidates(ctx context.Context, hits []hit, match TextMa
 		return nil, fmt.Errorf("memory: query momentum: %w", err)
 	}
 	defer rows.Close()
-	cands := make([]Candidate, 0, len(hits))
-	for rows.Next() {
-		var (
-			c   Candidate
-			seq int64
-		)
-		if c.Entry, err = scanEntry(rows, &seq); err != nil {
-			return nil, fmt.Errorf("memory: query momentum: %w", err)
-		}
-		c.Text, c.Match = text[seq], match
-		if match == MatchAll && c.Text < 1 {
-			c.Match = MatchSome
-		}
-		cands = append(cands, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("memory: query momentum: %w", err)
-	}
-	return cands, nil
+	return scanCandidates(rows, text, match)
 }
 
 // ExportMomentum writes entries as JSONL, oldest first (ties by id), as Store.ExportMomentum

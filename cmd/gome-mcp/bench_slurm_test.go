@@ -63,20 +63,8 @@ func recordedJobs(t *testing.T, out string) map[string]string {
 // this tests machinery, not agent quality.
 func TestBenchOnSlurmResumesWithoutResubmitting(t *testing.T) {
 	endToEnd(t)
-	if out, err := exec.Command("scontrol", "ping").CombinedOutput(); err != nil || !strings.Contains(string(out), "UP") {
-		t.Skipf("no Slurm controller answers (scontrol ping: %v %s); scripts/slurm.sh starts a one-node cluster", err, out)
-	}
-	reg := mlebenchRegistry(t)
-	ids := []string{"seti-breakthrough-listen", "tabular-playground-series-may-2022"}
-	data := t.TempDir()
-	for _, id := range ids {
-		breastCancerAs(t, data, id)
-	}
-	split := filepath.Join(t.TempDir(), "split.txt")
-	if err := os.WriteFile(split, []byte(strings.Join(ids, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	example := exampleTask(t, "breast-cancer")
+	needSlurm(t)
+	reg, data, split, example := slurmBenchInputs(t)
 	fake := fakellm.New(fakellm.Script{"draft": {fakellm.JSON(engine.Draft{Plan: "scaled logistic regression",
 		Code: readFile(t, filepath.Join(example, "solutions", "strong.py"))})}})
 	defer fake.Close()

@@ -15,6 +15,45 @@ import (
 	"github.com/gome-agent/gome/tools"
 )
 
+// heldSolution is a prelude for a solution that notes each time it starts and then waits for
+// the test's word: the way the end-to-end tests hold a step mid-execution across processes.
+type heldSolution struct {
+	t         *testing.T
+	ctx       context.Context
+	ran, gate string
+}
+
+func newHeldSolution(t *testing.T, ctx context.Context) *heldSolution {
+	signals := t.TempDir()
+	return &heldSolution{t: t, ctx: ctx, ran: filepath.Join(signals, "ran"), gate: filepath.Join(signals, "go")}
+}
+
+// inject puts the prelude into code, after its docstring (before its first import).
+func (h *heldSolution) inject(code string) string {
+	hold := fmt.Sprintf("import os, time\nwith open(%q, 'a') as f:\n    f.write('ran\\n')\nwhile not os.path.exists(%q):\n    time.sleep(0.05)\n", h.ran, h.gate)
+	return strings.Replace(code, "\nimport ", "\n"+hold+"import ", 1)
+}
+
+// timesRan counts the held solution's starts.
+func (h *heldSolution) timesRan() int {
+	b, _ := os.ReadFile(h.ran)
+	return strings.Count(string(b), "ran\n")
+}
+
+// release lets every held solution, running or to come, go on.
+func (h *heldSolution) release() error { return os.WriteFile(h.gate, nil, 0o644) }
+
+// until waits for ok, which reads what another process did, failing the test when ctx ends.
+func (h *heldSolution) until(what string, ok func() bool) {
+	h.t.Helper()
+	for !ok() {
+		if h.ctx.Err() != nil {
+			h.t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestJobsSurviveSIGKILL kills the server while an apply_update job runs and starts it again:
 // the job that had finished still answers with its step, and the one in flight (its code is
 // stored) runs again and takes the step, once.
@@ -23,25 +62,10 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
-	home, signals := t.TempDir(), t.TempDir()
-	ran, gate := filepath.Join(signals, "ran"), filepath.Join(signals, "go")
-	// The held solution (the strong one, after its docstring) notes each time it starts, then
-	// waits for the test's word.
-	hold := fmt.Sprintf("import os, time\nwith open(%q, 'a') as f:\n    f.write('ran\\n')\nwhile not os.path.exists(%q):\n    time.sleep(0.05)\n", ran, gate)
-	held := strings.Replace(readFile(t, filepath.Join(taskDir, "solutions", "strong.py")), "\nimport ", "\n"+hold+"import ", 1)
-	timesRan := func() int {
-		b, _ := os.ReadFile(ran)
-		return strings.Count(string(b), "ran\n")
-	}
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		for !ok() {
-			if ctx.Err() != nil {
-				t.Fatalf("gave up waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	home := t.TempDir()
+	h := newHeldSolution(t, ctx)
+	held := h.inject(readFile(t, filepath.Join(taskDir, "solutions", "strong.py")))
+	timesRan, until := h.timesRan, h.until
 
 	first, proc := serveProcess(t, ctx, home)
 	run, res := call[tools.StartRunOutput](t, ctx, first, "start_run", map[string]any{"task": taskDir, "client": true, "max_steps": 4, "no_debug": true})
@@ -72,7 +96,7 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("the finished job after the restart: %+v %s; want done with step %s", again, errorText(res), draft.StepID)
 	}
 	until("the update to run again", func() bool { return timesRan() == 2 })
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+	if err := h.release(); err != nil {
 		t.Fatal(err)
 	}
 	resumed := followJob(t, ctx, second, "get_job", map[string]any{"job_id": inFlight.JobID, "wait_seconds": 30})

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,29 +22,15 @@ func TestSecondServerLeavesLiveRunsAlone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
-	home, signals := t.TempDir(), t.TempDir()
-	ran, gate := filepath.Join(signals, "ran"), filepath.Join(signals, "go")
-	// The draft notes each time it starts, then waits for the test's word.
-	hold := fmt.Sprintf("import os, time\nwith open(%q, 'a') as f:\n    f.write('ran\\n')\nwhile not os.path.exists(%q):\n    time.sleep(0.05)\n", ran, gate)
+	home := t.TempDir()
+	h := newHeldSolution(t, ctx)
 	script := improvingScript(t, taskDir)
 	script["draft"] = []string{fakellm.JSON(engine.Draft{Plan: "a weak baseline, held",
-		Code: strings.Replace(readFile(t, filepath.Join(taskDir, "solutions", "weak.py")), "\nimport ", "\n"+hold+"import ", 1)})}
+		Code: h.inject(readFile(t, filepath.Join(taskDir, "solutions", "weak.py")))})}
 	fake := fakellm.New(script)
 	defer fake.Close()
 	env := []string{"OPENAI_BASE_URL=" + fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake-model", "GOME_LEASE_SECONDS=2"}
-	timesRan := func() int {
-		b, _ := os.ReadFile(ran)
-		return strings.Count(string(b), "ran\n")
-	}
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		for !ok() {
-			if ctx.Err() != nil {
-				t.Fatalf("gave up waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	timesRan, until := h.timesRan, h.until
 	store, err := memory.Open(ctx, memory.DBPath(home))
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +86,7 @@ func TestSecondServerLeavesLiveRunsAlone(t *testing.T) {
 	}
 	first.Close()
 	until("the second server to take the run over", func() bool { return timesRan() == 2 })
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+	if err := h.release(); err != nil {
 		t.Fatal(err)
 	}
 	after := waitRun(t, ctx, second, started.RunID)

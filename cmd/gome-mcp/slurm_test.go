@@ -27,6 +27,23 @@ func needSlurm(t *testing.T) {
 	}
 }
 
+// slurmBenchInputs lays out two MLE-bench competitions as breast-cancer copies for the Slurm
+// bench tests: the registry, the data folder, a split file naming both, and the example task.
+func slurmBenchInputs(t *testing.T) (reg, data, split, example string) {
+	t.Helper()
+	reg = mlebenchRegistry(t)
+	ids := []string{"seti-breakthrough-listen", "tabular-playground-series-may-2022"}
+	data = t.TempDir()
+	for _, id := range ids {
+		breastCancerAs(t, data, id)
+	}
+	split = filepath.Join(t.TempDir(), "split.txt")
+	if err := os.WriteFile(split, []byte(strings.Join(ids, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return reg, data, split, exampleTask(t, "breast-cancer")
+}
+
 // slurmJobs lists the jobs Slurm still holds (queued, running or recently ended) whose working
 // folder is an execution folder under home, with their states.
 func slurmJobs(t *testing.T, home string) map[string]string {
