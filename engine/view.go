@@ -173,26 +173,31 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if page.Tail > 0 {
 		page.Offset, page.Limit = max(v.TotalSteps-page.Tail, 0), page.Tail
 	}
-	steps, err := e.store.ListStepHeads(ctx, run.ID, page.Offset, page.Limit)
-	if err != nil {
-		return RunView{}, fmt.Errorf("list steps: %w", err)
-	}
 	dir := filepath.Join(e.home, "runs", run.ID)
 	v.Judge = readJudgeSummary(dir)
 	if v.Analysis, err = readAnalysis(dir); err != nil {
 		e.logger.Warn("task analysis", "run", run.ID, "err", err)
 	}
 	_, v.DataSummary = readDataReportJSON(dir)
-	// Overfitting compares each accepted step with the one before it on its trace, so it needs
-	// every step's scores, not only the page's: read them (without code or logs) where the run
-	// has a holdout at all.
-	var overfit map[string]string
+	// Overfitting compares each accepted step with the one before it on its trace, so where the
+	// run has a holdout it needs every step's scores, not only the page's: then all the step
+	// heads (without code or logs) are read once and the page cut from them.
+	var (
+		steps   []memory.Step
+		overfit map[string]string
+	)
 	if v.Judge != nil && v.Judge.Holdout > 0 {
 		all, err := e.store.ListStepHeads(ctx, run.ID, 0, 0)
 		if err != nil {
 			return RunView{}, fmt.Errorf("list steps: %w", err)
 		}
 		overfit = overfitting(all, index, rec.facts.Direction.Better)
+		steps = all[min(page.Offset, len(all)):]
+		if page.Limit > 0 && page.Limit < len(steps) {
+			steps = steps[:page.Limit]
+		}
+	} else if steps, err = e.store.ListStepHeads(ctx, run.ID, page.Offset, page.Limit); err != nil {
+		return RunView{}, fmt.Errorf("list steps: %w", err)
 	}
 	for _, s := range steps {
 		sv := stepView(s, index)
