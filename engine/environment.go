@@ -58,6 +58,9 @@ func (e *Engine) dataReport(ctx context.Context, t *task.Task, dataDir, runDir s
 		err = os.WriteFile(filepath.Join(runDir, dataReportJSON), raw, 0o644)
 	}
 	if err == nil {
+		err = os.WriteFile(filepath.Join(runDir, dataSummaryFile), []byte(rep.Summary()), 0o644)
+	}
+	if err == nil {
 		err = os.WriteFile(path, []byte(text), 0o644)
 	}
 	if err != nil {
@@ -66,8 +69,18 @@ func (e *Engine) dataReport(ctx context.Context, t *task.Task, dataDir, runDir s
 	return text
 }
 
-// dataReportJSON keeps the structured data report (datareport.Report) beside the text.
-const dataReportJSON = "data-report.json"
+// dataReportJSON keeps the structured data report (datareport.Report) beside the text, and
+// dataSummaryFile its one-line summary, which every get_run shows without parsing the report.
+const (
+	dataReportJSON  = "data-report.json"
+	dataSummaryFile = "data-summary.txt"
+)
+
+// readDataSummary is the one-line summary of a run's data report ("" when it has none).
+func readDataSummary(runDir string) string {
+	raw, _ := os.ReadFile(filepath.Join(runDir, dataSummaryFile))
+	return string(raw)
+}
 
 // DataReport is a run's data report: the text its prompts carry and the structured report
 // (datareport.Report as JSON; empty for a run whose report could not be built).

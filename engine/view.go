@@ -178,7 +178,7 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 	if v.Analysis, err = readAnalysis(dir); err != nil {
 		e.logger.Warn("task analysis", "run", run.ID, "err", err)
 	}
-	_, v.DataSummary = readDataReportJSON(dir)
+	v.DataSummary = readDataSummary(dir)
 	// Overfitting compares each accepted step with the one before it on its trace, so where the
 	// run has a holdout it needs every step's scores, not only the page's: then all the step
 	// heads (without code or logs) are read once and the page cut from them.
