@@ -71,7 +71,7 @@ func snapshotHistory(st *runState) (own, all []memory.Step) {
 			Score: score(0.91), Code: "# draft\nprint('draft')\n", Exec: exec(Outcome{Seconds: 3.2, LimitSeconds: 600, FullRun: true, Stdout: "validation 0.91\n", Change: "logistic regression on the 64 pixel values"})},
 		{ID: "s1", TraceID: tr0, Index: 1, Kind: "improve", Hypothesis: "standardize pixels and use an RBF SVM", Decision: "accepted", Score: score(0.975),
 			Code: "from PIL import Image\n# svm\nprint('validation 0.975')\n", Exec: exec(Outcome{Seconds: 8.5, LimitSeconds: 600, FullRun: true, Stdout: "loaded 600 train images\nvalidation 0.975\n", Change: "StandardScaler + SVC(C=10)"})},
-		{ID: "s2", TraceID: tr0, Index: 2, Kind: "improve", Hypothesis: "a 3-layer MLP", Decision: "failed", Reason: "debug run (main.py --debug): exited with code 1: ModuleNotFoundError: No module named 'torch'",
+		{ID: "s2", TraceID: tr0, ParentID: "s1", Index: 2, Kind: "improve", Hypothesis: "a 3-layer MLP", Decision: "failed", Reason: "debug run (main.py --debug): exited with code 1: ModuleNotFoundError: No module named 'torch'",
 			Gradient: mustJSON(g), Code: "import torch\n", Exec: exec(Outcome{Seconds: 0.4, LimitSeconds: 120, Stderr: "ModuleNotFoundError: No module named 'torch'", Problem: "debug run (main.py --debug): exited with code 1: ModuleNotFoundError: No module named 'torch'"})},
 	}
 	sib := []memory.Step{
@@ -161,4 +161,49 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return "(same lines, different ends)"
+}
+
+// TestTreeImproveShowsEarlierAttempts: a tree improvement is told what was already tried on the
+// solution it changes (its children, however they ended), not what was tried on other solutions
+// or is still running, and only the most recent attempts when there are many.
+func TestTreeImproveShowsEarlierAttempts(t *testing.T) {
+	st := promptState(t)
+	score := func(f float64) *float64 { return &f }
+	step := func(i int, parent, decision, hyp string) memory.Step {
+		return memory.Step{ID: fmt.Sprintf("s%d", i), ParentID: parent, Index: i, Kind: "tree-improve", Decision: decision, Hypothesis: hyp, Score: score(0.9)}
+	}
+	best := memory.Step{ID: "b", Index: 0, Kind: "draft", Decision: "accepted", Score: score(0.95), Code: "print(1)\n"}
+	var many []memory.Step
+	for i := 1; i <= maxTried+3; i++ {
+		many = append(many, step(i, "b", "rejected", fmt.Sprintf("idea number %d", i)))
+	}
+	cases := []struct {
+		name          string
+		history       []memory.Step
+		shown, hidden []string
+	}{
+		{"no attempts yet", []memory.Step{best}, nil, []string{"Already tried"}},
+		{"children of the best, whatever their end", []memory.Step{best, step(1, "b", "rejected", "add a scaler"), step(2, "b", "failed", "swap in boosting")},
+			[]string{"Already tried", "step 1 (tree-improve) REJECTED", "add a scaler", "step 2 (tree-improve) FAILED", "swap in boosting"}, nil},
+		{"not another node's children, nor a step still running", []memory.Step{best, step(1, "x", "rejected", "other node's idea"), step(2, "b", "", "in flight")},
+			nil, []string{"Already tried", "other node's idea", "in flight"}},
+		{"the most recent when there are many", append([]memory.Step{best}, many...),
+			[]string{"(3 earlier attempts not shown)", fmt.Sprintf("idea number %d;", maxTried+3), "idea number 4;"}, []string{"idea number 3;", "idea number 1;"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msgs := treeImproveMessages(view{st: st, history: tc.history, all: tc.history}, &best)
+			got := msgs[len(msgs)-1].Content
+			for _, s := range tc.shown {
+				if !strings.Contains(got, s) {
+					t.Errorf("the prompt does not show %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tc.hidden {
+				if strings.Contains(got, s) {
+					t.Errorf("the prompt shows %q, which it should not:\n%s", s, got)
+				}
+			}
+		})
+	}
 }

@@ -59,11 +59,11 @@ func (r Report) Write(dir string) error {
 func (r Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\nq=%g, %d seeds, %d model calls and %gs per run.\n\n", Notice, r.Spec.Q, r.Spec.Seeds, r.Spec.Calls, r.Spec.BudgetSeconds)
-	b.WriteString("| p | arm | runs | mean test acc. [95% CI] | regret | any medal [95% CI] | calls | errors |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| p | arm | runs | mean test acc. [95% CI] | regret | any medal [95% CI] | calls | repeated proposals | errors |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {
-		fmt.Fprintf(&b, "| %g | %s | %d | %.4f [%.4f, %.4f] | %.4f | %.0f%% [%.0f, %.0f] | %.1f | %d |\n",
-			c.P, c.Arm, c.Runs, c.MeanTest, c.TestLo, c.TestHi, c.Regret, 100*c.MedalRate, 100*c.MedalLo, 100*c.MedalHi, c.MeanCalls, c.Errors)
+		fmt.Fprintf(&b, "| %g | %s | %d | %.4f [%.4f, %.4f] | %.4f | %.0f%% [%.0f, %.0f] | %.1f | %.0f%% | %d |\n",
+			c.P, c.Arm, c.Runs, c.MeanTest, c.TestLo, c.TestHi, c.Regret, 100*c.MedalRate, 100*c.MedalLo, 100*c.MedalHi, c.MeanCalls, 100*c.RepeatShare, c.Errors)
 	}
 	if len(r.Paired) > 0 {
 		b.WriteString("\nPaired differences of test accuracy on the same seeds, B - A (mean [95% CI]; * where the interval excludes 0):\n\n")

@@ -116,11 +116,15 @@ type Result struct {
 	Steps      int      `json:"steps"`
 	// Kinds counts the run's steps by kind (draft, improve, tree-improve, debug): how auto
 	// mixed them.
-	Kinds   map[string]int `json:"kinds,omitempty"`
-	Calls   int            `json:"calls"`
-	Stop    string         `json:"stop"`
-	Seconds float64        `json:"seconds"`
-	Error   string         `json:"error,omitempty"`
+	Kinds map[string]int `json:"kinds,omitempty"`
+	// Proposals counts the run's improving steps (gradient and tree) that named a change;
+	// Repeats, those whose change was already proposed on the same solution.
+	Proposals int     `json:"proposals,omitempty"`
+	Repeats   int     `json:"repeats,omitempty"`
+	Calls     int     `json:"calls"`
+	Stop      string  `json:"stop"`
+	Seconds   float64 `json:"seconds"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Run executes the experiment under dir: each (arm, p) group runs its seeds in order on one
@@ -231,6 +235,7 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 				for _, s := range steps {
 					res.Kinds[s.Kind]++
 				}
+				res.Proposals, res.Repeats = repeats(steps)
 			}
 			if rep.Best != nil {
 				v := rep.Best.Validation
@@ -245,6 +250,33 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// repeats counts the improving steps (gradient and tree) that name a change, and those whose
+// change was already proposed on the same solution: a search that cannot see what it tried
+// spends calls on it again.
+func repeats(steps []memory.Step) (proposals, repeated int) {
+	type tried struct {
+		parent string
+		ch     Change
+	}
+	seen := map[tried]bool{}
+	for _, s := range steps {
+		if k := engine.StepKind(s.Kind); k != engine.KindImprove && k != engine.KindTreeImprove {
+			continue
+		}
+		chs := MarkedChanges(s.Hypothesis)
+		if len(chs) == 0 {
+			continue
+		}
+		proposals++
+		key := tried{s.ParentID, chs[0]}
+		if seen[key] {
+			repeated++
+		}
+		seen[key] = true
+	}
+	return proposals, repeated
 }
 
 // Cell sums up the runs of one arm at one p.
@@ -264,7 +296,10 @@ type Cell struct {
 	MedalLo   float64 `json:"medal_lo"`
 	MedalHi   float64 `json:"medal_hi"`
 	MeanCalls float64 `json:"mean_calls"`
-	Errors    int     `json:"errors"`
+	// RepeatShare is the share of the improving steps' proposals that repeat a change already
+	// proposed on the same solution.
+	RepeatShare float64 `json:"repeat_share"`
+	Errors      int     `json:"errors"`
 }
 
 // Summarize groups results into cells, in the order of the spec's ps and arms.
@@ -274,7 +309,7 @@ func Summarize(spec Spec, results []Result) []Cell {
 		for _, a := range spec.Arms {
 			c := Cell{Arm: a.Name, P: p}
 			var tests, regrets []float64
-			medals := 0
+			medals, proposals, repeated := 0, 0, 0
 			calls := 0.0
 			for _, r := range results {
 				if r.Arm != a.Name || r.P != p {
@@ -294,6 +329,8 @@ func Summarize(spec Spec, results []Result) []Cell {
 					medals++
 				}
 				calls += float64(r.Calls)
+				proposals += r.Proposals
+				repeated += r.Repeats
 			}
 			if c.Runs == 0 {
 				continue
@@ -302,6 +339,9 @@ func Summarize(spec Spec, results []Result) []Cell {
 			c.Regret, _, _ = meanCI(regrets)
 			c.MedalRate, c.MedalLo, c.MedalHi = wilson(medals, c.Runs)
 			c.MeanCalls = calls / float64(c.Runs)
+			if proposals > 0 {
+				c.RepeatShare = float64(repeated) / float64(proposals)
+			}
 			cells = append(cells, c)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -104,6 +105,21 @@ func ParseChange(s string) (Change, error) {
 	}
 	return Change{}, fmt.Errorf("lab: change %q is not dimension=value over the lab's dimensions", s)
 }
+
+// MarkedChanges are the changes text names in the sim's markers, "[lab:features=poly]", in
+// order: the sim writes one into every hypothesis and summary it proposes, and reads them back
+// from the history a prompt shows.
+func MarkedChanges(text string) []Change {
+	var out []Change
+	for _, m := range markerRe.FindAllStringSubmatch(text, -1) {
+		if ch, err := ParseChange(m[1]); err == nil {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+var markerRe = regexp.MustCompile(`\[lab:([a-z0-9_]+=[a-z0-9_]+)\]`)
 
 // Apply returns c with the change made.
 func (c Config) Apply(ch Change) Config {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,8 +119,6 @@ func (m *Model) Stats() Stats {
 // Name is how the model reports itself.
 func (m *Model) Name() string { return fmt.Sprintf("sim(p=%g,q=%g)", m.ps.P, m.ps.Q) }
 
-var marker = regexp.MustCompile(`\[lab:([a-z0-9_]+=[a-z0-9_]+)\]`)
-
 // Complete answers one request as a model with the set reliability would.
 func (m *Model) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	if m.ps.Latency > 0 {
@@ -222,12 +219,15 @@ func (m *Model) answer(req llm.Request, prompt string, w *lab.World) (any, error
 				ch, ok = lastMarker(prompt)
 			}
 			if !ok {
-				ch = m.randomChange(cur)
+				ch = m.randomChange(cur, nil)
 			}
 			code, summary := m.implement(cur, ch)
 			return map[string]string{"summary": summary, "code": code}, nil
 		default: // "improve" and any other call for code: a change without diagnosis
-			code, summary := m.implement(cur, m.randomChange(cur))
+			// It reads what the prompt shows was already tried on this solution (the engine's
+			// tree-improve prompt lists it) and samples among the other changes.
+			_, tried := evidence(prompt, cur)
+			code, summary := m.implement(cur, m.randomChange(cur, tried))
 			return map[string]string{"summary": summary, "code": code}, nil
 		}
 	}
@@ -244,18 +244,22 @@ func stepPrefix(key string) string {
 }
 
 func lastMarker(prompt string) (lab.Change, bool) {
-	all := marker.FindAllStringSubmatch(prompt, -1)
-	for i := len(all) - 1; i >= 0; i-- {
-		if ch, err := lab.ParseChange(all[i][1]); err == nil {
-			return ch, true
-		}
+	all := lab.MarkedChanges(prompt)
+	if len(all) == 0 {
+		return lab.Change{}, false
 	}
-	return lab.Change{}, false
+	return all[len(all)-1], true
 }
 
-func (m *Model) randomChange(c lab.Config) lab.Change {
+// randomChange is a uniformly random change to c among those not in tried (among all of them
+// when every one was tried).
+func (m *Model) randomChange(c lab.Config, tried map[lab.Change]bool) lab.Change {
 	all := c.Changes()
-	return all[m.rng.IntN(len(all))]
+	open := slices.DeleteFunc(slices.Clone(all), func(ch lab.Change) bool { return tried[ch] })
+	if len(open) == 0 {
+		open = all
+	}
+	return open[m.rng.IntN(len(open))]
 }
 
 // diagnose picks the change a diagnosis names: with probability P the truly best change
@@ -428,17 +432,13 @@ func evidence(prompt string, cur lab.Config) (worked []lab.Change, failed map[la
 	failed = map[lab.Change]bool{}
 	seen := map[lab.Change]bool{}
 	for _, line := range strings.Split(prompt, "\n") {
-		ms := marker.FindAllStringSubmatch(line, -1)
-		if ms == nil {
+		chs := lab.MarkedChanges(line)
+		if chs == nil {
 			continue
 		}
 		bad := strings.Contains(line, "REJECTED") || strings.Contains(line, "FAILED") || strings.Contains(line, "gain -")
 		good := !bad && (strings.Contains(line, "ACCEPTED") || strings.Contains(line, "->") || strings.Contains(line, "gain +"))
-		for _, mm := range ms {
-			ch, err := lab.ParseChange(mm[1])
-			if err != nil {
-				continue
-			}
+		for _, ch := range chs {
 			switch {
 			case bad:
 				failed[ch] = true
