@@ -425,8 +425,8 @@ func fill(s *jsonschema.Schema, name, code string) any {
 }
 
 // evidence reads the history a prompt shows: changes that worked (this trace's or a sibling's
-// accepted steps, success-memory entries with a gain) and that can still be made to cur, and
-// changes that were tried and failed. Only the sim's own markers count, so the wording around
+// accepted steps, success-memory entries with a gain) and that can still be made to cur and were
+// not tried on it without success, and changes that were tried and failed. Only the sim's own markers count, so the wording around
 // them may change freely.
 func evidence(prompt string, cur lab.Config) (worked []lab.Change, failed map[lab.Change]bool) {
 	failed = map[lab.Change]bool{}
@@ -448,5 +448,8 @@ func evidence(prompt string, cur lab.Config) (worked []lab.Change, failed map[la
 			}
 		}
 	}
+	// A change shown as rejected or failed here is not one that worked, whatever the other lines
+	// say: what worked elsewhere did not work on this solution.
+	worked = slices.DeleteFunc(worked, func(ch lab.Change) bool { return failed[ch] })
 	return worked, failed
 }

@@ -189,12 +189,13 @@ func choose(hs []engine.Hypothesis) int {
 }
 
 // A diagnosis reads its history: a change the prompt shows rejected is not proposed again,
-// whether the diagnosis is right (p=1: the best of the changes still open) or wrong (p=0).
+// whether the diagnosis is right (p=1: the best of the changes still open) or wrong (p=0), even
+// when the success memory shows it worked on another task.
 func TestSimDoesNotRepeatRejectedChanges(t *testing.T) {
 	w := lab.NewWorld(5)
 	cur := lab.DefaultConfig
 	best := w.BestChange(cur)
-	history := fmt.Sprintf("- step 1 (improve) REJECTED, ran: set %s [lab:%s]\n", best, best)
+	history := fmt.Sprintf("- [m1] set %s [lab:%s] (another task: gain +0.02)\n- step 1 (improve) REJECTED, ran: set %s [lab:%s]\n", best, best, best, best)
 	var open []lab.Change
 	for _, ch := range cur.Changes() {
 		if ch != best {
