@@ -18,8 +18,8 @@ const (
 	// StrategyTree is AIDE-style greedy tree search: several drafts, then debug a failing
 	// node or improve the best one, with no structured diagnosis.
 	StrategyTree Strategy = "tree"
-	// StrategyAuto drafts once, then measures what gradient steps and tree steps gain per
-	// model call and gives more steps to the one that gains more (preferTree).
+	// StrategyAuto takes gradient steps, and tree search's exploration (a new draft) when
+	// they stall (autoPlan).
 	StrategyAuto Strategy = "auto"
 )
 

@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -41,15 +41,16 @@ func TestStrategies(t *testing.T) {
 			wantKind: []string{string(KindDraft), string(KindTreeImprove)},
 		},
 		{
-			name: "auto drafts once, then tries both and keeps going with what improves",
-			cfg:  Config{Strategy: StrategyAuto, Drafts: 2, MaxSteps: 4, NoDebug: true},
+			name: "auto follows gradients and drafts anew when they stall",
+			cfg:  Config{Strategy: StrategyAuto, Drafts: 2, MaxSteps: 5, NoDebug: true},
 			replies: map[string][]any{
-				"draft":    {Draft{Plan: "weak", Code: weak}},
+				// The first draft is weak and the gradient's updates do not improve it; after
+				// two such steps a second draft, the strong one, takes over.
+				"draft":    {Draft{Plan: "weak", Code: weak}, Draft{Plan: "strong", Code: strong}},
 				"gradient": {testGradient()},
-				"update":   {Update{Summary: "strong", Code: strong}},
-				"improve":  {Update{Summary: "strong again", Code: strong}},
+				"update":   {Update{Summary: "the same", Code: weak}},
 			},
-			wantKind: []string{string(KindDraft), string(KindImprove), string(KindTreeImprove)},
+			wantKind: []string{string(KindDraft), string(KindImprove)},
 		},
 	}
 	for _, tt := range tests {
@@ -72,7 +73,7 @@ func TestStrategies(t *testing.T) {
 					t.Errorf("no %s step in %v", k, kinds(steps))
 				}
 			}
-			if want := map[Strategy]int{StrategyTree: tt.cfg.Drafts, StrategyAuto: 1}[tt.cfg.Strategy]; drafts(steps) != want {
+			if want := tt.cfg.Drafts; drafts(steps) != want {
 				t.Errorf("%d drafts in %v, want %d", drafts(steps), kinds(steps), want)
 			}
 			if rep.Best == nil || rep.Best.Validation < 0.95 {
@@ -100,62 +101,41 @@ func TestTreeDebugsBuggyLeaf(t *testing.T) {
 	}
 }
 
-// TestAutoPrefersWhatImproves: auto gives the next step to the kind with the larger
-// validation gain per model call, counting the gradient call, the fixes and the size of each
-// gain; each kind is tried once first.
-func TestAutoPrefersWhatImproves(t *testing.T) {
-	// step is one step of trace "t": its kind, its gain over the best so far (0: rejected),
-	// and its fixes.
-	type step struct {
-		kind  StepKind
-		gain  float64
-		fixes int
+// TestAutoDraftsWhenStalled: auto takes gradient steps, and a new draft once its trace's
+// latest autoStall steps all failed to improve it, while it has fewer than its drafts. It never
+// takes a blind tree improvement.
+func TestAutoDraftsWhenStalled(t *testing.T) {
+	st := &runState{run: memory.Run{ID: "r"}, cfg: Config{Strategy: StrategyAuto, Drafts: 3}.WithDefaults()}
+	score := 0.5
+	step := func(kind StepKind, d Decision) memory.Step {
+		return memory.Step{ID: fmt.Sprint(kind, d), TraceID: "t", Kind: string(kind), Decision: string(d), Score: &score}
 	}
-	history := func(steps ...step) []memory.Step {
-		score, first := 0.5, 0.5
-		out := []memory.Step{{TraceID: "t", Kind: string(KindDraft), Decision: string(Accepted), Score: &first}}
-		for _, s := range steps {
-			exec, _ := json.Marshal(Outcome{Fixes: s.fixes})
-			st := memory.Step{TraceID: "t", Kind: string(s.kind), Decision: string(Rejected), Exec: exec}
-			if s.gain > 0 {
-				score += s.gain
-				v := score
-				st.Decision, st.Score = string(Accepted), &v
-			}
-			out = append(out, st)
-		}
-		return out
-	}
-	repeat := func(n int, s step) []step {
-		out := make([]step, n)
-		for i := range out {
-			out[i] = s
-		}
-		return out
-	}
-	g, tr := KindImprove, KindTreeImprove
+	draft, improve := step(KindDraft, Accepted), step(KindImprove, Accepted)
+	no, fail, noDraft := step(KindImprove, Rejected), step(KindImprove, Failed), step(KindDraft, Rejected)
 	tests := []struct {
-		name string
-		all  []memory.Step
-		tree bool
+		name    string
+		history []memory.Step
+		want    StepKind
 	}{
-		{"untried gradient first", history(), false},
-		{"then tree", history(step{g, 0.01, 0}), true},
-		{"gradient gains more per call", history(append(repeat(6, step{g, 0.01, 0}), repeat(6, step{tr, 0, 0})...)...), false},
-		{"tree gains more per call", history(append(repeat(6, step{g, 0, 0}), append(repeat(3, step{tr, 0.01, 0}), repeat(3, step{tr, 0, 0})...)...)...), true},
-		// Equal gains per step: a gradient step costs two calls, a tree step one.
-		{"a tree step costs half", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 0}), repeat(4, step{tr, 0, 0})...)...)...), true},
-		// Gradient wins half as often at twice the cost, but its gains are six times larger.
-		{"larger gains count", history(append(append(repeat(2, step{g, 0.06, 0}), repeat(6, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 0}), repeat(4, step{tr, 0, 0})...)...)...), false},
-		// The same wins, but tree's steps needed three fixes each.
-		// The same gain per call, but tree tried less: no bonus for the less tried, gradient.
-		{"a tie goes to gradient", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(1, step{tr, 0.01, 0}), repeat(3, step{tr, 0, 0})...)...)...), false},
-		{"fixes cost calls", history(append(append(repeat(4, step{g, 0.01, 0}), repeat(4, step{g, 0, 0})...), append(repeat(4, step{tr, 0.01, 3}), repeat(4, step{tr, 0, 3})...)...)...), false},
+		{"nothing yet: a draft", nil, KindDraft},
+		{"a best: a gradient step", []memory.Step{draft}, KindImprove},
+		{"one step without improvement: still gradient", []memory.Step{draft, improve, no}, KindImprove},
+		{"two without improvement, rejected or failed: a new draft", []memory.Step{draft, no, fail}, KindDraft},
+		{"a draft that did not beat the best counts as one more", []memory.Step{draft, no, no, noDraft}, KindDraft},
+		{"an improvement since resets the count", []memory.Step{draft, no, no, improve, no}, KindImprove},
+		{"all drafts spent: gradient again", []memory.Step{draft, no, no, noDraft, noDraft, no}, KindImprove},
 	}
 	for _, tt := range tests {
-		if got, note := preferTree(tt.all); got != tt.tree {
-			t.Errorf("%s: preferTree = %v (%s), want %v", tt.name, got, note, tt.tree)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			var best *memory.Step
+			if len(tt.history) > 0 {
+				best = &tt.history[0]
+			}
+			p := choosePlan(view{st: st, history: tt.history, all: tt.history}, best)
+			if p.kind != tt.want {
+				t.Errorf("auto chose %s (%s), want %s", p.kind, p.note, tt.want)
+			}
+		})
 	}
 }
 

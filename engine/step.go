@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -103,18 +102,7 @@ func choosePlan(v view, best *memory.Step) plan {
 	case StrategyTree:
 		return treePlan(v, best)
 	case StrategyAuto:
-		// One draft, as gradient makes: the lab found the tree's extra drafts cost auto more
-		// calls than they gained it (docs/LAB.md).
-		if best == nil {
-			return plan{kind: KindDraft}
-		}
-		useTree, note := preferTree(v.all)
-		if useTree {
-			p := treePlan(v, best)
-			p.note = note
-			return p
-		}
-		return plan{kind: KindImprove, parent: best, note: note}
+		return autoPlan(v, best)
 	default:
 		if best == nil {
 			return plan{kind: KindDraft}
@@ -178,77 +166,36 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 	return out
 }
 
-// autoPrior is how many model calls' worth of the run's pooled gain per call each kind's record
-// starts with: a kind's gain per call is shrunk toward the pooled rate, so that one lucky (or
-// unlucky) step of a kind tried a few times does not decide the run. autoExplore weighs a UCB1
-// bonus for the less-tried kind. The strategy lab (docs/LAB.md; a simulated reasoner, not a real
-// model) chose them: the UCB1 rule alone (bonus 0.1, no prior) trailed the better strategy
-// beyond noise at p = 0.1 and 0.5 on 48 fresh task instances; this one only at 0.5, where it
-// trails gradient by about 0.016. With about ten steps a run, a bonus spends too many of them
-// exploring.
-const (
-	autoPrior   = 4.0
-	autoExplore = 0.0
-)
+// autoStall is how many of a trace's latest steps must have failed to improve it before auto
+// spends a step on a new draft. The strategy lab (docs/LAB.md; a simulated reasoner, not a real
+// model) chose it among five rules.
+const autoStall = 2
 
-// preferTree chooses auto's next kind of step from what the run observed. For each kind,
-// gradient (improve steps) and tree (tree-improve and debug steps), it sums the validation
-// gains of its accepted steps over the trace's best before them, and the model calls it
-// spent: an improve step makes a gradient and an update call, a tree step one call, each fix
-// one more. Gains count in units of the run's mean gain of an accepted step, so the rule does
-// not depend on the metric's scale. Each kind's index is its gain per call shrunk toward the
-// pooled rate, (g + autoPrior*pooled) / (c + autoPrior), plus autoExplore*sqrt(2 ln C / c) (c the
-// kind's calls, C both kinds'); the higher index takes the next step, gradient on a tie. Until
-// each kind has had a step, gradient goes first, then tree.
-func preferTree(all []memory.Step) (bool, string) {
-	var gain, calls [2]float64 // [0] gradient, [1] tree
-	var tries, wins [2]int
-	last := map[string]float64{} // the trace's best score so far
-	totalGain, nGain := 0.0, 0
-	for _, s := range all {
-		k := -1
-		switch StepKind(s.Kind) {
-		case KindImprove:
-			k = 0
-		case KindTreeImprove, KindDebug:
-			k = 1
-		}
-		accepted := Decision(s.Decision) == Accepted && s.Score != nil
-		prev, had := last[s.TraceID]
-		if accepted {
-			last[s.TraceID] = *s.Score
-		}
-		if k < 0 {
-			continue
-		}
-		tries[k]++
-		calls[k] += float64(2-k) + float64(DecodeOutcome(s.Exec).Fixes)
-		if accepted && had {
-			g := math.Abs(*s.Score - prev)
-			gain[k] += g
-			totalGain += g
-			nGain++
-			wins[k]++
-		}
+// autoPlan is the auto strategy: gradient steps, which diagnose before they change, and tree
+// search's exploration, a fresh draft, when the gradient stalls: after autoStall steps in a row
+// that did not improve the trace, while it has fewer than its drafts (--drafts, default 3). It
+// does not take tree search's blind improvement steps: in the lab, rules that mixed them in by
+// their measured gain per call trailed gradient beyond noise at medium reasoning strength,
+// because blind changes that raise validation and lower test look, from inside a run, as good
+// as diagnosed ones; what made tree search win with weak reasoning was its drafts.
+func autoPlan(v view, best *memory.Step) plan {
+	if best == nil {
+		return plan{kind: KindDraft}
 	}
-	note := fmt.Sprintf("auto: gradient improved %d of %d (%.0f calls), tree %d of %d (%.0f calls)",
-		wins[0], tries[0], calls[0], wins[1], tries[1], calls[1])
-	switch {
-	case tries[0] == 0:
-		return false, note
-	case tries[1] == 0:
-		return true, note
+	n, d := stalled(v.history), drafts(v.history)
+	if n >= autoStall && d < v.st.cfg.Drafts {
+		return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
 	}
-	unit := 1.0
-	if nGain > 0 && totalGain > 0 {
-		unit = totalGain / float64(nGain)
+	return plan{kind: KindImprove, parent: best}
+}
+
+// stalled counts the trace's latest steps that were not accepted.
+func stalled(history []memory.Step) int {
+	n := 0
+	for i := len(history) - 1; i >= 0 && Decision(history[i].Decision) != Accepted; i-- {
+		n++
 	}
-	c := calls[0] + calls[1]
-	pooled := (gain[0] + gain[1]) / unit / c
-	index := func(k int) float64 {
-		return (gain[k]/unit+autoPrior*pooled)/(calls[k]+autoPrior) + autoExplore*math.Sqrt(2*math.Log(c)/calls[k])
-	}
-	return index(1) > index(0), note
+	return n
 }
 
 // stepRand is a number in [0, 1) fixed by the run, trace and step, so that a resumed or
