@@ -212,12 +212,7 @@ func triedOn(history []memory.Step, id string) string {
 		if s.ParentID != id || s.Decision == "" {
 			continue
 		}
-		out := DecodeOutcome(s.Exec)
-		score := ""
-		if s.Score != nil {
-			score = fmt.Sprintf(", validation %.6g", *s.Score)
-		}
-		lines = append(lines, fmt.Sprintf("- step %d (%s) %s%s, %s: %s; %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), score, out.ran(), orDash(oneLine(s.Hypothesis)), oneLine(s.Reason)))
+		lines = append(lines, attemptLine(s, true))
 	}
 	if len(lines) > maxTried {
 		lines = append([]string{fmt.Sprintf("(%d earlier attempts not shown)\n", len(lines)-maxTried)}, lines[len(lines)-maxTried:]...)
@@ -414,6 +409,17 @@ func hasImproved(history []memory.Step) bool {
 	return false
 }
 
+// attemptLine is one step that did not become the best, as the prompts list it: its kind, how
+// it ended, optionally its validation score, how long it ran, what it tried and why it ended so.
+func attemptLine(s memory.Step, withScore bool) string {
+	score := ""
+	if withScore && s.Score != nil {
+		score = fmt.Sprintf(", validation %.6g", *s.Score)
+	}
+	return fmt.Sprintf("- step %d (%s) %s%s, %s: %s; %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), score,
+		DecodeOutcome(s.Exec).ran(), orDash(oneLine(s.Hypothesis)), oneLine(s.Reason))
+}
+
 func failuresSinceBest(history []memory.Step) string {
 	start := 0
 	for i, s := range history {
@@ -423,8 +429,7 @@ func failuresSinceBest(history []memory.Step) string {
 	}
 	var b strings.Builder
 	for _, s := range history[start:] {
-		out := DecodeOutcome(s.Exec)
-		fmt.Fprintf(&b, "- step %d (%s) %s, %s: %s; %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), out.ran(), oneLine(s.Hypothesis), oneLine(s.Reason))
+		b.WriteString(attemptLine(s, false))
 	}
 	return b.String()
 }
