@@ -283,6 +283,30 @@ func TestBudgetStopsRun(t *testing.T) {
 	}
 }
 
+// TestBudgetSpentBeforeFirstStep: a budget that ends before the first step (here the task
+// analysis outlasts it) stops the run for its budget with no step taken, instead of failing it
+// because the trace could not read its steps.
+func TestBudgetSpentBeforeFirstStep(t *testing.T) {
+	t.Parallel()
+	slowAnalysis := func(llm.Request) any {
+		time.Sleep(1500 * time.Millisecond) // the budget is wall-clock time: let 1 s of it pass
+		return errors.New("analysis not scripted")
+	}
+	model := &scripted{replies: map[string][]any{"analysis": {slowAnalysis}}}
+	e, store, _ := newFakeEngine(t, model)
+	rep, err := e.Run(context.Background(), Config{TaskDir: breastCancer, MaxSteps: 2, BudgetSeconds: 1})
+	if err != nil {
+		t.Fatalf("run failed: %v; want it stopped for its budget", err)
+	}
+	steps, err := store.ListSteps(context.Background(), rep.RunID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.StopReason != StopBudget || len(steps) != 0 {
+		t.Errorf("stop %q with %d steps: want a budget stop before any step", rep.StopReason, len(steps))
+	}
+}
+
 func TestStartRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	model := &scripted{}

@@ -259,6 +259,13 @@ func (e *Engine) budgetUsed(ctx context.Context, runID string) (time.Duration, e
 func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (StopReason, error) {
 	steps, err := e.store.ListSteps(ctx, st.run.ID, tr.ID)
 	if err != nil {
+		// The budget, a cap or a stop may end the run before its first step: a stop, not a fault.
+		if reason, stopped := stopReason(ctx); stopped {
+			return reason, nil
+		}
+		if ctx.Err() != nil {
+			return StopUser, nil
+		}
 		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
 	}
 	for len(steps) < st.cfg.MaxSteps {
