@@ -101,12 +101,14 @@ type Model struct {
 	rng     *rand.Rand
 	worlds  map[uint64]*lab.World
 	pending map[string]lab.Change // the change a step's gradient chose, by step key prefix
+	schemas map[*jsonschema.Schema]*jsonschema.Resolved
 	stats   Stats
 }
 
 // New returns a simulated reasoner.
 func New(ps Params) *Model {
-	return &Model{ps: ps, rng: rand.New(rand.NewPCG(ps.Seed, 0x5171)), worlds: map[uint64]*lab.World{}, pending: map[string]lab.Change{}}
+	return &Model{ps: ps, rng: rand.New(rand.NewPCG(ps.Seed, 0x5171)), worlds: map[uint64]*lab.World{}, pending: map[string]lab.Change{},
+		schemas: map[*jsonschema.Schema]*jsonschema.Resolved{}}
 }
 
 // Stats returns what the reasoner has done so far.
@@ -143,6 +145,10 @@ func (m *Model) Complete(ctx context.Context, req llm.Request) (llm.Response, er
 	}
 	m.mu.Lock()
 	reply, err := m.answer(req, prompt, m.world(seed))
+	var resolved *jsonschema.Resolved
+	if err == nil {
+		resolved, err = m.resolve(req.Schema)
+	}
 	m.mu.Unlock()
 	if err != nil {
 		return llm.Response{Model: m.Name()}, err
@@ -151,14 +157,38 @@ func (m *Model) Complete(ctx context.Context, req llm.Request) (llm.Response, er
 	if err != nil {
 		return llm.Response{Model: m.Name()}, fmt.Errorf("sim: encode reply: %w", err)
 	}
-	if _, err := llm.DecodeReply(string(raw), req.Schema); err != nil {
-		return llm.Response{Model: m.Name()}, fmt.Errorf("%w: sim reply to %q breaks its schema: %v", llm.ErrInvalidOutput, req.Key, err)
+	if resolved != nil {
+		// The reply meets the schema as a model's must; the engine validates it again.
+		var inst any
+		if err := json.Unmarshal(raw, &inst); err == nil {
+			err = resolved.Validate(inst)
+		}
+		if err != nil {
+			return llm.Response{Model: m.Name()}, fmt.Errorf("%w: sim reply to %q breaks its schema: %v", llm.ErrInvalidOutput, req.Key, err)
+		}
 	}
 	u := llm.Usage{PromptTokens: len(prompt) / 4, CompletionTokens: len(raw) / 4}
 	if m.ps.Tokens > 0 {
 		u = llm.Usage{PromptTokens: m.ps.Tokens - m.ps.Tokens/5, CompletionTokens: m.ps.Tokens / 5}
 	}
 	return llm.Response{JSON: raw, Usage: u, Model: m.Name(), Attempts: 1}, nil
+}
+
+// resolve returns schema resolved for validation, once per schema (a run asks with the same
+// few schemas thousands of times); nil for a request without one. m.mu is held.
+func (m *Model) resolve(schema *jsonschema.Schema) (*jsonschema.Resolved, error) {
+	if schema == nil {
+		return nil, nil
+	}
+	if r, ok := m.schemas[schema]; ok {
+		return r, nil
+	}
+	r, err := schema.Resolve(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the request's schema cannot be used for validation: %v", llm.ErrRejected, err)
+	}
+	m.schemas[schema] = r
+	return r, nil
 }
 
 func (m *Model) world(seed uint64) *lab.World {
