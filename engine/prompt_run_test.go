@@ -298,7 +298,8 @@ func TestStepCutByBudgetIsRecorded(t *testing.T) {
 		"draft": {Draft{Plan: "runs forever", Code: "print('start')\n# block\n"}},
 	}}
 	e, store, _ := newFakeEngine(t, model)
-	rep, err := e.Run(context.Background(), Config{TaskDir: breastCancer, MaxSteps: 2, BudgetSeconds: 1})
+	// The draft blocks until the budget ends; 3 s leaves a loaded machine time to start it.
+	rep, err := e.Run(context.Background(), Config{TaskDir: breastCancer, MaxSteps: 2, BudgetSeconds: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
