@@ -260,34 +260,25 @@ func (e *Engine) runTrace(ctx context.Context, st *runState, tr memory.Trace) (S
 	steps, err := e.store.ListSteps(ctx, st.run.ID, tr.ID)
 	if err != nil {
 		// The budget, a cap or a stop may end the run before its first step: a stop, not a fault.
-		if reason, stopped := stopReason(ctx); stopped {
+		if reason, stopped := traceStop(ctx); stopped {
 			return reason, nil
-		}
-		if ctx.Err() != nil {
-			return StopUser, nil
 		}
 		return "", fmt.Errorf("trace %d: list steps: %w", tr.Index, err)
 	}
 	for len(steps) < st.cfg.MaxSteps {
-		if reason, stopped := stopReason(ctx); stopped {
+		if reason, stopped := traceStop(ctx); stopped {
 			return reason, nil
-		}
-		if ctx.Err() != nil {
-			return StopUser, nil
 		}
 		step, err := e.takeStep(ctx, st, tr.Index, steps)
 		if err != nil {
-			if ctx.Err() != nil {
+			if reason, stopped := traceStop(ctx); stopped {
 				// The step was cut short by the budget, a cap or a stop. A step the budget cut
 				// is recorded as such; otherwise it is not recorded, so a resumed run takes it
 				// again from the start.
-				if reason, stopped := stopReason(ctx); stopped {
-					if reason == StopBudget && step.ID != "" {
-						e.recordCut(ctx, st, tr.Index, step)
-					}
-					return reason, nil
+				if reason == StopBudget && step.ID != "" {
+					e.recordCut(ctx, st, tr.Index, step)
 				}
-				return StopUser, nil
+				return reason, nil
 			}
 			var fatal errFatal
 			if errors.As(err, &fatal) {

@@ -86,6 +86,18 @@ func loadSpend(ctx context.Context, store *memory.Store, runID string, prices ma
 	return s, nil
 }
 
+// traceStop names why a trace must stop taking steps, if its context has ended: a cap or the
+// budget by name, anything else (a user's stop, a fault on another trace) as the user's.
+func traceStop(ctx context.Context) (StopReason, bool) {
+	if reason, stopped := stopReason(ctx); stopped {
+		return reason, true
+	}
+	if ctx.Err() != nil {
+		return StopUser, true
+	}
+	return "", false
+}
+
 // stopReason names why a run's context ended, if a cap or the budget ended it.
 func stopReason(ctx context.Context) (StopReason, bool) {
 	var c capError

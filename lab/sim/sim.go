@@ -160,7 +160,8 @@ func (m *Model) Complete(ctx context.Context, req llm.Request) (llm.Response, er
 	if resolved != nil {
 		// The reply meets the schema as a model's must; the engine validates it again.
 		var inst any
-		if err := json.Unmarshal(raw, &inst); err == nil {
+		err := json.Unmarshal(raw, &inst)
+		if err == nil {
 			err = resolved.Validate(inst)
 		}
 		if err != nil {

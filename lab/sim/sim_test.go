@@ -172,6 +172,22 @@ func TestSimAnswersUnknownSchemas(t *testing.T) {
 	}
 }
 
+// A reply that breaks the request's schema is refused as a model's invalid output, never passed
+// on: here the schema allows no code as long as a lab solution.
+func TestSimRefusesRepliesThatBreakTheSchema(t *testing.T) {
+	short := schema[engine.Update](t)
+	maxLen := 5
+	short.Properties["code"].MaxLength = &maxLen
+	m := sim.New(sim.Params{P: 1, Q: 1})
+	for i := range 2 { // the second request meets the schema resolved by the first
+		_, err := m.Complete(context.Background(), llm.Request{Key: "trace-0/step-" + itoa(uint64(i)) + "/update", SchemaName: "update",
+			Schema: short, Messages: prompt(2, lab.DefaultConfig, "Hypothesis: set model=boosting [lab:model=boosting]")})
+		if !errors.Is(err, llm.ErrInvalidOutput) {
+			t.Fatalf("request %d: err = %v, want llm.ErrInvalidOutput for a reply that breaks the schema", i, err)
+		}
+	}
+}
+
 // choose is the engine's default selection: the highest weighted score, ties to the earlier.
 func choose(hs []engine.Hypothesis) int {
 	w := engine.DefaultWeights
