@@ -304,8 +304,10 @@ time.sleep(3)
 			maxDuration: time.Minute,
 		},
 		{
+			// The shell execs sleep rather than forking it: with the pids limit reached, a fork of
+			// its own would fail and end the job before its timeout.
 			name:         "fork bomb contained and killed at timeout",
-			job:          Job{Timeout: 5 * time.Second, Command: []string{"sh", "-c", "b() { b | b & }; b; sleep 300"}},
+			job:          Job{Timeout: 5 * time.Second, Command: []string{"sh", "-c", "b() { b | b & }; b; exec sleep 300"}},
 			wantTimedOut: true,
 			wantExit:     -1,
 			minDuration:  5 * time.Second,
