@@ -53,6 +53,47 @@ func (e *Engine) resolveLimits(cfg *Config) error {
 	return nil
 }
 
+// fitLimits lowers a stored run's limits to what this server allows, for a run resumed by a
+// server started with smaller limits (or another backend) than the one that started it: the
+// operator's --memory and --cpus protect the machine whoever started the run. It returns a
+// note for each limit it lowered; limits within the server's stay as the run asked.
+func (e *Engine) fitLimits(cfg *Config) []string {
+	ls, ok := e.sandbox.(limitSettings)
+	if !ok {
+		return nil
+	}
+	server := ls.Settings()
+	var notes []string
+	lower := func(what string, have *int64, most int64, flag string) {
+		if *have > most {
+			if most > 0 {
+				notes = append(notes, fmt.Sprintf("%s %s lowered to %s (this server's %s)", what, sandbox.FormatBytes(*have), sandbox.FormatBytes(most), flag))
+			} else {
+				notes = append(notes, fmt.Sprintf("%s %s dropped (this server's sandbox sets none)", what, sandbox.FormatBytes(*have)))
+			}
+			*have = most
+		}
+	}
+	if server.MemoryBytes > 0 {
+		lower("memory", &cfg.MemoryBytes, server.MemoryBytes, "--memory")
+	}
+	switch {
+	case server.ShmBytes == 0: // a backend without /dev/shm limits
+		lower("shm_size", &cfg.ShmBytes, 0, "")
+	case cfg.MemoryBytes > 0: // /dev/shm counts against memory, as at start
+		lower("shm_size", &cfg.ShmBytes, cfg.MemoryBytes, "memory, which /dev/shm counts against")
+	}
+	if cfg.CPUs > server.CPUs {
+		if server.CPUs > 0 {
+			notes = append(notes, fmt.Sprintf("cpus %g lowered to %g (this server's --cpus)", cfg.CPUs, server.CPUs))
+		} else {
+			notes = append(notes, fmt.Sprintf("cpus %g dropped (this server's sandbox sets none)", cfg.CPUs))
+		}
+		cfg.CPUs = server.CPUs
+	}
+	return notes
+}
+
 // ParseSize reads a size argument such as 512m, 8g or 8GiB (powers of 1024, as the docker CLI
 // and the server's --memory read them); "" is 0. A bad size is the caller's to fix, and the
 // error names arg.

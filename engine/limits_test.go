@@ -123,6 +123,79 @@ func TestRunLimitsRefused(t *testing.T) {
 	}
 }
 
+// TestResumedRunFitsTheServer: a run resumed by a server with smaller limits (or a backend
+// without them) than the one that started it gets this server's limits, not more, and its
+// run_started event says which were lowered; limits already within the server's stay.
+func TestResumedRunFitsTheServer(t *testing.T) {
+	t.Parallel()
+	small := sandbox.Settings{MemoryBytes: 2 << 30, ShmBytes: 1 << 30, CPUs: 1}
+	tests := []struct {
+		name     string
+		asked    Config
+		now      sandbox.Settings
+		wantMem  int64
+		wantShm  int64
+		wantCPUs float64
+		says     []string
+	}{
+		{"over a smaller server", Config{MemoryBytes: 8 << 30, ShmBytes: 4 << 30, CPUs: 4}, small, 2 << 30, 2 << 30, 1,
+			[]string{"memory 8 GiB lowered to 2 GiB (this server's --memory)", "shm_size 4 GiB lowered to 2 GiB", "cpus 4 lowered to 1"}},
+		{"within a smaller server", Config{MemoryBytes: 1 << 30, ShmBytes: 256 << 20, CPUs: 0.5}, small, 1 << 30, 256 << 20, 0.5, nil},
+		{"on the local backend", Config{MemoryBytes: 4 << 30, ShmBytes: 1 << 30, CPUs: 2}, sandbox.Settings{}, 4 << 30, 0, 0,
+			[]string{"shm_size 1 GiB dropped", "cpus 2 dropped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			first, _ := newLimitedEngine(t, server)
+			cfg := tt.asked
+			cfg.TaskDir, cfg.MaxSteps, cfg.NoDebug = breastCancer, 1, true
+			run, err := first.create(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb := &limitedSandbox{settings: tt.now}
+			second, err := New(first.store, first.model, sb, first.home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(second.Close)
+			if _, err := second.execute(context.Background(), run.ID); err != nil {
+				t.Fatal(err)
+			}
+			sb.mu.Lock()
+			jobs := sb.jobs
+			sb.mu.Unlock()
+			if len(jobs) == 0 {
+				t.Fatal("no execution")
+			}
+			for _, j := range jobs {
+				if j.MemoryBytes != tt.wantMem || j.ShmBytes != tt.wantShm || j.CPUs != tt.wantCPUs {
+					t.Errorf("execution got memory %d, shm %d, cpus %g; want %d, %d, %g", j.MemoryBytes, j.ShmBytes, j.CPUs, tt.wantMem, tt.wantShm, tt.wantCPUs)
+				}
+			}
+			events, err := first.store.ListEvents(context.Background(), run.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var began string
+			for _, ev := range events {
+				if ev.Kind == string(EventRunStarted) {
+					began = ev.Message
+				}
+			}
+			for _, w := range tt.says {
+				if !strings.Contains(began, w) {
+					t.Errorf("run_started %q does not say %q", began, w)
+				}
+			}
+			if tt.says == nil && strings.Contains(began, "limits") {
+				t.Errorf("run_started %q speaks of limits that were within the server's", began)
+			}
+		})
+	}
+}
+
 // TestParseSize: sizes read as the server's --memory reads them; a bad one names its argument.
 func TestParseSize(t *testing.T) {
 	t.Parallel()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,8 @@ type runState struct {
 	used        time.Duration // budget spent by earlier executions of the run
 	spend       *spend
 	stop        context.CancelCauseFunc // ends every trace of the run (caps)
+	// limitNotes say which of the run's stored limits this server lowered (fitLimits).
+	limitNotes []string
 
 	mu       sync.Mutex
 	inflight map[int]string // trace index -> hypothesis it is trying now
@@ -120,6 +123,7 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		return nil, nil, err
 	}
 	run, cfg := rec.run, rec.cfg
+	limitNotes := e.fitLimits(&cfg)
 	t, err := task.Load(cfg.TaskDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load task: %w", err)
@@ -164,6 +168,7 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		used:         used,
 		spend:        sp,
 		stop:         func(error) {},
+		limitNotes:   limitNotes,
 		inflight:     map[int]string{},
 	}
 	if st.judge, err = prepareJudge(st); err != nil {
@@ -191,8 +196,11 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	if e.model == nil {
 		return nil, e.fail(ctx, run, ErrNoModel)
 	}
-	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1,
-		Message: fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)})
+	begin := fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)
+	if len(st.limitNotes) > 0 {
+		begin += "; limits: " + strings.Join(st.limitNotes, "; ")
+	}
+	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1, Message: begin})
 	if err := e.analyse(ctx, st); err != nil {
 		return nil, e.fail(ctx, run, err)
 	}
