@@ -198,26 +198,43 @@ func treeImproveMessages(v view, best *memory.Step) []llm.Message {
 	return render("tree-improve", d)
 }
 
-// maxTried bounds how many earlier attempts on one solution a tree improvement is shown: the
-// most recent ones.
-const maxTried = 20
+// maxTried bounds how many earlier attempts on one solution a tree improvement is shown in
+// full (the most recent ones), and maxTriedBrief how many older ones it is shown in one short
+// line each (their change, and how it ended), so that a solution that stays the best through a
+// long run (in the lab's 40-call tree runs one node got up to 33 attempts) does not see its
+// oldest attempts proposed again, while the prompt stays bounded (the brief lines add at most
+// about 12 KB).
+const (
+	maxTried      = 20
+	maxTriedBrief = 60
+	briefChars    = 160
+)
 
 // triedOn lists the steps of a trace that already changed the solution id, oldest first, with
 // how each ended, so that a tree improvement does not propose a change already tried on it. AIDE's
 // improvement prompt shows its memory of earlier attempts for the same reason; without it the
 // strategy lab measured 12-19% of tree proposals repeating a change tried on the same node.
 func triedOn(history []memory.Step, id string) string {
-	var lines []string
+	var tried []memory.Step
 	for _, s := range history {
-		if s.ParentID != id || s.Decision == "" {
-			continue
+		if s.ParentID == id && s.Decision != "" {
+			tried = append(tried, s)
 		}
-		lines = append(lines, attemptLine(s, true))
 	}
-	if len(lines) > maxTried {
-		lines = append([]string{fmt.Sprintf("(%d earlier attempts not shown)\n", len(lines)-maxTried)}, lines[len(lines)-maxTried:]...)
+	full := tried[max(len(tried)-maxTried, 0):]
+	brief := tried[:len(tried)-len(full)]
+	var b strings.Builder
+	if n := len(brief) - maxTriedBrief; n > 0 {
+		fmt.Fprintf(&b, "(%d earlier attempts not shown)\n", n)
+		brief = brief[n:]
 	}
-	return strings.Join(lines, "")
+	for _, s := range brief {
+		fmt.Fprintf(&b, "- step %d (%s) %s: %s\n", s.Index, s.Kind, strings.ToUpper(s.Decision), orDash(oneLineN(s.Hypothesis, briefChars)))
+	}
+	for _, s := range full {
+		b.WriteString(attemptLine(s, true))
+	}
+	return b.String()
 }
 
 // debugMessages is the tree strategy's repair of a failed node.

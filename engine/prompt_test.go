@@ -173,10 +173,14 @@ func TestTreeImproveShowsEarlierAttempts(t *testing.T) {
 		return memory.Step{ID: fmt.Sprintf("s%d", i), ParentID: parent, Index: i, Kind: "tree-improve", Decision: decision, Hypothesis: hyp, Score: score(0.9)}
 	}
 	best := memory.Step{ID: "b", Index: 0, Kind: "draft", Decision: "accepted", Score: score(0.95), Code: "print(1)\n"}
-	var many []memory.Step
-	for i := 1; i <= maxTried+3; i++ {
-		many = append(many, step(i, "b", "rejected", fmt.Sprintf("idea number %d", i)))
+	attempts := func(n int) []memory.Step {
+		out := []memory.Step{best}
+		for i := 1; i <= n; i++ {
+			out = append(out, step(i, "b", "rejected", fmt.Sprintf("idea number %d", i)))
+		}
+		return out
 	}
+	brief, full := "(tree-improve) REJECTED: idea number", "(tree-improve) REJECTED, validation 0.9"
 	cases := []struct {
 		name          string
 		history       []memory.Step
@@ -187,8 +191,11 @@ func TestTreeImproveShowsEarlierAttempts(t *testing.T) {
 			[]string{"Already tried", "step 1 (tree-improve) REJECTED", "add a scaler", "step 2 (tree-improve) FAILED", "swap in boosting"}, nil},
 		{"not another node's children, nor a step still running", []memory.Step{best, step(1, "x", "rejected", "other node's idea"), step(2, "b", "", "in flight")},
 			nil, []string{"Already tried", "other node's idea", "in flight"}},
-		{"the most recent when there are many", append([]memory.Step{best}, many...),
-			[]string{"(3 earlier attempts not shown)", fmt.Sprintf("idea number %d;", maxTried+3), "idea number 4;"}, []string{"idea number 3;", "idea number 1;"}},
+		{"the most recent in full, older ones in a line each", attempts(maxTried + 3),
+			[]string{"step 1 " + brief + " 1\n", "step 3 " + brief + " 3\n", "step 4 " + full, "idea number 4;", fmt.Sprintf("idea number %d;", maxTried+3)},
+			[]string{"not shown", "step 3 " + full, "step 4 " + brief}},
+		{"the oldest left out past the brief ones", attempts(maxTried + maxTriedBrief + 5),
+			[]string{"(5 earlier attempts not shown)", "step 6 " + brief + " 6\n"}, []string{"idea number 5\n", "idea number 1\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
