@@ -118,7 +118,8 @@ type Result struct {
 	// mixed them.
 	Kinds map[string]int `json:"kinds,omitempty"`
 	// Proposals counts the run's improving steps (gradient and tree) that named a change;
-	// Repeats, those whose change was already proposed on the same solution.
+	// Repeats, those whose change was already proposed on the same solution while another
+	// remained untried there.
 	Proposals int     `json:"proposals,omitempty"`
 	Repeats   int     `json:"repeats,omitempty"`
 	Calls     int     `json:"calls"`
@@ -253,14 +254,17 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 }
 
 // repeats counts the improving steps (gradient and tree) that name a change, and those whose
-// change was already proposed on the same solution: a search that cannot see what it tried
-// spends calls on it again.
+// change was already proposed on the same solution while another remained untried there: a
+// search that cannot see what it tried spends calls on it again. Once all of a solution's
+// single changes were proposed, a further proposal must repeat one and is not counted.
 func repeats(steps []memory.Step) (proposals, repeated int) {
 	type tried struct {
 		parent string
 		ch     Change
 	}
 	seen := map[tried]bool{}
+	distinct := map[string]int{} // changes proposed on each solution
+	all := len(DefaultConfig.Changes())
 	for _, s := range steps {
 		if k := engine.StepKind(s.Kind); k != engine.KindImprove && k != engine.KindTreeImprove {
 			continue
@@ -271,10 +275,13 @@ func repeats(steps []memory.Step) (proposals, repeated int) {
 		}
 		proposals++
 		key := tried{s.ParentID, chs[0]}
-		if seen[key] {
+		switch {
+		case !seen[key]:
+			seen[key] = true
+			distinct[s.ParentID]++
+		case distinct[s.ParentID] < all:
 			repeated++
 		}
-		seen[key] = true
 	}
 	return proposals, repeated
 }
@@ -297,7 +304,7 @@ type Cell struct {
 	MedalHi   float64 `json:"medal_hi"`
 	MeanCalls float64 `json:"mean_calls"`
 	// RepeatShare is the share of the improving steps' proposals that repeat a change already
-	// proposed on the same solution.
+	// proposed on the same solution while others remained untried there.
 	RepeatShare float64 `json:"repeat_share"`
 	Errors      int     `json:"errors"`
 }
