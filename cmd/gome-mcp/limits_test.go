@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,79 @@ func TestStartRunLimitsReachTheContainer(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the container's output lacks %q:\n%s", strings.TrimSpace(want), out)
 		}
+	}
+}
+
+// TestResumeOnASmallerServerLowersLimits: a run started with memory 1g on one server, stopped
+// mid-step and resumed by a server started with --memory 512m, runs its executions in
+// containers of 512 MiB, not the 1 GiB it asked of the first server.
+func TestResumeOnASmallerServerLowersLimits(t *testing.T) {
+	endToEnd(t)
+	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
+		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	taskDir := exampleTask(t, "breast-cancer")
+	script := improvingScript(t, taskDir)
+	// The first draft says it has started by a file in its output folder, then outlasts the test.
+	waits := limitsReport + "import time\nopen(os.path.join(os.environ['GOME_OUTPUT_DIR'], 'started'), 'w').close()\ntime.sleep(300)\n"
+	script["draft"] = []string{
+		fakellm.JSON(engine.Draft{Plan: "a baseline that takes forever", Code: waits}),
+		fakellm.JSON(engine.Draft{Plan: "a weak baseline that reports its limits", Code: limitsReport + readFile(t, filepath.Join(taskDir, "solutions", "weak.py"))}),
+	}
+	fake := fakellm.New(script)
+	defer fake.Close()
+	home := t.TempDir()
+	env := []string{"GOME_SANDBOX=docker", "OPENAI_BASE_URL=" + fake.BaseURL(), "OPENAI_API_KEY=sk-test", "GOME_MODEL=fake-model"}
+
+	first, _ := serveProcess(t, ctx, home, env...) // the default --memory: at least 2 GiB
+	started, res := call[tools.StartRunOutput](t, ctx, first, "start_run", map[string]any{"task": taskDir, "max_steps": 1, "exec_timeout_seconds": 120, "memory": "1g"})
+	if res.IsError {
+		t.Fatalf("start_run: %s", errorText(res))
+	}
+	marker := filepath.Join(home, "runs", started.RunID, "trace-0", "step-0", "started")
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the waiting draft never started (no %s)", marker)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if stopped, res := call[tools.StopRunOutput](t, ctx, first, "stop_run", map[string]any{"run_id": started.RunID}); res.IsError || stopped.Status != "stopped" {
+		t.Fatalf("stop_run: %+v %s", stopped, errorText(res))
+	}
+	if err := first.Close(); err != nil {
+		t.Logf("close the first server: %v", err)
+	}
+
+	cmd := exec.Command(binary, "serve", "--home", home, "--memory", "512m")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = &testLog{t: t}
+	second, err := mcp.NewClient(&mcp.Implementation{Name: "gome-e2e", Version: "test"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to the second server: %v", err)
+	}
+	defer second.Close()
+	if _, res := call[tools.ResumeRunOutput](t, ctx, second, "resume_run", map[string]any{"run_id": started.RunID}); res.IsError {
+		t.Fatalf("resume_run: %s", errorText(res))
+	}
+	v := waitRun(t, ctx, second, started.RunID)
+	if v.Status != "finished" || len(v.Steps) != 1 {
+		t.Fatalf("resumed run ended %s (%s) with %d steps", v.Status, v.Error, len(v.Steps))
+	}
+	step, res := call[tools.StepOutput](t, ctx, second, "get_step", map[string]any{"run_id": started.RunID, "step_id": v.Steps[0].ID})
+	if res.IsError {
+		t.Fatalf("get_step: %s", errorText(res))
+	}
+	logs, err := second.ReadResource(ctx, &mcp.ReadResourceParams{URI: step.LogsURI})
+	if err != nil {
+		t.Fatalf("the step's logs %s: %v", step.LogsURI, err)
+	}
+	if out := logs.Contents[0].Text; !strings.Contains(out, "GOME-LIMITS memory=536870912\n") {
+		t.Errorf("the resumed run's container does not have the second server's 512 MiB:\n%s", out)
 	}
 }
