@@ -53,6 +53,32 @@ func endToEnd(t *testing.T) {
 	}
 }
 
+// dockerEndToEnd is endToEnd for a test whose solutions run in the Docker sandbox: it skips,
+// saying why, where no Docker engine answers or the sandbox image is missing.
+func dockerEndToEnd(t *testing.T) {
+	t.Helper()
+	endToEnd(t)
+	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
+		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
+	}
+}
+
+// waitForFile waits until a solution has written path (a marker that says it has started), or
+// fails the test when ctx ends first; the solution runs in another process, with no other signal.
+func waitForFile(t *testing.T, ctx context.Context, path, what string) {
+	t.Helper()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never started (no %s)", what, path)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func exampleTask(t *testing.T, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("..", "..", "examples", "tasks", name))

@@ -390,16 +390,7 @@ func TestHTTPStopAndResumeRun(t *testing.T) {
 	mu.Unlock()
 	// Stop while the sleeping update executes: once its process has said it started.
 	marker := filepath.Join(home, "runs", started.RunID, "trace-0", "step-1", "started")
-	for {
-		if _, err := os.Stat(marker); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the sleeping update never started (no %s)", marker)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitForFile(t, ctx, marker, "the sleeping update")
 	// The update sleeps 300 s, longer than the test's context: stop_run must kill it to answer.
 	stopped, res := call[tools.StopRunOutput](t, ctx, cs, "stop_run", map[string]any{"run_id": started.RunID})
 	if res.IsError {

@@ -37,10 +37,7 @@ print("GOME-LIMITS shm=%d" % (st.f_blocks * st.f_frsize))
 // real server on the Docker backend: the solution's container has exactly those limits, the
 // run's configuration records them, and a limit above the server's is refused naming the range.
 func TestStartRunLimitsReachTheContainer(t *testing.T) {
-	endToEnd(t)
-	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
-		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
-	}
+	dockerEndToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
@@ -88,10 +85,7 @@ func TestStartRunLimitsReachTheContainer(t *testing.T) {
 // mid-step and resumed by a server started with --memory 512m, runs its executions in
 // containers of 512 MiB, not the 1 GiB it asked of the first server.
 func TestResumeOnASmallerServerLowersLimits(t *testing.T) {
-	endToEnd(t)
-	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
-		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
-	}
+	dockerEndToEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	taskDir := exampleTask(t, "breast-cancer")
@@ -113,16 +107,7 @@ func TestResumeOnASmallerServerLowersLimits(t *testing.T) {
 		t.Fatalf("start_run: %s", errorText(res))
 	}
 	marker := filepath.Join(home, "runs", started.RunID, "trace-0", "step-0", "started")
-	for {
-		if _, err := os.Stat(marker); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the waiting draft never started (no %s)", marker)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitForFile(t, ctx, marker, "the waiting draft")
 	if stopped, res := call[tools.StopRunOutput](t, ctx, first, "stop_run", map[string]any{"run_id": started.RunID}); res.IsError || stopped.Status != "stopped" {
 		t.Fatalf("stop_run: %+v %s", stopped, errorText(res))
 	}

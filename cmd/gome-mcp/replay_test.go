@@ -68,10 +68,7 @@ func TestReplayDemo(t *testing.T) {
 
 // TestReplayDemoDocker replays the demo with every solution in a Docker container.
 func TestReplayDemoDocker(t *testing.T) {
-	endToEnd(t)
-	if out, err := exec.Command(binary, "sandbox", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "image: gome-sandbox") {
-		t.Skipf("no Docker engine or no sandbox image here (build it with 'gome-mcp sandbox build --slim', as .ci/run does): %s", out)
-	}
+	dockerEndToEnd(t)
 	replayDemo(t, "docker")
 }
 
