@@ -65,15 +65,7 @@ func TestStartRunLimitsReachTheContainer(t *testing.T) {
 	if c := v.Config; c.MemoryBytes != 1<<30 || c.ShmBytes != 256<<20 || c.CPUs != 1 {
 		t.Errorf("recorded memory %d, shm %d, cpus %g; want 1 GiB, 256 MiB, 1", c.MemoryBytes, c.ShmBytes, c.CPUs)
 	}
-	step, res := call[tools.StepOutput](t, ctx, s, "get_step", map[string]any{"run_id": started.RunID, "step_id": v.Steps[0].ID})
-	if res.IsError {
-		t.Fatalf("get_step: %s", errorText(res))
-	}
-	logs, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: step.LogsURI})
-	if err != nil {
-		t.Fatalf("the step's logs %s: %v", step.LogsURI, err)
-	}
-	out := logs.Contents[0].Text
+	out := stepLogs(t, ctx, s, started.RunID, v.Steps[0].ID)
 	for _, want := range []string{"GOME-LIMITS memory=1073741824\n", "GOME-LIMITS cpus=1\n", "GOME-LIMITS shm=268435456\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the container's output lacks %q:\n%s", strings.TrimSpace(want), out)
@@ -130,15 +122,22 @@ func TestResumeOnASmallerServerLowersLimits(t *testing.T) {
 	if v.Status != "finished" || len(v.Steps) != 1 {
 		t.Fatalf("resumed run ended %s (%s) with %d steps", v.Status, v.Error, len(v.Steps))
 	}
-	step, res := call[tools.StepOutput](t, ctx, second, "get_step", map[string]any{"run_id": started.RunID, "step_id": v.Steps[0].ID})
+	if out := stepLogs(t, ctx, second, started.RunID, v.Steps[0].ID); !strings.Contains(out, "GOME-LIMITS memory=536870912\n") {
+		t.Errorf("the resumed run's container does not have the second server's 512 MiB:\n%s", out)
+	}
+}
+
+// stepLogs reads a step's output as a client does: get_step names the logs resource, which it
+// then reads.
+func stepLogs(t *testing.T, ctx context.Context, s *mcp.ClientSession, runID, stepID string) string {
+	t.Helper()
+	step, res := call[tools.StepOutput](t, ctx, s, "get_step", map[string]any{"run_id": runID, "step_id": stepID})
 	if res.IsError {
 		t.Fatalf("get_step: %s", errorText(res))
 	}
-	logs, err := second.ReadResource(ctx, &mcp.ReadResourceParams{URI: step.LogsURI})
+	logs, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: step.LogsURI})
 	if err != nil {
 		t.Fatalf("the step's logs %s: %v", step.LogsURI, err)
 	}
-	if out := logs.Contents[0].Text; !strings.Contains(out, "GOME-LIMITS memory=536870912\n") {
-		t.Errorf("the resumed run's container does not have the second server's 512 MiB:\n%s", out)
-	}
+	return logs.Contents[0].Text
 }
