@@ -34,6 +34,18 @@ func (e *Engine) resolveLimits(cfg *Config) error {
 	case cfg.ShmBytes > 0 && server.ShmBytes == 0:
 		return fmt.Errorf("%w: shm_size: this server's sandbox (local) has no /dev/shm limit to set; leave shm_size out, or run the server with --sandbox docker", ErrInvalidConfig)
 	}
+	fillLimits(cfg, server)
+	if cfg.MemoryBytes > 0 && cfg.ShmBytes > cfg.MemoryBytes {
+		return fmt.Errorf("%w: shm_size %s is larger than memory %s, which it counts against: lower shm_size or raise memory",
+			ErrInvalidConfig, sandbox.FormatBytes(cfg.ShmBytes), sandbox.FormatBytes(cfg.MemoryBytes))
+	}
+	return nil
+}
+
+// fillLimits gives the server's limits where a run has none: its memory, its CPUs, and /dev/shm
+// (at most half the run's own memory when it set one).
+func fillLimits(cfg *Config, server sandbox.Settings) {
+	given := cfg.MemoryBytes > 0
 	if !given {
 		cfg.MemoryBytes = server.MemoryBytes
 	}
@@ -46,17 +58,13 @@ func (e *Engine) resolveLimits(cfg *Config) error {
 			cfg.ShmBytes = min(server.ShmBytes, cfg.MemoryBytes/2)
 		}
 	}
-	if cfg.MemoryBytes > 0 && cfg.ShmBytes > cfg.MemoryBytes {
-		return fmt.Errorf("%w: shm_size %s is larger than memory %s, which it counts against: lower shm_size or raise memory",
-			ErrInvalidConfig, sandbox.FormatBytes(cfg.ShmBytes), sandbox.FormatBytes(cfg.MemoryBytes))
-	}
-	return nil
 }
 
 // fitLimits lowers a stored run's limits to what this server allows, for a run resumed by a
 // server started with smaller limits (or another backend) than the one that started it: the
-// operator's --memory and --cpus protect the machine whoever started the run. It returns a
-// note for each limit it lowered; limits within the server's stay as the run asked.
+// operator's --memory and --cpus protect the machine whoever started the run. A limit the run
+// has none of (it was started on the local backend) becomes this server's. It returns a note
+// for each limit it changed; limits within the server's stay as the run asked.
 func (e *Engine) fitLimits(cfg *Config) []string {
 	ls, ok := e.sandbox.(limitSettings)
 	if !ok {
@@ -90,6 +98,17 @@ func (e *Engine) fitLimits(cfg *Config) []string {
 			notes = append(notes, fmt.Sprintf("cpus %g dropped (this server's sandbox sets none)", cfg.CPUs))
 		}
 		cfg.CPUs = server.CPUs
+	}
+	was := *cfg
+	fillLimits(cfg, server)
+	if cfg.MemoryBytes != was.MemoryBytes {
+		notes = append(notes, fmt.Sprintf("memory %s (this server's --memory; the run had no limit)", sandbox.FormatBytes(cfg.MemoryBytes)))
+	}
+	if cfg.ShmBytes != was.ShmBytes {
+		notes = append(notes, fmt.Sprintf("shm_size %s (this server's; the run had no limit)", sandbox.FormatBytes(cfg.ShmBytes)))
+	}
+	if cfg.CPUs != was.CPUs {
+		notes = append(notes, fmt.Sprintf("cpus %g (this server's --cpus; the run had no limit)", cfg.CPUs))
 	}
 	return notes
 }

@@ -131,6 +131,7 @@ func TestResumedRunFitsTheServer(t *testing.T) {
 	small := sandbox.Settings{MemoryBytes: 2 << 30, ShmBytes: 1 << 30, CPUs: 1}
 	tests := []struct {
 		name     string
+		then     sandbox.Settings // the server that started the run
 		asked    Config
 		now      sandbox.Settings
 		wantMem  int64
@@ -138,16 +139,18 @@ func TestResumedRunFitsTheServer(t *testing.T) {
 		wantCPUs float64
 		says     []string
 	}{
-		{"over a smaller server", Config{MemoryBytes: 8 << 30, ShmBytes: 4 << 30, CPUs: 4}, small, 2 << 30, 2 << 30, 1,
+		{"over a smaller server", server, Config{MemoryBytes: 8 << 30, ShmBytes: 4 << 30, CPUs: 4}, small, 2 << 30, 2 << 30, 1,
 			[]string{"memory 8 GiB lowered to 2 GiB (this server's --memory)", "shm_size 4 GiB lowered to 2 GiB", "cpus 4 lowered to 1"}},
-		{"within a smaller server", Config{MemoryBytes: 1 << 30, ShmBytes: 256 << 20, CPUs: 0.5}, small, 1 << 30, 256 << 20, 0.5, nil},
-		{"on the local backend", Config{MemoryBytes: 4 << 30, ShmBytes: 1 << 30, CPUs: 2}, sandbox.Settings{}, 4 << 30, 0, 0,
+		{"within a smaller server", server, Config{MemoryBytes: 1 << 30, ShmBytes: 256 << 20, CPUs: 0.5}, small, 1 << 30, 256 << 20, 0.5, nil},
+		{"on the local backend", server, Config{MemoryBytes: 4 << 30, ShmBytes: 1 << 30, CPUs: 2}, sandbox.Settings{}, 4 << 30, 0, 0,
 			[]string{"shm_size 1 GiB dropped", "cpus 2 dropped"}},
+		{"from the local backend to Docker", sandbox.Settings{}, Config{}, small, 2 << 30, 1 << 30, 1,
+			[]string{"memory 2 GiB (this server's --memory; the run had no limit)", "shm_size 1 GiB", "cpus 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			first, _ := newLimitedEngine(t, server)
+			first, _ := newLimitedEngine(t, tt.then)
 			cfg := tt.asked
 			cfg.TaskDir, cfg.MaxSteps, cfg.NoDebug = breastCancer, 1, true
 			run, err := first.create(context.Background(), cfg)
