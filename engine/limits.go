@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/gome-agent/gome/sandbox"
 )
@@ -71,45 +72,36 @@ func (e *Engine) fitLimits(cfg *Config) []string {
 		return nil
 	}
 	server := ls.Settings()
-	var notes []string
-	lower := func(what string, have *int64, most int64, flag string) {
-		if *have > most {
-			if most > 0 {
-				notes = append(notes, fmt.Sprintf("%s %s lowered to %s (this server's %s)", what, sandbox.FormatBytes(*have), sandbox.FormatBytes(most), flag))
-			} else {
-				notes = append(notes, fmt.Sprintf("%s %s dropped (this server's sandbox sets none)", what, sandbox.FormatBytes(*have)))
-			}
-			*have = most
-		}
-	}
+	was := *cfg
 	if server.MemoryBytes > 0 {
-		lower("memory", &cfg.MemoryBytes, server.MemoryBytes, "--memory")
+		cfg.MemoryBytes = min(cfg.MemoryBytes, server.MemoryBytes)
 	}
 	switch {
 	case server.ShmBytes == 0: // a backend without /dev/shm limits
-		lower("shm_size", &cfg.ShmBytes, 0, "")
+		cfg.ShmBytes = 0
 	case cfg.MemoryBytes > 0: // /dev/shm counts against memory, as at start
-		lower("shm_size", &cfg.ShmBytes, cfg.MemoryBytes, "memory, which /dev/shm counts against")
+		cfg.ShmBytes = min(cfg.ShmBytes, cfg.MemoryBytes)
 	}
-	if cfg.CPUs > server.CPUs {
-		if server.CPUs > 0 {
-			notes = append(notes, fmt.Sprintf("cpus %g lowered to %g (this server's --cpus)", cfg.CPUs, server.CPUs))
-		} else {
-			notes = append(notes, fmt.Sprintf("cpus %g dropped (this server's sandbox sets none)", cfg.CPUs))
-		}
-		cfg.CPUs = server.CPUs
-	}
-	was := *cfg
+	cfg.CPUs = min(cfg.CPUs, server.CPUs)
 	fillLimits(cfg, server)
-	if cfg.MemoryBytes != was.MemoryBytes {
-		notes = append(notes, fmt.Sprintf("memory %s (this server's --memory; the run had no limit)", sandbox.FormatBytes(cfg.MemoryBytes)))
+
+	var notes []string
+	note := func(what, lowered, filled string, was, now float64, format func(float64) string) {
+		switch {
+		case was == now:
+		case was == 0:
+			notes = append(notes, fmt.Sprintf("%s %s (%s; the run had no limit)", what, format(now), filled))
+		case now == 0:
+			notes = append(notes, fmt.Sprintf("%s %s dropped (this server's sandbox sets none)", what, format(was)))
+		default:
+			notes = append(notes, fmt.Sprintf("%s %s lowered to %s (%s)", what, format(was), format(now), lowered))
+		}
 	}
-	if cfg.ShmBytes != was.ShmBytes {
-		notes = append(notes, fmt.Sprintf("shm_size %s (this server's; the run had no limit)", sandbox.FormatBytes(cfg.ShmBytes)))
-	}
-	if cfg.CPUs != was.CPUs {
-		notes = append(notes, fmt.Sprintf("cpus %g (this server's --cpus; the run had no limit)", cfg.CPUs))
-	}
+	size := func(n float64) string { return sandbox.FormatBytes(int64(n)) }
+	count := func(n float64) string { return strconv.FormatFloat(n, 'g', -1, 64) }
+	note("memory", "this server's --memory", "this server's --memory", float64(was.MemoryBytes), float64(cfg.MemoryBytes), size)
+	note("shm_size", "memory, which /dev/shm counts against", "this server's --shm-size", float64(was.ShmBytes), float64(cfg.ShmBytes), size)
+	note("cpus", "this server's --cpus", "this server's --cpus", was.CPUs, cfg.CPUs, count)
 	return notes
 }
 

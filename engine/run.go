@@ -198,8 +198,9 @@ func (e *Engine) execute(ctx context.Context, runID string) (*Report, error) {
 	}
 	begin := fmt.Sprintf("task %s, %d trace(s), strategy %s, metric %s (%s is better)", t.ID, len(traces), cfg.Strategy, t.Metric, st.facts.Direction)
 	if len(st.limitNotes) > 0 {
-		begin += "; limits: " + strings.Join(st.limitNotes, "; ")
-		e.logger.Warn("run resumed within this server's limits", "run", runID, "limits", strings.Join(st.limitNotes, "; "))
+		limits := strings.Join(st.limitNotes, "; ")
+		begin += "; limits: " + limits
+		e.logger.Warn("run resumed within this server's limits", "run", runID, "limits", limits)
 	}
 	e.emit(ctx, Event{Kind: EventRunStarted, RunID: runID, Trace: -1, Step: -1, Message: begin})
 	if err := e.analyse(ctx, st); err != nil {
