@@ -39,6 +39,60 @@ type Metric struct {
 	Description string
 
 	score func(cols []Column) (float64, error)
+	// rows says how the score is built from its rows, where it is: see RowTerms.
+	rows rowForm
+}
+
+// rowForm says how a metric's score is built from one score per row.
+type rowForm int
+
+const (
+	rowsNone     rowForm = iota // a score of the whole set (AUC, F1, kappa, R²)
+	rowsMean                    // the mean of the rows' scores
+	rowsRootMean                // the root of the mean of the rows' squared scores
+)
+
+// RowTerms splits the score of cols into one term per row where the metric is a mean over rows
+// (accuracy, MSE, MAE, log loss) or the root of one (RMSE, RMSLE on one column): the score of
+// any selection of the rows, repeats included, is then Combine of the mean of their terms, so
+// that a bootstrap resamples rows without scoring them again. ok is false for metrics of the
+// whole set (AUC, F1, kappa, R²) and wherever a row cannot be scored alone or the terms do not
+// give back the score of all rows; err is the score's own error.
+func (m Metric) RowTerms(cols []Column) (terms []float64, ok bool, err error) {
+	all, err := m.Score(cols)
+	if err != nil || m.rows == rowsNone {
+		return nil, false, err
+	}
+	n := len(cols[0].Truth)
+	terms = make([]float64, n)
+	one := make([]Column, len(cols))
+	sum := 0.0
+	for i := range n {
+		for k, c := range cols {
+			one[k] = Column{Name: c.Name, Truth: c.Truth[i : i+1], Pred: c.Pred[i : i+1]}
+		}
+		v, err := m.score(one)
+		if err != nil || isNaNOrInf(v) {
+			return nil, false, nil
+		}
+		if m.rows == rowsRootMean {
+			v *= v
+		}
+		terms[i] = v
+		sum += v
+	}
+	if back := m.Combine(sum / float64(n)); math.Abs(back-all) > 1e-9*math.Max(1, math.Abs(all)) {
+		return nil, false, nil
+	}
+	return terms, true, nil
+}
+
+// Combine turns the mean of rows' terms (RowTerms) into the metric's score.
+func (m Metric) Combine(mean float64) float64 {
+	if m.rows == rowsRootMean {
+		return math.Sqrt(mean)
+	}
+	return mean
 }
 
 // Score computes the metric over aligned columns. Errors say which column and
@@ -74,6 +128,7 @@ func catalogue() []Metric {
 			Aliases:     []string{"acc", "classification-accuracy", "multi-class-classification-accuracy", "categorization-accuracy"},
 			Description: "share of rows whose predicted labels equal the true ones in every target column",
 			score:       accuracy,
+			rows:        rowsMean,
 		},
 		{
 			Name:        "auc",
@@ -87,6 +142,7 @@ func catalogue() []Metric {
 			LowerIsBetter: true,
 			Description:   "mean negative log-likelihood as scikit-learn >= 1.5 computes it (clipped at float64 eps, not renormalised): one column holds P(class 1) for 0/1 answers, several columns hold class probabilities for one-hot answers",
 			score:         logLoss,
+			rows:          rowsMean,
 		},
 		{
 			Name:          "rmse",
@@ -94,6 +150,7 @@ func catalogue() []Metric {
 			LowerIsBetter: true,
 			Description:   "root mean squared error, averaged over target columns",
 			score:         meanOverColumns(rmse),
+			rows:          rowsRootMean,
 		},
 		{
 			Name:          "mse",
@@ -101,6 +158,7 @@ func catalogue() []Metric {
 			LowerIsBetter: true,
 			Description:   "mean squared error, averaged over target columns",
 			score:         meanOverColumns(mse),
+			rows:          rowsMean,
 		},
 		{
 			Name:          "mae",
@@ -108,6 +166,7 @@ func catalogue() []Metric {
 			LowerIsBetter: true,
 			Description:   "mean absolute error, averaged over target columns",
 			score:         meanOverColumns(mae),
+			rows:          rowsMean,
 		},
 		{
 			Name:          "rmsle",
@@ -115,6 +174,7 @@ func catalogue() []Metric {
 			LowerIsBetter: true,
 			Description:   "root mean squared error of log(1+x), averaged over target columns; values must be non-negative",
 			score:         meanOverColumns(rmsle),
+			rows:          rowsRootMean,
 		},
 		{
 			Name:        "r2",

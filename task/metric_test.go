@@ -3,6 +3,7 @@ package task
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -230,5 +231,68 @@ func TestMetricNamesAreUniqueAndSorted(t *testing.T) {
 			}
 			owner[k] = m.Name
 		}
+	}
+}
+
+// A metric that is a mean over rows (or the root of one) splits into row terms from which the
+// score of any resample of the rows, repeats included, comes back without scoring it again;
+// metrics of the whole set do not split, nor does RMSE averaged over two columns.
+func TestRowTermsGiveBackTheScore(t *testing.T) {
+	col := func(name string, truth, pred []string) Column { return Column{Name: name, Truth: truth, Pred: pred} }
+	labels := col("y", []string{"1", "0", "1", "1", "0", "2"}, []string{"1", "1", "1", "0", "0", "2"})
+	probs := col("y", []string{"1", "0", "1", "1", "0", "0"}, []string{"0.9", "0.2", "0.6", "0.3", "0.1", "0.5"})
+	values := col("y", []string{"3", "0.5", "2", "7", "1", "4"}, []string{"2.5", "0", "2", "9", "1.5", "3"})
+	values2 := col("z", []string{"1", "2", "3", "4", "5", "6"}, []string{"2", "2", "1", "4", "8", "6"})
+	tests := []struct {
+		metric string
+		cols   []Column
+		split  bool
+	}{
+		{"accuracy", []Column{labels}, true},
+		{"accuracy", []Column{labels, col("z", labels.Pred, labels.Truth)}, true},
+		{"log-loss", []Column{probs}, true},
+		{"mse", []Column{values, values2}, true},
+		{"mae", []Column{values}, true},
+		{"rmse", []Column{values}, true},
+		{"rmsle", []Column{values}, true},
+		{"rmse", []Column{values, values2}, false},
+		{"auc", []Column{probs}, false},
+		{"r2", []Column{values}, false},
+		{"macro-f1", []Column{labels}, false},
+	}
+	// A resample: rows drawn with repeats, some rows left out.
+	pick := []int{0, 0, 2, 3, 5, 5, 5, 1}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d-columns", tt.metric, len(tt.cols)), func(t *testing.T) {
+			m, err := LookupMetric(tt.metric)
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms, ok, err := m.RowTerms(tt.cols)
+			if err != nil || ok != tt.split {
+				t.Fatalf("RowTerms: ok %v, err %v; want ok %v", ok, err, tt.split)
+			}
+			if !ok {
+				return
+			}
+			sub := make([]Column, len(tt.cols))
+			for k, c := range tt.cols {
+				sub[k] = Column{Name: c.Name}
+				for _, r := range pick {
+					sub[k].Truth, sub[k].Pred = append(sub[k].Truth, c.Truth[r]), append(sub[k].Pred, c.Pred[r])
+				}
+			}
+			want, err := m.Score(sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := 0.0
+			for _, r := range pick {
+				sum += terms[r]
+			}
+			if got := m.Combine(sum / float64(len(pick))); math.Abs(got-want) > 1e-12 {
+				t.Errorf("from row terms %.15g, scored %.15g", got, want)
+			}
+		})
 	}
 }
