@@ -54,6 +54,9 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 		return memory.Step{}, fmt.Errorf("list steps: %w", err)
 	}
 	v := view{st: st, trace: trace, history: history, all: all}
+	if st.cfg.Strategy == StrategyAuto {
+		v.earlier = e.earlierRecord(ctx, st)
+	}
 	best := bestOf(st.facts.Direction, history)
 	return e.pipeline(ctx, v, choosePlan(v, best), best, given{}, false)
 }

@@ -65,6 +65,8 @@ type runState struct {
 	// judge owns the run's validation folds, holdout and data view (nil only in tests that
 	// build a runState by hand).
 	judge *judge.Judge
+	// earlier is auto's record of the model's earlier runs, once read (earlierRecord; under mu).
+	earlier *kindRecord
 }
 
 // elapsed is the budget the run has spent, earlier executions included.

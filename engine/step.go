@@ -69,6 +69,7 @@ type view struct {
 	history []memory.Step
 	all     []memory.Step
 	memory  []ranking.Ranked // success memory of earlier runs shown to the gradient
+	earlier kindRecord       // what auto observed in the earlier runs of the model (auto.go)
 	steer   []SteerNote      // the user's notes the gradient must consider (steer.go)
 }
 
@@ -164,29 +165,6 @@ func buggyLeaves(history []memory.Step) []*memory.Step {
 		}
 	}
 	return out
-}
-
-// autoStall is how many of a trace's latest steps must have failed to improve it before auto
-// spends a step on a new draft. The strategy lab (docs/LAB.md; a simulated reasoner, not a real
-// model) chose it among five rules.
-const autoStall = 2
-
-// autoPlan is the auto strategy: gradient steps, which diagnose before they change, and tree
-// search's exploration, a fresh draft, when the gradient stalls: after autoStall steps in a row
-// that did not improve the trace, while it has fewer than its drafts (--drafts, default 3). It
-// does not take tree search's blind improvement steps: in the lab, rules that mixed them in by
-// their measured gain per call trailed gradient beyond noise at medium reasoning strength,
-// because blind changes that raise validation and lower test look, from inside a run, as good
-// as diagnosed ones; what made tree search win with weak reasoning was its drafts.
-func autoPlan(v view, best *memory.Step) plan {
-	if best == nil {
-		return plan{kind: KindDraft}
-	}
-	n, d := stalled(v.history), drafts(v.history)
-	if n >= autoStall && d < v.st.cfg.Drafts {
-		return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
-	}
-	return plan{kind: KindImprove, parent: best}
 }
 
 // stalled counts the trace's latest steps that were not accepted.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gome-agent/gome/engine"
+	"github.com/gome-agent/gome/judge"
 	"github.com/gome-agent/gome/lab"
 	"github.com/gome-agent/gome/lab/sim"
 	"github.com/gome-agent/gome/task"
@@ -182,5 +183,71 @@ func TestPairedDiffs(t *testing.T) {
 	d := ds[0]
 	if d.A != "gradient" || d.B != "tree" || d.N != 3 || math.Abs(d.Mean-(0.02+0.03-0.10)/3) > 1e-12 || !(d.Lo < d.Mean && d.Mean < d.Hi) {
 		t.Errorf("difference %+v: want tree - gradient over seeds 1-3, mean %.4f", d, (0.02+0.03-0.10)/3)
+	}
+}
+
+// A lab task has labelled training rows, so Gome's judge scores it as it scores a real task:
+// the validation predictions of fold 0 score the configuration's validation accuracy, and the
+// hidden holdout its test accuracy, so that a trap (which raises validation and lowers test)
+// shows as a holdout below validation.
+func TestJudgeScoresLabTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real Python; skipped under -short")
+	}
+	dir := t.TempDir()
+	w := lab.NewWorld(5)
+	if err := lab.WriteTask(dir, w); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := task.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := judge.Prepare(tk, judge.Settings{Mode: judge.ModeGome, Folds: 5, HoldoutFraction: 0.1, Seed: 1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Held != 1000 {
+		t.Fatalf("holdout of %d rows, want 1000 (a tenth of the training rows)", j.Held)
+	}
+	// The holdout's 1,000 rows share their difficulties among configurations: its sampling
+	// error (sd about 0.015; four of them allowed) is common to them and cancels in a difference.
+	trap := lab.Config{0, 3, 0, 0, 3} // target encoding, tuned on the validation split
+	val, hold := map[lab.Config]float64{}, map[lab.Config]float64{}
+	for _, c := range []lab.Config{lab.DefaultConfig, trap} {
+		out := t.TempDir()
+		runScript(t, lab.Code(c, false), j.DataDir, out)
+		preds, err := j.ReadValidation(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if val[c], err = j.Score(preds); err != nil {
+			t.Fatal(err)
+		}
+		h, ok, err := j.Holdout(out)
+		if err != nil || !ok {
+			t.Fatalf("holdout: %v %v", ok, err)
+		}
+		hold[c] = h
+		if d := val[c] - w.Validation(c); math.Abs(d) > 0.03 {
+			t.Errorf("%s: judged validation %.4f, the world says %.4f", c.Key(), val[c], w.Validation(c))
+		}
+		if d := h - w.Test(c); math.Abs(d) > 0.06 {
+			t.Errorf("%s: holdout %.4f, the world's test accuracy %.4f", c.Key(), h, w.Test(c))
+		}
+		rep, err := tk.Grade(filepath.Join(out, "submission.csv"))
+		if err != nil || rep.Score == nil || math.Abs(*rep.Score-w.Test(c)) > 0.025 {
+			t.Errorf("%s: graded %v (%v) after the holdout rows were stripped, the world says %.4f", c.Key(), rep, err, w.Test(c))
+		}
+	}
+	d := lab.DefaultConfig
+	if got, want := hold[trap]-hold[d], w.Test(trap)-w.Test(d); math.Abs(got-want) > 0.02 {
+		t.Errorf("the trap moved the holdout by %+.4f, the world's test accuracy by %+.4f", got, want)
+	}
+	if got, want := val[trap]-val[d], w.Validation(trap)-w.Validation(d); math.Abs(got-want) > 0.02 {
+		t.Errorf("the trap moved validation by %+.4f, the world's validation by %+.4f", got, want)
+	}
+	if hold[trap]-hold[d] >= val[trap]-val[d] {
+		t.Errorf("the trap gained %+.4f on the holdout and %+.4f on validation: want less on the holdout", hold[trap]-hold[d], val[trap]-val[d])
 	}
 }

@@ -219,6 +219,8 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 			ExecTimeoutSeconds: 60, NoDebug: true,
 			MaxTokens: spec.Calls * TokensPerCall, NoMomentum: arm.NoMomentum, NoMemory: arm.NoMemory,
 			GradientForm: arm.GradientForm,
+			// The same folds and holdout for every arm on a seed (common random numbers).
+			JudgeSeed: seed,
 		}
 		began := time.Now()
 		rep, err := eng.Run(ctx, cfg)

@@ -12,9 +12,24 @@ import (
 	"strings"
 )
 
-// testRows is the size of a lab task's test set: large enough that the test score's sampling
-// noise (about 0.007) stays below the effects of the design choices.
-const testRows = 4000
+// Sizes of a lab task's tables. The test set is large enough that its sampling noise stays
+// below the effects of the design choices. The training labels are enough rows (over the
+// engine's 1,000) for Gome's judge to draw validation folds and hold out a tenth of them as a
+// hidden holdout, as it does on a real task: fold 0 then has 1,800 rows and the holdout 1,000.
+const (
+	testRows  = 4000
+	trainRows = 10000
+	// trainIDBase keeps training ids apart from test ids: the judge shuffles the holdout's
+	// rows in among the test rows.
+	trainIDBase = 100000
+)
+
+// FlipShare is the share of rows whose outcome a configuration draws independently; on the
+// others, every configuration is right exactly where the row's difficulty d is below its
+// accuracy. Two configurations' predictions then differ mostly where their accuracies differ,
+// as two real models' errors overlap, and the holdout tells them apart with sampling noise of
+// about 0.006 on 1,000 rows.
+const FlipShare = 0.1
 
 // leaderboardTeams is the size of a lab task's leaderboard. With 500 teams MLE-bench's rules
 // give gold to the top 11, silver to the top 50 and bronze to the top 100.
@@ -37,7 +52,7 @@ func SeedIn(text string) (uint64, bool) {
 }
 
 // WriteTask writes the world as a task folder that task.Load reads: task.json, description.md,
-// public/ (test ids with their signal, the sample submission, the encoded score table),
+// public/ (labelled training rows, test rows, the sample submission, the encoded score table),
 // private/answers.csv and leaderboard.csv.
 func WriteTask(dir string, w *World) error {
 	for _, d := range []string{dir, filepath.Join(dir, "public"), filepath.Join(dir, "private")} {
@@ -46,15 +61,20 @@ func WriteTask(dir string, w *World) error {
 		}
 	}
 	r := rand.New(rand.NewPCG(w.Seed, 0x7e57))
-	var test, sample, answers strings.Builder
-	test.WriteString("id,z\n")
+	var test, sample, answers, train strings.Builder
+	test.WriteString("id,z,d\n")
 	sample.WriteString("id,label\n")
 	answers.WriteString("id,label\n")
 	for i := range testRows {
 		y := r.IntN(2)
-		fmt.Fprintf(&test, "%d,%d\n", i, y)
+		fmt.Fprintf(&test, "%d,%d,%.5f\n", i, y, r.Float64())
 		fmt.Fprintf(&sample, "%d,0\n", i)
 		fmt.Fprintf(&answers, "%d,%d\n", i, y)
+	}
+	train.WriteString("id,z,d,label\n")
+	for i := range trainRows {
+		y := r.IntN(2)
+		fmt.Fprintf(&train, "%d,%d,%.5f,%d\n", trainIDBase+i, y, r.Float64(), y)
 	}
 	table := map[string][2]float64{}
 	for _, c := range AllConfigs() {
@@ -78,6 +98,7 @@ func WriteTask(dir string, w *World) error {
 		"task.json":                    string(specJSON) + "\n",
 		"description.md":               description(w),
 		"public/test.csv":              test.String(),
+		"public/train.csv":             train.String(),
 		"public/sample_submission.csv": sample.String(),
 		"public/world.b64":             base64.StdEncoding.EncodeToString(raw) + "\n",
 		"private/answers.csv":          answers.String(),
@@ -95,10 +116,12 @@ func description(w *World) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Lab task %d (synthetic) [lab-world seed=%d]\n\n", w.Seed, w.Seed)
 	b.WriteString(`A synthetic binary classification task from Gome's strategy lab (docs/LAB.md). It simulates
-the effect of design choices; it is not a real dataset. A solution is main.py with a CONFIG block
-of design choices at its top; the script reads the block from its own source, looks up what the
-choices do in the task's encoded table (public/world.b64), writes scores.json with a noisy
-validation accuracy and submission.csv with predictions whose test accuracy the choices decide.
+the effect of design choices; it is not a real dataset. Rows have an id, a signal z and a
+difficulty d; train.csv has the label too. A solution is main.py with a CONFIG block of design
+choices at its top; the script reads the block from its own source and looks up what the choices
+do in the task's encoded table (public/world.b64). It writes submission.csv with predictions
+whose test accuracy the choices decide and, for the rows of validation fold 0, predictions whose
+accuracy is the choices' validation accuracy (validation_predictions.csv), with scores.json.
 
 Design choices and their values (the first is the default):
 `)
@@ -172,6 +195,8 @@ func ParseCode(text string) (Config, bool, error) {
 // script is the body every lab solution shares: standard library only, well under a second.
 const script = `import base64, csv, hashlib, json, os, random, sys
 
+FLIP = 0.1  # lab.FlipShare
+
 
 def config_from_source():
     with open(os.path.abspath(__file__)) as f:
@@ -179,6 +204,28 @@ def config_from_source():
             if line.startswith("CONFIG = "):
                 return json.loads(line[len("CONFIG = "):])
     raise SystemExit("no CONFIG block in main.py")
+
+
+def right(key, stream, rid, d, acc):
+    # Whether the configuration predicts the row right: where the row's difficulty d is below
+    # its accuracy, except on a share of rows whose outcome it draws on its own.
+    h = hashlib.md5(("%s/%s/%s" % (key, stream, rid)).encode()).digest()
+    if int.from_bytes(h[:4], "big") < FLIP * 2**32:
+        return int.from_bytes(h[4:8], "big") / 2**32 < acc
+    return d < acc
+
+
+def predict(key, stream, rows, acc):
+    # rows are (id, z, d) lists as csv.reader gives them.
+    return [(r[0], int(r[1]) if right(key, stream, r[0], float(r[2]), acc) else 1 - int(r[1])) for r in rows]
+
+
+def read(path, want):
+    with open(path) as f:
+        rd = csv.reader(f)
+        header = next(rd)
+        cols = [header.index(c) for c in want]
+        return [[r[c] for c in cols] for r in rd]
 
 
 def main():
@@ -192,22 +239,31 @@ def main():
     if key not in table:
         raise SystemExit("unknown configuration " + key)
     val, test = table[key]
-    validation = min(0.99, max(0.5, val + random.gauss(0, 0.004)))
-    # The test predictions are fixed by the configuration: the same choices, the same submission.
-    rng = random.Random(hashlib.sha256(key.encode()).hexdigest())
-    rows = []
-    with open(os.path.join(data, "test.csv")) as f:
-        for r in csv.DictReader(f):
-            z = int(r["z"])
-            rows.append((r["id"], z if rng.random() < test else 1 - z))
-    if debug:
-        print("debug run: config", key)
+    # One run's luck moves its validation accuracy (sd 0.004, lab.ValNoise); the test
+    # predictions are fixed by the configuration: the same choices, the same submission.
+    val = val + random.gauss(0, 0.004)
+    rows = predict(key, "test", read(os.path.join(data, "test.csv"), ["id", "z", "d"]), test)
     with open(os.path.join(out, "submission.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["id", "label"])
         w.writerows(rows)
+    folds = os.path.join(data, "gome_folds.csv")
+    if os.path.exists(folds):
+        # Gome's judge drew the folds: predict fold 0, scored by Gome.
+        held = {r[0] for r in read(folds, ["id", "fold"]) if r[1] == "0"}
+        fold0 = [r for r in read(os.path.join(data, "train.csv"), ["id", "z", "d", "label"]) if r[0] in held]
+        preds = predict(key, "val", fold0, val)
+        validation = sum(p == int(r[3]) for (_, p), r in zip(preds, fold0)) / len(fold0)
+        with open(os.path.join(out, "validation_predictions.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "label"])
+            w.writerows(preds)
+    else:
+        validation = min(0.99, max(0.5, val))
     with open(os.path.join(out, "scores.json"), "w") as f:
         json.dump({"metric": "accuracy", "validation": validation}, f)
+    if debug:
+        print("debug run: config", key)
     print("config", key, "validation accuracy %.4f" % validation)
 
 

@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/gome-agent/gome/memory"
+)
+
+// autoStall is how many of a trace's latest steps must have failed to improve it before auto
+// spends a step on a new draft. The strategy lab (docs/LAB.md; a simulated reasoner, not a real
+// model) chose it among five rules.
+const autoStall = 2
+
+// autoPrior is how many model calls' worth of the pooled holdout gain per call each kind of step
+// starts with (blindPays): one lucky or unlucky step of a kind tried a few times does not decide.
+const autoPrior = 4.0
+
+// autoMinTries is how many steps of each kind auto's record must hold before the indices
+// decide: until then gradient and blind steps take turns, gradient first.
+const autoMinTries = 8
+
+// autoEarlierRuns is how many of the store's latest runs auto reads for its record of earlier
+// runs (earlierRecord).
+const autoEarlierRuns = 50
+
+// autoPlan is the auto strategy: it follows gradient-based optimization or tree search, by which
+// has paid more for the model driving it.
+//
+// Where the run has a hidden holdout, blindPays compares the holdout gain per model call of
+// gradient steps (a diagnosis, then a change) and of tree search's blind changes, over this run
+// and the earlier auto runs of the same model in the store. While blind changes pay more, auto
+// is tree search: its drafts first (--drafts, default 3), then blind changes to the best
+// solution. Otherwise it is gradient: one draft, then gradient steps. The holdout, on which no
+// step is accepted, is what makes the comparison fair: a blind change that raises validation
+// and lowers test counts against blind changes there, and looks as good as a diagnosed one on
+// validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model) this
+// rule is within noise of the better of the two at every reasoning strength.
+//
+// Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
+// steps in a row that did not improve the trace: the best rule the lab found that uses
+// validation alone, which trails tree search with the weakest reasoners.
+func autoPlan(v view, best *memory.Step) plan {
+	if best == nil {
+		return plan{kind: KindDraft}
+	}
+	blind, note, ok := blindPays(v.st.facts.Direction, v.all, v.earlier)
+	if ok && blind {
+		// Blind changes pay more: tree search's policy, its drafts first.
+		if d := drafts(v.history); d < v.st.cfg.Drafts {
+			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
+		}
+		return plan{kind: KindTreeImprove, parent: best, note: note}
+	}
+	if !ok {
+		n, d := stalled(v.history), drafts(v.history)
+		if n >= autoStall && d < v.st.cfg.Drafts {
+			return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
+		}
+	}
+	return plan{kind: KindImprove, parent: best, note: note}
+}
+
+// kindRecord is what auto observed of its two kinds of improvement, [0] gradient steps and [1]
+// blind (tree-improve) steps: their holdout gains, in units of the run's mean absolute gain of
+// an accepted step, the model calls they spent, and how many were taken and gained.
+type kindRecord struct {
+	gain, calls  [2]float64
+	tries, gains [2]int
+	runs         int
+}
+
+func (r *kindRecord) add(o kindRecord) {
+	for k := range 2 {
+		r.gain[k] += o.gain[k]
+		r.calls[k] += o.calls[k]
+		r.tries[k] += o.tries[k]
+		r.gains[k] += o.gains[k]
+	}
+	r.runs += o.runs
+}
+
+// holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
+// score. A step's gain is its holdout score over its parent's (negative where a change raised
+// validation and lowered the holdout; lower-is-better metrics count a fall as a gain); a
+// rejected or failed step gains nothing. A gradient step costs a gradient and an update call, a
+// blind step one call, each fix one more.
+func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
+	holdout := map[string]float64{}
+	for _, s := range all {
+		if h := DecodeOutcome(s.Exec).Holdout; h != nil {
+			holdout[s.ID] = *h
+		}
+	}
+	if len(holdout) == 0 {
+		return rec, false
+	}
+	var raw []float64
+	var kinds []int
+	for _, s := range all {
+		k := 0
+		switch StepKind(s.Kind) {
+		case KindImprove:
+		case KindTreeImprove:
+			k = 1
+		default:
+			continue
+		}
+		out := DecodeOutcome(s.Exec)
+		rec.tries[k]++
+		rec.calls[k] += float64(2-k) + float64(out.Fixes)
+		h, have := holdout[s.ID]
+		ph, parentHas := holdout[s.ParentID]
+		if Decision(s.Decision) != Accepted || !have || !parentHas {
+			continue
+		}
+		g := h - ph
+		if d.LowerIsBetter() {
+			g = -g
+		}
+		raw, kinds = append(raw, g), append(kinds, k)
+		if g > 0 {
+			rec.gains[k]++
+		}
+	}
+	unit := 0.0
+	for _, g := range raw {
+		unit += math.Abs(g)
+	}
+	if unit > 0 {
+		unit /= float64(len(raw))
+		for i, g := range raw {
+			rec.gain[kinds[i]] += g / unit
+		}
+	}
+	rec.runs = 1
+	return rec, true
+}
+
+// blindPays says whether auto's next improvement should be a blind change rather than a
+// gradient step, judged on the hidden holdout; ok is false when no step of the run has a
+// holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
+// model) and gives each kind the index (gain + autoPrior*pooled) / (calls + autoPrior): its
+// holdout gain per call, shrunk toward the pooled rate of both kinds. The higher index takes the
+// next step, gradient on a tie. Until the record holds autoMinTries steps of each kind, the two
+// take turns, gradient first: a model's first runs explore both, later ones use the record.
+func blindPays(d Direction, all []memory.Step, earlier kindRecord) (blind bool, note string, ok bool) {
+	run, ok := holdoutRecord(d, all)
+	if !ok {
+		return false, "", false
+	}
+	rec := earlier
+	rec.add(run)
+	note = fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), blind steps in %d of %d (%.0f calls), over %d runs of this model",
+		rec.gains[0], rec.tries[0], rec.calls[0], rec.gains[1], rec.tries[1], rec.calls[1], rec.runs)
+	switch {
+	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
+		return false, note, true
+	case rec.tries[1] < autoMinTries:
+		return true, note, true
+	}
+	pooled := (rec.gain[0] + rec.gain[1]) / (rec.calls[0] + rec.calls[1])
+	index := func(k int) float64 { return (rec.gain[k] + autoPrior*pooled) / (rec.calls[k] + autoPrior) }
+	return index(1) > index(0), note, true
+}
+
+// earlierRecord is auto's record of the store's latest autoEarlierRuns runs that used the auto
+// strategy, ended, had a holdout, and were driven by the model this run uses (by the model name
+// their calls recorded). It is read once per run and kept: earlier runs do not change. It
+// reads the store outside the run's lock; traces that ask at once each read the same record.
+func (e *Engine) earlierRecord(ctx context.Context, st *runState) kindRecord {
+	st.mu.Lock()
+	cached := st.earlier
+	st.mu.Unlock()
+	if cached != nil {
+		return *cached
+	}
+	var rec kindRecord
+	model := e.runModel(ctx, st.run.ID)
+	if model == "" {
+		return rec // no call recorded yet: try again at the next step
+	}
+	runs, err := e.store.ListRuns(ctx, autoEarlierRuns)
+	if err != nil {
+		e.logger.Warn("auto: read earlier runs", "err", err)
+		return rec
+	}
+	for _, r := range runs {
+		if r.ID == st.run.ID || Strategy(r.Strategy) != StrategyAuto || r.Status == memory.RunRunning || e.runModel(ctx, r.ID) != model {
+			continue
+		}
+		var rep struct {
+			LowerIsBetter bool `json:"lower_is_better"`
+		}
+		if json.Unmarshal(r.Report, &rep) != nil {
+			continue
+		}
+		steps, err := e.store.ListSteps(ctx, r.ID, "")
+		if err != nil {
+			e.logger.Warn("auto: read an earlier run's steps", "run", r.ID, "err", err)
+			continue
+		}
+		if one, ok := holdoutRecord(directionOf(rep.LowerIsBetter), steps); ok {
+			rec.add(one)
+		}
+	}
+	st.mu.Lock()
+	st.earlier = &rec // traces that read it at once computed the same record
+	st.mu.Unlock()
+	return rec
+}
+
+// runModel is the model name the run's latest recorded call gave ("" when none did).
+func (e *Engine) runModel(ctx context.Context, runID string) string {
+	calls, err := e.store.ListLLMCalls(ctx, runID)
+	if err != nil {
+		return ""
+	}
+	for i := len(calls) - 1; i >= 0; i-- {
+		if calls[i].Model != "" {
+			return calls[i].Model
+		}
+	}
+	return ""
+}

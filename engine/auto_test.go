@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/gome-agent/gome/memory"
+)
+
+// autoStep is a step of kind k on parent whose holdout score is hold (nil: none).
+func autoStep(id, parent string, k StepKind, d Decision, hold *float64, fixes int) memory.Step {
+	score := 0.8
+	exec, _ := json.Marshal(Outcome{Score: &score, Holdout: hold, Fixes: fixes})
+	return memory.Step{ID: id, ParentID: parent, TraceID: "t", Kind: string(k), Decision: string(d), Score: &score, Exec: exec}
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// Where the run has a hidden holdout, auto is tree search (drafts first, then blind changes) or
+// gradient (gradient steps) by which gained more on the holdout per model call, in this run and
+// in the model's earlier runs; a blind change that raised validation and lowered the holdout
+// counts against blind changes. Until the record holds autoMinTries steps of each kind, the two
+// take turns. Without a holdout it takes gradient steps.
+func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
+	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
+	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
+	grad := func(id string, d Decision, hold float64) memory.Step {
+		return autoStep(id, "d", KindImprove, d, ptr(hold), 0)
+	}
+	blind := func(id string, d Decision, hold float64) memory.Step {
+		return autoStep(id, "d", KindTreeImprove, d, ptr(hold), 0)
+	}
+	// Records of ten earlier runs, each kind tried often enough to decide.
+	favoursBlind := kindRecord{gain: [2]float64{2, 12}, calls: [2]float64{40, 40}, tries: [2]int{20, 40}, runs: 10}
+	favoursGradient := kindRecord{gain: [2]float64{12, 2}, calls: [2]float64{40, 40}, tries: [2]int{20, 40}, runs: 10}
+	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
+	close := kindRecord{gain: [2]float64{0, 0}, calls: [2]float64{16, 8}, tries: [2]int{8, 8}, runs: 2}
+	tests := []struct {
+		name    string
+		drafts  int
+		dir     Direction
+		history []memory.Step
+		earlier kindRecord
+		want    StepKind
+	}{
+		{"no holdout: gradient", 1, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0)}, favoursBlind, KindImprove},
+		{"no holdout, stalled: a new draft", 3, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0), autoStep("g2", "d", KindImprove, Failed, nil, 0)}, favoursGradient, KindDraft},
+		{"first run of a model: gradient first", 1, Higher, []memory.Step{draft}, kindRecord{}, KindImprove},
+		{"first run, one gradient step: then a blind one", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
+		{"first run, blind turn: tree search's drafts first", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindDraft},
+		{"record favours blind: tree search's drafts first", 3, Higher, []memory.Step{draft}, favoursBlind, KindDraft},
+		{"record favours blind, drafts made: blind changes", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, favoursBlind, KindTreeImprove},
+		{"record favours gradient: gradient, no more drafts though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
+		{"blind step gained more per call", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
+		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
+		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
+		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &runState{run: memory.Run{ID: "r"}, cfg: Config{Strategy: StrategyAuto, Drafts: tt.drafts}.WithDefaults(), facts: RunFacts{Direction: tt.dir}}
+			p := choosePlan(view{st: st, history: tt.history, all: tt.history, earlier: tt.earlier}, &tt.history[0])
+			if p.kind != tt.want {
+				t.Errorf("auto chose %s (%s), want %s", p.kind, p.note, tt.want)
+			}
+		})
+	}
+}
+
+// A run's record counts a gradient step as two calls and a blind step as one, each fix one
+// more, and its gains in units of the run's mean absolute gain.
+func TestHoldoutRecord(t *testing.T) {
+	steps := []memory.Step{
+		autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0),
+		autoStep("g", "d", KindImprove, Accepted, ptr(0.83), 1),
+		autoStep("b", "g", KindTreeImprove, Accepted, ptr(0.82), 0),
+		autoStep("b2", "g", KindTreeImprove, Failed, nil, 2),
+	}
+	rec, ok := holdoutRecord(Higher, steps)
+	if !ok {
+		t.Fatal("no record from a run with holdout scores")
+	}
+	// Gains +0.03 and -0.01: unit 0.02.
+	want := kindRecord{gain: [2]float64{1.5, -0.5}, calls: [2]float64{3, 4}, tries: [2]int{1, 2}, gains: [2]int{1, 0}, runs: 1}
+	for k := range 2 {
+		if d := rec.gain[k] - want.gain[k]; d > 1e-9 || d < -1e-9 {
+			t.Errorf("gain[%d] %g, want %g", k, rec.gain[k], want.gain[k])
+		}
+	}
+	rec.gain = want.gain
+	if rec != want {
+		t.Errorf("record %+v, want %+v", rec, want)
+	}
+}
+
+// Auto's record of earlier runs takes the ended auto runs of the same model only.
+func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
+	ctx := context.Background()
+	e, store, _ := newFakeEngine(t, nil)
+	report, _ := json.Marshal(Report{LowerIsBetter: false})
+	add := func(id string, strategy Strategy, model string, finish bool) {
+		t.Helper()
+		if err := store.CreateRun(ctx, memory.Run{ID: id, TaskID: "x", Strategy: string(strategy), Config: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		tr := memory.Trace{ID: id + "-t0", RunID: id, Index: 0}
+		if err := store.CreateTrace(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range []memory.Step{
+			autoStep(id+"-d", "", KindDraft, Accepted, ptr(0.80), 0),
+			autoStep(id+"-g", id+"-d", KindImprove, Accepted, ptr(0.82), 0),
+			autoStep(id+"-b", id+"-g", KindTreeImprove, Rejected, ptr(0.70), 0),
+		} {
+			s.RunID, s.TraceID, s.Index = id, tr.ID, i
+			if err := store.RecordStep(ctx, s, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.RecordLLMCall(ctx, memory.LLMCall{RunID: id, Key: "k", Purpose: "draft", Model: model}); err != nil {
+			t.Fatal(err)
+		}
+		if finish {
+			if err := store.FinishRun(ctx, id, memory.RunFinished, "max_steps", "", report); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add("a1", StrategyAuto, "m", true)
+	add("a2", StrategyAuto, "m", true)
+	add("other-model", StrategyAuto, "n", true)
+	add("gradient", StrategyGradient, "m", true)
+	add("unfinished", StrategyAuto, "m", false)
+	add("now", StrategyAuto, "m", false)
+	st := &runState{run: memory.Run{ID: "now"}}
+	rec := e.earlierRecord(ctx, st)
+	if rec.runs != 2 || rec.tries != [2]int{2, 2} || rec.calls != [2]float64{4, 2} {
+		t.Errorf("record %+v: want the two ended auto runs of model m (%s)", rec, fmt.Sprint(rec.tries))
+	}
+}
