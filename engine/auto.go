@@ -22,6 +22,17 @@ const autoPrior = 4.0
 // decide: until then gradient and blind steps take turns, gradient first.
 const autoMinTries = 8
 
+// autoExplore is the least share of the record's model calls each kind keeps (blindPays).
+const autoExplore = 0.1
+
+// kindName names the two kinds of improvement a kindRecord counts.
+func kindName(k int) string {
+	if k == 1 {
+		return "blind"
+	}
+	return "gradient"
+}
+
 // autoEarlierRuns is how many of the store's latest runs auto reads for its record of earlier
 // runs (earlierRecord).
 const autoEarlierRuns = 50
@@ -145,7 +156,9 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 // model) and gives each kind the index (gain + autoPrior*pooled) / (calls + autoPrior): its
 // holdout gain per call, shrunk toward the pooled rate of both kinds. The higher index takes the
 // next step, gradient on a tie. Until the record holds autoMinTries steps of each kind, the two
-// take turns, gradient first: a model's first runs explore both, later ones use the record.
+// take turns, gradient first: a model's first runs explore both, later ones use the record; and
+// a kind with less than autoExplore of the record's calls gets the next step, so that the
+// record keeps learning both.
 func blindPays(d Direction, all []memory.Step, earlier kindRecord) (blind bool, note string, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
@@ -160,6 +173,15 @@ func blindPays(d Direction, all []memory.Step, earlier kindRecord) (blind bool, 
 		return false, note, true
 	case rec.tries[1] < autoMinTries:
 		return true, note, true
+	}
+	// Keep exploring: a kind whose share of the record's calls fell below autoExplore gets the
+	// next step, so that a record that chose wrong on a few unlucky early steps is corrected
+	// instead of kept (in the lab, without this, auto followed an early wrong choice for 50 runs).
+	total := rec.calls[0] + rec.calls[1]
+	for k := range 2 {
+		if rec.calls[k] < autoExplore*total {
+			return k == 1, note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*rec.calls[k]/total), true
+		}
 	}
 	pooled := (rec.gain[0] + rec.gain[1]) / (rec.calls[0] + rec.calls[1])
 	index := func(k int) float64 { return (rec.gain[k] + autoPrior*pooled) / (rec.calls[k] + autoPrior) }

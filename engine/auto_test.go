@@ -22,7 +22,8 @@ func ptr(f float64) *float64 { return &f }
 // gradient (gradient steps) by which gained more on the holdout per model call, in this run and
 // in the model's earlier runs; a blind change that raised validation and lowered the holdout
 // counts against blind changes. Until the record holds autoMinTries steps of each kind, the two
-// take turns. Without a holdout it takes gradient steps.
+// take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
+// it takes gradient steps.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
@@ -56,6 +57,8 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"blind step gained more per call", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
 		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
 		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
+		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
+			kindRecord{gain: [2]float64{12, 0}, calls: [2]float64{190, 10}, tries: [2]int{95, 10}, runs: 20}, KindTreeImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
 	}
 	for _, tt := range tests {
