@@ -48,7 +48,8 @@ const autoEarlierRuns = 50
 // step is accepted, is what makes the comparison fair: a blind change that raises validation
 // and lowers test counts against blind changes there, and looks as good as a diagnosed one on
 // validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model) this
-// rule is within noise of the better of the two at every reasoning strength.
+// rule was within noise of the better of the two at every reasoning strength on one set of
+// instances, and trailed tree search with the weakest reasoner on another.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -99,9 +100,11 @@ func (r *kindRecord) add(o kindRecord) {
 // rejected or failed step gains nothing. A gradient step costs a gradient and an update call, a
 // blind step one call, each fix one more.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
+	outs := make([]Outcome, len(all))
 	holdout := map[string]float64{}
-	for _, s := range all {
-		if h := DecodeOutcome(s.Exec).Holdout; h != nil {
+	for i, s := range all {
+		outs[i] = DecodeOutcome(s.Exec)
+		if h := outs[i].Holdout; h != nil {
 			holdout[s.ID] = *h
 		}
 	}
@@ -110,7 +113,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	}
 	var raw []float64
 	var kinds []int
-	for _, s := range all {
+	for i, s := range all {
 		k := 0
 		switch StepKind(s.Kind) {
 		case KindImprove:
@@ -119,7 +122,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		default:
 			continue
 		}
-		out := DecodeOutcome(s.Exec)
+		out := outs[i]
 		rec.tries[k]++
 		rec.calls[k] += float64(2-k) + float64(out.Fixes)
 		h, have := holdout[s.ID]

@@ -54,8 +54,8 @@ func (e *Engine) takeStep(ctx context.Context, st *runState, trace int, history 
 		return memory.Step{}, fmt.Errorf("list steps: %w", err)
 	}
 	v := view{st: st, trace: trace, history: history, all: all}
-	if st.cfg.Strategy == StrategyAuto {
-		v.earlier = e.earlierRecord(ctx, st)
+	if st.cfg.Strategy == StrategyAuto && st.judge != nil && st.judge.Held > 0 {
+		v.earlier = e.earlierRecord(ctx, st) // only a run with a holdout uses the record
 	}
 	best := bestOf(st.facts.Direction, history)
 	return e.pipeline(ctx, v, choosePlan(v, best), best, given{}, false)

@@ -145,19 +145,17 @@ func (j *Judge) Compare(cand, best Preds) (Interval, error) {
 		bv, err := j.scoreColumns(resample(bCols, rows))
 		return cv, bv, err
 	}
-	if len(c.IDs) > 0 {
-		ct, cok, _ := j.metric.RowTerms(cCols)
-		bt, bok, _ := j.metric.RowTerms(bCols)
-		if cok && bok {
-			score = func(rows []int) (float64, float64, error) {
-				var cs, bs float64
-				for _, r := range rows {
-					cs += ct[r]
-					bs += bt[r]
-				}
-				n := float64(len(rows))
-				return j.metric.Combine(cs / n), j.metric.Combine(bs / n), nil
+	ct, cok, _ := j.metric.RowTerms(cCols) // not ok without rows: Bootstrap says so
+	bt, bok, _ := j.metric.RowTerms(bCols)
+	if cok && bok {
+		score = func(rows []int) (float64, float64, error) {
+			var cs, bs float64
+			for _, r := range rows {
+				cs += ct[r]
+				bs += bt[r]
 			}
+			n := float64(len(rows))
+			return j.metric.Combine(cs / n), j.metric.Combine(bs / n), nil
 		}
 	}
 	return Bootstrap(len(c.IDs), j.Rounds, j.Noise, j.task.LowerIsBetter, j.Seed, score)

@@ -20,14 +20,15 @@ func simModel(p, q float64, seed uint64, tokens int) engine.Model {
 	return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
 }
 
-// A lab task is a real task folder: task.Load reads it, and a solution's submission grades to
-// the accuracy the world gives its configuration, with the medals its leaderboard implies.
-func TestTaskGradesAsTheWorldSays(t *testing.T) {
+// labTask writes the task instance of seed into a temporary folder and loads it; it skips under
+// -short, since its callers run real Python.
+func labTask(t *testing.T, seed uint64) (string, *lab.World, *task.Task) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs real Python; skipped under -short")
 	}
 	dir := t.TempDir()
-	w := lab.NewWorld(3)
+	w := lab.NewWorld(seed)
 	if err := lab.WriteTask(dir, w); err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +36,13 @@ func TestTaskGradesAsTheWorldSays(t *testing.T) {
 	if err != nil {
 		t.Fatalf("task.Load: %v", err)
 	}
+	return dir, w, tk
+}
+
+// A lab task is a real task folder: task.Load reads it, and a solution's submission grades to
+// the accuracy the world gives its configuration, with the medals its leaderboard implies.
+func TestTaskGradesAsTheWorldSays(t *testing.T) {
+	dir, w, tk := labTask(t, 3)
 	best := lab.AllConfigs()[0]
 	for _, c := range lab.AllConfigs() {
 		if w.Test(c) > w.Test(best) {
@@ -191,18 +199,7 @@ func TestPairedDiffs(t *testing.T) {
 // hidden holdout its test accuracy, so that a trap (which raises validation and lowers test)
 // shows as a holdout below validation.
 func TestJudgeScoresLabTasks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real Python; skipped under -short")
-	}
-	dir := t.TempDir()
-	w := lab.NewWorld(5)
-	if err := lab.WriteTask(dir, w); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := task.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, w, tk := labTask(t, 5)
 	j, err := judge.Prepare(tk, judge.Settings{Mode: judge.ModeGome, Folds: 5, HoldoutFraction: 0.1, Seed: 1}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
