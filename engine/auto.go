@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/gome-agent/gome/memory"
 )
@@ -15,20 +16,20 @@ import (
 const autoStall = 2
 
 // autoPrior is how many model calls' worth of the pooled holdout gain per call each kind of step
-// starts with (blindPays): one lucky or unlucky step of a kind tried a few times does not decide.
+// starts with (treePays): one lucky or unlucky step of a kind tried a few times does not decide.
 const autoPrior = 4.0
 
 // autoMinTries is how many steps of each kind auto's record must hold before the indices
-// decide: until then gradient and blind steps take turns, gradient first.
+// decide: until then gradient and tree steps take turns, gradient first.
 const autoMinTries = 8
 
-// autoExplore is the least share of the record's model calls each kind keeps (blindPays).
+// autoExplore is the least share of the record's model calls each kind keeps (treePays).
 const autoExplore = 0.1
 
-// kindName names the two kinds of improvement a kindRecord counts.
+// kindName names the two kinds of step a kindRecord counts.
 func kindName(k int) string {
 	if k == 1 {
-		return "blind"
+		return "tree"
 	}
 	return "gradient"
 }
@@ -40,16 +41,16 @@ const autoEarlierRuns = 50
 // autoPlan is the auto strategy: it follows gradient-based optimization or tree search, by which
 // has paid more for the model driving it.
 //
-// Where the run has a hidden holdout, blindPays compares the holdout gain per model call of
-// gradient steps (a diagnosis, then a change) and of tree search's blind changes, over this run
-// and the earlier auto runs of the same model in the store. While blind changes pay more, auto
-// is tree search: its drafts first (--drafts, default 3), then blind changes to the best
-// solution. Otherwise it is gradient: one draft, then gradient steps. The holdout, on which no
-// step is accepted, is what makes the comparison fair: a blind change that raises validation
-// and lowers test counts against blind changes there, and looks as good as a diagnosed one on
-// validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model) this
-// rule was within noise of the better of the two at every reasoning strength on one set of
-// instances, and trailed tree search with the weakest reasoner on another.
+// Where the run has a hidden holdout, treePays compares the holdout gain per model call of
+// gradient search's steps (a diagnosis, then a change) and of tree search's (its drafts after a
+// trace's first solution, and its blind changes), over this run and the earlier auto runs of
+// the same model in the store. While tree search's steps pay more, auto is tree search: its
+// drafts first (--drafts, default 3), then blind changes to the best solution. Otherwise it is
+// gradient: one draft, then gradient steps. The two are compared as wholes, drafts included:
+// with a weak model tree search's edge is its drafts, which no rate of improvement steps alone
+// shows. The holdout, on which no step is accepted, is what makes the comparison fair: a blind
+// change that raises validation and lowers test counts against tree search there, and looks as
+// good as a diagnosed one on validation.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -58,9 +59,9 @@ func autoPlan(v view, best *memory.Step) plan {
 	if best == nil {
 		return plan{kind: KindDraft}
 	}
-	blind, note, ok := blindPays(v.st.facts.Direction, v.all, v.earlier)
-	if ok && blind {
-		// Blind changes pay more: tree search's policy, its drafts first.
+	tree, note, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
+	if ok && tree {
+		// Tree search's steps pay more: its policy, drafts first.
 		if d := drafts(v.history); d < v.st.cfg.Drafts {
 			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
 		}
@@ -75,8 +76,8 @@ func autoPlan(v view, best *memory.Step) plan {
 	return plan{kind: KindImprove, parent: best, note: note}
 }
 
-// kindRecord is what auto observed of its two kinds of improvement, [0] gradient steps and [1]
-// blind (tree-improve) steps: their holdout gains, in units of the run's mean absolute gain of
+// kindRecord is what auto observed of its two kinds of step, [0] gradient steps and [1] tree
+// search's steps (its later drafts and blind changes): their holdout gains, in units of the run's mean absolute gain of
 // an accepted step, the model calls they spent, and how many were taken and gained.
 type kindRecord struct {
 	gain, calls  [2]float64
@@ -95,10 +96,12 @@ func (r *kindRecord) add(o kindRecord) {
 }
 
 // holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
-// score. A step's gain is its holdout score over its parent's (negative where a change raised
-// validation and lowered the holdout; lower-is-better metrics count a fall as a gain); a
-// rejected or failed step gains nothing. A gradient step costs a gradient and an update call, a
-// blind step one call, each fix one more.
+// score. An improvement's gain is its holdout score over its parent's, a draft's its holdout
+// score over that of its trace's best when it was made (negative where a step raised validation
+// and lowered the holdout; lower-is-better metrics count a fall as a gain); a rejected or failed
+// step gains nothing, and a trace's first solution, which nothing could replace, is not counted.
+// A gradient step costs a gradient and an update call, a blind step or a draft one call, each
+// fix one more.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	outs := make([]Outcome, len(all))
 	holdout := map[string]float64{}
@@ -111,23 +114,47 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	if len(holdout) == 0 {
 		return rec, false
 	}
+	// Each trace in order, to know its best when a draft was made.
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		sa, sb := all[order[a]], all[order[b]]
+		if sa.TraceID != sb.TraceID {
+			return sa.TraceID < sb.TraceID
+		}
+		return sa.Index < sb.Index
+	})
 	var raw []float64
 	var kinds []int
-	for i, s := range all {
-		k := 0
+	best := map[string]string{} // trace: its latest accepted step
+	for _, i := range order {
+		s, out := all[i], outs[i]
+		accepted := Decision(s.Decision) == Accepted
+		k, base := 0, s.ParentID
 		switch StepKind(s.Kind) {
 		case KindImprove:
 		case KindTreeImprove:
 			k = 1
+		case KindDraft:
+			// A draft after the trace's first solution is tree search's: it counts with the
+			// blind changes, and gains over the trace's best when it was made.
+			k, base = 1, best[s.TraceID]
 		default:
-			continue
+			base = ""
 		}
-		out := outs[i]
+		if accepted {
+			best[s.TraceID] = s.ID
+		}
+		if base == "" {
+			continue // a trace's first solution, or a debug step
+		}
 		rec.tries[k]++
 		rec.calls[k] += float64(2-k) + float64(out.Fixes)
 		h, have := holdout[s.ID]
-		ph, parentHas := holdout[s.ParentID]
-		if Decision(s.Decision) != Accepted || !have || !parentHas {
+		ph, parentHas := holdout[base]
+		if !accepted || !have || !parentHas {
 			continue
 		}
 		g := h - ph
@@ -153,8 +180,9 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	return rec, true
 }
 
-// blindPays says whether auto's next improvement should be a blind change rather than a
-// gradient step, judged on the hidden holdout; ok is false when no step of the run has a
+// treePays says whether auto's next step should be tree search's (a draft while the trace has
+// fewer than its drafts, else a blind change) rather than a gradient step, judged on the hidden
+// holdout; ok is false when no step of the run has a
 // holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
 // model) and gives each kind the index (gain + autoPrior*pooled) / (calls + autoPrior): its
 // holdout gain per call, shrunk toward the pooled rate of both kinds. The higher index takes the
@@ -162,14 +190,14 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 // take turns, gradient first: a model's first runs explore both, later ones use the record; and
 // a kind with less than autoExplore of the record's calls gets the next step, so that the
 // record keeps learning both.
-func blindPays(d Direction, all []memory.Step, earlier kindRecord) (blind bool, note string, ok bool) {
+func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, note string, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
 		return false, "", false
 	}
 	rec := earlier
 	rec.add(run)
-	note = fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), blind steps in %d of %d (%.0f calls), over %d runs of this model",
+	note = fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), tree search's steps (later drafts and blind changes) in %d of %d (%.0f calls), over %d runs of this model",
 		rec.gains[0], rec.tries[0], rec.calls[0], rec.gains[1], rec.tries[1], rec.calls[1], rec.runs)
 	switch {
 	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:

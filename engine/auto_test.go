@@ -20,8 +20,8 @@ func ptr(f float64) *float64 { return &f }
 
 // Where the run has a hidden holdout, auto is tree search (drafts first, then blind changes) or
 // gradient (gradient steps) by which gained more on the holdout per model call, in this run and
-// in the model's earlier runs; a blind change that raised validation and lowered the holdout
-// counts against blind changes. Until the record holds autoMinTries steps of each kind, the two
+// in the model's earlier runs, tree search's later drafts counted with its blind changes; a step
+// that raised validation and lowered the holdout counts against its kind. Until the record holds autoMinTries steps of each kind, the two
 // take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
 // it takes gradient steps.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
@@ -32,6 +32,9 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	}
 	blind := func(id string, d Decision, hold float64) memory.Step {
 		return autoStep(id, "d", KindTreeImprove, d, ptr(hold), 0)
+	}
+	later := func(id string, d Decision, hold float64) memory.Step {
+		return autoStep(id, "", KindDraft, d, ptr(hold), 0)
 	}
 	// Records of ten earlier runs, each kind tried often enough to decide.
 	favoursBlind := kindRecord{gain: [2]float64{2, 12}, calls: [2]float64{40, 40}, tries: [2]int{20, 40}, runs: 10}
@@ -59,12 +62,18 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
 			kindRecord{gain: [2]float64{12, 0}, calls: [2]float64{190, 10}, tries: [2]int{95, 10}, runs: 20}, KindTreeImprove},
+		{"a later draft raised the holdout: tree search", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), grad("g", Rejected, 0.70)}, close, KindTreeImprove},
+		{"a later draft raised validation, lowered the holdout: gradient", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.70), grad("g", Rejected, 0.70)}, close, KindImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			history := append([]memory.Step(nil), tt.history...)
+			for i := range history {
+				history[i].Index = i
+			}
 			st := &runState{run: memory.Run{ID: "r"}, cfg: Config{Strategy: StrategyAuto, Drafts: tt.drafts}.WithDefaults(), facts: RunFacts{Direction: tt.dir}}
-			p := choosePlan(view{st: st, history: tt.history, all: tt.history, earlier: tt.earlier}, &tt.history[0])
+			p := choosePlan(view{st: st, history: history, all: history, earlier: tt.earlier}, &history[0])
 			if p.kind != tt.want {
 				t.Errorf("auto chose %s (%s), want %s", p.kind, p.note, tt.want)
 			}
@@ -72,24 +81,32 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	}
 }
 
-// A run's record counts a gradient step as two calls and a blind step as one, each fix one
-// more, and its gains in units of the run's mean absolute gain.
+// A run's record counts a gradient step as two calls and a later draft or a blind step as one,
+// each fix one more; a later draft gains over the trace's best when it was made and counts for
+// tree search, the trace's first solution counts for nothing; gains are in units of the run's
+// mean absolute gain.
 func TestHoldoutRecord(t *testing.T) {
 	steps := []memory.Step{
 		autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0),
-		autoStep("g", "d", KindImprove, Accepted, ptr(0.83), 1),
-		autoStep("b", "g", KindTreeImprove, Accepted, ptr(0.82), 0),
+		autoStep("d2", "", KindDraft, Accepted, ptr(0.84), 1),
+		autoStep("d3", "", KindDraft, Rejected, ptr(0.90), 0),
+		autoStep("g", "d2", KindImprove, Accepted, ptr(0.87), 1),
+		autoStep("b", "g", KindTreeImprove, Accepted, ptr(0.85), 0),
 		autoStep("b2", "g", KindTreeImprove, Failed, nil, 2),
+	}
+	// Listed out of order: the record follows each trace's step index.
+	for i, j := range []int{0, 1, 2, 3, 5, 4} {
+		steps[i].Index = j
 	}
 	rec, ok := holdoutRecord(Higher, steps)
 	if !ok {
 		t.Fatal("no record from a run with holdout scores")
 	}
-	// Gains +0.03 and -0.01: unit 0.02.
-	want := kindRecord{gain: [2]float64{1.5, -0.5}, calls: [2]float64{3, 4}, tries: [2]int{1, 2}, gains: [2]int{1, 0}, runs: 1}
+	// Gains +0.04 (d2 over d), +0.03 (g over d2) and -0.02 (b under g): unit 0.03.
+	want := kindRecord{gain: [2]float64{1, 2.0 / 3}, calls: [2]float64{3, 7}, tries: [2]int{1, 4}, gains: [2]int{1, 1}, runs: 1}
 	for k := range 2 {
 		if d := rec.gain[k] - want.gain[k]; d > 1e-9 || d < -1e-9 {
-			t.Errorf("gain[%d] %g, want %g", k, rec.gain[k], want.gain[k])
+			t.Errorf("%s gain %g, want %g", kindName(k), rec.gain[k], want.gain[k])
 		}
 	}
 	rec.gain = want.gain
