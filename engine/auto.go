@@ -46,7 +46,9 @@ const autoEarlierRuns = 50
 // trace's first solution, and its blind changes), over this run and the earlier auto runs of
 // the same model in the store. While tree search's steps pay more, auto is tree search: its
 // drafts first (--drafts, default 3), then blind changes to the best solution. Otherwise it is
-// gradient: one draft, then gradient steps. The two are compared as wholes, drafts included:
+// gradient: one draft, then gradient steps. Drafts come only in a trace's opening, before its
+// first improvement: where tree search is chosen later, by the record or to explore, it makes
+// blind changes. The two are compared as wholes, drafts included:
 // with a weak model tree search's edge is its drafts, which no rate of improvement steps alone
 // shows. The holdout, on which no step is accepted, is what makes the comparison fair: a blind
 // change that raises validation and lowers test counts against tree search there, and looks as
@@ -65,8 +67,10 @@ func autoPlan(v view, best *memory.Step) plan {
 	}
 	tree, note, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
 	if ok && tree {
-		// Tree search's steps pay more: its policy, drafts first.
-		if d := drafts(v.history); d < v.st.cfg.Drafts {
+		// Tree search's steps pay more: its policy, drafts first, but only in the trace's
+		// opening. A draft made after the trace has improved rarely beats its best, and would
+		// teach the record that tree search's drafts do not pay.
+		if d := drafts(v.history); d < v.st.cfg.Drafts && opening(v.history) {
 			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
 		}
 		return plan{kind: KindTreeImprove, parent: best, note: note}
@@ -78,6 +82,16 @@ func autoPlan(v view, best *memory.Step) plan {
 		}
 	}
 	return plan{kind: KindImprove, parent: best, note: note}
+}
+
+// opening says whether a trace has made no improvement step yet: only drafts (and their fixes).
+func opening(history []memory.Step) bool {
+	for _, s := range history {
+		if k := StepKind(s.Kind); k == KindImprove || k == KindTreeImprove {
+			return false
+		}
+	}
+	return true
 }
 
 // kindRecord is what auto observed of its two kinds of step, [0] gradient steps and [1] tree

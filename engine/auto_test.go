@@ -21,7 +21,8 @@ func ptr(f float64) *float64 { return &f }
 // Where the run has a hidden holdout, auto is tree search (drafts first, then blind changes) or
 // gradient (gradient steps) by which gained more on the holdout per model call, in this run and
 // in the model's earlier runs, tree search's later drafts counted with its blind changes; a step
-// that raised validation and lowered the holdout counts against its kind. Until the record holds autoMinTries steps of each kind, the two
+// that raised validation and lowered the holdout counts against its kind. Tree search drafts
+// only in a trace's opening, before its first improvement. Until the record holds autoMinTries steps of each kind, the two
 // take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
 // it takes gradient steps.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
@@ -53,9 +54,11 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"no holdout, stalled: a new draft", 3, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0), autoStep("g2", "d", KindImprove, Failed, nil, 0)}, favoursGradient, KindDraft},
 		{"first run of a model: gradient first", 1, Higher, []memory.Step{draft}, kindRecord{}, KindImprove},
 		{"first run, one gradient step: then a blind one", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
-		{"first run, blind turn: tree search's drafts first", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindDraft},
+		{"first run, tree's turn after a gradient step: a blind change, no draft", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
 		{"record favours blind: tree search's drafts first", 3, Higher, []memory.Step{draft}, favoursBlind, KindDraft},
 		{"record favours blind, drafts made: blind changes", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, favoursBlind, KindTreeImprove},
+		{"record favours blind, the trace past its opening: blind changes, no drafts", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, favoursBlind, KindTreeImprove},
+		{"record favours blind, the trace in its opening: drafts", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursBlind, KindDraft},
 		{"record favours gradient: gradient, no more drafts though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
 		{"blind step gained more per call", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
 		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
