@@ -20,7 +20,7 @@ const autoStall = 2
 const autoPrior = 4.0
 
 // autoMinTries is how many steps of each kind auto's record must hold before the indices
-// decide: until then gradient and tree steps take turns, gradient first.
+// decide: until then gradient steps and tree search's steps take turns, gradient first.
 const autoMinTries = 8
 
 // autoExplore is the least share of the record's model calls each kind keeps (treePays).
@@ -48,13 +48,14 @@ const autoEarlierRuns = 50
 // drafts first (--drafts, default 3), then blind changes to the best solution. Otherwise it is
 // gradient: one draft, then gradient steps. Drafts come only in a trace's opening, before its
 // first improvement: where tree search is chosen later, by the record or to explore, it makes
-// blind changes. The two are compared as wholes, drafts included:
-// with a weak model tree search's edge is its drafts, which no rate of improvement steps alone
-// shows. The holdout, on which no step is accepted, is what makes the comparison fair: a blind
-// change that raises validation and lowers test counts against tree search there, and looks as
-// good as a diagnosed one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner,
-// not a real model) this rule was within noise of the better strategy in 27 of 30 cells (five
-// sets of instances, six reasoning strengths), and over all 360 instances trailed it by 0.0031 or less at every strength.
+// blind changes. The two are compared as wholes, drafts included: with a weak model tree
+// search's edge is its drafts, which no rate of improvement steps alone shows. The holdout, on
+// which no step is accepted, is what makes the comparison fair: a blind change that raises
+// validation and lowers test counts against tree search there, and looks as good as a diagnosed
+// one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model)
+// this rule was within noise of the better strategy in 27 of 30 cells (five sets of instances,
+// six reasoning strengths), and over all 360 instances trailed it by 0.0031 or less at every
+// strength.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -93,8 +94,9 @@ func opening(history []memory.Step) bool {
 }
 
 // kindRecord is what auto observed of its two kinds of step, [0] gradient steps and [1] tree
-// search's steps (its later drafts and blind changes): their holdout gains, in units of the run's mean absolute gain of
-// an accepted step, the model calls they spent, and how many were taken and gained.
+// search's steps (its later drafts and blind changes): their holdout gains, in units of the
+// run's mean absolute gain of an accepted step, the model calls they spent, and how many were
+// taken and gained.
 type kindRecord struct {
 	gain, calls  [2]float64
 	tries, gains [2]int
@@ -196,16 +198,15 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	return rec, true
 }
 
-// treePays says whether auto's next step should be tree search's (a draft while the trace has
-// fewer than its drafts, else a blind change) rather than a gradient step, judged on the hidden
-// holdout; ok is false when no step of the run has a
-// holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
-// model) and gives each kind the index (gain + autoPrior*pooled) / (calls + autoPrior): its
-// holdout gain per call, shrunk toward the pooled rate of both kinds. The higher index takes the
-// next step, gradient on a tie. Until the record holds autoMinTries steps of each kind, the two
-// take turns, gradient first: a model's first runs explore both, later ones use the record; and
-// a kind with less than autoExplore of the record's calls gets the next step, so that the
-// record keeps learning both.
+// treePays says whether auto's next step should be tree search's (a draft in the trace's
+// opening, else a blind change) rather than a gradient step, judged on the hidden holdout; ok
+// is false when no step of the run has a holdout score. It adds this run's record to earlier's
+// (the earlier auto runs of the same model) and gives each kind the index (gain +
+// autoPrior*pooled) / (calls + autoPrior): its holdout gain per call, shrunk toward the pooled
+// rate of both kinds. The higher index takes the next step, gradient on a tie. Until the record
+// holds autoMinTries steps of each kind, the two take turns, gradient first: a model's first
+// runs explore both, later ones use the record; and a kind with less than autoExplore of the
+// record's calls gets the next step, so that the record keeps learning both.
 func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, note string, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {

@@ -22,9 +22,9 @@ func ptr(f float64) *float64 { return &f }
 // gradient (gradient steps) by which gained more on the holdout per model call, in this run and
 // in the model's earlier runs, tree search's later drafts counted with its blind changes; a step
 // that raised validation and lowered the holdout counts against its kind. Tree search drafts
-// only in a trace's opening, before its first improvement. Until the record holds autoMinTries steps of each kind, the two
-// take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
-// it takes gradient steps.
+// only in a trace's opening, before its first improvement. Until the record holds autoMinTries
+// steps of each kind, the two take turns, and a kind with under a tenth of the record's calls
+// is explored. Without a holdout it takes gradient steps.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
