@@ -16,7 +16,7 @@ import (
 const autoStall = 2
 
 // autoPrior is how many model calls' worth of the pooled holdout gain per call each kind of step
-// starts with (treePays): one lucky or unlucky step of a kind tried a few times does not decide.
+// starts with (fairGap): one lucky or unlucky step of a kind tried a few times does not decide.
 const autoPrior = 4.0
 
 // autoMinTries is how many steps of each kind auto's record must hold before the indices
@@ -44,7 +44,8 @@ const autoEarlierRuns = 50
 // Where the run has a hidden holdout, treePays compares the holdout gain per model call of
 // gradient search's steps (a diagnosis, then a change) and of tree search's (its drafts after a
 // trace's first solution, and its blind changes), over this run and the earlier auto runs of
-// the same model in the store. While tree search's steps pay more, auto is tree search: its
+// the same model in the store, at the same places in a trace (fairGap): a trace's early steps
+// gain most, and whichever kind auto follows takes them. While tree search's steps pay more, auto is tree search: its
 // drafts first (--drafts, default 3), then blind changes to the best solution. Otherwise it is
 // gradient: one draft, then gradient steps. Drafts come only in a trace's opening, before its
 // first improvement: where tree search is chosen later, by the record or to explore, it makes
@@ -93,24 +94,51 @@ func opening(history []memory.Step) bool {
 	return true
 }
 
+// autoPlaces is how many places in a trace auto's record tells apart (place): a step's gain
+// depends on how far its trace has come, so the two kinds are compared at the same places.
+const autoPlaces = 6
+
+// place is where in its trace a step was taken, from the model calls the trace had spent
+// before it: 1 call (place 0), 2-3, 4-7, 8-15, 16-31, and 32 or more (place 5).
+func place(spent float64) int {
+	p := 0
+	for n := 2.0; n <= spent && p < autoPlaces-1; n *= 2 {
+		p++
+	}
+	return p
+}
+
 // kindRecord is what auto observed of its two kinds of step, [0] gradient steps and [1] tree
-// search's steps (its later drafts and blind changes): their holdout gains, in units of the
-// run's mean absolute gain of an accepted step, the model calls they spent, and how many were
-// taken and gained.
+// search's steps (its later drafts and blind changes): by place in the trace, their holdout
+// gains, in units of the run's mean absolute gain of an accepted step, and the model calls they
+// spent; and how many were taken and gained.
 type kindRecord struct {
-	gain, calls  [2]float64
+	gain, calls  [autoPlaces][2]float64
 	tries, gains [2]int
 	runs         int
 }
 
 func (r *kindRecord) add(o kindRecord) {
 	for k := range 2 {
-		r.gain[k] += o.gain[k]
-		r.calls[k] += o.calls[k]
+		for p := range autoPlaces {
+			r.gain[p][k] += o.gain[p][k]
+			r.calls[p][k] += o.calls[p][k]
+		}
 		r.tries[k] += o.tries[k]
 		r.gains[k] += o.gains[k]
 	}
 	r.runs += o.runs
+}
+
+// totals is the record's gain and calls of each kind over all places.
+func (r kindRecord) totals() (gain, calls [2]float64) {
+	for p := range autoPlaces {
+		for k := range 2 {
+			gain[k] += r.gain[p][k]
+			calls[k] += r.calls[p][k]
+		}
+	}
+	return gain, calls
 }
 
 // holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
@@ -118,8 +146,8 @@ func (r *kindRecord) add(o kindRecord) {
 // score over that of its trace's best when it was made (negative where a step raised validation
 // and lowered the holdout; lower-is-better metrics count a fall as a gain); a rejected or failed
 // step gains nothing, and a trace's first solution, which nothing could replace, is not counted.
-// A gradient step costs a gradient and an update call, a blind step or a draft one call, each
-// fix one more.
+// A gradient step costs a gradient and an update call, any other step one call, each fix one
+// more; a step's place is from the calls its trace spent before it.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	outs := make([]Outcome, len(all))
 	holdout := map[string]float64{}
@@ -132,7 +160,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	if len(holdout) == 0 {
 		return rec, false
 	}
-	// Each trace in order, to know its best when a draft was made.
+	// Each trace in order, to know its best when a draft was made and the calls it had spent.
 	order := make([]int, len(all))
 	for i := range order {
 		order[i] = i
@@ -144,15 +172,20 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		}
 		return sa.Index < sb.Index
 	})
-	var raw []float64
-	var kinds []int
-	best := map[string]string{} // trace: its latest accepted step
+	type counted struct {
+		g        float64
+		k, place int
+	}
+	var raw []counted
+	best := map[string]string{}   // trace: its latest accepted step
+	spent := map[string]float64{} // trace: the model calls it spent
 	for _, i := range order {
 		s, out := all[i], outs[i]
 		accepted := Decision(s.Decision) == Accepted
-		k, base := 0, s.ParentID
+		k, base, calls := 0, s.ParentID, 1+float64(out.Fixes)
 		switch StepKind(s.Kind) {
 		case KindImprove:
+			calls++
 		case KindTreeImprove:
 			k = 1
 		case KindDraft:
@@ -162,6 +195,8 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		default:
 			base = ""
 		}
+		at := place(spent[s.TraceID])
+		spent[s.TraceID] += calls
 		if accepted {
 			best[s.TraceID] = s.ID
 		}
@@ -169,7 +204,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 			continue // a trace's first solution, or a debug step
 		}
 		rec.tries[k]++
-		rec.calls[k] += float64(2-k) + float64(out.Fixes)
+		rec.calls[at][k] += calls
 		h, have := holdout[s.ID]
 		ph, parentHas := holdout[base]
 		if !accepted || !have || !parentHas {
@@ -179,19 +214,19 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		if d.LowerIsBetter() {
 			g = -g
 		}
-		raw, kinds = append(raw, g), append(kinds, k)
+		raw = append(raw, counted{g, k, at})
 		if g > 0 {
 			rec.gains[k]++
 		}
 	}
 	unit := 0.0
-	for _, g := range raw {
-		unit += math.Abs(g)
+	for _, c := range raw {
+		unit += math.Abs(c.g)
 	}
 	if unit > 0 {
 		unit /= float64(len(raw))
-		for i, g := range raw {
-			rec.gain[kinds[i]] += g / unit
+		for _, c := range raw {
+			rec.gain[c.place][c.k] += c.g / unit
 		}
 	}
 	rec.runs = 1
@@ -201,12 +236,10 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 // treePays says whether auto's next step should be tree search's (a draft in the trace's
 // opening, else a blind change) rather than a gradient step, judged on the hidden holdout; ok
 // is false when no step of the run has a holdout score. It adds this run's record to earlier's
-// (the earlier auto runs of the same model) and gives each kind the index (gain +
-// autoPrior*pooled) / (calls + autoPrior): its holdout gain per call, shrunk toward the pooled
-// rate of both kinds. The higher index takes the next step, gradient on a tie. Until the record
-// holds autoMinTries steps of each kind, the two take turns, gradient first: a model's first
-// runs explore both, later ones use the record; and a kind with less than autoExplore of the
-// record's calls gets the next step, so that the record keeps learning both.
+// (the earlier auto runs of the same model) and compares the two kinds place by place (fairGap).
+// Until the record holds autoMinTries steps of each kind, the two take turns, gradient first: a
+// model's first runs explore both, later ones use the record; and a kind with less than
+// autoExplore of the record's calls gets the next step, so that the record keeps learning both.
 func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, note string, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
@@ -214,8 +247,9 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, no
 	}
 	rec := earlier
 	rec.add(run)
+	_, calls := rec.totals()
 	note = fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), tree search's steps (later drafts and blind changes) in %d of %d (%.0f calls), over %d runs of this model",
-		rec.gains[0], rec.tries[0], rec.calls[0], rec.gains[1], rec.tries[1], rec.calls[1], rec.runs)
+		rec.gains[0], rec.tries[0], calls[0], rec.gains[1], rec.tries[1], calls[1], rec.runs)
 	switch {
 	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
 		return false, note, true
@@ -225,15 +259,45 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, no
 	// Keep exploring: a kind whose share of the record's calls fell below autoExplore gets the
 	// next step, so that a record that chose wrong on a few unlucky early steps is corrected
 	// instead of kept (in the lab, without this, auto followed an early wrong choice for 50 runs).
-	total := rec.calls[0] + rec.calls[1]
+	total := calls[0] + calls[1]
 	for k := range 2 {
-		if rec.calls[k] < autoExplore*total {
-			return k == 1, note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*rec.calls[k]/total), true
+		if calls[k] < autoExplore*total {
+			return k == 1, note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*calls[k]/total), true
 		}
 	}
-	pooled := (rec.gain[0] + rec.gain[1]) / (rec.calls[0] + rec.calls[1])
-	index := func(k int) float64 { return (rec.gain[k] + autoPrior*pooled) / (rec.calls[k] + autoPrior) }
-	return index(1) > index(0), note, true
+	gap := fairGap(rec)
+	return gap > 0, note + fmt.Sprintf("; gain per call of tree search's steps minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap), true
+}
+
+// fairGap is how much more holdout gain per call tree search's steps made than gradient steps
+// at the same places in a trace: at each place where both kinds were taken, the difference of
+// their indices (gain + autoPrior*pooled) / (calls + autoPrior), each kind's gain per call
+// shrunk toward the place's pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there,
+// so that a place counts by how well both kinds were measured at it. Early steps gain most (a
+// trace's first changes take what is easy to take), so a kind taken mostly early would look the
+// better one on its whole record alone: the kind the record favours takes a trace's early steps,
+// and the other kind, explored, its later ones. Where no place has both kinds, the whole
+// record's indices are compared.
+func fairGap(rec kindRecord) float64 {
+	index := func(gain, calls [2]float64, k int) float64 {
+		pooled := (gain[0] + gain[1]) / (calls[0] + calls[1])
+		return (gain[k] + autoPrior*pooled) / (calls[k] + autoPrior)
+	}
+	var sum, weight float64
+	for p := range autoPlaces {
+		c := rec.calls[p]
+		if c[0] == 0 || c[1] == 0 {
+			continue
+		}
+		w := c[0] * c[1] / (c[0] + c[1])
+		sum += w * (index(rec.gain[p], c, 1) - index(rec.gain[p], c, 0))
+		weight += w
+	}
+	if weight > 0 {
+		return sum / weight
+	}
+	gain, calls := rec.totals()
+	return index(gain, calls, 1) - index(gain, calls, 0)
 }
 
 // earlierRecord is auto's record of the store's latest autoEarlierRuns runs that used the auto

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gome-agent/gome/memory"
@@ -17,6 +18,18 @@ func autoStep(id, parent string, k StepKind, d Decision, hold *float64, fixes in
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// spread is a record of runs with gain and calls of each kind spread evenly over the places.
+func spread(gain, calls [2]float64, tries [2]int, runs int) kindRecord {
+	rec := kindRecord{tries: tries, runs: runs}
+	for p := range autoPlaces {
+		for k := range 2 {
+			rec.gain[p][k] = gain[k] / autoPlaces
+			rec.calls[p][k] = calls[k] / autoPlaces
+		}
+	}
+	return rec
+}
 
 // Where the run has a hidden holdout, auto is tree search (drafts first, then blind changes) or
 // gradient (gradient steps) by which gained more on the holdout per model call, in this run and
@@ -37,11 +50,20 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	later := func(id string, d Decision, hold float64) memory.Step {
 		return autoStep(id, "", KindDraft, d, ptr(hold), 0)
 	}
-	// Records of ten earlier runs, each kind tried often enough to decide.
-	favoursBlind := kindRecord{gain: [2]float64{2, 12}, calls: [2]float64{40, 40}, tries: [2]int{20, 40}, runs: 10}
-	favoursGradient := kindRecord{gain: [2]float64{12, 2}, calls: [2]float64{40, 40}, tries: [2]int{20, 40}, runs: 10}
+	// Records of ten earlier runs, each kind tried often enough to decide, at every place.
+	favoursBlind := spread([2]float64{2, 12}, [2]float64{40, 40}, [2]int{20, 40}, 10)
+	favoursGradient := spread([2]float64{12, 2}, [2]float64{40, 40}, [2]int{20, 40}, 10)
 	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
-	close := kindRecord{gain: [2]float64{0, 0}, calls: [2]float64{16, 8}, tries: [2]int{8, 8}, runs: 2}
+	close := spread([2]float64{0, 0}, [2]float64{16, 8}, [2]int{8, 8}, 2)
+	// Tree search's steps taken mostly early in their traces, where steps gain most, gradient's
+	// mostly late: tree search gained more per call over its whole record (15 in 34 calls
+	// against 7 in 44), gradient at each place where both were taken. And the mirror image.
+	earlyTree := kindRecord{tries: [2]int{20, 30}, runs: 10}
+	earlyTree.gain[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
+	earlyTree.gain[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
+	earlyGradient := kindRecord{tries: [2]int{20, 30}, runs: 10}
+	earlyGradient.gain[0], earlyGradient.calls[0] = [2]float64{15, 3}, [2]float64{30, 4}
+	earlyGradient.gain[3], earlyGradient.calls[3] = [2]float64{0, 4}, [2]float64{4, 40}
 	tests := []struct {
 		name    string
 		drafts  int
@@ -64,7 +86,9 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
 		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
-			kindRecord{gain: [2]float64{12, 0}, calls: [2]float64{190, 10}, tries: [2]int{95, 10}, runs: 20}, KindTreeImprove},
+			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
+		{"tree search gained more over its record, but only by its early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
+		{"gradient gained more over its record, but only by its early places: tree search", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"a later draft raised the holdout: tree search", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), grad("g", Rejected, 0.70)}, close, KindTreeImprove},
 		{"a later draft raised validation, lowered the holdout: gradient", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.70), grad("g", Rejected, 0.70)}, close, KindImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
@@ -81,6 +105,21 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 				t.Errorf("auto chose %s (%s), want %s", p.kind, p.note, tt.want)
 			}
 		})
+	}
+}
+
+// The note of a step chosen by the record says the place-by-place gap it was chosen on.
+func TestAutoNoteSaysTheGap(t *testing.T) {
+	rec := kindRecord{tries: [2]int{20, 20}, runs: 10}
+	rec.gain[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
+	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
+	tree, note, ok := treePays(Higher, steps, rec)
+	if !ok || tree {
+		t.Fatalf("treePays = %v, %v; want gradient from the record", tree, ok)
+	}
+	// Pooled 6/40 a call; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
+	if want := "at the same places in their traces: -0.083"; !strings.Contains(note, want) {
+		t.Errorf("note %q does not say %q", note, want)
 	}
 }
 
@@ -105,16 +144,36 @@ func TestHoldoutRecord(t *testing.T) {
 	if !ok {
 		t.Fatal("no record from a run with holdout scores")
 	}
-	// Gains +0.04 (d2 over d), +0.03 (g over d2) and -0.02 (b under g): unit 0.03.
-	want := kindRecord{gain: [2]float64{1, 2.0 / 3}, calls: [2]float64{3, 7}, tries: [2]int{1, 4}, gains: [2]int{1, 1}, runs: 1}
-	for k := range 2 {
-		if d := rec.gain[k] - want.gain[k]; d > 1e-9 || d < -1e-9 {
-			t.Errorf("%s gain %g, want %g", kindName(k), rec.gain[k], want.gain[k])
+	// Gains +0.04 (d2 over d), +0.03 (g over d2) and -0.02 (b under g): unit 0.03. Places
+	// from the calls the trace spent before each step: d 1, d2 2, d3 1, g 3, b2 3 (Index 4),
+	// b 1, so d2 is at place 0 (1 call spent), d3 at 1 (3), g and b2 at 2 (4 and 7), b at 3 (10).
+	want := kindRecord{tries: [2]int{1, 4}, gains: [2]int{1, 1}, runs: 1}
+	want.gain[0][1], want.gain[2][0], want.gain[3][1] = 4.0/3, 1, -2.0/3
+	want.calls[0][1], want.calls[1][1], want.calls[2] = 2, 1, [2]float64{3, 3}
+	want.calls[3][1] = 1
+	for p := range autoPlaces {
+		for k := range 2 {
+			if d := rec.gain[p][k] - want.gain[p][k]; d > 1e-9 || d < -1e-9 {
+				t.Errorf("%s gain at place %d: %g, want %g", kindName(k), p, rec.gain[p][k], want.gain[p][k])
+			}
 		}
 	}
 	rec.gain = want.gain
 	if rec != want {
 		t.Errorf("record %+v, want %+v", rec, want)
+	}
+}
+
+// A step's place in its trace is from the model calls the trace spent before it, on a
+// doubling scale.
+func TestPlace(t *testing.T) {
+	for _, tt := range []struct {
+		spent float64
+		want  int
+	}{{0, 0}, {1, 0}, {2, 1}, {3, 1}, {4, 2}, {7, 2}, {8, 3}, {15, 3}, {16, 4}, {31, 4}, {32, 5}, {500, 5}} {
+		if got := place(tt.spent); got != tt.want {
+			t.Errorf("place(%g) = %d, want %d", tt.spent, got, tt.want)
+		}
 	}
 }
 
@@ -159,7 +218,7 @@ func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 	add("now", StrategyAuto, "m", false)
 	st := &runState{run: memory.Run{ID: "now"}}
 	rec := e.earlierRecord(ctx, st)
-	if rec.runs != 2 || rec.tries != [2]int{2, 2} || rec.calls != [2]float64{4, 2} {
+	if _, calls := rec.totals(); rec.runs != 2 || rec.tries != [2]int{2, 2} || calls != [2]float64{4, 2} {
 		t.Errorf("record %+v: want the two ended auto runs of model m (%s)", rec, fmt.Sprint(rec.tries))
 	}
 }
