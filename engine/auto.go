@@ -43,20 +43,20 @@ const autoEarlierRuns = 50
 //
 // Where the run has a hidden holdout, treePays compares the holdout gain per model call of
 // gradient search's steps (a diagnosis, then a change) and of tree search's (its drafts after a
-// trace's first solution, and its blind changes), over this run and the earlier auto runs of
-// the same model in the store, at the same places in a trace (fairGap): a trace's early steps
-// gain most, and whichever kind auto follows takes them. While tree search's steps pay more, auto is tree search: its
-// drafts first (--drafts, default 3), then blind changes to the best solution. Otherwise it is
-// gradient: one draft, then gradient steps. Drafts come only in a trace's opening, before its
-// first improvement: where tree search is chosen later, by the record or to explore, it makes
-// blind changes. The two are compared as wholes, drafts included: with a weak model tree
-// search's edge is its drafts, which no rate of improvement steps alone shows. The holdout, on
-// which no step is accepted, is what makes the comparison fair: a blind change that raises
-// validation and lowers test counts against tree search there, and looks as good as a diagnosed
-// one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model)
-// this rule was within noise of the better strategy in 27 of 30 cells (five sets of instances,
-// six reasoning strengths), and over all 360 instances trailed it by 0.0031 or less at every
-// strength.
+// trace's first solution, and its blind changes), over this run and the earlier auto runs of the
+// same model in the store, at the same places in a trace (fairGap): a trace's early steps gain
+// most, and whichever kind auto follows takes them. While tree search's steps pay more, auto is
+// tree search: its drafts first (--drafts, default 3), then blind changes to the best solution.
+// Otherwise it is gradient: one draft, then gradient steps. Drafts come only in a trace's
+// opening, before its first improvement: where tree search is chosen later, by the record or to
+// explore, it makes blind changes. The two are compared as wholes, drafts included: with a weak
+// model tree search's edge is its drafts, which no rate of improvement steps alone shows. The
+// holdout, on which no step is accepted, is what makes the comparison fair: a blind change that
+// raises validation and lowers test counts against tree search there, and looks as good as a
+// diagnosed one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a
+// real model) this rule was within noise of the better strategy in 28 of 30 cells (five sets of
+// 80 instances, six reasoning strengths), and over all 400 instances trailed it by 0.0041 or
+// less at every strength, most of it in a model's first runs, while the record learns.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
