@@ -331,7 +331,7 @@ func (e *Engine) earlierRecord(ctx context.Context, st *runState) kindRecord {
 		if json.Unmarshal(r.Report, &rep) != nil {
 			continue
 		}
-		steps, err := e.store.ListSteps(ctx, r.ID, "")
+		steps, err := e.store.ListStepHeads(ctx, r.ID, 0, 0) // the fields holdoutRecord reads
 		if err != nil {
 			e.logger.Warn("auto: read an earlier run's steps", "run", r.ID, "err", err)
 			continue

@@ -177,7 +177,8 @@ func TestPlace(t *testing.T) {
 	}
 }
 
-// Auto's record of earlier runs takes the ended auto runs of the same model only.
+// Auto's record of earlier runs takes the ended auto runs of the same model only, each step's
+// fixes counted as calls.
 func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 	ctx := context.Background()
 	e, store, _ := newFakeEngine(t, nil)
@@ -194,7 +195,7 @@ func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 		for i, s := range []memory.Step{
 			autoStep(id+"-d", "", KindDraft, Accepted, ptr(0.80), 0),
 			autoStep(id+"-g", id+"-d", KindImprove, Accepted, ptr(0.82), 0),
-			autoStep(id+"-b", id+"-g", KindTreeImprove, Rejected, ptr(0.70), 0),
+			autoStep(id+"-b", id+"-g", KindTreeImprove, Rejected, ptr(0.70), 1),
 		} {
 			s.RunID, s.TraceID, s.Index = id, tr.ID, i
 			if err := store.RecordStep(ctx, s, false); err != nil {
@@ -218,7 +219,7 @@ func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 	add("now", StrategyAuto, "m", false)
 	st := &runState{run: memory.Run{ID: "now"}}
 	rec := e.earlierRecord(ctx, st)
-	if _, calls := rec.totals(); rec.runs != 2 || rec.tries != [2]int{2, 2} || calls != [2]float64{4, 2} {
+	if _, calls := rec.totals(); rec.runs != 2 || rec.tries != [2]int{2, 2} || calls != [2]float64{4, 4} {
 		t.Errorf("record %+v: want the two ended auto runs of model m (%s)", rec, fmt.Sprint(rec.tries))
 	}
 }

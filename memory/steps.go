@@ -348,9 +348,9 @@ func (s *Store) ListSteps(ctx context.Context, runID, traceID string) ([]Step, e
 
 // ListStepHeads is a page of ListSteps without what a listing does not show:
 // each step comes without its Code and Gradient, and its Exec (the execution
-// result with the logs) holds only its "judged" and "holdout" fields, which a
-// listing shows; only the limit steps from offset are read (limit 0: all
-// from offset). GetStep loads a step in full; CountSteps counts them. The
+// result with the logs) holds only its "judged", "holdout" and "fixes" fields,
+// which a listing shows and auto's record of a run counts; only the limit
+// steps from offset are read (limit 0: all from offset). GetStep loads a step in full; CountSteps counts them. The
 // CROSS JOIN makes SQLite walk the run's traces in order and each trace's steps
 // by their unique index, so the order needs no sort and the skipped steps cost
 // little.
@@ -361,7 +361,7 @@ func (s *Store) ListStepHeads(ctx context.Context, runID string, offset, limit i
 	rows, err := s.read.QueryContext(ctx, `SELECT s.id, s.run_id, s.trace_id, s.idx, s.kind, s.parent_id, s.hypothesis,
 		NULL, '', s.code_hash,
 		CASE WHEN s.exec_result IS NULL THEN NULL ELSE json_object('judged', json_extract(s.exec_result, '$.judged'),
-			'holdout', json_extract(s.exec_result, '$.holdout')) END, s.score, s.decision, s.reason, s.workspace, s.started_at, s.finished_at
+			'holdout', json_extract(s.exec_result, '$.holdout'), 'fixes', json_extract(s.exec_result, '$.fixes')) END, s.score, s.decision, s.reason, s.workspace, s.started_at, s.finished_at
 		FROM traces t CROSS JOIN steps s ON s.trace_id = t.id AND s.run_id = t.run_id
 		WHERE t.run_id = ? ORDER BY t.idx, s.idx LIMIT ? OFFSET ?`,
 		runID, limit, max(offset, 0))

@@ -409,8 +409,8 @@ func fmtScore(f *float64) any {
 }
 
 // TestListStepHeads: the listing keeps what a page of steps shows and leaves out the code, the
-// gradient and the execution result but for its judge and holdout fields, in ListSteps' order, one page at a time; CountSteps counts
-// each trace's steps and accepted steps.
+// gradient and the execution result but for its judge, holdout and fixes fields, in ListSteps'
+// order, one page at a time; CountSteps counts each trace's steps and accepted steps.
 func TestListStepHeads(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
@@ -419,7 +419,7 @@ func TestListStepHeads(t *testing.T) {
 	mustCreateTrace(t, s, "r", "a", 1)
 	sc := 0.9
 	full := Step{ID: "a0", RunID: "r", TraceID: "a", Kind: "improve", Hypothesis: "more trees", Code: "print(1)",
-		Gradient: json.RawMessage(`{"analysis":"x"}`), Exec: json.RawMessage(`{"stdout":"long log","judged":"gome","holdout":0.75}`), Score: &sc,
+		Gradient: json.RawMessage(`{"analysis":"x"}`), Exec: json.RawMessage(`{"stdout":"long log","judged":"gome","holdout":0.75,"fixes":2}`), Score: &sc,
 		Decision: "accepted", Reason: "improved", Workspace: "/w/a0", StartedAt: at(1), FinishedAt: at(2)}
 	for _, st := range []Step{full, {ID: "b0", RunID: "r", TraceID: "b", Kind: "draft"},
 		{ID: "b1", RunID: "r", TraceID: "b", Index: 1, Kind: "improve", Decision: "rejected"}} {
@@ -460,7 +460,7 @@ func TestListStepHeads(t *testing.T) {
 	}
 	want := full
 	want.Code, want.Gradient, want.CodeHash = "", nil, CodeHash(full.Code)
-	want.Exec = json.RawMessage(`{"judged":"gome","holdout":0.75}`)
+	want.Exec = json.RawMessage(`{"judged":"gome","holdout":0.75,"fixes":2}`)
 	if got := heads[2]; !reflect.DeepEqual(got, want) {
 		t.Errorf("head\n%+v\nwant\n%+v", got, want)
 	}
