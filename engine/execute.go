@@ -252,17 +252,7 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 		ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Seconds: res.Duration.Seconds(),
 		TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Backend: res.Backend, LimitSeconds: timeout.Seconds(), FullRun: !debug,
 	}
-	switch {
-	case res.TimedOut && debug:
-		out.Problem = fmt.Sprintf("timed out at its limit of %.0f s: the debug run must train on a small sample only (and still predict every test row)", timeout.Seconds())
-	case res.TimedOut:
-		out.Problem = fmt.Sprintf("timed out at its limit of %.0f s: make the full run fit (fewer epochs or folds, a lighter model, a subsample), and print %s from the debug run so an over-long run is caught before it starts", timeout.Seconds(), estimateKey)
-	case res.OOMKilled:
-		out.Problem = "ran out of memory: use less data at once, smaller models or lighter dtypes"
-	case res.ExitCode != 0:
-		out.Problem = fmt.Sprintf("exited with code %d: %s", res.ExitCode, lastLine(res.Stderr))
-	}
-	if out.Problem != "" {
+	if out.Problem = runProblem(res, timeout, debug); out.Problem != "" {
 		return out, nil
 	}
 	if out.Problem = judgeRun(call.st.judge, ws, &out, debug); out.Problem != "" {
@@ -280,6 +270,31 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	out.Score = &score
 	out.Problem = judgeScore(call.st.judge, call.st.task.Metric, metric, ws, &out)
 	return out, nil
+}
+
+// runProblem says why a solution's run failed ("" when it exited 0), for the model that fixes it
+// and the step's record.
+func runProblem(res sandbox.Result, timeout time.Duration, debug bool) string {
+	switch {
+	case res.TimedOut && debug:
+		return fmt.Sprintf("timed out at its limit of %.0f s: the debug run must train on a small sample only (and still predict every test row)", timeout.Seconds())
+	case res.TimedOut:
+		return fmt.Sprintf("timed out at its limit of %.0f s: make the full run fit (fewer epochs or folds, a lighter model, a subsample), and print %s from the debug run so an over-long run is caught before it starts", timeout.Seconds(), estimateKey)
+	case res.OOMKilled:
+		return "ran out of memory: use less data at once, smaller models or lighter dtypes"
+	case res.ExitCode == 137 || res.ExitCode == -1:
+		// Killed by a signal (Docker: 137, SIGKILL; the local and Slurm backends: -1), neither by
+		// the time limit nor by the job's own memory limit: most often the machine's
+		// out-of-memory killer, which Docker does not report as the job's running out of memory.
+		p := fmt.Sprintf("was killed (exit %d, a signal) before its time limit, and not by its own memory limit: most often the machine ran out of memory, so use less data at once, smaller models or lighter dtypes", res.ExitCode)
+		if strings.TrimSpace(res.Stderr) != "" {
+			p += "; its last error line: " + lastLine(res.Stderr)
+		}
+		return p
+	case res.ExitCode != 0:
+		return fmt.Sprintf("exited with code %d: %s", res.ExitCode, lastLine(res.Stderr))
+	}
+	return ""
 }
 
 func isFatal(err error) bool {
