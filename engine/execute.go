@@ -272,6 +272,9 @@ func (e *Engine) executeOnce(ctx context.Context, call caller, ws, code string, 
 	return out, nil
 }
 
+// useLessMemory is what a run that ran out of memory is told to do.
+const useLessMemory = "use less data at once, smaller models or lighter dtypes"
+
 // runProblem says why a solution's run failed ("" when it exited 0), for the model that fixes it
 // and the step's record.
 func runProblem(res sandbox.Result, timeout time.Duration, debug bool) string {
@@ -281,12 +284,12 @@ func runProblem(res sandbox.Result, timeout time.Duration, debug bool) string {
 	case res.TimedOut:
 		return fmt.Sprintf("timed out at its limit of %.0f s: make the full run fit (fewer epochs or folds, a lighter model, a subsample), and print %s from the debug run so an over-long run is caught before it starts", timeout.Seconds(), estimateKey)
 	case res.OOMKilled:
-		return "ran out of memory: use less data at once, smaller models or lighter dtypes"
+		return "ran out of memory: " + useLessMemory
 	case res.ExitCode == 137 || res.ExitCode == -1:
 		// Killed by a signal (Docker: 137, SIGKILL; the local and Slurm backends: -1), neither by
 		// the time limit nor by the job's own memory limit: most often the machine's
 		// out-of-memory killer, which Docker does not report as the job's running out of memory.
-		p := fmt.Sprintf("was killed (exit %d, a signal) before its time limit, and not by its own memory limit: most often the machine ran out of memory, so use less data at once, smaller models or lighter dtypes", res.ExitCode)
+		p := fmt.Sprintf("was killed (exit %d, a signal) before its time limit, and not by its own memory limit: most often the machine ran out of memory, so %s", res.ExitCode, useLessMemory)
 		if strings.TrimSpace(res.Stderr) != "" {
 			p += "; its last error line: " + lastLine(res.Stderr)
 		}
