@@ -47,16 +47,19 @@ const autoEarlierRuns = 50
 // same model in the store, at the same places in a trace (fairGap): a trace's early steps gain
 // most, and whichever kind auto follows takes them. While tree search's steps pay more, auto is
 // tree search: its drafts first (--drafts, default 3), then blind changes to the best solution.
-// Otherwise it is gradient: one draft, then gradient steps. Drafts come only in a trace's
-// opening, before its first improvement: where tree search is chosen later, by the record or to
-// explore, it makes blind changes. The two are compared as wholes, drafts included: with a weak
-// model tree search's edge is its drafts, which no rate of improvement steps alone shows. The
-// holdout, on which no step is accepted, is what makes the comparison fair: a blind change that
-// raises validation and lowers test counts against tree search there, and looks as good as a
-// diagnosed one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a
-// real model) this rule was within noise of the better strategy in 28 of 30 cells (five sets of
-// 80 instances, six reasoning strengths), and over all 400 instances trailed it by 0.0041 or
-// less at every strength, most of it in a model's first runs, while the record learns.
+// Otherwise it is gradient: one draft, then gradient steps. Drafts come only in a trace's opening,
+// before its first improvement, and never to explore: where tree search is chosen later, or to
+// explore, it makes blind changes. An exploring draft, once accepted, would be the base of every
+// later step of its trace on one validation score, and put drafts on record where the record had
+// not chosen them. The two are compared as wholes, drafts included: with a weak model tree
+// search's edge is its drafts, which no rate of improvement steps alone shows. The holdout, on
+// which no step is accepted, is what makes the comparison fair: a blind change that raises
+// validation and lowers test counts against tree search there, and looks as good as a diagnosed
+// one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model)
+// this rule was within noise of the better strategy in 22 of 24 cells on four sets of 80
+// instances at six reasoning strengths (the rule before it, which also explored by drafts, in 18),
+// and over those 320 instances trailed it beyond noise only with the weakest reasoner, by 0.005:
+// the record learns late that tree search's drafts pay there.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -65,12 +68,16 @@ func autoPlan(v view, best *memory.Step) plan {
 	if best == nil {
 		return plan{kind: KindDraft}
 	}
-	tree, note, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
-	if ok && tree {
+	c, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
+	note := c.note
+	if ok && c.tree {
 		// Tree search's steps pay more: its policy, drafts first, but only in the trace's
 		// opening. A draft made after the trace has improved rarely beats its best, and would
-		// teach the record that tree search's drafts do not pay.
-		if d := drafts(v.history); d < v.st.cfg.Drafts && opening(v.history) {
+		// teach the record that tree search's drafts do not pay. Exploring takes a blind
+		// change, never a draft: an accepted draft becomes the base of every later step of the
+		// trace, on one validation score, and drafts are recorded only where the record chose
+		// tree search.
+		if d := drafts(v.history); !c.explore && d < v.st.cfg.Drafts && opening(v.history) {
 			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
 		}
 		return plan{kind: KindTreeImprove, parent: best, note: note}
@@ -233,28 +240,36 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	return rec, true
 }
 
+// kindChoice is what treePays chose for auto's next step: tree search's step or a gradient
+// step, whether to explore (the kind had too few of the record's calls), and why.
+type kindChoice struct {
+	tree, explore bool
+	note          string
+}
+
 // treePays says whether auto's next step should be tree search's (a draft in the trace's
 // opening, else a blind change) rather than a gradient step, judged on the hidden holdout; ok
 // is false when no step of the run has a holdout score. It adds this run's record to earlier's
 // (the earlier auto runs of the same model) and compares the two kinds place by place (fairGap).
 // Until the record holds autoMinTries steps of each kind, the two take turns, gradient first: a
 // model's first runs explore both, later ones use the record; and a kind with less than
-// autoExplore of the record's calls gets the next step, so that the record keeps learning both.
-func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, note string, ok bool) {
+// autoExplore of the record's calls gets the next step (c.explore), so that the record keeps
+// learning both.
+func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
-		return false, "", false
+		return c, false
 	}
 	rec := earlier
 	rec.add(run)
 	_, calls := rec.totals()
-	note = fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), tree search's steps (later drafts and blind changes) in %d of %d (%.0f calls), over %d runs of this model",
+	note := fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), tree search's steps (later drafts and blind changes) in %d of %d (%.0f calls), over %d runs of this model",
 		rec.gains[0], rec.tries[0], calls[0], rec.gains[1], rec.tries[1], calls[1], rec.runs)
 	switch {
 	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
-		return false, note, true
+		return kindChoice{note: note}, true
 	case rec.tries[1] < autoMinTries:
-		return true, note, true
+		return kindChoice{tree: true, note: note}, true
 	}
 	// Keep exploring: a kind whose share of the record's calls fell below autoExplore gets the
 	// next step, so that a record that chose wrong on a few unlucky early steps is corrected
@@ -262,11 +277,11 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (tree bool, no
 	total := calls[0] + calls[1]
 	for k := range 2 {
 		if calls[k] < autoExplore*total {
-			return k == 1, note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*calls[k]/total), true
+			return kindChoice{tree: k == 1, explore: true, note: note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*calls[k]/total)}, true
 		}
 	}
 	gap := fairGap(rec)
-	return gap > 0, note + fmt.Sprintf("; gain per call of tree search's steps minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap), true
+	return kindChoice{tree: gap > 0, note: note + fmt.Sprintf("; gain per call of tree search's steps minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap)}, true
 }
 
 // fairGap is how much more holdout gain per call tree search's steps made than gradient steps

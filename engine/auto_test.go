@@ -37,7 +37,8 @@ func spread(gain, calls [2]float64, tries [2]int, runs int) kindRecord {
 // that raised validation and lowered the holdout counts against its kind. Tree search drafts
 // only in a trace's opening, before its first improvement. Until the record holds autoMinTries
 // steps of each kind, the two take turns, and a kind with under a tenth of the record's calls
-// is explored. Without a holdout it takes gradient steps.
+// is explored, tree search by a blind change, never a draft. Without a holdout it takes
+// gradient steps.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
@@ -87,6 +88,8 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
 			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
+		{"tree search explored in a trace's opening: a blind change, not a draft", 3, Higher, []memory.Step{draft},
+			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
 		{"tree search gained more over its record, but only by its early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
 		{"gradient gained more over its record, but only by its early places: tree search", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"a later draft raised the holdout: tree search", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), grad("g", Rejected, 0.70)}, close, KindTreeImprove},
@@ -113,9 +116,10 @@ func TestAutoNoteSaysTheGap(t *testing.T) {
 	rec := kindRecord{tries: [2]int{20, 20}, runs: 10}
 	rec.gain[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
 	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
-	tree, note, ok := treePays(Higher, steps, rec)
-	if !ok || tree {
-		t.Fatalf("treePays = %v, %v; want gradient from the record", tree, ok)
+	c, ok := treePays(Higher, steps, rec)
+	note := c.note
+	if !ok || c.tree {
+		t.Fatalf("treePays = %+v, %v; want gradient from the record", c, ok)
 	}
 	// Pooled 6/40 a call; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
 	if want := "at the same places in their traces: -0.083"; !strings.Contains(note, want) {
