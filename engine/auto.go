@@ -74,9 +74,7 @@ func autoPlan(v view, best *memory.Step) plan {
 		// Tree search's steps pay more: its policy, drafts first, but only in the trace's
 		// opening. A draft made after the trace has improved rarely beats its best, and would
 		// teach the record that tree search's drafts do not pay. Exploring takes a blind
-		// change, never a draft: an accepted draft becomes the base of every later step of the
-		// trace, on one validation score, and drafts are recorded only where the record chose
-		// tree search.
+		// change, never a draft (see above).
 		if d := drafts(v.history); !c.explore && d < v.st.cfg.Drafts && opening(v.history) {
 			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
 		}

@@ -349,11 +349,11 @@ func (s *Store) ListSteps(ctx context.Context, runID, traceID string) ([]Step, e
 // ListStepHeads is a page of ListSteps without what a listing does not show:
 // each step comes without its Code and Gradient, and its Exec (the execution
 // result with the logs) holds only its "judged", "holdout" and "fixes" fields,
-// which a listing shows and auto's record of a run counts; only the limit
-// steps from offset are read (limit 0: all from offset). GetStep loads a step in full; CountSteps counts them. The
-// CROSS JOIN makes SQLite walk the run's traces in order and each trace's steps
-// by their unique index, so the order needs no sort and the skipped steps cost
-// little.
+// which a listing shows and auto's record of a run counts; only the limit steps
+// from offset are read (limit 0: all from offset). GetStep loads a step in
+// full; CountSteps counts them. The CROSS JOIN makes SQLite walk the run's
+// traces in order and each trace's steps by their unique index, so the order
+// needs no sort and the skipped steps cost little.
 func (s *Store) ListStepHeads(ctx context.Context, runID string, offset, limit int) ([]Step, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
