@@ -56,10 +56,12 @@ const autoEarlierRuns = 50
 // which no step is accepted, is what makes the comparison fair: a blind change that raises
 // validation and lowers test counts against tree search there, and looks as good as a diagnosed
 // one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model)
-// this rule was within noise of the better strategy in 22 of 24 cells on four sets of 80
-// instances at six reasoning strengths (the rule before it, which also explored by drafts, in 18),
-// and over those 320 instances trailed it beyond noise only with the weakest reasoner, by 0.005:
-// the record learns late that tree search's drafts pay there.
+// this rule was within noise of the better strategy in 22 of 24 cells on the four sets of 80
+// instances it was chosen on, at six reasoning strengths (the rule before it, which also explored
+// by drafts, in 18), but in 14 of 18 on three fresh sets, trailing it there over the 240
+// instances by 0.007 at p=0.2 and 0.006 at p=0.7: it decides on a record of a few steps, and the
+// kind it does not follow is measured only by steps explored in the other kind's traces, so on
+// some tasks it keeps the worse kind for most of 80 runs.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
