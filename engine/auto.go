@@ -55,13 +55,10 @@ const autoEarlierRuns = 50
 // search's edge is its drafts, which no rate of improvement steps alone shows. The holdout, on
 // which no step is accepted, is what makes the comparison fair: a blind change that raises
 // validation and lowers test counts against tree search there, and looks as good as a diagnosed
-// one on validation. In the strategy lab (docs/LAB.md; a simulated reasoner, not a real model)
-// this rule was within noise of the better strategy in 22 of 24 cells on the four sets of 80
-// instances it was chosen on, at six reasoning strengths (the rule before it, which also explored
-// by drafts, in 18), but in 14 of 18 on three fresh sets, trailing it there over the 240
-// instances by 0.007 at p=0.2 and 0.006 at p=0.7: it decides on a record of a few steps, and the
-// kind it does not follow is measured only by steps explored in the other kind's traces, so on
-// some tasks it keeps the worse kind for most of 80 runs.
+// one on validation. Its known weakness: it decides on a record of a few steps, and the kind it
+// does not follow is measured only by steps explored in the other kind's traces, so it can keep
+// the worse kind for many runs. docs/LAB.md (a simulated reasoner, not a real model) has the
+// rules tried and how each did.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -71,16 +68,15 @@ func autoPlan(v view, best *memory.Step) plan {
 		return plan{kind: KindDraft}
 	}
 	c, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
-	note := c.note
 	if ok && c.tree {
 		// Tree search's steps pay more: its policy, drafts first, but only in the trace's
 		// opening. A draft made after the trace has improved rarely beats its best, and would
 		// teach the record that tree search's drafts do not pay. Exploring takes a blind
 		// change, never a draft (see above).
 		if d := drafts(v.history); !c.explore && d < v.st.cfg.Drafts && opening(v.history) {
-			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", note, d+1, v.st.cfg.Drafts)}
+			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", c.note, d+1, v.st.cfg.Drafts)}
 		}
-		return plan{kind: KindTreeImprove, parent: best, note: note}
+		return plan{kind: KindTreeImprove, parent: best, note: c.note}
 	}
 	if !ok {
 		n, d := stalled(v.history), drafts(v.history)
@@ -88,7 +84,7 @@ func autoPlan(v view, best *memory.Step) plan {
 			return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
 		}
 	}
-	return plan{kind: KindImprove, parent: best, note: note}
+	return plan{kind: KindImprove, parent: best, note: c.note}
 }
 
 // opening says whether a trace has made no improvement step yet: only drafts (and their fixes).

@@ -117,13 +117,12 @@ func TestAutoNoteSaysTheGap(t *testing.T) {
 	rec.gain[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
 	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
 	c, ok := treePays(Higher, steps, rec)
-	note := c.note
 	if !ok || c.tree {
 		t.Fatalf("treePays = %+v, %v; want gradient from the record", c, ok)
 	}
 	// Pooled 6/40 a call; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
-	if want := "at the same places in their traces: -0.083"; !strings.Contains(note, want) {
-		t.Errorf("note %q does not say %q", note, want)
+	if want := "at the same places in their traces: -0.083"; !strings.Contains(c.note, want) {
+		t.Errorf("note %q does not say %q", c.note, want)
 	}
 }
 
