@@ -20,7 +20,7 @@ const autoStall = 2
 const autoPrior = 4.0
 
 // autoMinTries is how many steps of each kind auto's record must hold before the indices
-// decide: until then gradient steps and tree search's steps take turns, gradient first.
+// decide: until then gradient steps and blind changes take turns, gradient first.
 const autoMinTries = 8
 
 // autoExplore is the least share of the record's model calls each kind keeps (treePays).
@@ -29,36 +29,33 @@ const autoExplore = 0.1
 // kindName names the two kinds of step a kindRecord counts.
 func kindName(k int) string {
 	if k == 1 {
-		return "tree"
+		return "blind changes"
 	}
-	return "gradient"
+	return "gradient steps"
 }
 
 // autoEarlierRuns is how many of the store's latest runs auto reads for its record of earlier
 // runs (earlierRecord).
 const autoEarlierRuns = 50
 
-// autoPlan is the auto strategy: it follows gradient-based optimization or tree search, by which
-// has paid more for the model driving it.
+// autoPlan is the auto strategy: tree search's opening, then the kind of change that has paid
+// more for the model driving it, a gradient step or tree search's blind change.
 //
-// Where the run has a hidden holdout, treePays compares the holdout gain per model call of
-// gradient search's steps (a diagnosis, then a change) and of tree search's (its drafts after a
-// trace's first solution, and its blind changes), over this run and the earlier auto runs of the
-// same model in the store, at the same places in a trace (fairGap): a trace's early steps gain
-// most, and whichever kind auto follows takes them. While tree search's steps pay more, auto is
-// tree search: its drafts first (--drafts, default 3), then blind changes to the best solution.
-// Otherwise it is gradient: one draft, then gradient steps. Drafts come only in a trace's opening,
-// before its first improvement, and never to explore: where tree search is chosen later, or to
-// explore, it makes blind changes. An exploring draft, once accepted, would be the base of every
-// later step of its trace on one validation score, and put drafts on record where the record had
-// not chosen them. The two are compared as wholes, drafts included: with a weak model tree
-// search's edge is its drafts, which no rate of improvement steps alone shows. The holdout, on
-// which no step is accepted, is what makes the comparison fair: a blind change that raises
-// validation and lowers test counts against tree search there, and looks as good as a diagnosed
-// one on validation. Its known weakness: it decides on a record of a few steps, and the kind it
-// does not follow is measured only by steps explored in the other kind's traces, so it can keep
-// the worse kind for many runs. docs/LAB.md (a simulated reasoner, not a real model) has the
-// rules tried and how each did.
+// Where the run has a hidden holdout, every trace opens as tree search's do: its drafts
+// (--drafts, default 3), before its first change. Then treePays compares the holdout gain per
+// model call of gradient steps (a diagnosis, then a change) and of blind changes (a change
+// without diagnosis, one call), over this run and the earlier auto runs of the same model in
+// the store, at the same places in a trace (fairGap), and the kind that gained more takes the
+// step; a kind with under a tenth of the record's calls is explored. With a weak model, tree
+// search's edge is its drafts, which no rate of later steps shows (a draft gains most at the
+// start of a trace, at any strength, and the steps after a better draft gain less): so drafts
+// are not a choice the record makes, and the record compares only what it can compare fairly,
+// two kinds of change to the same best solution. The holdout, on which no step is accepted, is
+// what makes that fair: a blind change that raises validation and lowers test counts against
+// blind changes there, and looks as good as a diagnosed one on validation. Its known weakness:
+// with the weakest models blind changes pay only a little more per call than gradient steps,
+// too little for the record to see, and auto then trails tree search. docs/LAB.md (a simulated
+// reasoner, not a real model) has the rules tried and how each did.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -68,23 +65,20 @@ func autoPlan(v view, best *memory.Step) plan {
 		return plan{kind: KindDraft}
 	}
 	c, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
-	if ok && c.tree {
-		// Tree search's steps pay more: its policy, drafts first, but only in the trace's
-		// opening. A draft made after the trace has improved rarely beats its best, and would
-		// teach the record that tree search's drafts do not pay. Exploring takes a blind
-		// change, never a draft (see above).
-		if d := drafts(v.history); !c.explore && d < v.st.cfg.Drafts && opening(v.history) {
-			return plan{kind: KindDraft, note: fmt.Sprintf("%s; a draft (%d of %d) before blind changes", c.note, d+1, v.st.cfg.Drafts)}
+	if ok {
+		if d := drafts(v.history); d < v.st.cfg.Drafts && opening(v.history) {
+			return plan{kind: KindDraft, note: fmt.Sprintf("auto: a draft (%d of %d) before the trace's first change", d+1, v.st.cfg.Drafts)}
 		}
-		return plan{kind: KindTreeImprove, parent: best, note: c.note}
-	}
-	if !ok {
-		n, d := stalled(v.history), drafts(v.history)
-		if n >= autoStall && d < v.st.cfg.Drafts {
-			return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
+		if c.tree {
+			return plan{kind: KindTreeImprove, parent: best, note: c.note}
 		}
+		return plan{kind: KindImprove, parent: best, note: c.note}
 	}
-	return plan{kind: KindImprove, parent: best, note: c.note}
+	n, d := stalled(v.history), drafts(v.history)
+	if n >= autoStall && d < v.st.cfg.Drafts {
+		return plan{kind: KindDraft, note: fmt.Sprintf("auto: %d steps without improvement; a new draft (%d of %d)", n, d+1, v.st.cfg.Drafts)}
+	}
+	return plan{kind: KindImprove, parent: best}
 }
 
 // opening says whether a trace has made no improvement step yet: only drafts (and their fixes).
@@ -111,8 +105,8 @@ func place(spent float64) int {
 	return p
 }
 
-// kindRecord is what auto observed of its two kinds of step, [0] gradient steps and [1] tree
-// search's steps (its later drafts and blind changes): by place in the trace, their holdout
+// kindRecord is what auto observed of its two kinds of change, [0] gradient steps and [1] tree
+// search's blind changes: by place in the trace, their holdout
 // gains, in units of the run's mean absolute gain of an accepted step, and the model calls they
 // spent; and how many were taken and gained.
 type kindRecord struct {
@@ -145,11 +139,11 @@ func (r kindRecord) totals() (gain, calls [2]float64) {
 }
 
 // holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
-// score. An improvement's gain is its holdout score over its parent's, a draft's its holdout
-// score over that of its trace's best when it was made (negative where a step raised validation
-// and lowered the holdout; lower-is-better metrics count a fall as a gain); a rejected or failed
-// step gains nothing, and a trace's first solution, which nothing could replace, is not counted.
-// A gradient step costs a gradient and an update call, any other step one call, each fix one
+// score. A change's gain is its holdout score over its parent's (negative where it raised
+// validation and lowered the holdout; lower-is-better metrics count a fall as a gain); a
+// rejected or failed change gains nothing. Drafts, which every trace of auto opens with, and
+// debug steps are not counted, but their calls count toward the places of the steps after them.
+// A gradient step costs a gradient and an update call, a blind change one call, each fix one
 // more; a step's place is from the calls its trace spent before it.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	outs := make([]Outcome, len(all))
@@ -163,7 +157,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	if len(holdout) == 0 {
 		return rec, false
 	}
-	// Each trace in order, to know its best when a draft was made and the calls it had spent.
+	// Each trace in order, to know the calls it had spent before each step.
 	order := make([]int, len(all))
 	for i := range order {
 		order[i] = i
@@ -180,37 +174,28 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		k, place int
 	}
 	var raw []counted
-	best := map[string]string{}   // trace: its latest accepted step
 	spent := map[string]float64{} // trace: the model calls it spent
 	for _, i := range order {
 		s, out := all[i], outs[i]
-		accepted := Decision(s.Decision) == Accepted
 		k, base, calls := 0, s.ParentID, 1+float64(out.Fixes)
 		switch StepKind(s.Kind) {
 		case KindImprove:
 			calls++
 		case KindTreeImprove:
 			k = 1
-		case KindDraft:
-			// A draft after the trace's first solution is tree search's: it counts with the
-			// blind changes, and gains over the trace's best when it was made.
-			k, base = 1, best[s.TraceID]
 		default:
-			base = ""
+			base = "" // a draft or a debug step: not a change auto chose
 		}
 		at := place(spent[s.TraceID])
 		spent[s.TraceID] += calls
-		if accepted {
-			best[s.TraceID] = s.ID
-		}
 		if base == "" {
-			continue // a trace's first solution, or a debug step
+			continue
 		}
 		rec.tries[k]++
 		rec.calls[at][k] += calls
 		h, have := holdout[s.ID]
 		ph, parentHas := holdout[base]
-		if !accepted || !have || !parentHas {
+		if Decision(s.Decision) != Accepted || !have || !parentHas {
 			continue
 		}
 		g := h - ph
@@ -236,21 +221,20 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	return rec, true
 }
 
-// kindChoice is what treePays chose for auto's next step: tree search's step or a gradient
-// step, whether to explore (the kind had too few of the record's calls), and why.
+// kindChoice is what treePays chose for auto's next change: tree search's blind change or a
+// gradient step, and why.
 type kindChoice struct {
-	tree, explore bool
-	note          string
+	tree bool
+	note string
 }
 
-// treePays says whether auto's next step should be tree search's (a draft in the trace's
-// opening, else a blind change) rather than a gradient step, judged on the hidden holdout; ok
-// is false when no step of the run has a holdout score. It adds this run's record to earlier's
-// (the earlier auto runs of the same model) and compares the two kinds place by place (fairGap).
-// Until the record holds autoMinTries steps of each kind, the two take turns, gradient first: a
-// model's first runs explore both, later ones use the record; and a kind with less than
-// autoExplore of the record's calls gets the next step (c.explore), so that the record keeps
-// learning both.
+// treePays says whether auto's next change should be tree search's blind change rather than a
+// gradient step, judged on the hidden holdout; ok is false when no step of the run has a
+// holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
+// model) and compares the two kinds place by place (fairGap). Until the record holds
+// autoMinTries changes of each kind, the two take turns, gradient first: a model's first runs
+// explore both, later ones use the record; and a kind with less than autoExplore of the
+// record's calls gets the next change, so that the record keeps learning both.
 func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
@@ -259,7 +243,7 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 	rec := earlier
 	rec.add(run)
 	_, calls := rec.totals()
-	note := fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), tree search's steps (later drafts and blind changes) in %d of %d (%.0f calls), over %d runs of this model",
+	note := fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), blind changes in %d of %d (%.0f calls), over %d runs of this model",
 		rec.gains[0], rec.tries[0], calls[0], rec.gains[1], rec.tries[1], calls[1], rec.runs)
 	switch {
 	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
@@ -273,14 +257,14 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 	total := calls[0] + calls[1]
 	for k := range 2 {
 		if calls[k] < autoExplore*total {
-			return kindChoice{tree: k == 1, explore: true, note: note + fmt.Sprintf("; exploring (%s steps have %.0f%% of the calls)", kindName(k), 100*calls[k]/total)}, true
+			return kindChoice{tree: k == 1, note: note + fmt.Sprintf("; exploring (%s have %.0f%% of the calls)", kindName(k), 100*calls[k]/total)}, true
 		}
 	}
 	gap := fairGap(rec)
-	return kindChoice{tree: gap > 0, note: note + fmt.Sprintf("; gain per call of tree search's steps minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap)}, true
+	return kindChoice{tree: gap > 0, note: note + fmt.Sprintf("; gain per call of blind changes minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap)}, true
 }
 
-// fairGap is how much more holdout gain per call tree search's steps made than gradient steps
+// fairGap is how much more holdout gain per call blind changes made than gradient steps
 // at the same places in a trace: at each place where both kinds were taken, the difference of
 // their indices (gain + autoPrior*pooled) / (calls + autoPrior), each kind's gain per call
 // shrunk toward the place's pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there,

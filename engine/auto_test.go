@@ -31,14 +31,13 @@ func spread(gain, calls [2]float64, tries [2]int, runs int) kindRecord {
 	return rec
 }
 
-// Where the run has a hidden holdout, auto is tree search (drafts first, then blind changes) or
-// gradient (gradient steps) by which gained more on the holdout per model call, in this run and
-// in the model's earlier runs, tree search's later drafts counted with its blind changes; a step
-// that raised validation and lowered the holdout counts against its kind. Tree search drafts
-// only in a trace's opening, before its first improvement. Until the record holds autoMinTries
-// steps of each kind, the two take turns, and a kind with under a tenth of the record's calls
-// is explored, tree search by a blind change, never a draft. Without a holdout it takes
-// gradient steps.
+// Where the run has a hidden holdout, every trace of auto opens with its drafts, as tree search's
+// do; then each change is a gradient step or a blind change by which gained more on the holdout
+// per model call, in this run and in the model's earlier runs; a change that raised validation
+// and lowered the holdout counts against its kind, and drafts count for neither. Until the
+// record holds autoMinTries changes of each kind, the two take turns, and a kind with under a
+// tenth of the record's calls is explored. Without a holdout it takes gradient steps, and a new
+// draft when they stall.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
@@ -56,9 +55,9 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	favoursGradient := spread([2]float64{12, 2}, [2]float64{40, 40}, [2]int{20, 40}, 10)
 	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
 	close := spread([2]float64{0, 0}, [2]float64{16, 8}, [2]int{8, 8}, 2)
-	// Tree search's steps taken mostly early in their traces, where steps gain most, gradient's
-	// mostly late: tree search gained more per call over its whole record (15 in 34 calls
-	// against 7 in 44), gradient at each place where both were taken. And the mirror image.
+	// Blind changes taken mostly early in their traces, where changes gain most, gradient steps
+	// mostly late: blind changes gained more per call over their whole record (15 in 34 calls
+	// against 7 in 44), gradient steps at each place where both were taken. And the mirror image.
 	earlyTree := kindRecord{tries: [2]int{20, 30}, runs: 10}
 	earlyTree.gain[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
 	earlyTree.gain[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
@@ -75,25 +74,22 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	}{
 		{"no holdout: gradient", 1, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0)}, favoursBlind, KindImprove},
 		{"no holdout, stalled: a new draft", 3, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0), autoStep("g2", "d", KindImprove, Failed, nil, 0)}, favoursGradient, KindDraft},
+		{"a trace opens with its drafts, though gradient steps pay more", 3, Higher, []memory.Step{draft}, favoursGradient, KindDraft},
+		{"a trace opens with its drafts, rejected ones too", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursGradient, KindDraft},
+		{"drafts made, gradient steps pay more: gradient", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursGradient, KindImprove},
+		{"drafts made, blind changes pay more: blind", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursBlind, KindTreeImprove},
+		{"one draft asked for: no more", 1, Higher, []memory.Step{draft}, favoursBlind, KindTreeImprove},
 		{"first run of a model: gradient first", 1, Higher, []memory.Step{draft}, kindRecord{}, KindImprove},
 		{"first run, one gradient step: then a blind one", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
-		{"first run, tree's turn after a gradient step: a blind change, no draft", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
-		{"record favours blind: tree search's drafts first", 3, Higher, []memory.Step{draft}, favoursBlind, KindDraft},
-		{"record favours blind, drafts made: blind changes", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, favoursBlind, KindTreeImprove},
-		{"record favours blind, the trace past its opening: blind changes, no drafts", 3, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, favoursBlind, KindTreeImprove},
-		{"record favours blind, the trace in its opening: drafts", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursBlind, KindDraft},
-		{"record favours gradient: gradient, no more drafts though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
+		{"past its opening a trace drafts no more, though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
 		{"blind step gained more per call", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
 		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
 		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
+		{"a draft's gain counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
 			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
-		{"tree search explored in a trace's opening: a blind change, not a draft", 3, Higher, []memory.Step{draft},
-			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
-		{"tree search gained more over its record, but only by its early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
-		{"gradient gained more over its record, but only by its early places: tree search", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
-		{"a later draft raised the holdout: tree search", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), grad("g", Rejected, 0.70)}, close, KindTreeImprove},
-		{"a later draft raised validation, lowered the holdout: gradient", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.70), grad("g", Rejected, 0.70)}, close, KindImprove},
+		{"blind changes gained more over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
+		{"gradient gained more over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
 	}
 	for _, tt := range tests {
@@ -126,10 +122,9 @@ func TestAutoNoteSaysTheGap(t *testing.T) {
 	}
 }
 
-// A run's record counts a gradient step as two calls and a later draft or a blind step as one,
-// each fix one more; a later draft gains over the trace's best when it was made and counts for
-// tree search, the trace's first solution counts for nothing; gains are in units of the run's
-// mean absolute gain.
+// A run's record counts a gradient step as two calls and a blind change as one, each fix one
+// more; drafts count for neither kind, but their calls count toward the places of the changes
+// after them; gains are in units of the run's mean absolute gain.
 func TestHoldoutRecord(t *testing.T) {
 	steps := []memory.Step{
 		autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0),
@@ -147,13 +142,12 @@ func TestHoldoutRecord(t *testing.T) {
 	if !ok {
 		t.Fatal("no record from a run with holdout scores")
 	}
-	// Gains +0.04 (d2 over d), +0.03 (g over d2) and -0.02 (b under g): unit 0.03. Places
-	// from the calls the trace spent before each step: d 1, d2 2, d3 1, g 3, b2 3 (Index 4),
-	// b 1, so d2 is at place 0 (1 call spent), d3 at 1 (3), g and b2 at 2 (4 and 7), b at 3 (10).
-	want := kindRecord{tries: [2]int{1, 4}, gains: [2]int{1, 1}, runs: 1}
-	want.gain[0][1], want.gain[2][0], want.gain[3][1] = 4.0/3, 1, -2.0/3
-	want.calls[0][1], want.calls[1][1], want.calls[2] = 2, 1, [2]float64{3, 3}
-	want.calls[3][1] = 1
+	// Gains +0.03 (g over d2) and -0.02 (b under g): unit 0.025. Calls spent before each step:
+	// d 1, d2 2, d3 1, g 3, b2 3 (Index 4), b 1; so g is at place 2 (4 calls spent), b2 at 2 (7),
+	// b at 3 (10).
+	want := kindRecord{tries: [2]int{1, 2}, gains: [2]int{1, 0}, runs: 1}
+	want.gain[2][0], want.gain[3][1] = 1.2, -0.8
+	want.calls[2], want.calls[3][1] = [2]float64{3, 3}, 1
 	for p := range autoPlaces {
 		for k := range 2 {
 			if d := rec.gain[p][k] - want.gain[p][k]; d > 1e-9 || d < -1e-9 {

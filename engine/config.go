@@ -18,8 +18,9 @@ const (
 	// StrategyTree is AIDE-style greedy tree search: several drafts, then debug a failing
 	// node or improve the best one, with no structured diagnosis.
 	StrategyTree Strategy = "tree"
-	// StrategyAuto takes gradient steps, and tree search's exploration (a new draft) when
-	// they stall (autoPlan).
+	// StrategyAuto opens each trace with tree search's drafts, then takes gradient steps or
+	// blind changes by which has gained more on the judge's hidden holdout; without one, gradient
+	// steps and a new draft when they stall (autoPlan).
 	StrategyAuto Strategy = "auto"
 )
 
