@@ -106,9 +106,9 @@ func place(spent float64) int {
 }
 
 // kindRecord is what auto observed of its two kinds of change, [0] gradient steps and [1] tree
-// search's blind changes: by place in the trace, their holdout
-// gains, in units of the run's mean absolute gain of an accepted step, and the model calls they
-// spent; and how many were taken and gained.
+// search's blind changes: by place in the trace, their holdout gains, in units of the run's mean
+// absolute gain of an accepted step, and the model calls they spent; and how many were taken and
+// gained.
 type kindRecord struct {
 	gain, calls  [autoPlaces][2]float64
 	tries, gains [2]int
