@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/gome-agent/gome/memory"
@@ -15,8 +14,9 @@ import (
 // model) chose it among five rules.
 const autoStall = 2
 
-// autoPrior is how many model calls' worth of the pooled holdout gain per call each kind of step
-// starts with (fairGap): one lucky or unlucky step of a kind tried a few times does not decide.
+// autoPrior is how many model calls' worth of the pooled rate of confirmed improvements per call
+// each kind of step starts with (fairGap): one lucky or unlucky step of a kind tried a few times
+// does not decide.
 const autoPrior = 4.0
 
 // autoMinTries is how many steps of each kind auto's record must hold before the indices
@@ -42,20 +42,21 @@ const autoEarlierRuns = 50
 // more for the model driving it, a gradient step or tree search's blind change.
 //
 // Where the run has a hidden holdout, every trace opens as tree search's do: its drafts
-// (--drafts, default 3), before its first change. Then treePays compares the holdout gain per
-// model call of gradient steps (a diagnosis, then a change) and of blind changes (a change
-// without diagnosis, one call), over this run and the earlier auto runs of the same model in
-// the store, at the same places in a trace (fairGap), and the kind that gained more takes the
-// step; a kind with under a tenth of the record's calls is explored. With a weak model, tree
-// search's edge is its drafts, which no rate of later steps shows (a draft gains most at the
-// start of a trace, at any strength, and the steps after a better draft gain less): so drafts
-// are not a choice the record makes, and the record compares only what it can compare fairly,
-// two kinds of change to the same best solution. The holdout, on which no step is accepted, is
-// what makes that fair: a blind change that raises validation and lowers test counts against
-// blind changes there, and looks as good as a diagnosed one on validation. Its known weakness:
-// with the weakest models blind changes pay only a little more per call than gradient steps,
-// too little for the record to see, and auto then trails tree search. docs/LAB.md (a simulated
-// reasoner, not a real model) has the rules tried and how each did.
+// (--drafts, default 3), before its first change. Then treePays compares how often gradient
+// steps (a diagnosis, then a change) and blind changes (a change without diagnosis, one call)
+// made a confirmed improvement per model call: a change that was accepted and raised the
+// holdout, on which no step is accepted. It counts this run and the earlier auto runs of the
+// same model in the store, at the same places in a trace (fairGap), and the kind that improved
+// more often per call takes the step; a kind with under a tenth of the record's calls is
+// explored. With a weak model, tree search's edge is its drafts, which no rate of later steps
+// shows (a draft gains most at the start of a trace, at any strength, and the steps after a
+// better draft gain less): so drafts are not a choice the record makes, and the record compares
+// only what it can compare fairly, two kinds of change to the same best solution. It counts
+// improvements rather than summing their gains: a sum is decided by its few large gains, and
+// with the weakest models, where blind changes pay a little more per call than gradient steps,
+// the sum over a model's record could not tell them apart, and auto trailed tree search; a
+// count can. A change the holdout did not confirm counts for nothing, whatever validation said.
+// docs/LAB.md (a simulated reasoner, not a real model) has the rules tried and how each did.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -106,43 +107,42 @@ func place(spent float64) int {
 }
 
 // kindRecord is what auto observed of its two kinds of change, [0] gradient steps and [1] tree
-// search's blind changes: by place in the trace, their holdout gains, in units of the run's mean
-// absolute gain of an accepted step, and the model calls they spent; and how many were taken and
-// gained.
+// search's blind changes: by place in the trace, how many made a confirmed improvement (accepted,
+// and the holdout rose) and the model calls they spent; and how many were taken.
 type kindRecord struct {
-	gain, calls  [autoPlaces][2]float64
-	tries, gains [2]int
-	runs         int
+	wins, calls [autoPlaces][2]float64
+	tries       [2]int
+	runs        int
 }
 
 func (r *kindRecord) add(o kindRecord) {
 	for k := range 2 {
 		for p := range autoPlaces {
-			r.gain[p][k] += o.gain[p][k]
+			r.wins[p][k] += o.wins[p][k]
 			r.calls[p][k] += o.calls[p][k]
 		}
 		r.tries[k] += o.tries[k]
-		r.gains[k] += o.gains[k]
 	}
 	r.runs += o.runs
 }
 
-// totals is the record's gain and calls of each kind over all places.
-func (r kindRecord) totals() (gain, calls [2]float64) {
+// totals is the record's confirmed improvements and calls of each kind over all places.
+func (r kindRecord) totals() (wins, calls [2]float64) {
 	for p := range autoPlaces {
 		for k := range 2 {
-			gain[k] += r.gain[p][k]
+			wins[k] += r.wins[p][k]
 			calls[k] += r.calls[p][k]
 		}
 	}
-	return gain, calls
+	return wins, calls
 }
 
 // holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
-// score. A change's gain is its holdout score over its parent's (negative where it raised
-// validation and lowered the holdout; lower-is-better metrics count a fall as a gain); a
-// rejected or failed change gains nothing. Drafts, which every trace of auto opens with, and
-// debug steps are not counted, but their calls count toward the places of the steps after them.
+// score. A change is a confirmed improvement where it was accepted and its holdout score is
+// better than its parent's (lower-is-better metrics count a fall); one that raised validation
+// and not the holdout, and a rejected or failed one, is not. Drafts, which every trace of auto
+// opens with, and debug steps are not counted, but their calls count toward the places of the
+// steps after them.
 // A gradient step costs a gradient and an update call, a blind change one call, each fix one
 // more; a step's place is from the calls its trace spent before it.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
@@ -169,11 +169,6 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		}
 		return sa.Index < sb.Index
 	})
-	type counted struct {
-		g        float64
-		k, place int
-	}
-	var raw []counted
 	spent := map[string]float64{} // trace: the model calls it spent
 	for _, i := range order {
 		s, out := all[i], outs[i]
@@ -198,23 +193,8 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		if Decision(s.Decision) != Accepted || !have || !parentHas {
 			continue
 		}
-		g := h - ph
-		if d.LowerIsBetter() {
-			g = -g
-		}
-		raw = append(raw, counted{g, k, at})
-		if g > 0 {
-			rec.gains[k]++
-		}
-	}
-	unit := 0.0
-	for _, c := range raw {
-		unit += math.Abs(c.g)
-	}
-	if unit > 0 {
-		unit /= float64(len(raw))
-		for _, c := range raw {
-			rec.gain[c.place][c.k] += c.g / unit
+		if d.LowerIsBetter() && h < ph || !d.LowerIsBetter() && h > ph {
+			rec.wins[at][k]++
 		}
 	}
 	rec.runs = 1
@@ -242,9 +222,9 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 	}
 	rec := earlier
 	rec.add(run)
-	_, calls := rec.totals()
-	note := fmt.Sprintf("auto: on the holdout, gradient steps gained in %d of %d (%.0f calls), blind changes in %d of %d (%.0f calls), over %d runs of this model",
-		rec.gains[0], rec.tries[0], calls[0], rec.gains[1], rec.tries[1], calls[1], rec.runs)
+	wins, calls := rec.totals()
+	note := fmt.Sprintf("auto: confirmed on the holdout, gradient steps improved in %.0f of %d (%.0f calls), blind changes in %.0f of %d (%.0f calls), over %d runs of this model",
+		wins[0], rec.tries[0], calls[0], wins[1], rec.tries[1], calls[1], rec.runs)
 	switch {
 	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
 		return kindChoice{note: note}, true
@@ -261,22 +241,22 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 		}
 	}
 	gap := fairGap(rec)
-	return kindChoice{tree: gap > 0, note: note + fmt.Sprintf("; gain per call of blind changes minus gradient steps', at the same places in their traces: %+.3f (in mean accepted gains)", gap)}, true
+	return kindChoice{tree: gap > 0, note: note + fmt.Sprintf("; confirmed improvements per call of blind changes minus gradient steps', at the same places in their traces: %+.3f", gap)}, true
 }
 
-// fairGap is how much more holdout gain per call blind changes made than gradient steps
-// at the same places in a trace: at each place where both kinds were taken, the difference of
-// their indices (gain + autoPrior*pooled) / (calls + autoPrior), each kind's gain per call
+// fairGap is how many more confirmed improvements per call blind changes made than gradient
+// steps at the same places in a trace: at each place where both kinds were taken, the
+// difference of their indices (wins + autoPrior*pooled) / (calls + autoPrior), each kind's rate
 // shrunk toward the place's pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there,
-// so that a place counts by how well both kinds were measured at it. Early steps gain most (a
-// trace's first changes take what is easy to take), so a kind taken mostly early would look the
-// better one on its whole record alone: the kind the record favours takes a trace's early steps,
-// and the other kind, explored, its later ones. Where no place has both kinds, the whole
-// record's indices are compared.
+// so that a place counts by how well both kinds were measured at it. Early steps improve most
+// often (a trace's first changes take what is easy to take), so a kind taken mostly early would
+// look the better one on its whole record alone: the kind the record favours takes a trace's
+// early steps, and the other kind, explored, its later ones. Where no place has both kinds, the
+// whole record's indices are compared.
 func fairGap(rec kindRecord) float64 {
-	index := func(gain, calls [2]float64, k int) float64 {
-		pooled := (gain[0] + gain[1]) / (calls[0] + calls[1])
-		return (gain[k] + autoPrior*pooled) / (calls[k] + autoPrior)
+	index := func(wins, calls [2]float64, k int) float64 {
+		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])
+		return (wins[k] + autoPrior*pooled) / (calls[k] + autoPrior)
 	}
 	var sum, weight float64
 	for p := range autoPlaces {
@@ -285,14 +265,14 @@ func fairGap(rec kindRecord) float64 {
 			continue
 		}
 		w := c[0] * c[1] / (c[0] + c[1])
-		sum += w * (index(rec.gain[p], c, 1) - index(rec.gain[p], c, 0))
+		sum += w * (index(rec.wins[p], c, 1) - index(rec.wins[p], c, 0))
 		weight += w
 	}
 	if weight > 0 {
 		return sum / weight
 	}
-	gain, calls := rec.totals()
-	return index(gain, calls, 1) - index(gain, calls, 0)
+	wins, calls := rec.totals()
+	return index(wins, calls, 1) - index(wins, calls, 0)
 }
 
 // earlierRecord is auto's record of the store's latest autoEarlierRuns runs that used the auto

@@ -19,12 +19,13 @@ func autoStep(id, parent string, k StepKind, d Decision, hold *float64, fixes in
 
 func ptr(f float64) *float64 { return &f }
 
-// spread is a record of runs with gain and calls of each kind spread evenly over the places.
-func spread(gain, calls [2]float64, tries [2]int, runs int) kindRecord {
+// spread is a record of runs with confirmed improvements and calls of each kind spread evenly
+// over the places.
+func spread(wins, calls [2]float64, tries [2]int, runs int) kindRecord {
 	rec := kindRecord{tries: tries, runs: runs}
 	for p := range autoPlaces {
 		for k := range 2 {
-			rec.gain[p][k] = gain[k] / autoPlaces
+			rec.wins[p][k] = wins[k] / autoPlaces
 			rec.calls[p][k] = calls[k] / autoPlaces
 		}
 	}
@@ -32,9 +33,10 @@ func spread(gain, calls [2]float64, tries [2]int, runs int) kindRecord {
 }
 
 // Where the run has a hidden holdout, every trace of auto opens with its drafts, as tree search's
-// do; then each change is a gradient step or a blind change by which gained more on the holdout
-// per model call, in this run and in the model's earlier runs; a change that raised validation
-// and lowered the holdout counts against its kind, and drafts count for neither. Until the
+// do; then each change is a gradient step or a blind change by which made more confirmed
+// improvements (accepted, and the holdout rose) per model call, in this run and in the model's
+// earlier runs; a change that raised validation and not the holdout counts for nothing, and
+// drafts count for neither. Until the
 // record holds autoMinTries changes of each kind, the two take turns, and a kind with under a
 // tenth of the record's calls is explored. Without a holdout it takes gradient steps, and a new
 // draft when they stall.
@@ -55,15 +57,16 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	favoursGradient := spread([2]float64{12, 2}, [2]float64{40, 40}, [2]int{20, 40}, 10)
 	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
 	close := spread([2]float64{0, 0}, [2]float64{16, 8}, [2]int{8, 8}, 2)
-	// Blind changes taken mostly early in their traces, where changes gain most, gradient steps
-	// mostly late: blind changes gained more per call over their whole record (15 in 34 calls
-	// against 7 in 44), gradient steps at each place where both were taken. And the mirror image.
+	// Blind changes taken mostly early in their traces, where changes improve most often,
+	// gradient steps mostly late: blind changes improved more often per call over their whole
+	// record (15 in 34 calls against 7 in 44), gradient steps at each place where both were
+	// taken. And the mirror image.
 	earlyTree := kindRecord{tries: [2]int{20, 30}, runs: 10}
-	earlyTree.gain[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
-	earlyTree.gain[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
+	earlyTree.wins[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
+	earlyTree.wins[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
 	earlyGradient := kindRecord{tries: [2]int{20, 30}, runs: 10}
-	earlyGradient.gain[0], earlyGradient.calls[0] = [2]float64{15, 3}, [2]float64{30, 4}
-	earlyGradient.gain[3], earlyGradient.calls[3] = [2]float64{0, 4}, [2]float64{4, 40}
+	earlyGradient.wins[0], earlyGradient.calls[0] = [2]float64{15, 3}, [2]float64{30, 4}
+	earlyGradient.wins[3], earlyGradient.calls[3] = [2]float64{0, 4}, [2]float64{4, 40}
 	tests := []struct {
 		name    string
 		drafts  int
@@ -82,14 +85,14 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"first run of a model: gradient first", 1, Higher, []memory.Step{draft}, kindRecord{}, KindImprove},
 		{"first run, one gradient step: then a blind one", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
 		{"past its opening a trace drafts no more, though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
-		{"blind step gained more per call", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
-		{"blind step raised validation, lowered the holdout", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
-		{"lower is better: the blind step's rise is a loss", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
-		{"a draft's gain counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
+		{"blind step improved, gradient step did not", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
+		{"blind step raised validation, not the holdout: no improvement", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
+		{"lower is better: the blind step's rise is no improvement", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
+		{"a draft's improvement counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
 			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
-		{"blind changes gained more over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
-		{"gradient gained more over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
+		{"blind changes improved more often over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
+		{"gradient improved more often over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
 	}
 	for _, tt := range tests {
@@ -110,13 +113,13 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 // The note of a step chosen by the record says the place-by-place gap it was chosen on.
 func TestAutoNoteSaysTheGap(t *testing.T) {
 	rec := kindRecord{tries: [2]int{20, 20}, runs: 10}
-	rec.gain[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
+	rec.wins[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
 	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
 	c, ok := treePays(Higher, steps, rec)
 	if !ok || c.tree {
 		t.Fatalf("treePays = %+v, %v; want gradient from the record", c, ok)
 	}
-	// Pooled 6/40 a call; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
+	// Pooled 6 improvements in 40 calls; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
 	if want := "at the same places in their traces: -0.083"; !strings.Contains(c.note, want) {
 		t.Errorf("note %q does not say %q", c.note, want)
 	}
@@ -124,7 +127,7 @@ func TestAutoNoteSaysTheGap(t *testing.T) {
 
 // A run's record counts a gradient step as two calls and a blind change as one, each fix one
 // more; drafts count for neither kind, but their calls count toward the places of the changes
-// after them; gains are in units of the run's mean absolute gain.
+// after them; a change is a confirmed improvement where it was accepted and raised the holdout.
 func TestHoldoutRecord(t *testing.T) {
 	steps := []memory.Step{
 		autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0),
@@ -142,20 +145,12 @@ func TestHoldoutRecord(t *testing.T) {
 	if !ok {
 		t.Fatal("no record from a run with holdout scores")
 	}
-	// Gains +0.03 (g over d2) and -0.02 (b under g): unit 0.025. Calls spent before each step:
-	// d 1, d2 2, d3 1, g 3, b2 3 (Index 4), b 1; so g is at place 2 (4 calls spent), b2 at 2 (7),
-	// b at 3 (10).
-	want := kindRecord{tries: [2]int{1, 2}, gains: [2]int{1, 0}, runs: 1}
-	want.gain[2][0], want.gain[3][1] = 1.2, -0.8
+	// g raised the holdout over d2 (0.84 to 0.87), b, accepted, lowered it under g's: one
+	// improvement. Calls spent before each step: d 1, d2 2, d3 1, g 3, b2 3 (Index 4), b 1; so g
+	// is at place 2 (4 calls spent), b2 at 2 (7), b at 3 (10).
+	want := kindRecord{tries: [2]int{1, 2}, runs: 1}
+	want.wins[2][0] = 1
 	want.calls[2], want.calls[3][1] = [2]float64{3, 3}, 1
-	for p := range autoPlaces {
-		for k := range 2 {
-			if d := rec.gain[p][k] - want.gain[p][k]; d > 1e-9 || d < -1e-9 {
-				t.Errorf("%s gain at place %d: %g, want %g", kindName(k), p, rec.gain[p][k], want.gain[p][k])
-			}
-		}
-	}
-	rec.gain = want.gain
 	if rec != want {
 		t.Errorf("record %+v, want %+v", rec, want)
 	}

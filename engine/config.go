@@ -19,8 +19,8 @@ const (
 	// node or improve the best one, with no structured diagnosis.
 	StrategyTree Strategy = "tree"
 	// StrategyAuto opens each trace with tree search's drafts, then takes gradient steps or
-	// blind changes by which has gained more on the judge's hidden holdout; without one, gradient
-	// steps and a new draft when they stall (autoPlan).
+	// blind changes by which has made more improvements per model call that the judge's hidden
+	// holdout confirmed; without one, gradient steps and a new draft when they stall (autoPlan).
 	StrategyAuto Strategy = "auto"
 )
 
