@@ -193,7 +193,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		if Decision(s.Decision) != Accepted || !have || !parentHas {
 			continue
 		}
-		if d.LowerIsBetter() && h < ph || !d.LowerIsBetter() && h > ph {
+		if d.Better(h, ph) {
 			rec.wins[at][k]++
 		}
 	}
