@@ -190,10 +190,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		rec.calls[at][k] += calls
 		h, have := holdout[s.ID]
 		ph, parentHas := holdout[base]
-		if Decision(s.Decision) != Accepted || !have || !parentHas {
-			continue
-		}
-		if d.Better(h, ph) {
+		if Decision(s.Decision) == Accepted && have && parentHas && d.Better(h, ph) {
 			rec.wins[at][k]++
 		}
 	}

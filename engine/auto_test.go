@@ -36,10 +36,9 @@ func spread(wins, calls [2]float64, tries [2]int, runs int) kindRecord {
 // do; then each change is a gradient step or a blind change by which made more confirmed
 // improvements (accepted, and the holdout rose) per model call, in this run and in the model's
 // earlier runs; a change that raised validation and not the holdout counts for nothing, and
-// drafts count for neither. Until the
-// record holds autoMinTries changes of each kind, the two take turns, and a kind with under a
-// tenth of the record's calls is explored. Without a holdout it takes gradient steps, and a new
-// draft when they stall.
+// drafts count for neither. Until the record holds autoMinTries changes of each kind, the two
+// take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
+// it takes gradient steps, and a new draft when they stall.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
