@@ -122,7 +122,7 @@ func TestSmallLabRun(t *testing.T) {
 			t.Errorf("run %s p=%g seed %d made %d model calls over a budget of %d", r.Arm, r.P, r.Seed, r.Calls, spec.Calls)
 		}
 	}
-	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Paired: lab.PairedDiffs(spec, results), Results: results}
+	rep := lab.NewReport(spec, results)
 	if err := rep.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +136,11 @@ func TestSmallLabRun(t *testing.T) {
 	if err != nil || json.Unmarshal(raw, &back) != nil || len(back.Cells) != 6 || len(back.Paired) != 6 || back.Notice == "" {
 		t.Errorf("lab.json: %v, %d cells, %d paired differences: want 6 and 6 (3 pairs of arms x 2 p)", err, len(back.Cells), len(back.Paired))
 	}
-	png, err := os.ReadFile(filepath.Join(dir, lab.FilePlot))
-	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
-		t.Errorf("lab.png is not a PNG: %v", err)
+	for _, name := range []string{lab.FilePlot, lab.FilePairedPlot} {
+		png, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+			t.Errorf("%s is not a PNG: %v", name, err)
+		}
 	}
 }
 
@@ -191,6 +193,53 @@ func TestPairedDiffs(t *testing.T) {
 	d := ds[0]
 	if d.A != "gradient" || d.B != "tree" || d.N != 3 || math.Abs(d.Mean-(0.02+0.03-0.10)/3) > 1e-12 || !(d.Lo < d.Mean && d.Mean < d.Hi) {
 		t.Errorf("difference %+v: want tree - gradient over seeds 1-3, mean %.4f", d, (0.02+0.03-0.10)/3)
+	}
+}
+
+// VersusBetter compares auto with whichever of gradient and tree has the higher mean at that p,
+// paired by seed, on the seeds all three finished, and counts the auto runs that followed blind
+// changes; without all three arms it says nothing.
+func TestVersusBetter(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	blind := map[string]int{"draft": 3, "tree-improve": 9, "improve": 4}
+	grad := map[string]int{"draft": 3, "improve": 8, "tree-improve": 1}
+	three := lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"], lab.Arms["auto"]}, Ps: []float64{0.1, 0.9}, Seeds: 3, FirstSeed: 1}
+	results := []lab.Result{
+		// p=0.1: tree leads (mean 0.75 against 0.70); auto trails it by 0.01, 0.02 and 0.
+		{Arm: "gradient", P: 0.1, Seed: 1, Test: f(0.70)}, {Arm: "tree", P: 0.1, Seed: 1, Test: f(0.75)}, {Arm: "auto", P: 0.1, Seed: 1, Test: f(0.74), Kinds: blind},
+		{Arm: "gradient", P: 0.1, Seed: 2, Test: f(0.72)}, {Arm: "tree", P: 0.1, Seed: 2, Test: f(0.77)}, {Arm: "auto", P: 0.1, Seed: 2, Test: f(0.75), Kinds: grad},
+		{Arm: "gradient", P: 0.1, Seed: 3, Test: f(0.68)}, {Arm: "tree", P: 0.1, Seed: 3, Test: f(0.73)}, {Arm: "auto", P: 0.1, Seed: 3, Test: f(0.73), Kinds: blind},
+		// p=0.9: gradient leads; seed 3's tree run is missing, so seed 3 is left out; seed 2's
+		// auto run had no solution and counts as 0.5.
+		{Arm: "gradient", P: 0.9, Seed: 1, Test: f(0.80)}, {Arm: "tree", P: 0.9, Seed: 1, Test: f(0.74)}, {Arm: "auto", P: 0.9, Seed: 1, Test: f(0.81), Kinds: grad},
+		{Arm: "gradient", P: 0.9, Seed: 2, Test: f(0.78)}, {Arm: "tree", P: 0.9, Seed: 2, Test: f(0.76)}, {Arm: "auto", P: 0.9, Seed: 2, Kinds: grad},
+		{Arm: "gradient", P: 0.9, Seed: 3, Test: f(0.90)}, {Arm: "auto", P: 0.9, Seed: 3, Test: f(0.60), Kinds: blind},
+	}
+	tests := []struct {
+		name string
+		spec lab.Spec
+		want []lab.Versus // Lo and Hi are checked to bracket Mean
+	}{
+		{"all three arms", three, []lab.Versus{
+			{P: 0.1, Better: "tree", N: 3, Mean: (-0.01 - 0.02 + 0) / 3, TreeMinusGradient: 0.05, Blind: 2},
+			{P: 0.9, Better: "gradient", N: 2, Mean: (0.01 - 0.28) / 2, TreeMinusGradient: (-0.06 - 0.02) / 2, Blind: 0},
+		}},
+		{"no tree arm", lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["auto"]}, Ps: three.Ps, Seeds: 3, FirstSeed: 1}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := lab.VersusBetter(tt.spec, results)
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d comparisons, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.P != w.P || g.Better != w.Better || g.N != w.N || g.Blind != w.Blind ||
+					math.Abs(g.Mean-w.Mean) > 1e-12 || math.Abs(g.TreeMinusGradient-w.TreeMinusGradient) > 1e-12 || !(g.Lo <= g.Mean && g.Mean <= g.Hi) {
+					t.Errorf("p=%g: got %+v, want %+v", w.P, g, w)
+				}
+			}
+		})
 	}
 }
 

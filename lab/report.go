@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,14 @@ type Report struct {
 	Spec    Spec     `json:"spec"`
 	Cells   []Cell   `json:"cells"`
 	Paired  []Paired `json:"paired" jsonschema:"every later arm minus every earlier one at each p, on the same seeds"`
+	Versus  []Versus `json:"auto_versus_better,omitempty" jsonschema:"auto minus the better of gradient and tree at each p, on the same seeds; only when all three arms ran"`
 	Results []Result `json:"results"`
+}
+
+// NewReport summarises an experiment's results: the cells, the paired differences and, where
+// auto ran beside gradient and tree, auto against the better of the two.
+func NewReport(spec Spec, results []Result) Report {
+	return Report{Notice: Notice, Spec: spec, Cells: Summarize(spec, results), Paired: PairedDiffs(spec, results), Versus: VersusBetter(spec, results), Results: results}
 }
 
 // Files a report is written to, under its folder.
@@ -28,9 +36,12 @@ const (
 	FileJSON  = "lab.json"
 	FileTable = "lab.md"
 	FilePlot  = "lab.png"
+	// FilePairedPlot is written where the lab ran two arms or more.
+	FilePairedPlot = "lab-paired.png"
 )
 
-// Write writes the report as JSON, a Markdown table and a PNG plot into dir.
+// Write writes the report as JSON, a Markdown table and PNG plots into dir: the means, and,
+// with two arms or more, the paired differences.
 func (r Report) Write(dir string) error {
 	if len(r.Results) == 0 {
 		return ErrNoRuns
@@ -51,6 +62,15 @@ func (r Report) Write(dir string) error {
 	}
 	if err := os.WriteFile(filepath.Join(dir, FilePlot), png, 0o644); err != nil {
 		return fmt.Errorf("lab: write plot: %w", err)
+	}
+	if len(r.Paired) == 0 {
+		return nil
+	}
+	if png, err = r.PlotPaired(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, FilePairedPlot), png, 0o644); err != nil {
+		return fmt.Errorf("lab: write paired plot: %w", err)
 	}
 	return nil
 }
@@ -76,16 +96,22 @@ func (r Report) Table() string {
 			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, mark)
 		}
 	}
+	if len(r.Versus) > 0 {
+		b.WriteString("\nauto minus the better of gradient and tree on the same seeds (mean [95% CI]; * where the interval excludes 0; blind: auto's runs with more blind changes than gradient steps):\n\n")
+		b.WriteString("| p | better | tree - gradient | n | auto - better [95% CI] | blind |\n|---|---|---|---|---|---|\n")
+		for _, v := range r.Versus {
+			mark := ""
+			if v.Separated() {
+				mark = " *"
+			}
+			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, mark, v.Blind)
+		}
+	}
 	return b.String()
 }
 
 // Plot draws mean test accuracy against p, one line per arm with its 95% intervals.
 func (r Report) Plot() ([]byte, error) {
-	p := plot.New()
-	p.Title.Text = "Strategy lab (simulation, not a real model)"
-	p.X.Label.Text = "p: probability the gradient names the best change"
-	p.Y.Label.Text = "mean test accuracy of the best validated solution"
-	p.Add(plotter.NewGrid())
 	var arms []string
 	seen := map[string]bool{}
 	for _, c := range r.Cells {
@@ -94,37 +120,114 @@ func (r Report) Plot() ([]byte, error) {
 			arms = append(arms, c.Arm)
 		}
 	}
+	lines := make([]series, len(arms))
 	for i, arm := range arms {
-		var pts plotter.XYs
-		var errs plotter.YErrors
+		lines[i].name, lines[i].style = arm, i
 		for _, c := range r.Cells {
 			if c.Arm == arm {
-				// Offset the arms a little so that their intervals do not hide each other.
-				x := c.P + 0.006*(float64(i)-float64(len(arms)-1)/2)
-				pts = append(pts, plotter.XY{X: x, Y: c.MeanTest})
-				errs = append(errs, struct{ Low, High float64 }{c.MeanTest - c.TestLo, c.TestHi - c.MeanTest})
+				lines[i].add(c.P, c.MeanTest, c.TestLo, c.TestHi)
 			}
+		}
+	}
+	return render("mean test accuracy of the best validated solution", lines, false)
+}
+
+// PlotPaired draws every arm minus the first arm against p, paired by seed, with 95% intervals:
+// the seed-to-seed spread that widens Plot's intervals cancels, so what the lab claims shows.
+func (r Report) PlotPaired() ([]byte, error) {
+	if len(r.Paired) == 0 {
+		return nil, ErrNoRuns
+	}
+	ref := r.Paired[0].A
+	style := map[string]int{} // an arm's colour and shape, as in Plot
+	for i, a := range r.Spec.Arms {
+		if i == 0 {
+			ref = a.Name
+		}
+		style[a.Name] = i
+	}
+	var lines []series
+	at := map[string]int{}
+	for _, d := range r.Paired {
+		if d.A != ref {
+			continue
+		}
+		i, ok := at[d.B]
+		if !ok {
+			i = len(lines)
+			at[d.B] = i
+			lines = append(lines, series{name: d.B + " - " + ref, style: style[d.B]})
+		}
+		lines[i].add(d.P, d.Mean, d.Lo, d.Hi)
+	}
+	return render("test accuracy minus "+ref+"'s on the same seed", lines, true)
+}
+
+// series is one line of a plot: points with their intervals, in the colour and shape style
+// picks.
+type series struct {
+	name  string
+	style int
+	pts   plotter.XYs
+	errs  plotter.YErrors
+}
+
+func (s *series) add(x, y, lo, hi float64) {
+	s.pts = append(s.pts, plotter.XY{X: x, Y: y})
+	s.errs = append(s.errs, struct{ Low, High float64 }{y - lo, hi - y})
+}
+
+// render draws lines with their intervals against p as a PNG. With zero (differences) it draws
+// a line at zero and puts the legend at the bottom left, which the weak end's leads leave free.
+func render(ylabel string, lines []series, zero bool) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "Strategy lab (simulation, not a real model)"
+	p.X.Label.Text = "p: probability the gradient names the best change"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	if zero {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, l := range lines {
+			for _, pt := range l.pts {
+				lo, hi = math.Min(lo, pt.X), math.Max(hi, pt.X)
+			}
+		}
+		if !math.IsInf(lo, 0) {
+			z, err := plotter.NewLine(plotter.XYs{{X: lo - 0.02, Y: 0}, {X: hi + 0.02, Y: 0}})
+			if err != nil {
+				return nil, fmt.Errorf("lab: plot: %w", err)
+			}
+			z.Color = color.Gray{Y: 96}
+			z.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			p.Add(z)
+		}
+	}
+	for i, l := range lines {
+		// Offset the lines a little so that their intervals do not hide each other.
+		pts := make(plotter.XYs, len(l.pts))
+		for j, pt := range l.pts {
+			pts[j] = plotter.XY{X: pt.X + 0.006*(float64(i)-float64(len(lines)-1)/2), Y: pt.Y}
 		}
 		line, points, err := plotter.NewLinePoints(pts)
 		if err != nil {
 			return nil, fmt.Errorf("lab: plot: %w", err)
 		}
-		col := plotutil.Color(i)
+		col := plotutil.Color(l.style)
 		line.Color, points.Color = col, col
-		points.Shape = plotutil.Shape(i)
+		points.Shape = plotutil.Shape(l.style)
 		bars, err := plotter.NewYErrorBars(struct {
 			plotter.XYer
 			plotter.YErrorer
-		}{pts, errs})
+		}{pts, l.errs})
 		if err != nil {
 			return nil, fmt.Errorf("lab: plot: %w", err)
 		}
 		bars.Color = col
 		bars.LineStyle.Width = vg.Points(1)
 		p.Add(line, points, bars)
-		p.Legend.Add(arm, line, points)
+		p.Legend.Add(l.name, line, points)
 	}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = !zero, true
 	p.Legend.TextStyle.Color = color.Black
 	w, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, "png")
 	if err != nil {

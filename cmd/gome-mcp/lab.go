@@ -19,7 +19,9 @@ const labUsage = `gome-mcp lab [flags]: the strategy lab (docs/LAB.md).
 
 Runs strategies x p values x seeds on synthetic lab tasks with a simulated reasoner, under a
 matched budget of model calls and wall-clock time, and writes lab.md (a table of mean test
-accuracy and any-medal rate with 95% intervals), lab.json and lab.png into --out.
+accuracy and any-medal rate with 95% intervals, the paired differences, and auto minus the
+better of gradient and tree), lab.json, lab.png (the means) and lab-paired.png (every arm minus
+the first, paired by seed) into --out.
 It is a simulation of the strategy machinery: its numbers measure no real model.
 
 Flags:
@@ -80,7 +82,7 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
 	}
 	results, runErr := lab.Run(ctx, spec, dir, newModel, newLogger(stderr, *verbose))
-	rep := lab.Report{Notice: lab.Notice, Spec: spec, Cells: lab.Summarize(spec, results), Paired: lab.PairedDiffs(spec, results), Results: results}
+	rep := lab.NewReport(spec, results)
 	if err := rep.Write(dir); err != nil {
 		if runErr != nil {
 			return fmt.Errorf("lab: %w", runErr)
@@ -88,6 +90,10 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprint(stdout, rep.Table())
-	fmt.Fprintf(stdout, "\nwrote %s, %s and %s in %s\n", lab.FileTable, lab.FileJSON, lab.FilePlot, dir)
+	files := []string{lab.FileTable, lab.FileJSON, lab.FilePlot}
+	if len(rep.Paired) > 0 {
+		files = append(files, lab.FilePairedPlot)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s in %s\n", strings.Join(files, ", "), dir)
 	return runErr
 }

@@ -1,0 +1,103 @@
+package lab
+
+import (
+	"github.com/gome-agent/gome/engine"
+)
+
+// Versus is auto against the better of gradient and tree at one p, paired by seed: whether auto
+// follows the strategy that wins (docs/LAB.md, auto's bar).
+type Versus struct {
+	P float64 `json:"p"`
+	// Better is the arm, gradient or tree, with the higher mean test accuracy on these seeds.
+	// Picking it on the same seeds favours it a little where the two are close (at the
+	// crossover), so auto's difference there leans low.
+	Better string  `json:"better" jsonschema:"gradient or tree: the one with the higher mean test accuracy on these seeds"`
+	N      int     `json:"n" jsonschema:"seeds all three arms finished"`
+	Mean   float64 `json:"mean" jsonschema:"mean of auto's test accuracy minus the better arm's on the same seed"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
+	// TreeMinusGradient is how far apart the two strategies are on these seeds.
+	TreeMinusGradient float64 `json:"tree_minus_gradient"`
+	// Blind counts auto's runs that made more of tree search's blind changes than gradient
+	// steps: which kind of change auto's record followed.
+	Blind int `json:"blind" jsonschema:"auto runs with more blind changes (tree search's) than gradient steps"`
+}
+
+// Separated reports whether the interval excludes 0.
+func (v Versus) Separated() bool { return v.Lo > 0 || v.Hi < 0 }
+
+// Arm names VersusBetter compares.
+const (
+	armAuto     = "auto"
+	armGradient = "gradient"
+	armTree     = "tree"
+)
+
+// VersusBetter compares auto with the better of gradient and tree at each p, on the seeds all
+// three finished (a run without a validated solution counts as chance, 0.5, as in the cells).
+// It is empty unless the spec has all three arms.
+func VersusBetter(spec Spec, results []Result) []Versus {
+	have := map[string]bool{}
+	for _, a := range spec.Arms {
+		have[a.Name] = true
+	}
+	if !have[armAuto] || !have[armGradient] || !have[armTree] {
+		return nil
+	}
+	type key struct {
+		arm  string
+		p    float64
+		seed uint64
+	}
+	runs := map[key]Result{}
+	for _, r := range results {
+		runs[key{r.Arm, r.P, r.Seed}] = r
+	}
+	score := func(r Result) float64 {
+		if r.Test == nil {
+			return 0.5
+		}
+		return *r.Test
+	}
+	var out []Versus
+	for _, p := range spec.Ps {
+		var auto, grad, tree []float64
+		blind := 0
+		for i := range spec.Seeds {
+			seed := spec.FirstSeed + uint64(i)
+			a, okA := runs[key{armAuto, p, seed}]
+			g, okG := runs[key{armGradient, p, seed}]
+			t, okT := runs[key{armTree, p, seed}]
+			if !okA || !okG || !okT {
+				continue
+			}
+			auto, grad, tree = append(auto, score(a)), append(grad, score(g)), append(tree, score(t))
+			if a.Kinds[string(engine.KindTreeImprove)] > a.Kinds[string(engine.KindImprove)] {
+				blind++
+			}
+		}
+		if len(auto) == 0 {
+			continue
+		}
+		v := Versus{P: p, Better: armGradient, N: len(auto), Blind: blind, TreeMinusGradient: mean(tree) - mean(grad)}
+		better := grad
+		if v.TreeMinusGradient > 0 {
+			v.Better, better = armTree, tree
+		}
+		ds := make([]float64, len(auto))
+		for i := range auto {
+			ds[i] = auto[i] - better[i]
+		}
+		v.Mean, v.Lo, v.Hi = meanCI(ds)
+		out = append(out, v)
+	}
+	return out
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
