@@ -320,14 +320,9 @@ func (e *Engine) earlierRecord(ctx context.Context, st *runState) kindRecord {
 
 // runModel is the model name the run's latest recorded call gave ("" when none did).
 func (e *Engine) runModel(ctx context.Context, runID string) string {
-	calls, err := e.store.ListLLMCalls(ctx, runID)
+	model, err := e.store.RunModel(ctx, runID)
 	if err != nil {
-		return ""
+		e.logger.Warn("auto: read a run's model", "run", runID, "err", err)
 	}
-	for i := len(calls) - 1; i >= 0; i-- {
-		if calls[i].Model != "" {
-			return calls[i].Model
-		}
-	}
-	return ""
+	return model
 }

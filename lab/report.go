@@ -132,18 +132,16 @@ func (r Report) Plot() ([]byte, error) {
 	return render("mean test accuracy of the best validated solution", lines, false)
 }
 
-// PlotPaired draws every arm minus the first arm against p, paired by seed, with 95% intervals:
+// PlotPaired draws every arm minus the first arm (of those that finished runs) against p,
+// paired by seed, with 95% intervals:
 // the seed-to-seed spread that widens Plot's intervals cancels, so what the lab claims shows.
 func (r Report) PlotPaired() ([]byte, error) {
 	if len(r.Paired) == 0 {
 		return nil, ErrNoRuns
 	}
-	ref := r.Paired[0].A
+	ref := r.Paired[0].A      // the spec's first arm that finished runs
 	style := map[string]int{} // an arm's colour and shape, as in Plot
 	for i, a := range r.Spec.Arms {
-		if i == 0 {
-			ref = a.Name
-		}
 		style[a.Name] = i
 	}
 	var lines []series

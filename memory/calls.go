@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -64,6 +65,20 @@ func (s *Store) RecordLLMCall(ctx context.Context, c LLMCall) error {
 		return fmt.Errorf("memory: record LLM call: %w", err)
 	}
 	return nil
+}
+
+// RunModel is the model name the run's latest recorded call gave, "" when no call of the run
+// recorded one.
+func (s *Store) RunModel(ctx context.Context, runID string) (string, error) {
+	var model string
+	err := s.read.QueryRowContext(ctx, `SELECT model FROM llm_calls WHERE run_id = ? AND model != '' ORDER BY id DESC LIMIT 1`, runID).Scan(&model)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("memory: model of run %q: %w", runID, err)
+	}
+	return model, nil
 }
 
 // ListLLMCalls returns the model calls of a run in the order they were

@@ -65,6 +65,37 @@ func TestLLMCallRoundTripAndUsage(t *testing.T) {
 	}
 }
 
+// RunModel is the model of the run's latest call that recorded one: a later call without a
+// model name (a failed request) does not hide it, and a run without calls has none.
+func TestRunModel(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	for _, id := range []string{"switched", "unnamed-last", "never-called"} {
+		mustCreateRun(t, s, id)
+	}
+	for _, c := range []LLMCall{
+		{RunID: "switched", Purpose: "draft", Model: "qwen", CreatedAt: at(0)},
+		{RunID: "switched", Purpose: "gradient", Model: "gpt-5", CreatedAt: at(time.Minute)},
+		{RunID: "unnamed-last", Purpose: "draft", Model: "gpt-5-mini", CreatedAt: at(0)},
+		{RunID: "unnamed-last", Purpose: "update", Error: "connection refused", CreatedAt: at(time.Minute)},
+	} {
+		if err := s.RecordLLMCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ run, want string }{
+		{"switched", "gpt-5"},
+		{"unnamed-last", "gpt-5-mini"},
+		{"never-called", ""},
+	}
+	for _, tt := range tests {
+		got, err := s.RunModel(ctx, tt.run)
+		if err != nil || got != tt.want {
+			t.Errorf("RunModel(%q) = %q, %v; want %q", tt.run, got, err, tt.want)
+		}
+	}
+}
+
 func TestRecordLLMCallRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
