@@ -22,6 +22,7 @@ matched budget of model calls and wall-clock time, and writes lab.md (a table of
 accuracy and any-medal rate with 95% intervals, the paired differences, and auto minus the
 better of gradient and tree), lab.json, lab.png (the means) and lab-paired.png (every arm minus
 the first, paired by seed) into --out.
+With --merge it runs nothing and reports several labs' lab.json files together.
 It is a simulation of the strategy machinery: its numbers measure no real model.
 
 Flags:
@@ -46,12 +47,20 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "lab-out", "folder for the tasks, the runs and the report")
 	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
 	verbose := fs.Bool("v", false, "log every run")
+	merge := fs.String("merge", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: lab takes flags only, not %q", errUsage, fs.Args())
+	}
+	if *merge != "" {
+		rep, err := lab.Merge(strings.Split(*merge, ","))
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return writeLabReport(rep, *out, stdout)
 	}
 	spec := lab.Spec{Q: *q, Seeds: *seeds, FirstSeed: *firstSeed, Calls: *calls, BudgetSeconds: *budget, Parallel: *parallel, Python: *python}
 	for _, name := range strings.Split(*arms, ",") {
@@ -71,22 +80,42 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	dir, err := filepath.Abs(*out)
+	dir, err := labDir(*out)
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lab: output folder: %w", err)
 	}
 	newModel := func(p, q float64, seed uint64, tokens int) engine.Model {
 		return sim.New(sim.Params{P: p, Q: q, Seed: seed, Tokens: tokens})
 	}
 	results, runErr := lab.Run(ctx, spec, dir, newModel, newLogger(stderr, *verbose))
-	rep := lab.NewReport(spec, results)
-	if err := rep.Write(dir); err != nil {
+	if err := writeLabReport(lab.NewReport(spec, results), dir, stdout); err != nil {
 		if runErr != nil {
 			return fmt.Errorf("lab: %w", runErr)
 		}
+		return err
+	}
+	return runErr
+}
+
+// labDir makes the lab's output folder and returns its absolute path.
+func labDir(out string) (string, error) {
+	dir, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("lab: output folder: %w", err)
+	}
+	return dir, nil
+}
+
+// writeLabReport writes a lab's report into out and prints its table and what it wrote.
+func writeLabReport(rep lab.Report, out string, stdout io.Writer) error {
+	dir, err := labDir(out)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(dir); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, rep.Table())
@@ -95,5 +124,5 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		files = append(files, lab.FilePairedPlot)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s in %s\n", strings.Join(files, ", "), dir)
-	return runErr
+	return nil
 }

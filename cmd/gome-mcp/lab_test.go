@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gome-agent/gome/lab"
+)
+
+// `gome-mcp lab --merge` reports two labs' lab.json together, without running anything: here a
+// gradient-and-tree lab and an auto lab on the same instances, so the merged report has auto
+// against the better of the two and both plots; a bad file is a usage error naming it.
+func TestLabMerge(t *testing.T) {
+	dir := t.TempDir()
+	f := func(x float64) *float64 { return &x }
+	write := func(name string, arms []string, tests map[string][]float64) string {
+		t.Helper()
+		r := lab.Report{Spec: lab.Spec{Ps: []float64{0.3}, Q: 0.8, Seeds: 3, FirstSeed: 10, Calls: 20, BudgetSeconds: 300}}
+		for _, a := range arms {
+			r.Spec.Arms = append(r.Spec.Arms, lab.Arms[a])
+			for i, x := range tests[a] {
+				r.Results = append(r.Results, lab.Result{Arm: a, P: 0.3, Seed: 10 + uint64(i), Test: f(x)})
+			}
+		}
+		raw, _ := json.Marshal(r)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	base := write("base.json", []string{"gradient", "tree"}, map[string][]float64{"gradient": {0.70, 0.71, 0.72}, "tree": {0.73, 0.74, 0.70}})
+	auto := write("auto.json", []string{"auto"}, map[string][]float64{"auto": {0.72, 0.74, 0.71}})
+	out := filepath.Join(dir, "merged")
+	var stdout, stderr bytes.Buffer
+	if err := cmdLab(context.Background(), []string{"--merge", base + "," + auto, "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("lab --merge: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| 0.3 | tree | +0.0133 | 3 |") || !strings.Contains(stdout.String(), "lab-paired.png") {
+		t.Errorf("lab --merge printed:\n%s\nwant auto against tree (the better by 0.0133) over 3 instances, and the files it wrote", stdout.String())
+	}
+	for _, name := range []string{lab.FileJSON, lab.FileTable, lab.FilePlot, lab.FilePairedPlot} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("lab --merge did not write %s: %v", name, err)
+		}
+	}
+	err := cmdLab(context.Background(), []string{"--merge", base + "," + filepath.Join(dir, "missing.json"), "--out", out}, &stdout, &stderr)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "missing.json") {
+		t.Errorf("lab --merge of a missing file: %v, want a usage error naming it", err)
+	}
+}

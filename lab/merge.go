@@ -1,0 +1,71 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Merge reads lab reports (lab.json files) of the same settings and reports their runs together:
+// labs of the same arms on consecutive sets of instances pool into one report over all of them;
+// labs of different arms on the same instances pair by seed. The merged spec's instances run
+// from the lowest seed to the highest; seeds no lab ran are left out of every figure. Labs whose
+// q, calls or wall-clock budget differ, or that both ran the same arm, p and instance, do not
+// merge.
+func Merge(paths []string) (Report, error) {
+	if len(paths) == 0 {
+		return Report{}, fmt.Errorf("lab: merge: no lab.json files given")
+	}
+	var (
+		spec    Spec
+		results []Result
+		arms    = map[string]bool{}
+		ps      = map[float64]bool{}
+		from    = map[string]string{} // arm, p and seed: the file that ran it
+		last    uint64
+	)
+	for i, path := range paths {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Report{}, fmt.Errorf("lab: merge: %w", err)
+		}
+		var r Report
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return Report{}, fmt.Errorf("lab: merge: %s is not a lab report (lab.json): %w", path, err)
+		}
+		s := r.Spec
+		if i == 0 {
+			spec = Spec{Q: s.Q, Calls: s.Calls, BudgetSeconds: s.BudgetSeconds, FirstSeed: s.FirstSeed, Parallel: s.Parallel}
+		} else if s.Q != spec.Q || s.Calls != spec.Calls || s.BudgetSeconds != spec.BudgetSeconds {
+			return Report{}, fmt.Errorf("lab: merge: %s ran q=%g, %d calls and %gs per run, %s q=%g, %d calls and %gs: merge labs of the same settings",
+				path, s.Q, s.Calls, s.BudgetSeconds, paths[0], spec.Q, spec.Calls, spec.BudgetSeconds)
+		}
+		for _, a := range s.Arms {
+			if !arms[a.Name] {
+				arms[a.Name] = true
+				spec.Arms = append(spec.Arms, a)
+			}
+		}
+		for _, p := range s.Ps {
+			if !ps[p] {
+				ps[p] = true
+				spec.Ps = append(spec.Ps, p)
+			}
+		}
+		for _, res := range r.Results {
+			key := fmt.Sprintf("%s p=%g instance %d", res.Arm, res.P, res.Seed)
+			if other, ok := from[key]; ok {
+				return Report{}, fmt.Errorf("lab: merge: %s and %s both ran %s: merge labs of different arms or instances", other, path, key)
+			}
+			from[key] = path
+			results = append(results, res)
+			spec.FirstSeed = min(spec.FirstSeed, res.Seed)
+			last = max(last, res.Seed)
+		}
+	}
+	if len(results) == 0 {
+		return Report{}, ErrNoRuns
+	}
+	spec.Seeds = int(last-spec.FirstSeed) + 1
+	return NewReport(spec, results), nil
+}

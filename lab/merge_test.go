@@ -1,0 +1,99 @@
+package lab_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gome-agent/gome/lab"
+)
+
+// Merge pools labs of the same arms on consecutive instances and pairs labs of other arms on the
+// same instances, and refuses labs it cannot report together, saying which and why.
+func TestMerge(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	dir := t.TempDir()
+	write := func(name string, r lab.Report) string {
+		t.Helper()
+		raw, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	spec := func(arms []string, first uint64, q float64) lab.Spec {
+		s := lab.Spec{Ps: []float64{0.5}, Q: q, Seeds: 2, FirstSeed: first, Calls: 20, BudgetSeconds: 300}
+		for _, a := range arms {
+			s.Arms = append(s.Arms, lab.Arms[a])
+		}
+		return s
+	}
+	runs := func(arm string, first uint64, tests ...float64) []lab.Result {
+		var out []lab.Result
+		for i, x := range tests {
+			out = append(out, lab.Result{Arm: arm, P: 0.5, Seed: first + uint64(i), Test: f(x)})
+		}
+		return out
+	}
+	gt := []string{"gradient", "tree"}
+	setA := write("a.json", lab.Report{Spec: spec(gt, 1, 0.8), Results: append(runs("gradient", 1, 0.70, 0.72), runs("tree", 1, 0.69, 0.70)...)})
+	setB := write("b.json", lab.Report{Spec: spec(gt, 3, 0.8), Results: append(runs("gradient", 3, 0.74, 0.76), runs("tree", 3, 0.70, 0.71)...)})
+	autoA := write("auto.json", lab.Report{Spec: spec([]string{"auto"}, 1, 0.8), Results: runs("auto", 1, 0.71, 0.72)})
+	otherQ := write("q.json", lab.Report{Spec: spec(gt, 3, 0.9), Results: runs("gradient", 3, 0.74, 0.76)})
+	notJSON := filepath.Join(dir, "lab.md")
+	if err := os.WriteFile(notJSON, []byte("| p | arm |"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("consecutive sets pool", func(t *testing.T) {
+		rep, err := lab.Merge([]string{setB, setA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Spec.FirstSeed != 1 || rep.Spec.Seeds != 4 || len(rep.Results) != 8 {
+			t.Fatalf("spec %+v with %d runs: want instances 1-4 and 8 runs", rep.Spec, len(rep.Results))
+		}
+		if len(rep.Paired) != 1 || rep.Paired[0].N != 4 || rep.Paired[0].B != "tree" || rep.Paired[0].A != "gradient" {
+			t.Errorf("paired %+v: want tree - gradient over 4 instances", rep.Paired)
+		}
+	})
+	t.Run("other arms on the same instances pair", func(t *testing.T) {
+		rep, err := lab.Merge([]string{setA, autoA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Versus) != 1 || rep.Versus[0].Better != "gradient" || rep.Versus[0].N != 2 {
+			t.Errorf("auto against the better: %+v, want gradient over 2 instances", rep.Versus)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		paths []string
+		want  []string
+	}{
+		{"the same runs twice", []string{setA, setA}, []string{"a.json", "both ran gradient p=0.5 instance 1"}},
+		{"other settings", []string{setA, otherQ}, []string{"q.json", "q=0.9", "same settings"}},
+		{"not a lab report", []string{setA, notJSON}, []string{"lab.md is not a lab report"}},
+		{"a missing file", []string{setA, filepath.Join(dir, "none.json")}, []string{"none.json"}},
+		{"no files", nil, []string{"no lab.json files"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := lab.Merge(tt.paths)
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("Merge: %v, want an error naming %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := lab.Merge([]string{write("empty.json", lab.Report{Spec: spec(gt, 1, 0.8)})}); !errors.Is(err, lab.ErrNoRuns) {
+		t.Errorf("a lab without runs: %v, want ErrNoRuns", err)
+	}
+}
