@@ -23,7 +23,9 @@ const autoPrior = 4.0
 // decide: until then gradient steps and blind changes take turns, gradient first.
 const autoMinTries = 8
 
-// autoExplore is the least share of the record's model calls each kind keeps (treePays).
+// autoExplore is the least share of the record's model calls each kind keeps (treePays). In the
+// lab (docs/LAB.md) a twentieth saved some of what exploring costs where gradient steps win, and
+// let records lock onto the wrong kind at both ends of reasoning strength.
 const autoExplore = 0.1
 
 // kindName names the two kinds of step a kindRecord counts.
