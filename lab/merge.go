@@ -21,8 +21,7 @@ func Merge(paths []string) (Report, error) {
 		results []Result
 		arms    = map[string]bool{}
 		ps      = map[float64]bool{}
-		from    = map[string]string{} // arm, p and seed: the file that ran it
-		last    uint64
+		from    = map[runKey]string{} // the file that ran it
 	)
 	for i, path := range paths {
 		raw, err := os.ReadFile(path)
@@ -35,7 +34,7 @@ func Merge(paths []string) (Report, error) {
 		}
 		s := r.Spec
 		if i == 0 {
-			spec = Spec{Q: s.Q, Calls: s.Calls, BudgetSeconds: s.BudgetSeconds, FirstSeed: s.FirstSeed, Parallel: s.Parallel}
+			spec = Spec{Q: s.Q, Calls: s.Calls, BudgetSeconds: s.BudgetSeconds}
 		} else if s.Q != spec.Q || s.Calls != spec.Calls || s.BudgetSeconds != spec.BudgetSeconds {
 			return Report{}, fmt.Errorf("lab: merge: %s ran q=%g, %d calls and %gs per run, %s q=%g, %d calls and %gs: merge labs of the same settings",
 				path, s.Q, s.Calls, s.BudgetSeconds, paths[0], spec.Q, spec.Calls, spec.BudgetSeconds)
@@ -53,19 +52,21 @@ func Merge(paths []string) (Report, error) {
 			}
 		}
 		for _, res := range r.Results {
-			key := fmt.Sprintf("%s p=%g instance %d", res.Arm, res.P, res.Seed)
+			key := runKey{res.Arm, res.P, res.Seed}
 			if other, ok := from[key]; ok {
-				return Report{}, fmt.Errorf("lab: merge: %s and %s both ran %s: merge labs of different arms or instances", other, path, key)
+				return Report{}, fmt.Errorf("lab: merge: %s and %s both ran %s p=%g instance %d: merge labs of different arms or instances", other, path, res.Arm, res.P, res.Seed)
 			}
 			from[key] = path
 			results = append(results, res)
-			spec.FirstSeed = min(spec.FirstSeed, res.Seed)
-			last = max(last, res.Seed)
 		}
 	}
 	if len(results) == 0 {
 		return Report{}, ErrNoRuns
 	}
-	spec.Seeds = int(last-spec.FirstSeed) + 1
+	first, last := results[0].Seed, results[0].Seed
+	for _, res := range results {
+		first, last = min(first, res.Seed), max(last, res.Seed)
+	}
+	spec.FirstSeed, spec.Seeds = first, int(last-first)+1
 	return NewReport(spec, results), nil
 }

@@ -89,25 +89,25 @@ func (r Report) Table() string {
 		b.WriteString("\nPaired differences of test accuracy on the same seeds, B - A (mean [95% CI]; * where the interval excludes 0):\n\n")
 		b.WriteString("| p | B - A | n | difference [95% CI] |\n|---|---|---|---|\n")
 		for _, d := range r.Paired {
-			mark := ""
-			if d.Separated() {
-				mark = " *"
-			}
-			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, mark)
+			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, star(d.Separated()))
 		}
 	}
 	if len(r.Versus) > 0 {
 		b.WriteString("\nauto minus the better of gradient and tree on the same seeds (mean [95% CI]; * where the interval excludes 0; blind: auto's runs with more blind changes than gradient steps):\n\n")
 		b.WriteString("| p | better | tree - gradient | n | auto - better [95% CI] | blind |\n|---|---|---|---|---|---|\n")
 		for _, v := range r.Versus {
-			mark := ""
-			if v.Separated() {
-				mark = " *"
-			}
-			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, mark, v.Blind)
+			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, star(v.Separated()), v.Blind)
 		}
 	}
 	return b.String()
+}
+
+// star marks a difference whose interval excludes 0.
+func star(separated bool) string {
+	if separated {
+		return " *"
+	}
+	return ""
 }
 
 // Plot draws mean test accuracy against p, one line per arm with its 95% intervals.

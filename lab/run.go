@@ -328,10 +328,7 @@ func Summarize(spec Spec, results []Result) []Cell {
 				if r.Error != "" {
 					c.Errors++
 				}
-				t := 0.5
-				if r.Test != nil {
-					t = *r.Test
-				}
+				t := r.Score()
 				tests = append(tests, t)
 				regrets = append(regrets, r.Optimum-t)
 				if r.Medal {
@@ -357,6 +354,31 @@ func Summarize(spec Spec, results []Result) []Cell {
 	return cells
 }
 
+// Score is the run's test accuracy, a run without a validated solution counting as chance (0.5):
+// what the cells, the paired differences and auto against the better strategy compare.
+func (r Result) Score() float64 {
+	if r.Test == nil {
+		return 0.5
+	}
+	return *r.Test
+}
+
+// runKey names one run of an experiment: its arm, p and seed.
+type runKey struct {
+	arm  string
+	p    float64
+	seed uint64
+}
+
+// indexRuns finds an experiment's runs by arm, p and seed.
+func indexRuns(results []Result) map[runKey]Result {
+	runs := make(map[runKey]Result, len(results))
+	for _, r := range results {
+		runs[runKey{r.Arm, r.P, r.Seed}] = r
+	}
+	return runs
+}
+
 // Paired is the difference of test accuracy between two arms on the same task instances
 // (common random numbers: the same seeds and the same reasoner seed), B minus A, with its 95%
 // interval: tighter than the arms' own intervals, since the seed-to-seed spread cancels.
@@ -377,19 +399,7 @@ func (d Paired) Separated() bool { return d.Lo > 0 || d.Hi < 0 }
 // seeds both finished (a run without a validated solution counts as chance, 0.5, as in the
 // cells).
 func PairedDiffs(spec Spec, results []Result) []Paired {
-	type key struct {
-		arm  string
-		p    float64
-		seed uint64
-	}
-	score := map[key]float64{}
-	for _, r := range results {
-		t := 0.5
-		if r.Test != nil {
-			t = *r.Test
-		}
-		score[key{r.Arm, r.P, r.Seed}] = t
-	}
+	runs := indexRuns(results)
 	var out []Paired
 	for _, p := range spec.Ps {
 		for j, b := range spec.Arms {
@@ -397,10 +407,10 @@ func PairedDiffs(spec Spec, results []Result) []Paired {
 				var ds []float64
 				for i := range spec.Seeds {
 					seed := spec.FirstSeed + uint64(i)
-					sa, okA := score[key{a.Name, p, seed}]
-					sb, okB := score[key{b.Name, p, seed}]
+					ra, okA := runs[runKey{a.Name, p, seed}]
+					rb, okB := runs[runKey{b.Name, p, seed}]
 					if okA && okB {
-						ds = append(ds, sb-sa)
+						ds = append(ds, rb.Score()-ra.Score())
 					}
 				}
 				if len(ds) == 0 {

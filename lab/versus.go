@@ -44,34 +44,20 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 	if !have[armAuto] || !have[armGradient] || !have[armTree] {
 		return nil
 	}
-	type key struct {
-		arm  string
-		p    float64
-		seed uint64
-	}
-	runs := map[key]Result{}
-	for _, r := range results {
-		runs[key{r.Arm, r.P, r.Seed}] = r
-	}
-	score := func(r Result) float64 {
-		if r.Test == nil {
-			return 0.5
-		}
-		return *r.Test
-	}
+	runs := indexRuns(results)
 	var out []Versus
 	for _, p := range spec.Ps {
 		var auto, grad, tree []float64
 		blind := 0
 		for i := range spec.Seeds {
 			seed := spec.FirstSeed + uint64(i)
-			a, okA := runs[key{armAuto, p, seed}]
-			g, okG := runs[key{armGradient, p, seed}]
-			t, okT := runs[key{armTree, p, seed}]
+			a, okA := runs[runKey{armAuto, p, seed}]
+			g, okG := runs[runKey{armGradient, p, seed}]
+			t, okT := runs[runKey{armTree, p, seed}]
 			if !okA || !okG || !okT {
 				continue
 			}
-			auto, grad, tree = append(auto, score(a)), append(grad, score(g)), append(tree, score(t))
+			auto, grad, tree = append(auto, a.Score()), append(grad, g.Score()), append(tree, t.Score())
 			if a.Kinds[string(engine.KindTreeImprove)] > a.Kinds[string(engine.KindImprove)] {
 				blind++
 			}
@@ -79,7 +65,9 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 		if len(auto) == 0 {
 			continue
 		}
-		v := Versus{P: p, Better: armGradient, N: len(auto), Blind: blind, TreeMinusGradient: mean(tree) - mean(grad)}
+		mt, _, _ := meanCI(tree)
+		mg, _, _ := meanCI(grad)
+		v := Versus{P: p, Better: armGradient, N: len(auto), Blind: blind, TreeMinusGradient: mt - mg}
 		better := grad
 		if v.TreeMinusGradient > 0 {
 			v.Better, better = armTree, tree
@@ -92,12 +80,4 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 		out = append(out, v)
 	}
 	return out
-}
-
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
 }

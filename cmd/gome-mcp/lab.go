@@ -60,7 +60,11 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
-		return writeLabReport(rep, *out, stdout)
+		dir, err := labDir(*out)
+		if err != nil {
+			return err
+		}
+		return writeLabReport(rep, dir, stdout)
 	}
 	spec := lab.Spec{Q: *q, Seeds: *seeds, FirstSeed: *firstSeed, Calls: *calls, BudgetSeconds: *budget, Parallel: *parallel, Python: *python}
 	for _, name := range strings.Split(*arms, ",") {
@@ -109,12 +113,9 @@ func labDir(out string) (string, error) {
 	return dir, nil
 }
 
-// writeLabReport writes a lab's report into out and prints its table and what it wrote.
-func writeLabReport(rep lab.Report, out string, stdout io.Writer) error {
-	dir, err := labDir(out)
-	if err != nil {
-		return err
-	}
+// writeLabReport writes a lab's report into dir (made by labDir) and prints its table and what it
+// wrote.
+func writeLabReport(rep lab.Report, dir string, stdout io.Writer) error {
 	if err := rep.Write(dir); err != nil {
 		return err
 	}
