@@ -22,7 +22,7 @@ matched budget of model calls and wall-clock time, and writes lab.md (a table of
 accuracy and any-medal rate with 95% intervals, the paired differences, and auto minus the
 better of gradient and tree), lab.json, lab.png (the means) and lab-paired.png (every arm minus
 the first, paired by seed) into --out.
-With --merge it runs nothing and reports several labs' lab.json files together.
+With --from it runs nothing and reports several labs' lab.json files together.
 It is a simulation of the strategy machinery: its numbers measure no real model.
 
 Flags:
@@ -47,7 +47,7 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "lab-out", "folder for the tasks, the runs and the report")
 	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
 	verbose := fs.Bool("v", false, "log every run")
-	merge := fs.String("merge", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
+	from := fs.String("from", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,8 +55,8 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return fmt.Errorf("%w: lab takes flags only, not %q", errUsage, fs.Args())
 	}
-	if *merge != "" {
-		rep, err := lab.Merge(strings.Split(*merge, ","))
+	if *from != "" {
+		rep, err := lab.Merge(strings.Split(*from, ","))
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}

@@ -13,10 +13,10 @@ import (
 	"github.com/gome-agent/gome/lab"
 )
 
-// `gome-mcp lab --merge` reports two labs' lab.json together, without running anything: here a
+// `gome-mcp lab --from` reports two labs' lab.json together, without running anything: here a
 // gradient-and-tree lab and an auto lab on the same instances, so the merged report has auto
 // against the better of the two and both plots; a bad file is a usage error naming it.
-func TestLabMerge(t *testing.T) {
+func TestLabFrom(t *testing.T) {
 	dir := t.TempDir()
 	f := func(x float64) *float64 { return &x }
 	write := func(name string, arms []string, tests map[string][]float64) string {
@@ -39,19 +39,19 @@ func TestLabMerge(t *testing.T) {
 	auto := write("auto.json", []string{"auto"}, map[string][]float64{"auto": {0.72, 0.74, 0.71}})
 	out := filepath.Join(dir, "merged")
 	var stdout, stderr bytes.Buffer
-	if err := cmdLab(context.Background(), []string{"--merge", base + "," + auto, "--out", out}, &stdout, &stderr); err != nil {
-		t.Fatalf("lab --merge: %v\n%s", err, stderr.String())
+	if err := cmdLab(context.Background(), []string{"--from", base + "," + auto, "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("lab --from: %v\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "| 0.3 | tree | +0.0133 | 3 |") || !strings.Contains(stdout.String(), "lab-paired.png") {
-		t.Errorf("lab --merge printed:\n%s\nwant auto against tree (the better by 0.0133) over 3 instances, and the files it wrote", stdout.String())
+		t.Errorf("lab --from printed:\n%s\nwant auto against tree (the better by 0.0133) over 3 instances, and the files it wrote", stdout.String())
 	}
 	for _, name := range []string{lab.FileJSON, lab.FileTable, lab.FilePlot, lab.FilePairedPlot} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
-			t.Errorf("lab --merge did not write %s: %v", name, err)
+			t.Errorf("lab --from did not write %s: %v", name, err)
 		}
 	}
-	err := cmdLab(context.Background(), []string{"--merge", base + "," + filepath.Join(dir, "missing.json"), "--out", out}, &stdout, &stderr)
+	err := cmdLab(context.Background(), []string{"--from", base + "," + filepath.Join(dir, "missing.json"), "--out", out}, &stdout, &stderr)
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "missing.json") {
-		t.Errorf("lab --merge of a missing file: %v, want a usage error naming it", err)
+		t.Errorf("lab --from of a missing file: %v, want a usage error naming it", err)
 	}
 }
