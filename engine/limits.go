@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/gome-agent/gome/sandbox"
@@ -103,6 +108,52 @@ func (e *Engine) fitLimits(cfg *Config) []string {
 	note("shm_size", "memory, which /dev/shm counts against", "this server's --shm-size", float64(was.ShmBytes), float64(cfg.ShmBytes), size)
 	note("cpus", "this server's --cpus", "this server's --cpus", was.CPUs, cfg.CPUs, count)
 	return notes
+}
+
+// limitsFile keeps, in a run's folder, the limits it executes under where a resuming server
+// lowered the stored ones (fitLimits). The store keeps the configuration the run asked for;
+// get_run shows these in its place, with the notes saying what was lowered and why.
+const limitsFile = "limits.json"
+
+// fittedLimits is what limitsFile holds.
+type fittedLimits struct {
+	MemoryBytes int64    `json:"memory_bytes,omitempty"`
+	ShmBytes    int64    `json:"shm_bytes,omitempty"`
+	CPUs        float64  `json:"cpus,omitempty"`
+	Notes       []string `json:"notes"`
+}
+
+// recordLimits writes the limits a run executes under now into its folder where fitLimits
+// changed them (notes), and removes an earlier server's record where it did not.
+func recordLimits(dir string, cfg Config, notes []string) error {
+	path := filepath.Join(dir, limitsFile)
+	if len(notes) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", limitsFile, err)
+		}
+		return nil
+	}
+	raw, err := json.Marshal(fittedLimits{MemoryBytes: cfg.MemoryBytes, ShmBytes: cfg.ShmBytes, CPUs: cfg.CPUs, Notes: notes})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+// readLimits is the run's fitted limits, nil where no server lowered its stored ones.
+func readLimits(dir string) *fittedLimits {
+	raw, err := os.ReadFile(filepath.Join(dir, limitsFile))
+	if err != nil {
+		return nil
+	}
+	var l fittedLimits
+	if json.Unmarshal(raw, &l) != nil || len(l.Notes) == 0 {
+		return nil
+	}
+	return &l
 }
 
 // ParseSize reads a size argument such as 512m, 8g or 8GiB (powers of 1024, as the docker CLI

@@ -125,7 +125,8 @@ func TestRunLimitsRefused(t *testing.T) {
 
 // TestResumedRunFitsTheServer: a run resumed by a server with smaller limits (or a backend
 // without them) than the one that started it gets this server's limits, not more, and its
-// run_started event says which were lowered; limits already within the server's stay.
+// run_started event and get_run say which were lowered, and get_run's config shows what it
+// executed under; limits already within the server's stay.
 func TestResumedRunFitsTheServer(t *testing.T) {
 	t.Parallel()
 	small := sandbox.Settings{MemoryBytes: 2 << 30, ShmBytes: 1 << 30, CPUs: 1}
@@ -194,6 +195,23 @@ func TestResumedRunFitsTheServer(t *testing.T) {
 			}
 			if tt.says == nil && strings.Contains(began, "limits") {
 				t.Errorf("run_started %q speaks of limits that were within the server's", began)
+			}
+			// get_run shows the limits the run executed under, and says what was lowered.
+			v, err := second.ViewRun(context.Background(), run.ID, Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Config.MemoryBytes != tt.wantMem || v.Config.ShmBytes != tt.wantShm || v.Config.CPUs != tt.wantCPUs {
+				t.Errorf("get_run config: memory %d, shm %d, cpus %g; want %d, %d, %g", v.Config.MemoryBytes, v.Config.ShmBytes, v.Config.CPUs, tt.wantMem, tt.wantShm, tt.wantCPUs)
+			}
+			notes := strings.Join(v.LimitNotes, "; ")
+			for _, w := range tt.says {
+				if !strings.Contains(notes, w) {
+					t.Errorf("get_run limit_notes %q do not say %q", notes, w)
+				}
+			}
+			if tt.says == nil && len(v.LimitNotes) > 0 {
+				t.Errorf("get_run limit_notes %q for limits within the server's", notes)
 			}
 		})
 	}

@@ -147,6 +147,9 @@ func (e *Engine) load(ctx context.Context, runID string) (*runState, []memory.Tr
 		return nil, nil, err
 	}
 	dir := filepath.Join(e.home, "runs", runID)
+	if err := recordLimits(dir, cfg, limitNotes); err != nil {
+		e.logger.Warn("record a resumed run's limits", "run", runID, "err", err)
+	}
 	analysis, err := readAnalysis(dir)
 	if err != nil {
 		e.logger.Warn("task analysis", "run", runID, "err", err)

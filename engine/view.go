@@ -33,18 +33,21 @@ type RunSummary struct {
 
 // RunView is a run with a summary of each trace and its steps.
 type RunView struct {
-	ID         string      `json:"run_id"`
-	TaskID     string      `json:"task_id"`
-	TaskDir    string      `json:"task_dir"`
-	Strategy   string      `json:"strategy"`
-	Status     string      `json:"status"`
-	Active     bool        `json:"active"`
-	Ended      bool        `json:"ended"`
-	StopReason string      `json:"stop_reason,omitempty"`
-	Error      string      `json:"error,omitempty"`
-	CreatedAt  time.Time   `json:"created_at"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	ID         string     `json:"run_id"`
+	TaskID     string     `json:"task_id"`
+	TaskDir    string     `json:"task_dir"`
+	Strategy   string     `json:"strategy"`
+	Status     string     `json:"status"`
+	Active     bool       `json:"active"`
+	Ended      bool       `json:"ended"`
+	StopReason string     `json:"stop_reason,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Config is the run's configuration; where the server that resumed it lowered its limits
+	// (memory, shm_size, cpus), the limits it executes under, and LimitNotes say what each was.
 	Config     Config      `json:"config"`
+	LimitNotes []string    `json:"limit_notes,omitempty"`
 	Facts      RunFacts    `json:"facts"`
 	Traces     []TraceView `json:"traces"`
 	// Steps is the page of steps asked for, in the order they were recorded; TotalSteps counts
@@ -174,6 +177,9 @@ func (e *Engine) ViewRun(ctx context.Context, runID string, page Page) (RunView,
 		page.Offset, page.Limit = max(v.TotalSteps-page.Tail, 0), page.Tail
 	}
 	dir := filepath.Join(e.home, "runs", run.ID)
+	if l := readLimits(dir); l != nil {
+		v.Config.MemoryBytes, v.Config.ShmBytes, v.Config.CPUs, v.LimitNotes = l.MemoryBytes, l.ShmBytes, l.CPUs, l.Notes
+	}
 	v.Judge = readJudgeSummary(dir)
 	if v.Analysis, err = readAnalysis(dir); err != nil {
 		e.logger.Warn("task analysis", "run", run.ID, "err", err)
