@@ -52,18 +52,18 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		return autoStep(id, "", KindDraft, d, ptr(hold), 0)
 	}
 	// Records of ten earlier runs, each kind tried often enough to decide, at every place.
-	favoursBlind := spread([2]float64{2, 12}, [2]float64{40, 40}, [2]int{20, 40}, 10)
-	favoursGradient := spread([2]float64{12, 2}, [2]float64{40, 40}, [2]int{20, 40}, 10)
+	favoursBlind := spread([2]float64{2, 12}, [2]float64{80, 40}, [2]int{40, 40}, 10)
+	favoursGradient := spread([2]float64{12, 2}, [2]float64{80, 40}, [2]int{40, 40}, 10)
 	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
-	close := spread([2]float64{0, 0}, [2]float64{16, 8}, [2]int{8, 8}, 2)
+	close := spread([2]float64{0, 0}, [2]float64{64, 32}, [2]int{autoMinTries, autoMinTries}, 5)
 	// Blind changes taken mostly early in their traces, where changes improve most often,
 	// gradient steps mostly late: blind changes improved more often per call over their whole
 	// record (15 in 34 calls against 7 in 44), gradient steps at each place where both were
 	// taken. And the mirror image.
-	earlyTree := kindRecord{tries: [2]int{20, 30}, runs: 10}
+	earlyTree := kindRecord{tries: [2]int{40, 40}, runs: 10}
 	earlyTree.wins[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
 	earlyTree.wins[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
-	earlyGradient := kindRecord{tries: [2]int{20, 30}, runs: 10}
+	earlyGradient := kindRecord{tries: [2]int{40, 40}, runs: 10}
 	earlyGradient.wins[0], earlyGradient.calls[0] = [2]float64{15, 3}, [2]float64{30, 4}
 	earlyGradient.wins[3], earlyGradient.calls[3] = [2]float64{0, 4}, [2]float64{4, 40}
 	tests := []struct {
@@ -89,7 +89,7 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"lower is better: the blind step's rise is no improvement", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
 		{"a draft's improvement counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
 		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
-			spread([2]float64{12, 0}, [2]float64{190, 10}, [2]int{95, 10}, 20), KindTreeImprove},
+			spread([2]float64{24, 0}, [2]float64{390, 40}, [2]int{195, 40}, 25), KindTreeImprove},
 		{"blind changes improved more often over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
 		{"gradient improved more often over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
@@ -111,7 +111,7 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 
 // The note of a step chosen by the record says the place-by-place gap it was chosen on.
 func TestAutoNoteSaysTheGap(t *testing.T) {
-	rec := kindRecord{tries: [2]int{20, 20}, runs: 10}
+	rec := kindRecord{tries: [2]int{40, 40}, runs: 10}
 	rec.wins[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
 	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
 	c, ok := treePays(Higher, steps, rec)
