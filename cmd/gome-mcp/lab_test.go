@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,24 +18,28 @@ import (
 func TestLabFrom(t *testing.T) {
 	dir := t.TempDir()
 	f := func(x float64) *float64 { return &x }
+	// Each lab's lab.json as a lab writes it (lab.Report.Write), in a folder of its own.
 	write := func(name string, arms []string, tests map[string][]float64) string {
 		t.Helper()
-		r := lab.Report{Spec: lab.Spec{Ps: []float64{0.3}, Q: 0.8, Seeds: 3, FirstSeed: 10, Calls: 20, BudgetSeconds: 300}}
+		spec := lab.Spec{Ps: []float64{0.3}, Q: 0.8, Seeds: 3, FirstSeed: 10, Calls: 20, BudgetSeconds: 300}
+		var results []lab.Result
 		for _, a := range arms {
-			r.Spec.Arms = append(r.Spec.Arms, lab.Arms[a])
+			spec.Arms = append(spec.Arms, lab.Arms[a])
 			for i, x := range tests[a] {
-				r.Results = append(r.Results, lab.Result{Arm: a, P: 0.3, Seed: 10 + uint64(i), Test: f(x)})
+				results = append(results, lab.Result{Arm: a, P: 0.3, Seed: 10 + uint64(i), Test: f(x)})
 			}
 		}
-		raw, _ := json.Marshal(r)
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, raw, 0o644); err != nil {
+		labDir := filepath.Join(dir, name)
+		if err := os.Mkdir(labDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		return path
+		if err := lab.NewReport(spec, results).Write(labDir); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(labDir, lab.FileJSON)
 	}
-	base := write("base.json", []string{"gradient", "tree"}, map[string][]float64{"gradient": {0.70, 0.71, 0.72}, "tree": {0.73, 0.74, 0.70}})
-	auto := write("auto.json", []string{"auto"}, map[string][]float64{"auto": {0.72, 0.74, 0.71}})
+	base := write("base", []string{"gradient", "tree"}, map[string][]float64{"gradient": {0.70, 0.71, 0.72}, "tree": {0.73, 0.74, 0.70}})
+	auto := write("auto", []string{"auto"}, map[string][]float64{"auto": {0.72, 0.74, 0.71}})
 	out := filepath.Join(dir, "merged")
 	var stdout, stderr bytes.Buffer
 	if err := cmdLab(context.Background(), []string{"--from", base + "," + auto, "--out", out}, &stdout, &stderr); err != nil {
