@@ -1,14 +1,18 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // Merge reads lab reports (lab.json files) of the same settings and reports their runs together:
 // labs of the same arms on consecutive sets of instances pool into one report over all of them;
-// labs of different arms on the same instances pair by seed. The merged spec's instances run
+// labs of different arms on the same instances pair by seed. Where the labs ran two or more
+// disjoint sets of instances, the merged spec lists them (Spec.Sets) and the differences get an
+// interval between the sets' means as well. The merged spec's instances run
 // from the lowest seed to the highest; seeds no lab ran are left out of every figure. Labs whose
 // q, calls or wall-clock budget differ, or that both ran the same arm, p and instance, do not
 // merge.
@@ -22,6 +26,7 @@ func Merge(paths []string) (Report, error) {
 		arms    = map[string]bool{}
 		ps      = map[float64]bool{}
 		from    = map[runKey]string{} // the file that ran it
+		sets    []SeedSet
 	)
 	for i, path := range paths {
 		raw, err := os.ReadFile(path)
@@ -38,6 +43,9 @@ func Merge(paths []string) (Report, error) {
 		} else if s.Q != spec.Q || s.Calls != spec.Calls || s.BudgetSeconds != spec.BudgetSeconds {
 			return Report{}, fmt.Errorf("lab: merge: %s ran q=%g, %d calls and %gs per run, %s q=%g, %d calls and %gs: merge labs of the same settings",
 				path, s.Q, s.Calls, s.BudgetSeconds, paths[0], spec.Q, spec.Calls, spec.BudgetSeconds)
+		}
+		if set := (SeedSet{FirstSeed: s.FirstSeed, Seeds: s.Seeds}); !slices.Contains(sets, set) {
+			sets = append(sets, set)
 		}
 		for _, a := range s.Arms {
 			if !arms[a.Name] {
@@ -68,5 +76,22 @@ func Merge(paths []string) (Report, error) {
 		first, last = min(first, res.Seed), max(last, res.Seed)
 	}
 	spec.FirstSeed, spec.Seeds = first, int(last-first)+1
+	if len(sets) > 1 && disjoint(sets) {
+		slices.SortFunc(sets, func(a, b SeedSet) int { return cmp.Compare(a.FirstSeed, b.FirstSeed) })
+		spec.Sets = sets
+	}
 	return NewReport(spec, results), nil
+}
+
+// disjoint says whether no two of the sets share an instance: labs of other arms on the same
+// set are one set, labs on sets that overlap otherwise have no between-sets interval.
+func disjoint(sets []SeedSet) bool {
+	for i, a := range sets {
+		for _, b := range sets[:i] {
+			if a.FirstSeed < b.FirstSeed+uint64(b.Seeds) && b.FirstSeed < a.FirstSeed+uint64(a.Seeds) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -3,8 +3,10 @@ package lab_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,7 +63,33 @@ func TestMerge(t *testing.T) {
 			t.Fatalf("spec %+v with %d runs: want instances 1-4 and 8 runs", rep.Spec, len(rep.Results))
 		}
 		if len(rep.Paired) != 1 || rep.Paired[0].N != 4 || rep.Paired[0].B != "tree" || rep.Paired[0].A != "gradient" {
-			t.Errorf("paired %+v: want tree - gradient over 4 instances", rep.Paired)
+			t.Fatalf("paired %+v: want tree - gradient over 4 instances", rep.Paired)
+		}
+		// Two sets, each with stores of its own: tree - gradient is -0.015 on instances 1-2 and
+		// -0.045 on 3-4, so between the sets -0.03 +- 12.706 (t, 1 degree of freedom) * 0.015.
+		want := []lab.SeedSet{{FirstSeed: 1, Seeds: 2}, {FirstSeed: 3, Seeds: 2}}
+		if !slices.Equal(rep.Spec.Sets, want) {
+			t.Errorf("sets %+v, want %+v", rep.Spec.Sets, want)
+		}
+		d := rep.Paired[0]
+		if d.Sets != 2 || math.Abs(d.SetLo-(-0.03-0.19059)) > 1e-4 || math.Abs(d.SetHi-(-0.03+0.19059)) > 1e-4 {
+			t.Errorf("between sets %+v, want 2 sets, -0.03 +- 0.1906", d.Between)
+		}
+		if d.SetSeparated() {
+			t.Error("an interval over 0 is separated")
+		}
+		if table := rep.Table(); !strings.Contains(table, "| between sets [95% CI] |") || !strings.Contains(table, "[-0.2206, +0.1606] (2 sets) |") {
+			t.Errorf("table has no between-sets column:\n%s", table)
+		}
+	})
+	t.Run("sets that overlap have no between-sets interval", func(t *testing.T) {
+		shifted := write("shifted.json", lab.Report{Spec: spec([]string{"auto"}, 2, 0.8), Results: runs("auto", 2, 0.71, 0.72)})
+		rep, err := lab.Merge([]string{setA, setB, shifted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Spec.Sets) != 0 || rep.Paired[0].Sets != 0 || strings.Contains(rep.Table(), "between sets") {
+			t.Errorf("sets %+v, paired %+v: want none between overlapping sets", rep.Spec.Sets, rep.Paired[0])
 		}
 	})
 	t.Run("other arms on the same instances pair", func(t *testing.T) {
@@ -71,6 +99,9 @@ func TestMerge(t *testing.T) {
 		}
 		if len(rep.Versus) != 1 || rep.Versus[0].Better != "gradient" || rep.Versus[0].N != 2 {
 			t.Errorf("auto against the better: %+v, want gradient over 2 instances", rep.Versus)
+		}
+		if len(rep.Spec.Sets) != 0 || rep.Versus[0].Sets != 0 {
+			t.Errorf("one set of instances: sets %+v, versus %+v, want no between-sets interval", rep.Spec.Sets, rep.Versus[0])
 		}
 	})
 	for _, tt := range []struct {

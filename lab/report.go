@@ -85,21 +85,52 @@ func (r Report) Table() string {
 		fmt.Fprintf(&b, "| %g | %s | %d | %.4f [%.4f, %.4f] | %.4f | %.0f%% [%.0f, %.0f] | %.1f | %.0f%% | %d |\n",
 			c.P, c.Arm, c.Runs, c.MeanTest, c.TestLo, c.TestHi, c.Regret, 100*c.MedalRate, 100*c.MedalLo, 100*c.MedalHi, c.MeanCalls, 100*c.RepeatShare, c.Errors)
 	}
+	sets := len(r.Spec.Sets) > 1
+	if len(r.Paired) > 0 || len(r.Versus) > 0 {
+		b.WriteString("\n" + independence)
+		if sets {
+			fmt.Fprintf(&b, " Between sets: the interval between the means of the %d sets of instances merged here, each run on stores of its own (Student's t).", len(r.Spec.Sets))
+		}
+		b.WriteString("\n")
+	}
 	if len(r.Paired) > 0 {
 		b.WriteString("\nPaired differences of test accuracy on the same seeds, B - A (mean [95% CI]; * where the interval excludes 0):\n\n")
-		b.WriteString("| p | B - A | n | difference [95% CI] |\n|---|---|---|---|\n")
+		b.WriteString(header(sets, "p", "B - A", "n", "difference [95% CI]"))
 		for _, d := range r.Paired {
-			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, star(d.Separated()))
+			fmt.Fprintf(&b, "| %g | %s - %s | %d | %+.4f [%+.4f, %+.4f]%s |%s\n", d.P, d.B, d.A, d.N, d.Mean, d.Lo, d.Hi, star(d.Separated()), d.Between.cell(sets))
 		}
 	}
 	if len(r.Versus) > 0 {
 		b.WriteString("\nauto minus the better of gradient and tree on the same seeds (mean [95% CI]; * where the interval excludes 0; blind: auto's runs with more blind changes than gradient steps):\n\n")
-		b.WriteString("| p | better | tree - gradient | n | auto - better [95% CI] | blind |\n|---|---|---|---|---|---|\n")
+		b.WriteString(header(sets, "p", "better", "tree - gradient", "n", "auto - better [95% CI]", "blind"))
 		for _, v := range r.Versus {
-			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, star(v.Separated()), v.Blind)
+			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |%s\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, star(v.Separated()), v.Blind, v.Between.cell(sets))
 		}
 	}
 	return b.String()
+}
+
+// independence is what the differences' intervals assume, and where it fails.
+const independence = "The intervals below take the seeds as independent. They are not quite: an arm's runs at a p share a store, whose success memory, and auto's record of its earlier runs, later runs read, so a re-run of the same lab moves its differences, auto's most, by more than these intervals allow (docs/LAB.md, \"How far a re-run moves\")."
+
+// header is a Markdown table's header rows, with the between-sets column where the report
+// merged sets.
+func header(sets bool, cols ...string) string {
+	if sets {
+		cols = append(cols, "between sets [95% CI]")
+	}
+	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---|", len(cols)) + "\n"
+}
+
+// cell is the between-sets interval as a table cell ("" where the report has no sets).
+func (b Between) cell(sets bool) string {
+	if !sets {
+		return ""
+	}
+	if b.Sets < 2 {
+		return " - |"
+	}
+	return fmt.Sprintf(" [%+.4f, %+.4f]%s (%d sets) |", b.SetLo, b.SetHi, star(b.SetSeparated()), b.Sets)
 }
 
 // star marks a difference whose interval excludes 0.

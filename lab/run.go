@@ -75,6 +75,23 @@ type Spec struct {
 	Parallel int `json:"parallel"`
 	// Python is the interpreter of the local sandbox ("" for the default).
 	Python string `json:"-"`
+	// Sets are the instance sets of the labs a report merged (Merge), where there are two or
+	// more. Each lab runs every (arm, p) on a store of its own, whose success memory, and auto's
+	// record of its earlier runs, every later run of the set reads: the runs of a set are not
+	// independent of each other, the sets are. So the paired differences and auto against the
+	// better also get an interval between the sets' means.
+	Sets []SeedSet `json:"sets,omitempty"`
+}
+
+// SeedSet is a set of consecutive task instances that one lab ran.
+type SeedSet struct {
+	FirstSeed uint64 `json:"first_seed"`
+	Seeds     int    `json:"seeds"`
+}
+
+// has says whether the set holds the seed.
+func (s SeedSet) has(seed uint64) bool {
+	return seed >= s.FirstSeed && seed < s.FirstSeed+uint64(s.Seeds)
 }
 
 // TokensPerCall is what each simulated call reports, so that a token cap is a call cap.
@@ -390,6 +407,63 @@ type Paired struct {
 	Mean float64 `json:"mean" jsonschema:"mean of B's test accuracy minus A's on the same seed"`
 	Lo   float64 `json:"lo"`
 	Hi   float64 `json:"hi"`
+	Between
+}
+
+// Between is a difference's 95% interval between the means of the instance sets a merged
+// report holds (Spec.Sets), from Student's t with one degree of freedom fewer than the sets:
+// the interval that does not take the runs of a set, which share a store, as independent.
+// Zero where the report holds fewer than two sets.
+type Between struct {
+	Sets  int     `json:"sets,omitempty" jsonschema:"instance sets (labs) the between-sets interval is over; absent for one lab"`
+	SetLo float64 `json:"set_lo,omitempty"`
+	SetHi float64 `json:"set_hi,omitempty"`
+}
+
+// SetSeparated reports whether the between-sets interval excludes 0 (false for one set).
+func (b Between) SetSeparated() bool { return b.Sets > 1 && (b.SetLo > 0 || b.SetHi < 0) }
+
+// between is the interval between the sets' means of per-seed differences (seed: difference);
+// a set none of whose seeds has a difference is left out.
+func between(sets []SeedSet, ds map[uint64]float64) Between {
+	var means []float64
+	for _, s := range sets {
+		sum, n := 0.0, 0
+		for seed, d := range ds {
+			if s.has(seed) {
+				sum += d
+				n++
+			}
+		}
+		if n > 0 {
+			means = append(means, sum/float64(n))
+		}
+	}
+	if len(means) < 2 {
+		return Between{}
+	}
+	k := float64(len(means))
+	mean, ss := 0.0, 0.0
+	for _, m := range means {
+		mean += m
+	}
+	mean /= k
+	for _, m := range means {
+		ss += (m - mean) * (m - mean)
+	}
+	half := tQuantile975(len(means)-1) * math.Sqrt(ss/(k-1)/k)
+	return Between{Sets: len(means), SetLo: mean - half, SetHi: mean + half}
+}
+
+// tQuantile975 is Student's t distribution's 97.5th percentile with df degrees of freedom.
+func tQuantile975(df int) float64 {
+	table := [...]float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	if df >= 1 && df <= len(table) {
+		return table[df-1]
+	}
+	return 1.96 + 2.4/float64(df) // within 0.002 of the quantile beyond 30
 }
 
 // Separated reports whether the interval excludes 0.
@@ -405,18 +479,20 @@ func PairedDiffs(spec Spec, results []Result) []Paired {
 		for j, b := range spec.Arms {
 			for _, a := range spec.Arms[:j] {
 				var ds []float64
+				bySeed := map[uint64]float64{}
 				for i := range spec.Seeds {
 					seed := spec.FirstSeed + uint64(i)
 					ra, okA := runs[runKey{a.Name, p, seed}]
 					rb, okB := runs[runKey{b.Name, p, seed}]
 					if okA && okB {
 						ds = append(ds, rb.Score()-ra.Score())
+						bySeed[seed] = ds[len(ds)-1]
 					}
 				}
 				if len(ds) == 0 {
 					continue
 				}
-				d := Paired{P: p, A: a.Name, B: b.Name, N: len(ds)}
+				d := Paired{P: p, A: a.Name, B: b.Name, N: len(ds), Between: between(spec.Sets, bySeed)}
 				d.Mean, d.Lo, d.Hi = meanCI(ds)
 				out = append(out, d)
 			}

@@ -21,6 +21,7 @@ type Versus struct {
 	// Blind counts auto's runs that made more of tree search's blind changes than gradient
 	// steps: which kind of change auto's record followed.
 	Blind int `json:"blind" jsonschema:"auto runs with more blind changes (tree search's) than gradient steps"`
+	Between
 }
 
 // Separated reports whether the interval excludes 0.
@@ -48,6 +49,7 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 	var out []Versus
 	for _, p := range spec.Ps {
 		var auto, grad, tree []float64
+		var seeds []uint64
 		blind := 0
 		for i := range spec.Seeds {
 			seed := spec.FirstSeed + uint64(i)
@@ -58,6 +60,7 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 				continue
 			}
 			auto, grad, tree = append(auto, a.Score()), append(grad, g.Score()), append(tree, t.Score())
+			seeds = append(seeds, seed)
 			if a.Kinds[string(engine.KindTreeImprove)] > a.Kinds[string(engine.KindImprove)] {
 				blind++
 			}
@@ -73,10 +76,13 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 			v.Better, better = armTree, tree
 		}
 		ds := make([]float64, len(auto))
+		bySeed := map[uint64]float64{}
 		for i := range auto {
 			ds[i] = auto[i] - better[i]
+			bySeed[seeds[i]] = ds[i]
 		}
 		v.Mean, v.Lo, v.Hi = meanCI(ds)
+		v.Between = between(spec.Sets, bySeed)
 		out = append(out, v)
 	}
 	return out
