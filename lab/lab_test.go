@@ -128,7 +128,8 @@ func TestSmallLabRun(t *testing.T) {
 	}
 	table, err := os.ReadFile(filepath.Join(dir, lab.FileTable))
 	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient |") != 2 ||
-		strings.Count(string(table), "| tree - gradient | 2 |") != 2 {
+		strings.Count(string(table), "| tree - gradient | 2 |") != 2 ||
+		!strings.Contains(string(table), "take the seeds as independent") || strings.Contains(string(table), "between sets") {
 		t.Errorf("table: %v\n%s", err, table)
 	}
 	var back lab.Report

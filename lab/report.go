@@ -111,7 +111,7 @@ func (r Report) Table() string {
 }
 
 // independence is what the differences' intervals assume, and where it fails.
-const independence = "The intervals below take the seeds as independent. They are not quite: an arm's runs at a p share a store, whose success memory, and auto's record of its earlier runs, later runs read, so a re-run of the same lab moves its differences, auto's most, by more than these intervals allow (docs/LAB.md, \"How far a re-run moves\")."
+const independence = "The intervals below take the seeds as independent. They are not quite: an arm's runs at a p share a store, whose success memory, and auto's record of its earlier runs, later runs read, so a re-run of the same lab moves auto's differences by about 1.7 times what these intervals allow (docs/LAB.md, \"How far a re-run moves\")."
 
 // header is a Markdown table's header rows, with the between-sets column where the report
 // merged sets.
