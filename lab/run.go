@@ -442,16 +442,8 @@ func between(sets []SeedSet, ds map[uint64]float64) Between {
 	if len(means) < 2 {
 		return Between{}
 	}
-	k := float64(len(means))
-	mean, ss := 0.0, 0.0
-	for _, m := range means {
-		mean += m
-	}
-	mean /= k
-	for _, m := range means {
-		ss += (m - mean) * (m - mean)
-	}
-	half := tQuantile975(len(means)-1) * math.Sqrt(ss/(k-1)/k)
+	mean, se := meanSE(means)
+	half := tQuantile975(len(means)-1) * se
 	return Between{Sets: len(means), SetLo: mean - half, SetHi: mean + half}
 }
 
@@ -503,20 +495,25 @@ func PairedDiffs(spec Spec, results []Result) []Paired {
 
 // meanCI is the mean with a 95% interval from the normal approximation.
 func meanCI(xs []float64) (mean, lo, hi float64) {
+	mean, se := meanSE(xs)
+	return mean, mean - 1.96*se, mean + 1.96*se
+}
+
+// meanSE is the mean and its standard error (0 for fewer than two values).
+func meanSE(xs []float64) (mean, se float64) {
 	n := float64(len(xs))
 	for _, x := range xs {
 		mean += x
 	}
 	mean /= n
 	if len(xs) < 2 {
-		return mean, mean, mean
+		return mean, 0
 	}
 	ss := 0.0
 	for _, x := range xs {
 		ss += (x - mean) * (x - mean)
 	}
-	half := 1.96 * math.Sqrt(ss/(n-1)/n)
-	return mean, mean - half, mean + half
+	return mean, math.Sqrt(ss / (n - 1) / n)
 }
 
 // wilson is a proportion with its 95% Wilson score interval.
