@@ -32,13 +32,14 @@ func spread(wins, calls [2]float64, tries [2]int, runs int) kindRecord {
 	return rec
 }
 
-// Where the run has a hidden holdout, every trace of auto opens with its drafts, as tree search's
-// do; then each change is a gradient step or a blind change by which made more confirmed
-// improvements (accepted, and the holdout rose) per model call, in this run and in the model's
-// earlier runs; a change that raised validation and not the holdout counts for nothing, and
-// drafts count for neither. Until the record holds autoMinTries changes of each kind, the two
-// take turns, and a kind with under a tenth of the record's calls is explored. Without a holdout
-// it takes gradient steps, and a new draft when they stall.
+// Where the run has a hidden holdout, a trace of auto opens with its drafts, as tree search's do,
+// unless the record past its turns favours gradient steps: then with one draft, as gradient's
+// do. Each change is a gradient step or a blind change by which made more confirmed improvements
+// (accepted, and the holdout rose) per model call, in this run and in the model's earlier runs;
+// a change that raised validation and not the holdout counts for nothing, and drafts count for
+// neither. Until the record holds autoMinTries changes of each kind, the two take turns, and a
+// kind with under a twentieth of the record's calls is explored. Without a holdout it takes
+// gradient steps, and a new draft when they stall.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
@@ -76,8 +77,12 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	}{
 		{"no holdout: gradient", 1, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0)}, favoursBlind, KindImprove},
 		{"no holdout, stalled: a new draft", 3, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0), autoStep("g2", "d", KindImprove, Failed, nil, 0)}, favoursGradient, KindDraft},
-		{"a trace opens with its drafts, though gradient steps pay more", 3, Higher, []memory.Step{draft}, favoursGradient, KindDraft},
-		{"a trace opens with its drafts, rejected ones too", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursGradient, KindDraft},
+		{"blind changes pay more: a trace opens with tree search's drafts", 3, Higher, []memory.Step{draft}, favoursBlind, KindDraft},
+		{"a trace opens with its drafts, rejected ones too", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursBlind, KindDraft},
+		{"gradient steps pay more: one draft, as gradient's traces open", 3, Higher, []memory.Step{draft}, favoursGradient, KindImprove},
+		{"a model's first runs: a trace opens with its drafts", 3, Higher, []memory.Step{draft}, kindRecord{}, KindDraft},
+		{"gradient steps pay more while blind changes are explored: one draft, then the explored kind", 3, Higher, []memory.Step{draft},
+			spread([2]float64{40, 0}, [2]float64{700, 33}, [2]int{350, 33}, 40), KindTreeImprove},
 		{"drafts made, gradient steps pay more: gradient", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursGradient, KindImprove},
 		{"drafts made, blind changes pay more: blind", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursBlind, KindTreeImprove},
 		{"one draft asked for: no more", 1, Higher, []memory.Step{draft}, favoursBlind, KindTreeImprove},
@@ -88,8 +93,10 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"blind step raised validation, not the holdout: no improvement", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
 		{"lower is better: the blind step's rise is no improvement", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
 		{"a draft's improvement counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
-		{"a kind under a tenth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
-			spread([2]float64{24, 0}, [2]float64{390, 40}, [2]int{195, 40}, 25), KindTreeImprove},
+		{"a kind under a twentieth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
+			spread([2]float64{40, 0}, [2]float64{700, 33}, [2]int{350, 33}, 40), KindTreeImprove},
+		{"a kind with over a twentieth of the calls is not explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
+			spread([2]float64{24, 0}, [2]float64{390, 40}, [2]int{195, 40}, 25), KindImprove},
 		{"blind changes improved more often over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
 		{"gradient improved more often over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
 		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},

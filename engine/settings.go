@@ -51,7 +51,7 @@ var (
 	SettingMaxFixes = Setting{Name: "max_fixes", Default: 5, Min: -1, Max: 10,
 		Doc: "how often a failing execution goes back to the model for a fix within a step", Shown: "(default %[1]v; %[2]v for none)"}
 	SettingDrafts = Setting{Name: "drafts", Default: 3, Min: 1, Max: 20,
-		Doc: "drafts per trace: the tree strategy makes them before improving, auto makes the later ones when its gradient steps stall", Shown: "(default %[1]v)"}
+		Doc: "drafts per trace: the tree strategy makes them before improving; auto too, unless its gradient steps have paid more, and without a holdout when they stall", Shown: "(default %[1]v)"}
 	SettingRerunSeeds = Setting{Name: "rerun_seeds", Default: 2, Min: 0, Max: 10,
 		Doc: "extra seeds per re-run candidate", Shown: "(default %[1]v)"}
 

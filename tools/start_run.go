@@ -28,7 +28,7 @@ type StartRunInput struct {
 	BudgetSeconds       float64         `json:"budget_seconds,omitempty" jsonschema:"see engine.Settingbudget_seconds"`
 	ExecTimeoutSeconds  float64         `json:"exec_timeout_seconds,omitempty" jsonschema:"see engine.Settingexec_timeout_seconds"`
 	MaxFixes            int             `json:"max_fixes,omitempty" jsonschema:"see engine.Settingmax_fixes"`
-	Strategy            string          `json:"strategy,omitempty" jsonschema:"gradient (default: diagnose then update), tree (AIDE-style greedy tree search) or auto (where the judge keeps a hidden holdout: tree search's drafts, then gradient steps or blind changes, whichever has made more improvements per model call that the holdout confirmed, for this model; otherwise gradient steps, and a new draft when two in a row fail to improve)"`
+	Strategy            string          `json:"strategy,omitempty" jsonschema:"gradient (default: diagnose then update), tree (AIDE-style greedy tree search) or auto (where the judge keeps a hidden holdout: gradient steps or blind changes, whichever has made more improvements per model call that the holdout confirmed, for this model, after tree search's drafts, or one draft where gradient steps lead; otherwise gradient steps, and a new draft when two in a row fail to improve)"`
 	Client              bool            `json:"client,omitempty" jsonschema:"drive the run yourself, step by step, with compute_gradient and apply_update; no model is needed on the server and nothing runs in the background"`
 	DebugTimeoutSeconds float64         `json:"debug_timeout_seconds,omitempty" jsonschema:"see engine.Settingdebug_timeout_seconds"`
 	NoDebug             bool            `json:"no_debug,omitempty" jsonschema:"skip the debug run"`
