@@ -49,25 +49,24 @@ const autoEarlierRuns = 50
 //
 // Where the run has a hidden holdout, a trace opens as tree search's do, with its drafts
 // (--drafts, default 3) before its first change, unless the record (past its turns) favours
-// gradient steps: then it opens as gradient's do, with one draft. Then treePays compares how often gradient
-// steps (a diagnosis, then a change) and blind changes (a change without diagnosis, one call)
-// made a confirmed improvement per model call: a change that was accepted and raised the
-// holdout, on which no step is accepted. It counts this run and the earlier auto runs of the
-// same model in the store, at the same places in a trace (fairGap), and the kind that improved
-// more often per call takes the step; a kind with under a twentieth of the record's calls is
-// explored. With a weak model, tree search's edge is its drafts, which no rate of later steps
-// shows (a draft gains most at the start of a trace, at any strength, and the steps after a
-// better draft gain less): so drafts are not counted in the record, which compares only what it
-// can compare fairly, two kinds of change to the same best solution. But where gradient steps
-// pay more, the climb from one draft ends higher than the climb from the best of three (in the
-// lab by about 0.004 of test accuracy: the best of three by validation carries a trap more often,
-// and the drafts' calls are missed at the end), so the kind the record favours also chooses
-// the opening. It counts
-// improvements rather than summing their gains: a sum is decided by its few large gains, and
-// with the weakest models, where blind changes pay a little more per call than gradient steps,
-// the sum over a model's record could not tell them apart, and auto trailed tree search; a
-// count can. A change the holdout did not confirm counts for nothing, whatever validation said.
-// docs/LAB.md (a simulated reasoner, not a real model) has the rules tried and how each did.
+// gradient steps: then it opens as gradient's do, with one draft. Then treePays compares how often
+// gradient steps (a diagnosis, then a change) and blind changes (a change without diagnosis, one
+// call) made a confirmed improvement per model call: a change that was accepted and raised the
+// holdout, on which no step is accepted. It counts this run and the earlier auto runs of the same
+// model in the store, at the same places in a trace (fairGap), and the kind that improved more
+// often per call takes the step; a kind with under a twentieth of the record's calls is explored.
+// With a weak model, tree search's edge is its drafts, which no rate of later steps shows (a draft
+// gains most at the start of a trace, at any strength, and the steps after a better draft gain
+// less): so drafts are not counted in the record, which compares only what it can compare fairly,
+// two kinds of change to the same best solution. But where gradient steps pay more, the climb from
+// one draft ends higher than the climb from the best of three (in the lab by about 0.004 of test
+// accuracy: the best of three by validation carries a trap more often, and the drafts' calls are
+// missed at the end), so the kind the record favours also chooses the opening. It counts
+// improvements rather than summing their gains: a sum is decided by its few large gains, and with
+// the weakest models, where blind changes pay a little more per call than gradient steps, the sum
+// over a model's record could not tell them apart, and auto trailed tree search; a count can. A
+// change the holdout did not confirm counts for nothing, whatever validation said. docs/LAB.md (a
+// simulated reasoner, not a real model) has the rules tried and how each did.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
