@@ -241,10 +241,10 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 	case rec.tries[1] < autoMinTries:
 		return kindChoice{tree: true, note: note}, true
 	}
+	gap := fairGap(rec)
 	// Keep exploring: a kind whose share of the record's calls fell below autoExplore gets the
 	// next step, so that a record that chose wrong on a few unlucky early steps is corrected
 	// instead of kept (in the lab, without this, auto followed an early wrong choice for 50 runs).
-	gap := fairGap(rec)
 	total := calls[0] + calls[1]
 	for k := range 2 {
 		if calls[k] < autoExplore*total {
