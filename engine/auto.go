@@ -19,18 +19,25 @@ const autoStall = 2
 // does not decide.
 const autoPrior = 4.0
 
-// autoMinTries is how many steps of each kind auto's record must hold before the indices
-// decide: until then gradient steps and blind changes take turns, gradient first. In the lab
-// (docs/LAB.md; a simulated reasoner, not a real model) 8, about a model's first run, let the
-// record's first choice rest on a handful of changes and settle on the wrong kind for ten to
-// twenty runs; 32, about its first five runs, did so less often (rule H33).
-const autoMinTries = 32
+// autoSegment is how many changes open a trace as one kind, its opening segment: what auto's
+// record compares. In the lab's runs of the two strategies (docs/LAB.md; a simulated reasoner,
+// not a real model) a trace's first two or three changes told the kinds apart (gradient steps
+// ahead per call with strong reasoners, blind changes with the weakest); from the fourth on,
+// gradient steps improved less often than blind changes even with strong reasoners, whose traces
+// end higher: their first steps take what the model sees.
+const autoSegment = 3
 
-// autoExplore is the least share of the record's model calls each kind keeps (treePays). In the
-// lab (docs/LAB.md; a simulated reasoner, not a real model) a tenth cost about 0.001-0.002 of
-// test accuracy where one kind clearly wins; a twentieth (rule H38, with fewer drafts where
-// gradient steps lead) saved it, and lets a record settle on the wrong kind a little more often.
-const autoExplore = 0.05
+// autoMinSegments is how many traces each kind must have opened in auto's record before it
+// decides: until then the kinds take turns by trace, gradient first (a model's first six runs
+// or so, with one trace each).
+const autoMinSegments = 3
+
+// autoExplore is the least share of the record's traces each kind opens: a kind that opened
+// fewer opens the next trace, whose changes after its segment follow the record (treePays). The
+// kind not followed then opens about one trace in seven, so that the record holds enough of its
+// segments to correct a wrong choice, and each such trace spends only its first changes on it
+// (rule H40, docs/LAB.md; a simulated reasoner, not a real model).
+const autoExplore = 0.15
 
 // kindName names the two kinds of step a kindRecord counts.
 func kindName(k int) string {
@@ -48,25 +55,26 @@ const autoEarlierRuns = 50
 // model driving it, then that kind of change, a gradient step or tree search's blind change.
 //
 // Where the run has a hidden holdout, a trace opens as tree search's do, with its drafts
-// (--drafts, default 3) before its first change, unless the record (past its turns) favours
-// gradient steps: then it opens as gradient's do, with one draft. Then treePays compares how often
-// gradient steps (a diagnosis, then a change) and blind changes (a change without diagnosis, one
-// call) made a confirmed improvement per model call: a change that was accepted and raised the
-// holdout, on which no step is accepted. It counts this run and the earlier auto runs of the same
-// model in the store, at the same places in a trace (fairGap), and the kind that improved more
-// often per call takes the step; a kind with under a twentieth of the record's calls is explored.
-// With a weak model, tree search's edge is its drafts, which no rate of later steps shows (a draft
-// gains most at the start of a trace, at any strength, and the steps after a better draft gain
-// less): so drafts are not counted in the record, which compares only what it can compare fairly,
-// two kinds of change to the same best solution. But where gradient steps pay more, the climb from
-// one draft ends higher than the climb from the best of three (in the lab by about 0.004 of test
-// accuracy: the best of three by validation carries a trap more often, and the drafts' calls are
-// missed at the end), so the kind the record favours also chooses the opening. It counts
-// improvements rather than summing their gains: a sum is decided by its few large gains, and with
-// the weakest models, where blind changes pay a little more per call than gradient steps, the sum
-// over a model's record could not tell them apart, and auto trailed tree search; a count can. A
-// change the holdout did not confirm counts for nothing, whatever validation said. docs/LAB.md (a
-// simulated reasoner, not a real model) has the rules tried and how each did.
+// (--drafts, default 3) before its first change, unless the record favours gradient steps: then
+// it opens as gradient's do, with one draft. Its first autoSegment changes, its opening segment,
+// are all of one kind, and auto's record compares the two kinds on these segments only: how
+// often each made a confirmed improvement per model call, change by change (fairGap), a
+// confirmed improvement being a change that was accepted and raised the holdout, on which no
+// step is accepted. It counts this run and the earlier auto runs of the same model in the store.
+// A segment starts from the trace's drafts whichever kind makes it, so neither kind is measured
+// on solutions the other shaped: a record that compared every change of mixed traces (rules
+// H24-H39) measured the kind it did not follow on solutions the followed kind had climbed, at
+// about 0.7 of its own rate, and so kept whichever kind its first runs favoured. The kind the
+// record favours opens the traces, and makes the changes after every segment; a kind that opened
+// under autoExplore of the record's traces opens the next one. Until each kind opened
+// autoMinSegments traces they take turns, a trace keeping its kind throughout. Where gradient
+// steps pay more, the climb from one draft ends higher than the climb from the best of three (in
+// the lab by about 0.004 of test accuracy: the best of three by validation carries a trap more
+// often, and the drafts' calls are missed at the end), so the kind the record favours also
+// chooses the opening. It counts improvements rather than summing their gains: a sum is decided by
+// its few large gains. A change the holdout did not confirm counts for nothing, whatever
+// validation said. docs/LAB.md (a simulated reasoner, not a real model) has the rules tried and
+// how each did.
 //
 // Without a holdout auto takes gradient steps, and a new draft (up to --drafts) after autoStall
 // steps in a row that did not improve the trace: the best rule the lab found that uses
@@ -75,7 +83,7 @@ func autoPlan(v view, best *memory.Step) plan {
 	if best == nil {
 		return plan{kind: KindDraft}
 	}
-	c, ok := treePays(v.st.facts.Direction, v.all, v.earlier)
+	c, ok := treePays(v.st.facts.Direction, v.all, v.earlier, v.history)
 	if ok {
 		if d := drafts(v.history); d < v.st.cfg.Drafts && opening(v.history) && !c.gradientAhead {
 			return plan{kind: KindDraft, note: fmt.Sprintf("auto: a draft (%d of %d) before the trace's first change", d+1, v.st.cfg.Drafts)}
@@ -102,43 +110,57 @@ func opening(history []memory.Step) bool {
 	return true
 }
 
-// autoPlaces is how many places in a trace auto's record tells apart (place): a step's gain
-// depends on how far its trace has come, so the two kinds are compared at the same places.
-const autoPlaces = 6
-
-// place is where in its trace a step was taken, from the model calls the trace had spent
-// before it: 1 call (place 0), 2-3, 4-7, 8-15, 16-31, and 32 or more (place 5).
-func place(spent float64) int {
-	p := 0
-	for n := 2.0; n <= spent && p < autoPlaces-1; n *= 2 {
-		p++
+// segmentKind is the kind of the trace's first change (-1 when it has made none), how many
+// changes it has made, and whether they are of both kinds: its opening segment is over once n
+// reaches autoSegment or the changes are mixed.
+func segmentKind(history []memory.Step) (k, n int, mixed bool) {
+	k = -1
+	for _, s := range history {
+		var sk int
+		switch StepKind(s.Kind) {
+		case KindImprove:
+			sk = 0
+		case KindTreeImprove:
+			sk = 1
+		default:
+			continue
+		}
+		if k == -1 {
+			k = sk
+		} else if sk != k {
+			mixed = true
+		}
+		n++
 	}
-	return p
+	return k, n, mixed
 }
 
 // kindRecord is what auto observed of its two kinds of change, [0] gradient steps and [1] tree
-// search's blind changes: by place in the trace, how many made a confirmed improvement (accepted,
-// and the holdout rose) and the model calls they spent; and how many were taken.
+// search's blind changes, in the opening segments of traces: by change index in the segment,
+// how many made a confirmed improvement (accepted, and the holdout rose) and the model calls they
+// spent; how many changes were counted, and how many traces each kind opened.
 type kindRecord struct {
-	wins, calls [autoPlaces][2]float64
+	wins, calls [autoSegment][2]float64
 	tries       [2]int
+	segments    [2]int
 	runs        int
 }
 
 func (r *kindRecord) add(o kindRecord) {
 	for k := range 2 {
-		for p := range autoPlaces {
+		for p := range autoSegment {
 			r.wins[p][k] += o.wins[p][k]
 			r.calls[p][k] += o.calls[p][k]
 		}
 		r.tries[k] += o.tries[k]
+		r.segments[k] += o.segments[k]
 	}
 	r.runs += o.runs
 }
 
-// totals is the record's confirmed improvements and calls of each kind over all places.
+// totals is the record's confirmed improvements and calls of each kind over its segments.
 func (r kindRecord) totals() (wins, calls [2]float64) {
-	for p := range autoPlaces {
+	for p := range autoSegment {
 		for k := range 2 {
 			wins[k] += r.wins[p][k]
 			calls[k] += r.calls[p][k]
@@ -147,14 +169,13 @@ func (r kindRecord) totals() (wins, calls [2]float64) {
 	return wins, calls
 }
 
-// holdoutRecord reads a run's steps into a kindRecord; ok is false when no step has a holdout
+// holdoutRecord reads the opening segments of a run's traces into a kindRecord: each trace's
+// first autoSegment changes while they are of one kind; ok is false when no step has a holdout
 // score. A change is a confirmed improvement where it was accepted and its holdout score is
 // better than its parent's (lower-is-better metrics count a fall); one that raised validation
-// and not the holdout, and a rejected or failed one, is not. Drafts, which every trace of auto
-// opens with, and debug steps are not counted, but their calls count toward the places of the
-// steps after them.
-// A gradient step costs a gradient and an update call, a blind change one call, each fix one
-// more; a step's place is from the calls its trace spent before it.
+// and not the holdout, and a rejected or failed one, is not. Drafts and debug steps are not
+// counted. A gradient step costs a gradient and an update call, a blind change one call, each
+// fix one more. A trace's first change counts it as opened by that change's kind.
 func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	outs := make([]Outcome, len(all))
 	holdout := map[string]float64{}
@@ -167,7 +188,6 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	if len(holdout) == 0 {
 		return rec, false
 	}
-	// Each trace in order, to know the calls it had spent before each step.
 	order := make([]int, len(all))
 	for i := range order {
 		order[i] = i
@@ -179,27 +199,35 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		}
 		return sa.Index < sb.Index
 	})
-	spent := map[string]float64{} // trace: the model calls it spent
+	type seg struct{ kind, n int }
+	segs := map[string]*seg{}
 	for _, i := range order {
 		s, out := all[i], outs[i]
-		k, base, calls := 0, s.ParentID, 1+float64(out.Fixes)
+		k, calls := 0, 1+float64(out.Fixes)
 		switch StepKind(s.Kind) {
 		case KindImprove:
 			calls++
 		case KindTreeImprove:
 			k = 1
 		default:
-			base = "" // a draft or a debug step: not a change auto chose
-		}
-		at := place(spent[s.TraceID])
-		spent[s.TraceID] += calls
-		if base == "" {
 			continue
 		}
+		g := segs[s.TraceID]
+		if g == nil {
+			g = &seg{kind: k}
+			segs[s.TraceID] = g
+			rec.segments[k]++
+		}
+		if g.kind != k || g.n >= autoSegment {
+			g.n = autoSegment
+			continue
+		}
+		at := g.n
+		g.n++
 		rec.tries[k]++
 		rec.calls[at][k] += calls
 		h, have := holdout[s.ID]
-		ph, parentHas := holdout[base]
+		ph, parentHas := holdout[s.ParentID]
 		if Decision(s.Decision) == Accepted && have && parentHas && d.Better(h, ph) {
 			rec.wins[at][k]++
 		}
@@ -212,8 +240,8 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 // gradient step, and why.
 type kindChoice struct {
 	tree bool
-	// gradientAhead: past its turns, the record favours gradient steps (fairGap < 0), explored
-	// or not; a trace then opens with one draft.
+	// gradientAhead: past its turns, the record favours gradient steps (fairGap < 0); a trace
+	// then opens with one draft.
 	gradientAhead bool
 	note          string
 }
@@ -221,11 +249,11 @@ type kindChoice struct {
 // treePays says whether auto's next change should be tree search's blind change rather than a
 // gradient step, judged on the hidden holdout; ok is false when no step of the run has a
 // holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
-// model) and compares the two kinds place by place (fairGap). Until the record holds
-// autoMinTries changes of each kind, the two take turns, gradient first: a model's first runs
-// explore both, later ones use the record; and a kind with less than autoExplore of the
-// record's calls gets the next change, so that the record keeps learning both.
-func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice, ok bool) {
+// model). Within a trace's opening segment the trace keeps its kind. Until each kind opened
+// autoMinSegments traces, a trace opens with the kind that opened fewer (gradient first) and
+// keeps it. Then a kind that opened under autoExplore of the record's traces opens the next one,
+// and otherwise the kind fairGap favours makes the change.
+func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memory.Step) (c kindChoice, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
 		return c, false
@@ -233,43 +261,45 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord) (c kindChoice,
 	rec := earlier
 	rec.add(run)
 	wins, calls := rec.totals()
-	note := fmt.Sprintf("auto: confirmed on the holdout, gradient steps improved in %.0f of %d (%.0f calls), blind changes in %.0f of %d (%.0f calls), over %d runs of this model",
-		wins[0], rec.tries[0], calls[0], wins[1], rec.tries[1], calls[1], rec.runs)
-	switch {
-	case rec.tries[0] < autoMinTries && run.tries[0] <= run.tries[1]:
-		return kindChoice{note: note}, true
-	case rec.tries[1] < autoMinTries:
-		return kindChoice{tree: true, note: note}, true
+	note := fmt.Sprintf("auto: in traces' first %d changes, confirmed on the holdout, gradient steps improved in %.0f of %d (%.0f calls, %d traces), blind changes in %.0f of %d (%.0f calls, %d traces), over %d runs of this model",
+		autoSegment, wins[0], rec.tries[0], calls[0], rec.segments[0], wins[1], rec.tries[1], calls[1], rec.segments[1], rec.runs)
+	k, n, mixed := segmentKind(history)
+	if k >= 0 && n < autoSegment && !mixed {
+		return kindChoice{tree: k == 1, note: note + "; the trace's opening segment"}, true
+	}
+	warm := rec.segments[0] < autoMinSegments || rec.segments[1] < autoMinSegments
+	if warm {
+		if k >= 0 { // past its segment in a model's first runs: the trace keeps its kind
+			return kindChoice{tree: k == 1, note: note}, true
+		}
+		return kindChoice{tree: rec.segments[1] < rec.segments[0], note: note + "; taking turns"}, true
 	}
 	gap := fairGap(rec)
-	// Keep exploring: a kind whose share of the record's calls fell below autoExplore gets the
-	// next step, so that a record that chose wrong on a few unlucky early steps is corrected
-	// instead of kept (in the lab, without this, auto followed an early wrong choice for 50 runs).
-	total := calls[0] + calls[1]
-	for k := range 2 {
-		if calls[k] < autoExplore*total {
-			return kindChoice{tree: k == 1, gradientAhead: gap < 0, note: note + fmt.Sprintf("; exploring (%s have %.0f%% of the calls)", kindName(k), 100*calls[k]/total)}, true
+	if k < 0 {
+		total := float64(rec.segments[0] + rec.segments[1])
+		for e := range 2 {
+			if float64(rec.segments[e]) < autoExplore*total {
+				return kindChoice{tree: e == 1, gradientAhead: gap < 0, note: note + fmt.Sprintf("; exploring (%s opened %d of %.0f traces)", kindName(e), rec.segments[e], total)}, true
+			}
 		}
 	}
-	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, note: note + fmt.Sprintf("; confirmed improvements per call of blind changes minus gradient steps', at the same places in their traces: %+.3f", gap)}, true
+	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, note: note + fmt.Sprintf("; confirmed improvements per call of blind changes minus gradient steps', change by change: %+.3f", gap)}, true
 }
 
 // fairGap is how many more confirmed improvements per call blind changes made than gradient
-// steps at the same places in a trace: at each place where both kinds were taken, the
-// difference of their indices (wins + autoPrior*pooled) / (calls + autoPrior), each kind's rate
-// shrunk toward the place's pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there,
-// so that a place counts by how well both kinds were measured at it. Early steps improve most
-// often (a trace's first changes take what is easy to take), so a kind taken mostly early would
-// look the better one on its whole record alone: the kind the record favours takes a trace's
-// early steps, and the other kind, explored, its later ones. Where no place has both kinds, the
-// whole record's indices are compared.
+// steps in the record's opening segments, change by change: at each index in a segment where
+// both kinds were taken, the difference of their indices (wins + autoPrior*pooled) / (calls +
+// autoPrior), each kind's rate shrunk toward the index's pooled rate, weighted by c0*c1/(c0+c1)
+// of the kinds' calls there, so that an index counts by how well both kinds were measured at it.
+// A segment's first change improves most often, so the kinds are compared index by index. Where
+// no index has both kinds, the whole record's indices are compared, and 0 where a kind has none.
 func fairGap(rec kindRecord) float64 {
 	index := func(wins, calls [2]float64, k int) float64 {
 		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])
 		return (wins[k] + autoPrior*pooled) / (calls[k] + autoPrior)
 	}
 	var sum, weight float64
-	for p := range autoPlaces {
+	for p := range autoSegment {
 		c := rec.calls[p]
 		if c[0] == 0 || c[1] == 0 {
 			continue
@@ -282,6 +312,9 @@ func fairGap(rec kindRecord) float64 {
 		return sum / weight
 	}
 	wins, calls := rec.totals()
+	if calls[0] == 0 || calls[1] == 0 {
+		return 0
+	}
 	return index(wins, calls, 1) - index(wins, calls, 0)
 }
 

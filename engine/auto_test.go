@@ -19,54 +19,51 @@ func autoStep(id, parent string, k StepKind, d Decision, hold *float64, fixes in
 
 func ptr(f float64) *float64 { return &f }
 
-// spread is a record of runs with confirmed improvements and calls of each kind spread evenly
-// over the places.
-func spread(wins, calls [2]float64, tries [2]int, runs int) kindRecord {
-	rec := kindRecord{tries: tries, runs: runs}
-	for p := range autoPlaces {
-		for k := range 2 {
-			rec.wins[p][k] = wins[k] / autoPlaces
-			rec.calls[p][k] = calls[k] / autoPlaces
+// segments is a record of earlier runs whose traces opened n[k] times with kind k, each opening
+// segment's changes improving at rate[k] per call, spread evenly over the segment's changes
+// (a gradient step two calls, a blind change one).
+func segments(n [2]int, rate [2]float64) kindRecord {
+	rec := kindRecord{segments: n, runs: n[0] + n[1]}
+	for k := range 2 {
+		per := 1.0 + float64(1-k) // calls per change
+		for p := range autoSegment {
+			rec.calls[p][k] = per * float64(n[k])
+			rec.wins[p][k] = rate[k] * rec.calls[p][k]
 		}
+		rec.tries[k] = autoSegment * n[k]
 	}
 	return rec
 }
 
 // Where the run has a hidden holdout, a trace of auto opens with its drafts, as tree search's do,
 // unless the record past its turns favours gradient steps: then with one draft, as gradient's
-// do. Each change is a gradient step or a blind change by which made more confirmed improvements
-// (accepted, and the holdout rose) per model call, in this run and in the model's earlier runs;
-// a change that raised validation and not the holdout counts for nothing, and drafts count for
-// neither. Until the record holds autoMinTries changes of each kind, the two take turns, and a
-// kind with under a twentieth of the record's calls is explored. Without a holdout it takes
-// gradient steps, and a new draft when they stall.
+// do. Its first autoSegment changes (its opening segment) are of one kind: the kind whose opening
+// segments made more confirmed improvements (accepted, and the holdout rose) per model call in
+// the model's earlier runs and this one, or, where a kind opened under autoExplore of the
+// record's traces, that kind, explored. Until each kind opened autoMinSegments traces, the kinds
+// take turns by trace, gradient first, and a trace keeps its kind. After its segment a trace
+// follows the record. Without a holdout it takes gradient steps, and a new draft when they stall.
 func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
 	noHold := autoStep("d", "", KindDraft, Accepted, nil, 0)
-	grad := func(id string, d Decision, hold float64) memory.Step {
-		return autoStep(id, "d", KindImprove, d, ptr(hold), 0)
-	}
-	blind := func(id string, d Decision, hold float64) memory.Step {
-		return autoStep(id, "d", KindTreeImprove, d, ptr(hold), 0)
-	}
 	later := func(id string, d Decision, hold float64) memory.Step {
 		return autoStep(id, "", KindDraft, d, ptr(hold), 0)
 	}
-	// Records of ten earlier runs, each kind tried often enough to decide, at every place.
-	favoursBlind := spread([2]float64{2, 12}, [2]float64{80, 40}, [2]int{40, 40}, 10)
-	favoursGradient := spread([2]float64{12, 2}, [2]float64{80, 40}, [2]int{40, 40}, 10)
-	// Enough blind tries, few gradient ones: close to deciding, so one step of this run tips it.
-	close := spread([2]float64{0, 0}, [2]float64{64, 32}, [2]int{autoMinTries, autoMinTries}, 5)
-	// Blind changes taken mostly early in their traces, where changes improve most often,
-	// gradient steps mostly late: blind changes improved more often per call over their whole
-	// record (15 in 34 calls against 7 in 44), gradient steps at each place where both were
-	// taken. And the mirror image.
-	earlyTree := kindRecord{tries: [2]int{40, 40}, runs: 10}
-	earlyTree.wins[0], earlyTree.calls[0] = [2]float64{3, 15}, [2]float64{4, 30}
-	earlyTree.wins[3], earlyTree.calls[3] = [2]float64{4, 0}, [2]float64{40, 4}
-	earlyGradient := kindRecord{tries: [2]int{40, 40}, runs: 10}
-	earlyGradient.wins[0], earlyGradient.calls[0] = [2]float64{15, 3}, [2]float64{30, 4}
-	earlyGradient.wins[3], earlyGradient.calls[3] = [2]float64{0, 4}, [2]float64{4, 40}
+	// chain is the draft followed by accepted changes of the given kinds, each on the one before,
+	// none of which raised the holdout.
+	chain := func(kinds ...StepKind) []memory.Step {
+		steps, parent := []memory.Step{draft}, "d"
+		for i, k := range kinds {
+			id := fmt.Sprintf("c%d", i)
+			steps = append(steps, autoStep(id, parent, k, Accepted, ptr(0.80), 0)) // no confirmed improvement
+			parent = id
+		}
+		return steps
+	}
+	favoursBlind := segments([2]int{6, 30}, [2]float64{0.05, 0.15})
+	favoursGradient := segments([2]int{30, 6}, [2]float64{0.20, 0.08})
+	// Blind changes opened 4 of 40 traces, under autoExplore: the next trace explores them.
+	exploresBlind := segments([2]int{36, 4}, [2]float64{0.20, 0.08})
 	tests := []struct {
 		name    string
 		drafts  int
@@ -79,27 +76,20 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 		{"no holdout, stalled: a new draft", 3, Higher, []memory.Step{noHold, autoStep("g", "d", KindImprove, Rejected, nil, 0), autoStep("g2", "d", KindImprove, Failed, nil, 0)}, favoursGradient, KindDraft},
 		{"blind changes pay more: a trace opens with tree search's drafts", 3, Higher, []memory.Step{draft}, favoursBlind, KindDraft},
 		{"a trace opens with its drafts, rejected ones too", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7)}, favoursBlind, KindDraft},
-		{"gradient steps pay more: one draft, as gradient's traces open", 3, Higher, []memory.Step{draft}, favoursGradient, KindImprove},
-		{"a model's first runs: a trace opens with its drafts", 3, Higher, []memory.Step{draft}, kindRecord{}, KindDraft},
-		{"gradient steps pay more while blind changes are explored: one draft, then the explored kind", 3, Higher, []memory.Step{draft},
-			spread([2]float64{40, 0}, [2]float64{700, 33}, [2]int{350, 33}, 40), KindTreeImprove},
-		{"drafts made, gradient steps pay more: gradient", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursGradient, KindImprove},
 		{"drafts made, blind changes pay more: blind", 3, Higher, []memory.Step{draft, later("d2", Rejected, 0.7), later("d3", Rejected, 0.7)}, favoursBlind, KindTreeImprove},
+		{"gradient steps pay more: one draft, as gradient's traces open", 3, Higher, []memory.Step{draft}, favoursGradient, KindImprove},
 		{"one draft asked for: no more", 1, Higher, []memory.Step{draft}, favoursBlind, KindTreeImprove},
+		{"a model's first runs: a trace opens with its drafts", 3, Higher, []memory.Step{draft}, kindRecord{}, KindDraft},
 		{"first run of a model: gradient first", 1, Higher, []memory.Step{draft}, kindRecord{}, KindImprove},
-		{"first run, one gradient step: then a blind one", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)}, kindRecord{}, KindTreeImprove},
-		{"past its opening a trace drafts no more, though stalled", 3, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), grad("g2", Rejected, 0.70)}, favoursGradient, KindImprove},
-		{"blind step improved, gradient step did not", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70), blind("b", Accepted, 0.82)}, close, KindTreeImprove},
-		{"blind step raised validation, not the holdout: no improvement", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Accepted, 0.78)}, close, KindImprove},
-		{"lower is better: the blind step's rise is no improvement", 1, Lower, []memory.Step{draft, grad("g", Accepted, 0.79), blind("b", Accepted, 0.83)}, close, KindImprove},
-		{"a draft's improvement counts for neither kind", 2, Higher, []memory.Step{draft, later("d2", Accepted, 0.90), autoStep("g", "d2", KindImprove, Accepted, ptr(0.91), 0), autoStep("b", "g", KindTreeImprove, Rejected, ptr(0.85), 0)}, close, KindImprove},
-		{"a kind under a twentieth of the calls is explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
-			spread([2]float64{40, 0}, [2]float64{700, 33}, [2]int{350, 33}, 40), KindTreeImprove},
-		{"a kind with over a twentieth of the calls is not explored", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81)},
-			spread([2]float64{24, 0}, [2]float64{390, 40}, [2]int{195, 40}, 25), KindImprove},
-		{"blind changes improved more often over their record, but only by their early places: gradient", 1, Higher, []memory.Step{draft, grad("g", Rejected, 0.70)}, earlyTree, KindImprove},
-		{"gradient improved more often over its record, but only by its early places: blind", 1, Higher, []memory.Step{draft, blind("b", Rejected, 0.70)}, earlyGradient, KindTreeImprove},
-		{"earlier runs outweigh one lucky gradient step", 1, Higher, []memory.Step{draft, grad("g", Accepted, 0.81), blind("b", Rejected, 0.70)}, favoursBlind, KindTreeImprove},
+		{"taking turns: the kind that opened fewer traces", 1, Higher, []memory.Step{draft}, segments([2]int{2, 1}, [2]float64{0.3, 0}), KindTreeImprove},
+		{"taking turns: a trace keeps its kind past its segment", 1, Higher, chain(KindTreeImprove, KindTreeImprove, KindTreeImprove, KindTreeImprove), segments([2]int{2, 1}, [2]float64{0.3, 0}), KindTreeImprove},
+		{"within its opening segment a trace keeps its kind", 1, Higher, chain(KindTreeImprove), favoursGradient, KindTreeImprove},
+		{"past its opening segment a trace follows the record", 1, Higher, chain(KindTreeImprove, KindTreeImprove, KindTreeImprove), favoursGradient, KindImprove},
+		{"a trace of both kinds follows the record", 1, Higher, chain(KindTreeImprove, KindImprove), favoursBlind, KindTreeImprove},
+		{"a kind that opened under autoExplore of the traces opens the next", 1, Higher, []memory.Step{draft}, exploresBlind, KindTreeImprove},
+		{"explored where gradient steps lead: one draft, then the explored kind", 3, Higher, []memory.Step{draft}, exploresBlind, KindTreeImprove},
+		{"a kind is explored only where a trace opens", 1, Higher, chain(KindImprove, KindImprove, KindImprove), exploresBlind, KindImprove},
+		{"past its opening a trace drafts no more, though stalled", 3, Higher, []memory.Step{draft, autoStep("g", "d", KindImprove, Rejected, ptr(0.7), 0), autoStep("g2", "d", KindImprove, Rejected, ptr(0.7), 0)}, favoursBlind, KindImprove},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,62 +106,65 @@ func TestAutoFollowsTheHoldoutRecord(t *testing.T) {
 	}
 }
 
-// The note of a step chosen by the record says the place-by-place gap it was chosen on.
+// The note of a change chosen by the record says the change-by-change gap it was chosen on.
 func TestAutoNoteSaysTheGap(t *testing.T) {
-	rec := kindRecord{tries: [2]int{40, 40}, runs: 10}
-	rec.wins[2], rec.calls[2] = [2]float64{4, 2}, [2]float64{20, 20}
+	rec := kindRecord{segments: [2]int{10, 10}, runs: 20}
+	rec.wins[1], rec.calls[1] = [2]float64{4, 2}, [2]float64{20, 20}
 	steps := []memory.Step{autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)}
-	c, ok := treePays(Higher, steps, rec)
-	if !ok || c.tree {
+	c, ok := treePays(Higher, steps, rec, steps)
+	if !ok || c.tree || !c.gradientAhead {
 		t.Fatalf("treePays = %+v, %v; want gradient from the record", c, ok)
 	}
 	// Pooled 6 improvements in 40 calls; gradient (4+0.6)/24, tree (2+0.6)/24: a gap of -2/24.
-	if want := "at the same places in their traces: -0.083"; !strings.Contains(c.note, want) {
+	if want := "change by change: -0.083"; !strings.Contains(c.note, want) {
 		t.Errorf("note %q does not say %q", c.note, want)
 	}
 }
 
-// A run's record counts a gradient step as two calls and a blind change as one, each fix one
-// more; drafts count for neither kind, but their calls count toward the places of the changes
-// after them; a change is a confirmed improvement where it was accepted and raised the holdout.
+// A run's record holds each trace's opening segment: its first autoSegment changes while they
+// are of one kind, by change index; a gradient step counts as two calls and a blind change as
+// one, each fix one more; drafts count for neither kind; a change is a confirmed improvement
+// where it was accepted and its holdout score is better than its parent's.
 func TestHoldoutRecord(t *testing.T) {
-	steps := []memory.Step{
-		autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0),
-		autoStep("d2", "", KindDraft, Accepted, ptr(0.84), 1),
-		autoStep("d3", "", KindDraft, Rejected, ptr(0.90), 0),
-		autoStep("g", "d2", KindImprove, Accepted, ptr(0.87), 1),
-		autoStep("b", "g", KindTreeImprove, Accepted, ptr(0.85), 0),
-		autoStep("b2", "g", KindTreeImprove, Failed, nil, 2),
+	step := func(trace, id, parent string, k StepKind, d Decision, hold *float64, fixes int) memory.Step {
+		s := autoStep(id, parent, k, d, hold, fixes)
+		s.TraceID = trace
+		return s
 	}
-	// Listed out of order: the record follows each trace's step index.
-	for i, j := range []int{0, 1, 2, 3, 5, 4} {
+	steps := []memory.Step{
+		// Trace a: three blind changes, then a fourth past the segment.
+		step("a", "ad", "", KindDraft, Accepted, ptr(0.80), 0),
+		step("a", "ad2", "", KindDraft, Accepted, ptr(0.84), 1),
+		step("a", "a1", "ad2", KindTreeImprove, Accepted, ptr(0.87), 1), // confirmed
+		step("a", "a2", "a1", KindTreeImprove, Accepted, ptr(0.85), 0),  // validation rose, the holdout fell
+		step("a", "a3", "a1", KindTreeImprove, Failed, nil, 2),
+		step("a", "a4", "a1", KindTreeImprove, Accepted, ptr(0.95), 0), // past the segment
+		// Trace b: a gradient step, then a blind change, which ends its segment.
+		step("b", "bd", "", KindDraft, Accepted, ptr(0.80), 0),
+		step("b", "b1", "bd", KindImprove, Rejected, ptr(0.90), 0), // rejected: not confirmed
+		step("b", "b2", "bd", KindTreeImprove, Accepted, ptr(0.90), 0),
+		step("b", "b3", "b2", KindImprove, Accepted, ptr(0.95), 0),
+	}
+	// Listed out of order within trace a: the record follows each trace's step index.
+	for i, j := range []int{0, 1, 2, 4, 3, 5, 0, 1, 2, 3} {
 		steps[i].Index = j
 	}
 	rec, ok := holdoutRecord(Higher, steps)
 	if !ok {
 		t.Fatal("no record from a run with holdout scores")
 	}
-	// g raised the holdout over d2 (0.84 to 0.87), b, accepted, lowered it under g's: one
-	// improvement. Calls spent before each step: d 1, d2 2, d3 1, g 3, b2 3 (Index 4), b 1; so g
-	// is at place 2 (4 calls spent), b2 at 2 (7), b at 3 (10).
-	want := kindRecord{tries: [2]int{1, 2}, runs: 1}
-	want.wins[2][0] = 1
-	want.calls[2], want.calls[3][1] = [2]float64{3, 3}, 1
+	// Trace a's segment by index: a1 (2 calls, confirmed), a3 (3 calls, Index 3), a2 (1 call).
+	want := kindRecord{tries: [2]int{1, 3}, segments: [2]int{1, 1}, runs: 1}
+	want.wins[0][1] = 1
+	want.calls[0] = [2]float64{2, 2}
+	want.calls[1][1], want.calls[2][1] = 3, 1
 	if rec != want {
 		t.Errorf("record %+v, want %+v", rec, want)
 	}
-}
-
-// A step's place in its trace is from the model calls the trace spent before it, on a
-// doubling scale.
-func TestPlace(t *testing.T) {
-	for _, tt := range []struct {
-		spent float64
-		want  int
-	}{{0, 0}, {1, 0}, {2, 1}, {3, 1}, {4, 2}, {7, 2}, {8, 3}, {15, 3}, {16, 4}, {31, 4}, {32, 5}, {500, 5}} {
-		if got := place(tt.spent); got != tt.want {
-			t.Errorf("place(%g) = %d, want %d", tt.spent, got, tt.want)
-		}
+	// Lower is better: a1's rise is no improvement, a2's fall from a1 is one.
+	low, _ := holdoutRecord(Lower, steps)
+	if low.wins[0][1] != 0 || low.wins[2][1] != 1 {
+		t.Errorf("lower is better: wins %+v, want a2's fall only", low.wins)
 	}
 }
 
@@ -217,7 +210,7 @@ func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 	add("now", StrategyAuto, "m", false)
 	st := &runState{run: memory.Run{ID: "now"}}
 	rec := e.earlierRecord(ctx, st)
-	if _, calls := rec.totals(); rec.runs != 2 || rec.tries != [2]int{2, 2} || calls != [2]float64{4, 4} {
+	if _, calls := rec.totals(); rec.runs != 2 || rec.segments != [2]int{2, 0} || rec.tries != [2]int{2, 0} || calls != [2]float64{4, 0} {
 		t.Errorf("record %+v: want the two ended auto runs of model m (%s)", rec, fmt.Sprint(rec.tries))
 	}
 }
