@@ -102,12 +102,20 @@ func autoPlan(v view, best *memory.Step) plan {
 
 // opening says whether a trace has made no improvement step yet: only drafts (and their fixes).
 func opening(history []memory.Step) bool {
-	for _, s := range history {
-		if k := StepKind(s.Kind); k == KindImprove || k == KindTreeImprove {
-			return false
-		}
+	k, _, _ := segmentKind(history)
+	return k < 0
+}
+
+// changeKind is a step's kind in auto's record: 0 for a gradient step, 1 for a blind change; ok
+// is false for a draft or a debug step, which the record does not count.
+func changeKind(s memory.Step) (k int, ok bool) {
+	switch StepKind(s.Kind) {
+	case KindImprove:
+		return 0, true
+	case KindTreeImprove:
+		return 1, true
 	}
-	return true
+	return 0, false
 }
 
 // segmentKind is the kind of the trace's first change (-1 when it has made none), how many
@@ -116,13 +124,8 @@ func opening(history []memory.Step) bool {
 func segmentKind(history []memory.Step) (k, n int, mixed bool) {
 	k = -1
 	for _, s := range history {
-		var sk int
-		switch StepKind(s.Kind) {
-		case KindImprove:
-			sk = 0
-		case KindTreeImprove:
-			sk = 1
-		default:
+		sk, ok := changeKind(s)
+		if !ok {
 			continue
 		}
 		if k == -1 {
@@ -203,15 +206,11 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 	segs := map[string]*seg{}
 	for _, i := range order {
 		s, out := all[i], outs[i]
-		k, calls := 0, 1+float64(out.Fixes)
-		switch StepKind(s.Kind) {
-		case KindImprove:
-			calls++
-		case KindTreeImprove:
-			k = 1
-		default:
+		k, ok := changeKind(s)
+		if !ok {
 			continue
 		}
+		calls := 2 - float64(k) + float64(out.Fixes) // a gradient step is two calls, a blind change one
 		g := segs[s.TraceID]
 		if g == nil {
 			g = &seg{kind: k}
