@@ -198,22 +198,24 @@ func TestPairedDiffs(t *testing.T) {
 }
 
 // VersusBetter compares auto with whichever of gradient and tree has the higher mean at that p,
-// paired by seed, on the seeds all three finished, and counts the auto runs that followed blind
-// changes; without all three arms it says nothing.
+// paired by seed, on the seeds all three finished, counts the auto runs that followed blind
+// changes and splits auto's difference by the changes its runs made; without all three arms it
+// says nothing.
 func TestVersusBetter(t *testing.T) {
 	f := func(x float64) *float64 { return &x }
 	blind := map[string]int{"draft": 3, "tree-improve": 9, "improve": 4}
-	grad := map[string]int{"draft": 3, "improve": 8, "tree-improve": 1}
+	mixed := map[string]int{"draft": 3, "improve": 8, "tree-improve": 1}
+	grad := map[string]int{"draft": 1, "improve": 9}
 	three := lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"], lab.Arms["auto"]}, Ps: []float64{0.1, 0.9}, Seeds: 3, FirstSeed: 1}
 	results := []lab.Result{
 		// p=0.1: tree leads (mean 0.75 against 0.70); auto trails it by 0.01, 0.02 and 0.
 		{Arm: "gradient", P: 0.1, Seed: 1, Test: f(0.70)}, {Arm: "tree", P: 0.1, Seed: 1, Test: f(0.75)}, {Arm: "auto", P: 0.1, Seed: 1, Test: f(0.74), Kinds: blind},
-		{Arm: "gradient", P: 0.1, Seed: 2, Test: f(0.72)}, {Arm: "tree", P: 0.1, Seed: 2, Test: f(0.77)}, {Arm: "auto", P: 0.1, Seed: 2, Test: f(0.75), Kinds: grad},
+		{Arm: "gradient", P: 0.1, Seed: 2, Test: f(0.72)}, {Arm: "tree", P: 0.1, Seed: 2, Test: f(0.77)}, {Arm: "auto", P: 0.1, Seed: 2, Test: f(0.75), Kinds: mixed},
 		{Arm: "gradient", P: 0.1, Seed: 3, Test: f(0.68)}, {Arm: "tree", P: 0.1, Seed: 3, Test: f(0.73)}, {Arm: "auto", P: 0.1, Seed: 3, Test: f(0.73), Kinds: blind},
 		// p=0.9: gradient leads; seed 3's tree run is missing, so seed 3 is left out; seed 2's
 		// auto run had no solution and counts as 0.5.
 		{Arm: "gradient", P: 0.9, Seed: 1, Test: f(0.80)}, {Arm: "tree", P: 0.9, Seed: 1, Test: f(0.74)}, {Arm: "auto", P: 0.9, Seed: 1, Test: f(0.81), Kinds: grad},
-		{Arm: "gradient", P: 0.9, Seed: 2, Test: f(0.78)}, {Arm: "tree", P: 0.9, Seed: 2, Test: f(0.76)}, {Arm: "auto", P: 0.9, Seed: 2, Kinds: grad},
+		{Arm: "gradient", P: 0.9, Seed: 2, Test: f(0.78)}, {Arm: "tree", P: 0.9, Seed: 2, Test: f(0.76)}, {Arm: "auto", P: 0.9, Seed: 2, Kinds: mixed},
 		{Arm: "gradient", P: 0.9, Seed: 3, Test: f(0.90)}, {Arm: "auto", P: 0.9, Seed: 3, Test: f(0.60), Kinds: blind},
 	}
 	tests := []struct {
@@ -222,8 +224,14 @@ func TestVersusBetter(t *testing.T) {
 		want []lab.Versus // Lo and Hi are checked to bracket Mean
 	}{
 		{"all three arms", three, []lab.Versus{
-			{P: 0.1, Better: "tree", N: 3, Mean: (-0.01 - 0.02 + 0) / 3, TreeMinusGradient: 0.05, Blind: 2},
-			{P: 0.9, Better: "gradient", N: 2, Mean: (0.01 - 0.28) / 2, TreeMinusGradient: (-0.06 - 0.02) / 2, Blind: 0},
+			{P: 0.1, Better: "tree", N: 3, Mean: (-0.01 - 0.02 + 0) / 3, TreeMinusGradient: 0.05, Blind: 2, Split: []lab.Share{
+				{Made: "blind", Runs: 2, Drafts: 3, Mean: -0.005, Part: -0.01 / 3},
+				{Made: "mixed", Runs: 1, Drafts: 3, Mean: -0.02, Part: -0.02 / 3},
+			}},
+			{P: 0.9, Better: "gradient", N: 2, Mean: (0.01 - 0.28) / 2, TreeMinusGradient: (-0.06 - 0.02) / 2, Blind: 0, Split: []lab.Share{
+				{Made: "mixed", Runs: 1, Drafts: 3, Mean: -0.28, Part: -0.14},
+				{Made: "gradient", Runs: 1, Drafts: 1, Mean: 0.01, Part: 0.005},
+			}},
 		}},
 		{"no tree arm", lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["auto"]}, Ps: three.Ps, Seeds: 3, FirstSeed: 1}, nil},
 	}
@@ -238,6 +246,20 @@ func TestVersusBetter(t *testing.T) {
 				if g.P != w.P || g.Better != w.Better || g.N != w.N || g.Blind != w.Blind ||
 					math.Abs(g.Mean-w.Mean) > 1e-12 || math.Abs(g.TreeMinusGradient-w.TreeMinusGradient) > 1e-12 || !(g.Lo <= g.Mean && g.Mean <= g.Hi) {
 					t.Errorf("p=%g: got %+v, want %+v", w.P, g, w)
+				}
+				if len(g.Split) != len(w.Split) {
+					t.Fatalf("p=%g: split %+v, want %+v", w.P, g.Split, w.Split)
+				}
+				parts := 0.0
+				for j, ws := range w.Split {
+					gs := g.Split[j]
+					parts += gs.Part
+					if gs.Made != ws.Made || gs.Runs != ws.Runs || gs.Drafts != ws.Drafts || math.Abs(gs.Mean-ws.Mean) > 1e-12 || math.Abs(gs.Part-ws.Part) > 1e-12 {
+						t.Errorf("p=%g: split group %d %+v, want %+v", w.P, j, gs, ws)
+					}
+				}
+				if math.Abs(parts-g.Mean) > 1e-12 {
+					t.Errorf("p=%g: the split's parts add up to %.4f, want the mean %.4f", w.P, parts, g.Mean)
 				}
 			}
 		})

@@ -106,6 +106,13 @@ func (r Report) Table() string {
 		for _, v := range r.Versus {
 			fmt.Fprintf(&b, "| %g | %s | %+.4f | %d | %+.4f [%+.4f, %+.4f]%s | %d |%s\n", v.P, v.Better, v.TreeMinusGradient, v.N, v.Mean, v.Lo, v.Hi, star(v.Separated()), v.Blind, v.Between.cell(sets))
 		}
+		b.WriteString("\nauto's runs by the changes they made (blind: more blind changes than gradient steps; mixed: some blind changes, no more than gradient steps; gradient: gradient steps only), each against the better arm on its seed; part: the group's share of auto - better, so a p's parts add up to it:\n\n")
+		b.WriteString(header(false, "p", "made", "runs", "drafts a run", "auto - better", "part"))
+		for _, v := range r.Versus {
+			for _, sh := range v.Split {
+				fmt.Fprintf(&b, "| %g | %s | %d | %.2f | %+.4f | %+.4f |\n", v.P, sh.Made, sh.Runs, sh.Drafts, sh.Mean, sh.Part)
+			}
+		}
 	}
 	return b.String()
 }

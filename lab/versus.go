@@ -21,7 +21,64 @@ type Versus struct {
 	// Blind counts auto's runs that made more of tree search's blind changes than gradient
 	// steps: which kind of change auto's record followed.
 	Blind int `json:"blind" jsonschema:"auto runs with more blind changes (tree search's) than gradient steps"`
+	// Split divides auto's runs by the changes they made, with each group's part of Mean:
+	// where auto's shortfall comes from (docs/LAB.md, the sixth group).
+	Split []Share `json:"split" jsonschema:"auto's runs grouped by the changes they made: blind (more blind changes than gradient steps), mixed (some blind changes, no more than gradient steps), gradient (gradient steps only)"`
 	Between
+}
+
+// Share is one group of auto's runs at a p, against the better arm on the same seeds.
+type Share struct {
+	Made   string  `json:"made" jsonschema:"blind, mixed or gradient"`
+	Runs   int     `json:"runs"`
+	Drafts float64 `json:"drafts" jsonschema:"mean drafts a run"`
+	// Mean is the group's mean of auto minus the better arm; Part is its share of the
+	// comparison's mean (Mean times Runs over all runs), so the parts add up to it.
+	Mean float64 `json:"mean"`
+	Part float64 `json:"part"`
+}
+
+// What an auto run's changes were, for Share.Made.
+const (
+	madeBlind    = "blind"
+	madeMixed    = "mixed"
+	madeGradient = "gradient"
+)
+
+// made names the changes an auto run made: blind where it made more blind changes than
+// gradient steps, mixed where it made some, gradient where it made none.
+func made(kinds map[string]int) string {
+	blind, grad := kinds[string(engine.KindTreeImprove)], kinds[string(engine.KindImprove)]
+	switch {
+	case blind > grad:
+		return madeBlind
+	case blind > 0:
+		return madeMixed
+	}
+	return madeGradient
+}
+
+// split groups paired differences by what each auto run made, in the order blind, mixed,
+// gradient, leaving out empty groups.
+func split(ds []float64, made []string, drafts []int) []Share {
+	var out []Share
+	for _, m := range []string{madeBlind, madeMixed, madeGradient} {
+		sh := Share{Made: m}
+		sum, dr := 0.0, 0
+		for i := range ds {
+			if made[i] == m {
+				sh.Runs++
+				sum += ds[i]
+				dr += drafts[i]
+			}
+		}
+		if sh.Runs == 0 {
+			continue
+		}
+		sh.Mean, sh.Drafts, sh.Part = sum/float64(sh.Runs), float64(dr)/float64(sh.Runs), sum/float64(len(ds))
+		out = append(out, sh)
+	}
+	return out
 }
 
 // Separated reports whether the interval excludes 0.
@@ -50,6 +107,8 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 	for _, p := range spec.Ps {
 		var auto, grad, tree []float64
 		var seeds []uint64
+		var mades []string
+		var drafts []int
 		blind := 0
 		for i := range spec.Seeds {
 			seed := spec.FirstSeed + uint64(i)
@@ -61,9 +120,11 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 			}
 			auto, grad, tree = append(auto, a.Score()), append(grad, g.Score()), append(tree, t.Score())
 			seeds = append(seeds, seed)
-			if a.Kinds[string(engine.KindTreeImprove)] > a.Kinds[string(engine.KindImprove)] {
+			m := made(a.Kinds)
+			if m == madeBlind {
 				blind++
 			}
+			mades, drafts = append(mades, m), append(drafts, a.Kinds[string(engine.KindDraft)])
 		}
 		if len(auto) == 0 {
 			continue
@@ -82,6 +143,7 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 			bySeed[seeds[i]] = ds[i]
 		}
 		v.Mean, v.Lo, v.Hi = meanCI(ds)
+		v.Split = split(ds, mades, drafts)
 		v.Between = between(spec.Sets, bySeed)
 		out = append(out, v)
 	}

@@ -48,6 +48,11 @@ func TestLabFrom(t *testing.T) {
 	if !strings.Contains(stdout.String(), "| 0.3 | tree | +0.0133 | 3 |") || !strings.Contains(stdout.String(), "lab-paired.png") {
 		t.Errorf("lab --from printed:\n%s\nwant auto against tree (the better by 0.0133) over 3 instances, and the files it wrote", stdout.String())
 	}
+	// These auto runs recorded no steps by kind, so all three count as runs of gradient steps only,
+	// with no drafts.
+	if !strings.Contains(stdout.String(), "| p | made | runs | drafts a run | auto - better | part |") || !strings.Contains(stdout.String(), "| 0.3 | gradient | 3 | 0.00 |") {
+		t.Errorf("lab --from printed:\n%s\nwant auto's runs split by the changes they made: 3 of gradient steps only", stdout.String())
+	}
 	for _, name := range []string{lab.FileJSON, lab.FileTable, lab.FilePlot, lab.FilePairedPlot} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Errorf("lab --from did not write %s: %v", name, err)
