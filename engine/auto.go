@@ -371,3 +371,45 @@ func (e *Engine) runModel(ctx context.Context, runID string) string {
 	}
 	return model
 }
+
+// OpeningSegment is how many changes make a trace's opening segment (autoSegment).
+const OpeningSegment = autoSegment
+
+// Openings is what auto's record counts of one run, for each kind of change: the opening
+// segments of its traces (each trace's first autoSegment changes while they are of one kind).
+// The strategy lab reports it for every arm, so the signal auto decides on can be read from
+// the pure strategies' runs too.
+type Openings struct {
+	Gradient OpeningKind `json:"gradient" jsonschema:"gradient steps (a diagnosis, then an update)"`
+	Blind    OpeningKind `json:"blind" jsonschema:"tree search's blind changes (one call, no diagnosis)"`
+}
+
+// OpeningKind is one kind's part of Openings.
+type OpeningKind struct {
+	Traces  int     `json:"traces" jsonschema:"traces this kind opened"`
+	Changes int     `json:"changes" jsonschema:"changes counted in those opening segments"`
+	Wins    int     `json:"wins" jsonschema:"confirmed improvements: accepted, and the holdout score rose"`
+	Calls   float64 `json:"calls" jsonschema:"model calls the changes spent, fixes included"`
+}
+
+// Add adds o's counts to k's.
+func (k *OpeningKind) Add(o OpeningKind) {
+	k.Traces += o.Traces
+	k.Changes += o.Changes
+	k.Wins += o.Wins
+	k.Calls += o.Calls
+}
+
+// OpeningsOf reads a run's steps as auto's record does (holdoutRecord); ok is false when no
+// step has a holdout score.
+func OpeningsOf(lowerIsBetter bool, steps []memory.Step) (o Openings, ok bool) {
+	rec, ok := holdoutRecord(directionOf(lowerIsBetter), steps)
+	if !ok {
+		return o, false
+	}
+	wins, calls := rec.totals()
+	for k, dst := range []*OpeningKind{&o.Gradient, &o.Blind} {
+		*dst = OpeningKind{Traces: rec.segments[k], Changes: rec.tries[k], Wins: int(wins[k]), Calls: calls[k]}
+	}
+	return o, true
+}

@@ -166,6 +166,22 @@ func TestHoldoutRecord(t *testing.T) {
 	if low.wins[0][1] != 0 || low.wins[2][1] != 1 {
 		t.Errorf("lower is better: wins %+v, want a2's fall only", low.wins)
 	}
+	// OpeningsOf, what the lab reports, gives the same record by kind, summed over the segment.
+	for _, tt := range []struct {
+		lower bool
+		want  Openings
+	}{
+		{false, Openings{Gradient: OpeningKind{Traces: 1, Changes: 1, Calls: 2}, Blind: OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 6}}},
+		{true, Openings{Gradient: OpeningKind{Traces: 1, Changes: 1, Calls: 2}, Blind: OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 6}}},
+	} {
+		if o, ok := OpeningsOf(tt.lower, steps); !ok || o != tt.want {
+			t.Errorf("OpeningsOf(lower %v) = %+v, %v; want %+v", tt.lower, o, ok, tt.want)
+		}
+	}
+	noHoldout := []memory.Step{step("c", "cd", "", KindDraft, Accepted, nil, 0), step("c", "c1", "cd", KindImprove, Accepted, nil, 0)}
+	if o, ok := OpeningsOf(false, noHoldout); ok {
+		t.Errorf("OpeningsOf without holdout scores = %+v, true; want false", o)
+	}
 }
 
 // Auto's record of earlier runs takes the ended auto runs of the same model only, each step's

@@ -127,10 +127,29 @@ func TestSmallLabRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	table, err := os.ReadFile(filepath.Join(dir, lab.FileTable))
-	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient |") != 2 ||
+	if err != nil || !strings.Contains(string(table), "Simulation") || strings.Count(string(table), "| gradient | 2 |") != 2 ||
 		strings.Count(string(table), "| tree - gradient | 2 |") != 2 ||
 		!strings.Contains(string(table), "take the seeds as independent") || strings.Contains(string(table), "between sets") {
 		t.Errorf("table: %v\n%s", err, table)
+	}
+	// Every arm's cells report their traces' opening segments: gradient's and the one-line
+	// gradient's are gradient steps only, tree search's blind changes only.
+	for _, c := range rep.Cells {
+		o := c.Openings
+		if o == nil {
+			t.Errorf("cell %s p=%g has no opening segments", c.Arm, c.P)
+			continue
+		}
+		mine, other := o.Gradient, o.Blind
+		if c.Arm == "tree" {
+			mine, other = o.Blind, o.Gradient
+		}
+		if mine.Traces != 2 || mine.Changes == 0 || mine.Calls < float64(mine.Changes) || other.Changes != 0 {
+			t.Errorf("cell %s p=%g opening segments %+v: want 2 traces of its own kind only", c.Arm, c.P, *o)
+		}
+	}
+	if !strings.Contains(string(table), "| gradient steps | blind changes |") {
+		t.Errorf("table has no opening segments:\n%s", table)
 	}
 	var back lab.Report
 	raw, err := os.ReadFile(filepath.Join(dir, lab.FileJSON))
@@ -194,6 +213,34 @@ func TestPairedDiffs(t *testing.T) {
 	d := ds[0]
 	if d.A != "gradient" || d.B != "tree" || d.N != 3 || math.Abs(d.Mean-(0.02+0.03-0.10)/3) > 1e-12 || !(d.Lo < d.Mean && d.Mean < d.Hi) {
 		t.Errorf("difference %+v: want tree - gradient over seeds 1-3, mean %.4f", d, (0.02+0.03-0.10)/3)
+	}
+}
+
+// A cell sums its runs' opening segments by kind, and the table gives each kind's confirmed
+// improvements of its changes, a change and a call; a cell whose runs had none has no row.
+func TestOpeningsSummed(t *testing.T) {
+	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["auto"], lab.Arms["gradient"]}, Ps: []float64{0.5}, Q: 0.8, Seeds: 2, FirstSeed: 1, Calls: 20, BudgetSeconds: 300}
+	f := 0.75
+	results := []lab.Result{
+		{Arm: "auto", P: 0.5, Seed: 1, Test: &f, Openings: &engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6}}},
+		{Arm: "auto", P: 0.5, Seed: 2, Test: &f, Openings: &engine.Openings{Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4}}},
+		{Arm: "gradient", P: 0.5, Seed: 1, Test: &f},
+		{Arm: "gradient", P: 0.5, Seed: 2, Test: &f},
+	}
+	rep := lab.NewReport(spec, results)
+	want := engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6}, Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4}}
+	if o := rep.Cells[0].Openings; o == nil || *o != want {
+		t.Errorf("auto's opening segments %+v, want %+v", o, want)
+	}
+	if o := rep.Cells[1].Openings; o != nil {
+		t.Errorf("gradient's runs had no opening segments, the cell has %+v", *o)
+	}
+	table := rep.Table()
+	if row := "| 0.5 | auto | 2 of 3 in 1 traces (0.67 a change, 0.333 a call) | 1 of 3 in 1 traces (0.33 a change, 0.250 a call) |"; !strings.Contains(table, row) {
+		t.Errorf("table lacks %q:\n%s", row, table)
+	}
+	if strings.Contains(table, "| 0.5 | gradient | -") {
+		t.Errorf("table has an opening-segment row for gradient, which had none:\n%s", table)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gome-agent/gome/engine"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -85,6 +86,7 @@ func (r Report) Table() string {
 		fmt.Fprintf(&b, "| %g | %s | %d | %.4f [%.4f, %.4f] | %.4f | %.0f%% [%.0f, %.0f] | %.1f | %.0f%% | %d |\n",
 			c.P, c.Arm, c.Runs, c.MeanTest, c.TestLo, c.TestHi, c.Regret, 100*c.MedalRate, 100*c.MedalLo, 100*c.MedalHi, c.MeanCalls, 100*c.RepeatShare, c.Errors)
 	}
+	r.openingsTable(&b)
 	sets := len(r.Spec.Sets) > 1
 	if len(r.Paired) > 0 || len(r.Versus) > 0 {
 		b.WriteString("\n" + independence)
@@ -274,4 +276,27 @@ func render(ylabel string, lines []series, zero bool) ([]byte, error) {
 		return nil, fmt.Errorf("lab: render plot: %w", err)
 	}
 	return []byte(buf.String()), nil
+}
+
+// openingsTable writes the cells' opening segments, where any run had them: the signal auto's
+// record decides on, in every arm's runs.
+func (r Report) openingsTable(b *strings.Builder) {
+	header := false
+	kind := func(k engine.OpeningKind) string {
+		if k.Changes == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%d of %d in %d traces (%.2f a change, %.3f a call)", k.Wins, k.Changes, k.Traces, float64(k.Wins)/float64(k.Changes), float64(k.Wins)/k.Calls)
+	}
+	for _, c := range r.Cells {
+		if c.Openings == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(b, "\nOpening segments (each trace's first %d changes after its drafts while they are of one kind: what auto's record compares), confirmed improvements (accepted, and the holdout rose) of the changes:\n\n", engine.OpeningSegment)
+			b.WriteString("| p | arm | gradient steps | blind changes |\n|---|---|---|---|\n")
+			header = true
+		}
+		fmt.Fprintf(b, "| %g | %s | %s | %s |\n", c.P, c.Arm, kind(c.Openings.Gradient), kind(c.Openings.Blind))
+	}
 }

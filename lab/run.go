@@ -137,12 +137,15 @@ type Result struct {
 	// Proposals counts the run's improving steps (gradient and tree) that named a change;
 	// Repeats, those whose change was already proposed on the same solution while another
 	// remained untried there.
-	Proposals int     `json:"proposals,omitempty"`
-	Repeats   int     `json:"repeats,omitempty"`
-	Calls     int     `json:"calls"`
-	Stop      string  `json:"stop"`
-	Seconds   float64 `json:"seconds"`
-	Error     string  `json:"error,omitempty"`
+	Proposals int `json:"proposals,omitempty"`
+	Repeats   int `json:"repeats,omitempty"`
+	// Openings is what auto's record would count of the run (engine.OpeningsOf): its traces'
+	// opening segments by kind of change; nil where no step had a holdout score.
+	Openings *engine.Openings `json:"openings,omitempty"`
+	Calls    int              `json:"calls"`
+	Stop     string           `json:"stop"`
+	Seconds  float64          `json:"seconds"`
+	Error    string           `json:"error,omitempty"`
 }
 
 // Run executes the experiment under dir: each (arm, p) group runs its seeds in order on one
@@ -256,6 +259,9 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 					res.Kinds[s.Kind]++
 				}
 				res.Proposals, res.Repeats = repeats(steps)
+				if o, ok := engine.OpeningsOf(rep.LowerIsBetter, steps); ok {
+					res.Openings = &o
+				}
 			}
 			if rep.Best != nil {
 				v := rep.Best.Validation
@@ -325,7 +331,9 @@ type Cell struct {
 	// RepeatShare is the share of the improving steps' proposals that repeat a change already
 	// proposed on the same solution while others remained untried there.
 	RepeatShare float64 `json:"repeat_share"`
-	Errors      int     `json:"errors"`
+	// Openings sums the runs' opening segments by kind of change (nil where none had any).
+	Openings *engine.Openings `json:"openings,omitempty"`
+	Errors   int              `json:"errors"`
 }
 
 // Summarize groups results into cells, in the order of the spec's ps and arms.
@@ -354,6 +362,13 @@ func Summarize(spec Spec, results []Result) []Cell {
 				calls += float64(r.Calls)
 				proposals += r.Proposals
 				repeated += r.Repeats
+				if o := r.Openings; o != nil {
+					if c.Openings == nil {
+						c.Openings = &engine.Openings{}
+					}
+					c.Openings.Gradient.Add(o.Gradient)
+					c.Openings.Blind.Add(o.Blind)
+				}
 			}
 			if c.Runs == 0 {
 				continue
