@@ -392,8 +392,13 @@ type OpeningKind struct {
 	Calls   float64 `json:"calls" jsonschema:"model calls the changes spent, fixes included"`
 }
 
-// Add adds o's counts to k's.
-func (k *OpeningKind) Add(o OpeningKind) {
+// Add adds x's counts to o's, kind by kind.
+func (o *Openings) Add(x Openings) {
+	o.Gradient.add(x.Gradient)
+	o.Blind.add(x.Blind)
+}
+
+func (k *OpeningKind) add(o OpeningKind) {
 	k.Traces += o.Traces
 	k.Changes += o.Changes
 	k.Wins += o.Wins

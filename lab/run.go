@@ -366,8 +366,7 @@ func Summarize(spec Spec, results []Result) []Cell {
 					if c.Openings == nil {
 						c.Openings = &engine.Openings{}
 					}
-					c.Openings.Gradient.Add(o.Gradient)
-					c.Openings.Blind.Add(o.Blind)
+					c.Openings.Add(*o)
 				}
 			}
 			if c.Runs == 0 {
