@@ -274,10 +274,18 @@ func TestVersusBetter(t *testing.T) {
 			{P: 0.1, Better: "tree", N: 3, Mean: (-0.01 - 0.02 + 0) / 3, TreeMinusGradient: 0.05, Blind: 2, Split: []lab.Share{
 				{Made: "blind", Runs: 2, Drafts: 3, Mean: -0.005, Part: -0.01 / 3},
 				{Made: "mixed", Runs: 1, Drafts: 3, Mean: -0.02, Part: -0.02 / 3},
+			}, Course: []lab.Stretch{
+				// Three runs in order: one a quarter, the last quarter empty.
+				{Quarter: 1, FirstRun: 1, LastRun: 1, Runs: 1, Mean: -0.01, Part: -0.01 / 3},
+				{Quarter: 2, FirstRun: 2, LastRun: 2, Runs: 1, Mean: -0.02, Part: -0.02 / 3},
+				{Quarter: 3, FirstRun: 3, LastRun: 3, Runs: 1, Mean: 0, Part: 0},
 			}},
 			{P: 0.9, Better: "gradient", N: 2, Mean: (0.01 - 0.28) / 2, TreeMinusGradient: (-0.06 - 0.02) / 2, Blind: 0, Split: []lab.Share{
 				{Made: "mixed", Runs: 1, Drafts: 3, Mean: -0.28, Part: -0.14},
 				{Made: "gradient", Runs: 1, Drafts: 1, Mean: 0.01, Part: 0.005},
+			}, Course: []lab.Stretch{
+				{Quarter: 1, FirstRun: 1, LastRun: 1, Runs: 1, Mean: 0.01, Part: 0.005},
+				{Quarter: 2, FirstRun: 2, LastRun: 2, Runs: 1, Mean: -0.28, Part: -0.14},
 			}},
 		}},
 		{"no tree arm", lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["auto"]}, Ps: three.Ps, Seeds: 3, FirstSeed: 1}, nil},
@@ -308,8 +316,30 @@ func TestVersusBetter(t *testing.T) {
 				if math.Abs(parts-g.Mean) > 1e-12 {
 					t.Errorf("p=%g: the split's parts add up to %.4f, want the mean %.4f", w.P, parts, g.Mean)
 				}
+				checkCourse(t, w.P, g, w.Course)
 			}
 		})
+	}
+}
+
+// checkCourse compares auto's quarters with want (their between-sets intervals are not
+// compared) and checks that their parts add up to the comparison's mean.
+func checkCourse(t *testing.T, p float64, got lab.Versus, want []lab.Stretch) {
+	t.Helper()
+	if len(got.Course) != len(want) {
+		t.Fatalf("p=%g: course %+v, want %+v", p, got.Course, want)
+	}
+	parts := 0.0
+	for j, ws := range want {
+		gs := got.Course[j]
+		parts += gs.Part
+		if gs.Quarter != ws.Quarter || gs.FirstRun != ws.FirstRun || gs.LastRun != ws.LastRun || gs.Runs != ws.Runs ||
+			math.Abs(gs.Mean-ws.Mean) > 1e-12 || math.Abs(gs.Part-ws.Part) > 1e-12 {
+			t.Errorf("p=%g: quarter %d %+v, want %+v", p, j+1, gs, ws)
+		}
+	}
+	if math.Abs(parts-got.Mean) > 1e-12 {
+		t.Errorf("p=%g: the quarters' parts add up to %.4f, want the mean %.4f", p, parts, got.Mean)
 	}
 }
 

@@ -82,6 +82,30 @@ func TestMerge(t *testing.T) {
 			t.Errorf("table has no between-sets column:\n%s", table)
 		}
 	})
+	t.Run("auto's quarters get intervals between sets", func(t *testing.T) {
+		autoB := write("auto-b.json", lab.Report{Spec: spec([]string{"auto"}, 3, 0.8), Results: runs("auto", 3, 0.73, 0.70)})
+		rep, err := lab.Merge([]string{setA, setB, autoA, autoB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Versus) != 1 || rep.Versus[0].Better != "gradient" || rep.Versus[0].N != 4 {
+			t.Fatalf("auto against the better: %+v, want gradient over 4 instances", rep.Versus)
+		}
+		// auto - gradient: +0.01 and 0 on set A's runs in order, -0.01 and -0.06 on set B's.
+		// Two runs a set fall in quarters 1 and 3: the first runs are level on average,
+		// -0.03 between the sets' second runs, +- 12.706 * 0.03.
+		v := rep.Versus[0]
+		checkCourse(t, 0.5, v, []lab.Stretch{
+			{Quarter: 1, FirstRun: 1, LastRun: 1, Runs: 2, Mean: 0, Part: 0},
+			{Quarter: 3, FirstRun: 2, LastRun: 2, Runs: 2, Mean: -0.03, Part: -0.015},
+		})
+		if b := v.Course[1].Between; b.Sets != 2 || math.Abs(b.SetLo-(-0.03-0.38118)) > 1e-4 || math.Abs(b.SetHi-(-0.03+0.38118)) > 1e-4 {
+			t.Errorf("quarter 3 between sets %+v, want 2 sets, -0.03 +- 0.3812", b)
+		}
+		if table := rep.Table(); !strings.Contains(table, "| 0.5 | 3 | 2-2 | 2 | -0.0300 | -0.0150 | [-0.4112, +0.3512] (2 sets) |") {
+			t.Errorf("table lacks quarter 3's row:\n%s", table)
+		}
+	})
 	t.Run("sets that overlap have no between-sets interval", func(t *testing.T) {
 		shifted := write("shifted.json", lab.Report{Spec: spec([]string{"auto"}, 2, 0.8), Results: runs("auto", 2, 0.71, 0.72)})
 		rep, err := lab.Merge([]string{setA, setB, shifted})

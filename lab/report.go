@@ -115,6 +115,13 @@ func (r Report) Table() string {
 				fmt.Fprintf(&b, "| %g | %s | %d | %.2f | %+.4f | %+.4f |\n", v.P, sh.Made, sh.Runs, sh.Drafts, sh.Mean, sh.Part)
 			}
 		}
+		b.WriteString("\nauto's runs by quarter of their set's order (the runs of an arm at a p take the set's instances in order on one store, so each reads auto's record of the runs before it), each against the better arm on its seed; part: the quarter's share of auto - better, so a p's parts add up to it:\n\n")
+		b.WriteString(header(sets, "p", "quarter", "runs of each set", "runs", "auto - better", "part"))
+		for _, v := range r.Versus {
+			for _, st := range v.Course {
+				fmt.Fprintf(&b, "| %g | %d | %d-%d | %d | %+.4f | %+.4f |%s\n", v.P, st.Quarter, st.FirstRun, st.LastRun, st.Runs, st.Mean, st.Part, st.Between.cell(sets))
+			}
+		}
 	}
 	return b.String()
 }

@@ -24,7 +24,71 @@ type Versus struct {
 	// Split divides auto's runs by the changes they made, with each group's part of Mean:
 	// where auto's shortfall comes from (docs/LAB.md, the sixth group).
 	Split []Share `json:"split" jsonschema:"auto's runs grouped by the changes they made: blind (more blind changes than gradient steps), mixed (some blind changes, no more than gradient steps), gradient (gradient steps only)"`
+	// Course divides auto's runs by when they came in their set, in quarters: what auto pays
+	// while its record is young against what it pays once the record holds most of a set's
+	// runs (docs/LAB.md, the seventh group).
+	Course []Stretch `json:"course" jsonschema:"auto's runs by quarter of their set's order (runs of an arm and p take their seeds in order on one store, so a later run reads a longer record)"`
 	Between
+}
+
+// Stretch is one quarter of every set's runs in order, against the better arm on the same
+// seeds.
+type Stretch struct {
+	Quarter int `json:"quarter" jsonschema:"1 to 4: which quarter of each set's runs"`
+	// FirstRun and LastRun are the quarter's places in the first set's order, from 1.
+	FirstRun int `json:"first_run"`
+	LastRun  int `json:"last_run"`
+	Runs     int `json:"runs" jsonschema:"auto runs in this quarter over all sets"`
+	// Mean is the quarter's mean of auto minus the better arm; Part is its share of the
+	// comparison's mean, so the quarters' parts add up to it.
+	Mean float64 `json:"mean"`
+	Part float64 `json:"part"`
+	Between
+}
+
+// quarters is how many stretches Course cuts each set's runs into.
+const quarters = 4
+
+// quarterOf is which quarter (0 to quarters-1) of its set's order a seed's run came in, and
+// false for a seed outside the sets.
+func quarterOf(sets []SeedSet, seed uint64) (int, bool) {
+	for _, s := range sets {
+		if s.has(seed) {
+			return int(seed-s.FirstSeed) * quarters / s.Seeds, true
+		}
+	}
+	return 0, false
+}
+
+// ceilDiv is a/b rounded up, for non-negative a and positive b: the first place i with
+// i*quarters/n >= q is ceilDiv(q*n, quarters).
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// course groups per-seed differences (seed: auto minus the better arm) by quarter of each set's
+// order, each with the interval between the sets' means where there are two or more sets.
+func course(sets []SeedSet, ds map[uint64]float64) []Stretch {
+	var out []Stretch
+	for q := range quarters {
+		first := sets[0]
+		st := Stretch{Quarter: q + 1, FirstRun: ceilDiv(q*first.Seeds, quarters) + 1, LastRun: ceilDiv((q+1)*first.Seeds, quarters)}
+		in := map[uint64]float64{}
+		sum := 0.0
+		for seed, d := range ds {
+			if k, ok := quarterOf(sets, seed); ok && k == q {
+				in[seed] = d
+				sum += d
+			}
+		}
+		if len(in) == 0 {
+			continue
+		}
+		st.Runs, st.Mean, st.Part = len(in), sum/float64(len(in)), sum/float64(len(ds))
+		if len(sets) > 1 {
+			st.Between = between(sets, in)
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // Share is one group of auto's runs at a p, against the better arm on the same seeds.
@@ -145,6 +209,11 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 		v.Mean, v.Lo, v.Hi = meanCI(ds)
 		v.Split = split(ds, mades, drafts)
 		v.Between = between(spec.Sets, bySeed)
+		sets := spec.Sets
+		if len(sets) == 0 {
+			sets = []SeedSet{{FirstSeed: spec.FirstSeed, Seeds: spec.Seeds}}
+		}
+		v.Course = course(sets, bySeed)
 		out = append(out, v)
 	}
 	return out
