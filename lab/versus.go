@@ -19,7 +19,8 @@ type Versus struct {
 	// TreeMinusGradient is how far apart the two strategies are on these seeds.
 	TreeMinusGradient float64 `json:"tree_minus_gradient"`
 	// Blind counts auto's runs that made more of tree search's blind changes than gradient
-	// steps: which kind of change auto's record followed.
+	// steps: which kind of change auto's record followed (Split's blind group, kept on its own
+	// for lab.json's readers).
 	Blind int `json:"blind" jsonschema:"auto runs with more blind changes (tree search's) than gradient steps"`
 	// Split divides auto's runs by the changes they made, with each group's part of Mean:
 	// where auto's shortfall comes from (docs/LAB.md, the sixth group).
@@ -67,24 +68,29 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // course groups per-seed differences (seed: auto minus the better arm) by quarter of each set's
 // order, each with the interval between the sets' means where there are two or more sets.
 func course(sets []SeedSet, ds map[uint64]float64) []Stretch {
-	var out []Stretch
-	for q := range quarters {
-		first := sets[0]
-		st := Stretch{Quarter: q + 1, FirstRun: ceilDiv(q*first.Seeds, quarters) + 1, LastRun: ceilDiv((q+1)*first.Seeds, quarters)}
-		in := map[uint64]float64{}
-		sum := 0.0
-		for seed, d := range ds {
-			if k, ok := quarterOf(sets, seed); ok && k == q {
-				in[seed] = d
-				sum += d
-			}
-		}
-		if len(in) == 0 {
+	var in [quarters]map[uint64]float64
+	var sum [quarters]float64
+	for seed, d := range ds {
+		q, ok := quarterOf(sets, seed)
+		if !ok {
 			continue
 		}
-		st.Runs, st.Mean, st.Part = len(in), sum/float64(len(in)), sum/float64(len(ds))
+		if in[q] == nil {
+			in[q] = map[uint64]float64{}
+		}
+		in[q][seed] = d
+		sum[q] += d
+	}
+	n := sets[0].Seeds
+	var out []Stretch
+	for q := range quarters {
+		if len(in[q]) == 0 {
+			continue
+		}
+		st := Stretch{Quarter: q + 1, FirstRun: ceilDiv(q*n, quarters) + 1, LastRun: ceilDiv((q+1)*n, quarters),
+			Runs: len(in[q]), Mean: sum[q] / float64(len(in[q])), Part: sum[q] / float64(len(ds))}
 		if len(sets) > 1 {
-			st.Between = between(sets, in)
+			st.Between = between(sets, in[q])
 		}
 		out = append(out, st)
 	}
@@ -173,7 +179,6 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 		var seeds []uint64
 		var mades []string
 		var drafts []int
-		blind := 0
 		for i := range spec.Seeds {
 			seed := spec.FirstSeed + uint64(i)
 			a, okA := runs[runKey{armAuto, p, seed}]
@@ -184,18 +189,14 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 			}
 			auto, grad, tree = append(auto, a.Score()), append(grad, g.Score()), append(tree, t.Score())
 			seeds = append(seeds, seed)
-			m := made(a.Kinds)
-			if m == madeBlind {
-				blind++
-			}
-			mades, drafts = append(mades, m), append(drafts, a.Kinds[string(engine.KindDraft)])
+			mades, drafts = append(mades, made(a.Kinds)), append(drafts, a.Kinds[string(engine.KindDraft)])
 		}
 		if len(auto) == 0 {
 			continue
 		}
 		mt, _, _ := meanCI(tree)
 		mg, _, _ := meanCI(grad)
-		v := Versus{P: p, Better: armGradient, N: len(auto), Blind: blind, TreeMinusGradient: mt - mg}
+		v := Versus{P: p, Better: armGradient, N: len(auto), TreeMinusGradient: mt - mg}
 		better := grad
 		if v.TreeMinusGradient > 0 {
 			v.Better, better = armTree, tree
@@ -208,6 +209,9 @@ func VersusBetter(spec Spec, results []Result) []Versus {
 		}
 		v.Mean, v.Lo, v.Hi = meanCI(ds)
 		v.Split = split(ds, mades, drafts)
+		if len(v.Split) > 0 && v.Split[0].Made == madeBlind {
+			v.Blind = v.Split[0].Runs
+		}
 		v.Between = between(spec.Sets, bySeed)
 		sets := spec.Sets
 		if len(sets) == 0 {
