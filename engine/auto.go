@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/gome-agent/gome/memory"
@@ -172,14 +173,30 @@ func (r kindRecord) totals() (wins, calls [2]float64) {
 	return wins, calls
 }
 
-// holdoutRecord reads the opening segments of a run's traces into a kindRecord: each trace's
-// first autoSegment changes while they are of one kind; ok is false when no step has a holdout
-// score. A change is a confirmed improvement where it was accepted and its holdout score is
-// better than its parent's (lower-is-better metrics count a fall); one that raised validation
-// and not the holdout, and a rejected or failed one, is not. Drafts and debug steps are not
-// counted. A gradient step costs a gradient and an update call, a blind change one call, each
-// fix one more. A trace's first change counts it as opened by that change's kind.
-func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
+// Segment is a trace's opening segment as auto's record reads it: the kind of change that opened
+// the trace and its first autoSegment changes while they are of that kind. The strategy lab
+// reports every run's segments, so that a rule can be replayed on runs already made.
+type Segment struct {
+	Blind   bool     `json:"blind,omitempty" jsonschema:"true for tree search's blind changes, false for gradient steps"`
+	Changes []Change `json:"changes" jsonschema:"the segment's changes in order"`
+}
+
+// Change is one change of an opening segment.
+type Change struct {
+	Calls float64 `json:"calls" jsonschema:"model calls it spent: a gradient step two, a blind change one, each fix one more"`
+	Win   bool    `json:"win,omitempty" jsonschema:"a confirmed improvement: accepted, and the holdout score rose"`
+	// Gain is a confirmed improvement's rise in the holdout score (a fall, for lower-is-better
+	// metrics), 0 for any other change.
+	Gain float64 `json:"gain,omitempty"`
+}
+
+// segmentsOf reads the opening segments of a run's traces: each trace's first autoSegment changes
+// while they are of one kind, in trace order; ok is false when no step has a holdout score. A
+// change is a confirmed improvement where it was accepted and its holdout score is better than
+// its parent's (lower-is-better metrics count a fall); one that raised validation and not the
+// holdout, and a rejected or failed one, is not. Drafts and debug steps are not counted. A
+// gradient step costs a gradient and an update call, a blind change one call, each fix one more.
+func segmentsOf(d Direction, all []memory.Step) (segs []Segment, ok bool) {
 	outs := make([]Outcome, len(all))
 	holdout := map[string]float64{}
 	for i, s := range all {
@@ -189,7 +206,7 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		}
 	}
 	if len(holdout) == 0 {
-		return rec, false
+		return nil, false
 	}
 	order := make([]int, len(all))
 	for i := range order {
@@ -202,35 +219,65 @@ func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
 		}
 		return sa.Index < sb.Index
 	})
-	type seg struct{ kind, n int }
-	segs := map[string]*seg{}
+	at := map[string]int{} // a trace's segment in segs
+	closed := map[string]bool{}
 	for _, i := range order {
 		s, out := all[i], outs[i]
 		k, ok := changeKind(s)
-		if !ok {
+		if !ok || closed[s.TraceID] {
 			continue
 		}
-		calls := 2 - float64(k) + float64(out.Fixes) // a gradient step is two calls, a blind change one
-		g := segs[s.TraceID]
-		if g == nil {
-			g = &seg{kind: k}
-			segs[s.TraceID] = g
-			rec.segments[k]++
+		j, open := at[s.TraceID]
+		if !open {
+			j = len(segs)
+			at[s.TraceID] = j
+			segs = append(segs, Segment{Blind: k == 1})
 		}
-		if g.kind != k || g.n >= autoSegment {
-			g.n = autoSegment
+		g := &segs[j]
+		if g.Blind != (k == 1) || len(g.Changes) >= autoSegment {
+			closed[s.TraceID] = true
 			continue
 		}
-		at := g.n
-		g.n++
-		rec.tries[k]++
-		rec.calls[at][k] += calls
+		c := Change{Calls: 2 - float64(k) + float64(out.Fixes)} // a gradient step is two calls, a blind change one
 		h, have := holdout[s.ID]
 		ph, parentHas := holdout[s.ParentID]
 		if Decision(s.Decision) == Accepted && have && parentHas && d.Better(h, ph) {
-			rec.wins[at][k]++
+			c.Win, c.Gain = true, math.Abs(h-ph)
+		}
+		g.Changes = append(g.Changes, c)
+	}
+	return segs, true
+}
+
+// recordOf counts segments into a kindRecord (runs left at 0).
+func recordOf(segs []Segment) kindRecord {
+	var rec kindRecord
+	for _, g := range segs {
+		k := 0
+		if g.Blind {
+			k = 1
+		}
+		rec.segments[k]++
+		for at, c := range g.Changes {
+			rec.tries[k]++
+			rec.calls[at][k] += c.Calls
+			if c.Win {
+				rec.wins[at][k]++
+			}
 		}
 	}
+	return rec
+}
+
+// holdoutRecord reads the opening segments of a run's traces into a kindRecord (segmentsOf); ok
+// is false when no step has a holdout score. A trace's first change counts it as opened by that
+// change's kind.
+func holdoutRecord(d Direction, all []memory.Step) (rec kindRecord, ok bool) {
+	segs, ok := segmentsOf(d, all)
+	if !ok {
+		return rec, false
+	}
+	rec = recordOf(segs)
 	rec.runs = 1
 	return rec, true
 }
@@ -242,16 +289,107 @@ type kindChoice struct {
 	// gradientAhead: past its turns, the record favours gradient steps (fairGap < 0); a trace
 	// then opens with one draft.
 	gradientAhead bool
+	ground        string // GroundTurns, GroundExploring or GroundRecord
 	note          string
+}
+
+// AutoRule is auto's choice of kind where a run has a hidden holdout (rule H40, docs/LAB.md; a
+// simulated reasoner, not a real model), with its constants as fields, so that the strategy lab
+// can replay variants of it on runs already made (lab.Replay). The engine uses DefaultAutoRule.
+type AutoRule struct {
+	// Turns is how many traces each kind opens, taking turns gradient first, before the record
+	// decides (autoMinSegments).
+	Turns int `json:"turns"`
+	// Explore is the least share of the record's traces each kind opens (autoExplore).
+	Explore float64 `json:"explore"`
+	// Prior is how many calls' worth of the pooled rate each kind's rate starts with (autoPrior).
+	Prior float64 `json:"prior"`
+}
+
+// DefaultAutoRule is the rule the engine's auto strategy follows.
+func DefaultAutoRule() AutoRule {
+	return AutoRule{Turns: autoMinSegments, Explore: autoExplore, Prior: autoPrior}
+}
+
+// AutoChoice is what AutoRule chose for a trace, and on what ground.
+type AutoChoice struct {
+	// Blind: tree search's blind changes; otherwise gradient steps.
+	Blind bool `json:"blind"`
+	// OneDraft: the record favours gradient steps, so a trace opens as gradient's do, with one
+	// draft (only at a trace's opening).
+	OneDraft bool `json:"one_draft"`
+	// Ground is GroundTurns, GroundExploring or GroundRecord.
+	Ground string `json:"ground"`
+}
+
+// The grounds of an AutoChoice.
+const (
+	// GroundTurns: a model's first runs, while each kind has opened under Turns traces.
+	GroundTurns = "turns"
+	// GroundExploring: the kind opened under Explore of the record's traces.
+	GroundExploring = "exploring"
+	// GroundRecord: the kind the record favours (fairGap).
+	GroundRecord = "record"
+)
+
+// Choose is the rule's choice for a trace given the opening segments of the record (the latest
+// earlier runs' and this run's): at the trace's opening where segment is nil, and once its
+// opening segment is over otherwise, the record then including that segment.
+func (r AutoRule) Choose(record []Segment, segment *Segment) AutoChoice {
+	rec := recordOf(record)
+	var c kindChoice
+	if segment == nil {
+		c = r.open(rec)
+	} else {
+		k := 0
+		if segment.Blind {
+			k = 1
+		}
+		c = r.follow(rec, k)
+	}
+	return AutoChoice{Blind: c.tree, OneDraft: c.gradientAhead, Ground: c.ground}
+}
+
+// warm says whether the kinds are still taking turns: one opened under Turns traces.
+func (r AutoRule) warm(rec kindRecord) bool {
+	return rec.segments[0] < r.Turns || rec.segments[1] < r.Turns
+}
+
+// open chooses the kind that opens a trace: by turns until each kind opened Turns traces, gradient
+// first; then a kind that opened under Explore of the record's traces; otherwise the kind fairGap
+// favours.
+func (r AutoRule) open(rec kindRecord) kindChoice {
+	if r.warm(rec) {
+		return kindChoice{tree: rec.segments[1] < rec.segments[0], ground: GroundTurns, note: "taking turns"}
+	}
+	gap := r.fairGap(rec)
+	total := float64(rec.segments[0] + rec.segments[1])
+	for e := range 2 {
+		if float64(rec.segments[e]) < r.Explore*total {
+			return kindChoice{tree: e == 1, gradientAhead: gap < 0, ground: GroundExploring, note: fmt.Sprintf("exploring (%s opened %d of %.0f traces)", kindName(e), rec.segments[e], total)}
+		}
+	}
+	return r.byGap(gap)
+}
+
+// follow chooses the kind of a change after a trace's opening segment of kind k: k itself in a
+// model's first runs, while the kinds take turns; otherwise the kind fairGap favours.
+func (r AutoRule) follow(rec kindRecord, k int) kindChoice {
+	if r.warm(rec) {
+		return kindChoice{tree: k == 1, ground: GroundTurns}
+	}
+	return r.byGap(r.fairGap(rec))
+}
+
+func (r AutoRule) byGap(gap float64) kindChoice {
+	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, ground: GroundRecord, note: fmt.Sprintf("confirmed improvements per call of blind changes minus gradient steps', change by change: %+.3f", gap)}
 }
 
 // treePays says whether auto's next change should be tree search's blind change rather than a
 // gradient step, judged on the hidden holdout; ok is false when no step of the run has a
 // holdout score. It adds this run's record to earlier's (the earlier auto runs of the same
-// model). Within a trace's opening segment the trace keeps its kind. Until each kind opened
-// autoMinSegments traces, a trace opens with the kind that opened fewer (gradient first) and
-// keeps it. Then a kind that opened under autoExplore of the record's traces opens the next one,
-// and otherwise the kind fairGap favours makes the change.
+// model). Within a trace's opening segment the trace keeps its kind; at a trace's opening and
+// after its segment the engine's AutoRule chooses.
 func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memory.Step) (c kindChoice, ok bool) {
 	run, ok := holdoutRecord(d, all)
 	if !ok {
@@ -266,36 +404,31 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 	if k >= 0 && n < autoSegment && !mixed {
 		return kindChoice{tree: k == 1, note: note + "; the trace's opening segment"}, true
 	}
-	warm := rec.segments[0] < autoMinSegments || rec.segments[1] < autoMinSegments
-	if warm {
-		if k >= 0 { // past its segment in a model's first runs: the trace keeps its kind
-			return kindChoice{tree: k == 1, note: note}, true
-		}
-		return kindChoice{tree: rec.segments[1] < rec.segments[0], note: note + "; taking turns"}, true
-	}
-	gap := fairGap(rec)
+	rule := DefaultAutoRule()
 	if k < 0 {
-		total := float64(rec.segments[0] + rec.segments[1])
-		for e := range 2 {
-			if float64(rec.segments[e]) < autoExplore*total {
-				return kindChoice{tree: e == 1, gradientAhead: gap < 0, note: note + fmt.Sprintf("; exploring (%s opened %d of %.0f traces)", kindName(e), rec.segments[e], total)}, true
-			}
-		}
+		c = rule.open(rec)
+	} else {
+		c = rule.follow(rec, k)
 	}
-	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, note: note + fmt.Sprintf("; confirmed improvements per call of blind changes minus gradient steps', change by change: %+.3f", gap)}, true
+	if c.note != "" {
+		c.note = note + "; " + c.note
+	} else {
+		c.note = note
+	}
+	return c, true
 }
 
 // fairGap is how many more confirmed improvements per call blind changes made than gradient
 // steps in the record's opening segments, change by change: at each index in a segment where
-// both kinds were taken, the difference of their indices (wins + autoPrior*pooled) / (calls +
-// autoPrior), each kind's rate shrunk toward the index's pooled rate, weighted by c0*c1/(c0+c1)
+// both kinds were taken, the difference of their indices (wins + Prior*pooled) / (calls +
+// Prior), each kind's rate shrunk toward the index's pooled rate, weighted by c0*c1/(c0+c1)
 // of the kinds' calls there, so that an index counts by how well both kinds were measured at it.
 // A segment's first change improves most often, so the kinds are compared index by index. Where
 // no index has both kinds, the whole record's indices are compared, and 0 where a kind has none.
-func fairGap(rec kindRecord) float64 {
+func (r AutoRule) fairGap(rec kindRecord) float64 {
 	index := func(wins, calls [2]float64, k int) float64 {
 		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])
-		return (wins[k] + autoPrior*pooled) / (calls[k] + autoPrior)
+		return (wins[k] + r.Prior*pooled) / (calls[k] + r.Prior)
 	}
 	var sum, weight float64
 	for p := range autoSegment {
@@ -417,4 +550,10 @@ func OpeningsOf(lowerIsBetter bool, steps []memory.Step) (o Openings, ok bool) {
 		*dst = OpeningKind{Traces: rec.segments[k], Changes: rec.tries[k], Wins: int(wins[k]), Calls: calls[k]}
 	}
 	return o, true
+}
+
+// SegmentsOf reads a run's opening segments as auto's record does (segmentsOf), trace by trace;
+// ok is false when no step has a holdout score.
+func SegmentsOf(lowerIsBetter bool, steps []memory.Step) ([]Segment, bool) {
+	return segmentsOf(directionOf(lowerIsBetter), steps)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,6 +184,22 @@ func TestHoldoutRecord(t *testing.T) {
 	if o, ok := OpeningsOf(false, noHoldout); ok {
 		t.Errorf("OpeningsOf without holdout scores = %+v, true; want false", o)
 	}
+	// SegmentsOf, what the lab's replay plays the rule on, gives the segments change by change,
+	// each confirmed improvement with its rise in the holdout.
+	segs, ok := SegmentsOf(false, steps)
+	wantSegs := []Segment{
+		{Blind: true, Changes: []Change{{Calls: 2, Win: true, Gain: 0.03}, {Calls: 3}, {Calls: 1}}},
+		{Changes: []Change{{Calls: 2}}},
+	}
+	if !ok || !sameSegments(segs, wantSegs) {
+		t.Errorf("SegmentsOf = %+v, %v; want %+v", segs, ok, wantSegs)
+	}
+	if segs, _ := SegmentsOf(true, steps); len(segs) != 2 || segs[0].Changes[0].Win || !segs[0].Changes[2].Win || math.Abs(segs[0].Changes[2].Gain-0.02) > 1e-9 {
+		t.Errorf("SegmentsOf(lower) = %+v; want a2's fall of 0.02 as the only improvement", segs)
+	}
+	if _, ok := SegmentsOf(false, noHoldout); ok {
+		t.Error("SegmentsOf without holdout scores: ok, want false")
+	}
 }
 
 // Auto's record of earlier runs takes the ended auto runs of the same model only, each step's
@@ -228,5 +246,100 @@ func TestEarlierRecordTakesTheSameModelsAutoRuns(t *testing.T) {
 	rec := e.earlierRecord(ctx, st)
 	if _, calls := rec.totals(); rec.runs != 2 || rec.segments != [2]int{2, 0} || rec.tries != [2]int{2, 0} || calls != [2]float64{4, 0} {
 		t.Errorf("record %+v: want the two ended auto runs of model m (%s)", rec, fmt.Sprint(rec.tries))
+	}
+}
+
+func sameSegments(a, b []Segment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Blind != b[i].Blind || len(a[i].Changes) != len(b[i].Changes) {
+			return false
+		}
+		for j, c := range a[i].Changes {
+			d := b[i].Changes[j]
+			if c.Calls != d.Calls || c.Win != d.Win || math.Abs(c.Gain-d.Gain) > 1e-9 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// AutoRule.Choose, which the lab's replay plays, makes the engine's choice: for records of
+// earlier runs' opening segments, the kind that opens a trace (and with how many drafts) and the
+// kind a trace follows after its segment are what the engine's auto strategy does, and the
+// ground says why: turns in a model's first runs, exploring a kind that opened under Explore of
+// the traces, else the record.
+func TestAutoRuleChooseIsTheEnginesChoice(t *testing.T) {
+	// seg is an opening segment of one kind whose three changes made wins confirmed improvements.
+	seg := func(blind bool, wins int) Segment {
+		g := Segment{Blind: blind}
+		for i := range autoSegment {
+			c := Change{Calls: 2}
+			if blind {
+				c.Calls = 1
+			}
+			c.Win = i < wins
+			g.Changes = append(g.Changes, c)
+		}
+		return g
+	}
+	repeat := func(n int, g Segment) []Segment {
+		out := make([]Segment, n)
+		for i := range out {
+			out[i] = g
+		}
+		return out
+	}
+	after := func(g Segment) *Segment { return &g }
+	gradientWins := append(repeat(10, seg(false, 2)), repeat(3, seg(true, 0))...)
+	blindWins := append(repeat(10, seg(true, 2)), repeat(3, seg(false, 0))...)
+	tests := []struct {
+		name   string
+		record []Segment
+		// after: the trace's own segment, to choose what follows it (nil: the opening).
+		after *Segment
+		want  AutoChoice
+	}{
+		{"a model's first run: gradient's turn", nil, nil, AutoChoice{Ground: GroundTurns}},
+		{"the second: tree search's turn", []Segment{seg(false, 3)}, nil, AutoChoice{Blind: true, Ground: GroundTurns}},
+		{"in the turns a trace keeps its kind, whatever the record says", []Segment{seg(false, 0), seg(true, 3)}, after(seg(false, 0)), AutoChoice{Ground: GroundTurns}},
+		{"gradient steps pay more: one draft", gradientWins, nil, AutoChoice{OneDraft: true, Ground: GroundRecord}},
+		{"blind changes pay more", blindWins, nil, AutoChoice{Blind: true, Ground: GroundRecord}},
+		{"an explored blind segment, then gradient steps", append(repeat(20, seg(false, 2)), repeat(3, seg(true, 0))...), nil, AutoChoice{Blind: true, OneDraft: true, Ground: GroundExploring}},
+		{"after an explored segment the record decides", blindWins, after(seg(false, 0)), AutoChoice{Blind: true, Ground: GroundRecord}},
+	}
+	rule := DefaultAutoRule()
+	draft := autoStep("d", "", KindDraft, Accepted, ptr(0.80), 0)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			record := tt.record
+			if tt.after != nil {
+				record = append(slices.Clone(record), *tt.after)
+			}
+			got := rule.Choose(record, tt.after)
+			if got != tt.want {
+				t.Errorf("Choose = %+v, want %+v", got, tt.want)
+			}
+			// The engine on the same record: at the opening, a trace with its draft; after the
+			// segment, a trace whose three changes of that kind are the record's last segment.
+			history := []memory.Step{draft}
+			earlier := recordOf(tt.record)
+			if tt.after != nil {
+				k := KindImprove
+				if tt.after.Blind {
+					k = KindTreeImprove
+				}
+				for i := range autoSegment {
+					history = append(history, autoStep(fmt.Sprintf("c%d", i), "d", k, Rejected, ptr(0.80), 0))
+				}
+			}
+			c, ok := treePays(Higher, history, earlier, history)
+			if !ok || c.tree != got.Blind || (tt.after == nil && c.gradientAhead != got.OneDraft) {
+				t.Errorf("the engine chose %+v, %v; Choose %+v", c, ok, got)
+			}
+		})
 	}
 }

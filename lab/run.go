@@ -142,6 +142,9 @@ type Result struct {
 	// Openings is what auto's record would count of the run (engine.OpeningsOf): its traces'
 	// opening segments by kind of change; nil where no step had a holdout score.
 	Openings *engine.Openings `json:"openings,omitempty"`
+	// Segments are the run's opening segments change by change (engine.SegmentsOf), what
+	// Replay plays auto's rule on.
+	Segments []engine.Segment `json:"segments,omitempty"`
 	Calls    int              `json:"calls"`
 	Stop     string           `json:"stop"`
 	Seconds  float64          `json:"seconds"`
@@ -262,6 +265,7 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 				if o, ok := engine.OpeningsOf(rep.LowerIsBetter, steps); ok {
 					res.Openings = &o
 				}
+				res.Segments, _ = engine.SegmentsOf(rep.LowerIsBetter, steps)
 			}
 			if rep.Best != nil {
 				v := rep.Best.Validation

@@ -22,7 +22,9 @@ matched budget of model calls and wall-clock time, and writes lab.md (a table of
 accuracy and any-medal rate with 95% intervals, the paired differences, and auto minus the
 better of gradient and tree), lab.json, lab.png (the means) and lab-paired.png (every arm minus
 the first, paired by seed) into --out.
-With --from it runs nothing and reports several labs' lab.json files together.
+With --from it runs nothing and reports several labs' lab.json files together; with --from and
+--replay it replays variants of auto's rule on the pure strategies' runs in them instead, and
+writes replay.md and replay.json.
 It is a simulation of the strategy machinery: its numbers measure no real model.
 
 Flags:
@@ -48,6 +50,8 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
 	verbose := fs.Bool("v", false, "log every run")
 	from := fs.String("from", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
+	replay := fs.String("replay", "", "with --from: variants of auto's rule to replay on the gradient and tree runs, separated by ';': default, or explore=F, turns=N, prior=F and oracle separated by commas (docs/LAB.md, \"A replay of rules\")")
+	replays := fs.Int("replays", lab.DefaultReplaySpec().Replays, "with --replay: sets each variant plays at each p")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +59,17 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return fmt.Errorf("%w: lab takes flags only, not %q", errUsage, fs.Args())
 	}
+	if *replay != "" && *from == "" {
+		return fmt.Errorf("%w: --replay replays labs already run: name their lab.json files with --from", errUsage)
+	}
 	if *from != "" {
+		var variants []lab.Variant
+		if *replay != "" {
+			var err error
+			if variants, err = lab.ParseVariants(*replay); err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+		}
 		rep, err := lab.Merge(strings.Split(*from, ","))
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
@@ -63,6 +77,11 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		dir, err := labDir(*out)
 		if err != nil {
 			return err
+		}
+		if variants != nil {
+			spec := lab.DefaultReplaySpec()
+			spec.Replays = *replays
+			return writeReplay(rep, variants, spec, dir, stdout)
 		}
 		return writeLabReport(rep, dir, stdout)
 	}
@@ -125,5 +144,20 @@ func writeLabReport(rep lab.Report, dir string, stdout io.Writer) error {
 		files = append(files, lab.FilePairedPlot)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s in %s\n", strings.Join(files, ", "), dir)
+	return nil
+}
+
+// writeReplay replays variants of auto's rule on a report's runs, writes replay.md and
+// replay.json into dir and prints the table.
+func writeReplay(rep lab.Report, variants []lab.Variant, spec lab.ReplaySpec, dir string, stdout io.Writer) error {
+	r, err := lab.Replay(rep.Results, variants, spec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := r.Write(dir); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, r.Markdown())
+	fmt.Fprintf(stdout, "\nwrote %s, %s in %s\n", lab.FileReplayTable, lab.FileReplayJSON, dir)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gome-agent/gome/engine"
 	"github.com/gome-agent/gome/lab"
 )
 
@@ -61,5 +62,66 @@ func TestLabFrom(t *testing.T) {
 	err := cmdLab(context.Background(), []string{"--from", base + "," + filepath.Join(dir, "missing.json"), "--out", out}, &stdout, &stderr)
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("lab --from of a missing file: %v, want a usage error naming it", err)
+	}
+}
+
+// `gome-mcp lab --from X --replay VARIANTS` replays variants of auto's rule on the gradient and
+// tree runs of lab.json files, printing the table and writing replay.md and replay.json; labs
+// whose runs have no opening segments, a variant it does not know, and --replay without --from
+// are usage errors that say what to do.
+func TestLabReplay(t *testing.T) {
+	dir := t.TempDir()
+	f := func(x float64) *float64 { return &x }
+	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["gradient"], lab.Arms["tree"]}, Ps: []float64{0.3}, Q: 0.8, Seeds: 3, FirstSeed: 10, Calls: 20, BudgetSeconds: 300}
+	var results, bare []lab.Result
+	for i := range 3 {
+		seed := 10 + uint64(i)
+		g := []engine.Segment{{Changes: []engine.Change{{Calls: 2, Win: true, Gain: 0.01}, {Calls: 2}, {Calls: 2}}}}
+		b := []engine.Segment{{Blind: true, Changes: []engine.Change{{Calls: 1}, {Calls: 1}, {Calls: 1}}}}
+		results = append(results,
+			lab.Result{Arm: "gradient", P: 0.3, Seed: seed, Test: f(0.72), Segments: g},
+			lab.Result{Arm: "tree", P: 0.3, Seed: seed, Test: f(0.70), Segments: b})
+		bare = append(bare, lab.Result{Arm: "gradient", P: 0.3, Seed: seed, Test: f(0.72)}, lab.Result{Arm: "tree", P: 0.3, Seed: seed, Test: f(0.70)})
+	}
+	write := func(name string, results []lab.Result) string {
+		t.Helper()
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.NewReport(spec, results).Write(d); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(d, lab.FileJSON)
+	}
+	withSegments, without := write("segments", results), write("bare", bare)
+	out := filepath.Join(dir, "replay")
+	var stdout, stderr bytes.Buffer
+	if err := cmdLab(context.Background(), []string{"--from", withSegments, "--replay", "default;oracle,turns=0,explore=0", "--replays", "4", "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("lab --replay: %v\n%s", err, stderr.String())
+	}
+	// Gradient is 0.02 ahead on every instance; the oracle record with no turns is level with it.
+	for _, s := range []string{"| variant | p=0.3 |", "| oracle,turns=0,explore=0 | +0.0000 [+0.0000, +0.0000] |", "| 0.3 | gradient | 3 | default |", "replay.md, replay.json"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("lab --replay printed:\n%s\nwant %q", stdout.String(), s)
+		}
+	}
+	for _, name := range []string{lab.FileReplayTable, lab.FileReplayJSON} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("lab --replay did not write %s: %v", name, err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", without, "--replay", "default", "--out", out}, "segments"},
+		{[]string{"--from", withSegments, "--replay", "explore=0.1,speed=2", "--out", out}, "speed"},
+		{[]string{"--replay", "default", "--out", out}, "--from"},
+	} {
+		err := cmdLab(context.Background(), tt.args, &stdout, &stderr)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("lab %v: %v, want a usage error saying %q", tt.args, err, tt.want)
+		}
 	}
 }
