@@ -304,6 +304,10 @@ type AutoRule struct {
 	Explore float64 `json:"explore"`
 	// Prior is how many calls' worth of the pooled rate each kind's rate starts with (autoPrior).
 	Prior float64 `json:"prior"`
+	// Lean is how many more confirmed improvements per call than blind changes gradient steps
+	// must make before the record follows them (0 in the engine's rule): a lean toward tree
+	// search, whose drafts its record does not count.
+	Lean float64 `json:"lean,omitempty"`
 }
 
 // DefaultAutoRule is the rule the engine's auto strategy follows.
@@ -362,7 +366,7 @@ func (r AutoRule) open(rec kindRecord) kindChoice {
 	if r.warm(rec) {
 		return kindChoice{tree: rec.segments[1] < rec.segments[0], ground: GroundTurns, note: "taking turns"}
 	}
-	gap := r.fairGap(rec)
+	gap := r.fairGap(rec) + r.Lean
 	total := float64(rec.segments[0] + rec.segments[1])
 	for e := range 2 {
 		if float64(rec.segments[e]) < r.Explore*total {
@@ -378,7 +382,7 @@ func (r AutoRule) follow(rec kindRecord, k int) kindChoice {
 	if r.warm(rec) {
 		return kindChoice{tree: k == 1, ground: GroundTurns}
 	}
-	return r.byGap(r.fairGap(rec))
+	return r.byGap(r.fairGap(rec) + r.Lean)
 }
 
 func (r AutoRule) byGap(gap float64) kindChoice {

@@ -343,3 +343,38 @@ func TestAutoRuleChooseIsTheEnginesChoice(t *testing.T) {
 		})
 	}
 }
+
+// A rule with a lean follows gradient steps only where they lead blind changes by more than the
+// lean, at a trace's opening and after its segment alike.
+func TestAutoRuleLean(t *testing.T) {
+	var record []Segment
+	for i := range 12 {
+		g := Segment{Blind: i%2 == 1}
+		for c := range autoSegment {
+			calls := 2.0
+			if g.Blind {
+				calls = 1
+			}
+			// Every gradient segment's first change wins (0.5 a call there), one blind segment's
+			// in three (0.33 a call): gradient steps lead a little.
+			g.Changes = append(g.Changes, Change{Calls: calls, Win: c == 0 && (!g.Blind || i%6 == 1)})
+		}
+		record = append(record, g)
+	}
+	rule := DefaultAutoRule()
+	gap := rule.fairGap(recordOf(record))
+	if gap >= 0 {
+		t.Fatalf("fairGap %v: the record should favour gradient steps a little", gap)
+	}
+	for _, tt := range []struct {
+		lean      float64
+		wantBlind bool
+	}{{0, false}, {-gap - 0.001, false}, {-gap + 0.001, true}} {
+		rule.Lean = tt.lean
+		open := rule.Choose(record, nil)
+		after := rule.Choose(append(slices.Clone(record), Segment{}), &Segment{})
+		if open.Blind != tt.wantBlind || after.Blind != tt.wantBlind || open.OneDraft == tt.wantBlind {
+			t.Errorf("lean %.4f against a gap of %.4f: opening %+v, after a segment %+v; want blind %v", tt.lean, gap, open, after, tt.wantBlind)
+		}
+	}
+}

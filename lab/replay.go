@@ -38,7 +38,7 @@ type Variant struct {
 }
 
 // ParseVariants reads variants separated by ';', each "default" (the engine's rule) or
-// comma-separated changes to it: explore=F, turns=N, prior=F, oracle.
+// comma-separated changes to it: explore=F, turns=N, prior=F, lean=F, oracle.
 func ParseVariants(s string) ([]Variant, error) {
 	var out []Variant
 	for _, v := range strings.Split(s, ";") {
@@ -64,13 +64,15 @@ func ParseVariants(s string) ([]Variant, error) {
 					if err == nil && r.Rule.Turns < 0 {
 						err = fmt.Errorf("negative")
 					}
+				case "lean":
+					r.Rule.Lean, err = strconv.ParseFloat(val, 64)
 				case "prior":
 					r.Rule.Prior, err = strconv.ParseFloat(val, 64)
 					if err == nil && r.Rule.Prior < 0 {
 						err = fmt.Errorf("negative")
 					}
 				default:
-					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F and oracle separated by commas", v, key)
+					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F, lean=F and oracle separated by commas", v, key)
 				}
 				if err != nil {
 					return nil, fmt.Errorf("lab: replay variant %q: %s: %w", v, f, err)
