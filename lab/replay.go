@@ -16,7 +16,7 @@ import (
 )
 
 // A replay plays variants of auto's rule (engine.AutoRule) on runs the pure strategies already
-// made, in seconds instead of the hours a lab of auto takes (docs/LAB.md, "A replay of rules").
+// made, in seconds instead of the hours a lab of auto takes (docs/LAB.md, "Replaying rules in the lab").
 // For each p it takes the instances where both gradient and tree ran, with each run's opening
 // segment and test score. One replay draws Runs of these instances with replacement, in order,
 // and plays them as a set of auto's runs on one store: the rule chooses the kind that opens the
