@@ -30,14 +30,7 @@ func TestLabFrom(t *testing.T) {
 				results = append(results, lab.Result{Arm: a, P: 0.3, Seed: 10 + uint64(i), Test: f(x)})
 			}
 		}
-		labDir := filepath.Join(dir, name)
-		if err := os.Mkdir(labDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := lab.NewReport(spec, results).Write(labDir); err != nil {
-			t.Fatal(err)
-		}
-		return filepath.Join(labDir, lab.FileJSON)
+		return writeLabJSON(t, filepath.Join(dir, name), spec, results)
 	}
 	base := write("base", []string{"gradient", "tree"}, map[string][]float64{"gradient": {0.70, 0.71, 0.72}, "tree": {0.73, 0.74, 0.70}})
 	auto := write("auto", []string{"auto"}, map[string][]float64{"auto": {0.72, 0.74, 0.71}})
@@ -83,18 +76,8 @@ func TestLabReplay(t *testing.T) {
 			lab.Result{Arm: "tree", P: 0.3, Seed: seed, Test: f(0.70), Segments: b})
 		bare = append(bare, lab.Result{Arm: "gradient", P: 0.3, Seed: seed, Test: f(0.72)}, lab.Result{Arm: "tree", P: 0.3, Seed: seed, Test: f(0.70)})
 	}
-	write := func(name string, results []lab.Result) string {
-		t.Helper()
-		d := filepath.Join(dir, name)
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := lab.NewReport(spec, results).Write(d); err != nil {
-			t.Fatal(err)
-		}
-		return filepath.Join(d, lab.FileJSON)
-	}
-	withSegments, without := write("segments", results), write("bare", bare)
+	withSegments := writeLabJSON(t, filepath.Join(dir, "segments"), spec, results)
+	without := writeLabJSON(t, filepath.Join(dir, "bare"), spec, bare)
 	out := filepath.Join(dir, "replay")
 	var stdout, stderr bytes.Buffer
 	if err := cmdLab(context.Background(), []string{"--from", withSegments, "--replay", "default;oracle,turns=0,explore=0", "--replays", "4", "--out", out}, &stdout, &stderr); err != nil {
@@ -124,4 +107,17 @@ func TestLabReplay(t *testing.T) {
 			t.Errorf("lab %v: %v, want a usage error saying %q", tt.args, err, tt.want)
 		}
 	}
+}
+
+// writeLabJSON writes a lab's report as a lab does (lab.Report.Write) into a new folder and
+// returns its lab.json.
+func writeLabJSON(t *testing.T, dir string, spec lab.Spec, results []lab.Result) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.NewReport(spec, results).Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, lab.FileJSON)
 }
