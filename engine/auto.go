@@ -181,6 +181,14 @@ type Segment struct {
 	Changes []Change `json:"changes" jsonschema:"the segment's changes in order"`
 }
 
+// kind is the segment's kind in a kindRecord: 0 for gradient steps, 1 for blind changes.
+func (g Segment) kind() int {
+	if g.Blind {
+		return 1
+	}
+	return 0
+}
+
 // Change is one change of an opening segment.
 type Change struct {
 	Calls float64 `json:"calls" jsonschema:"model calls it spent: a gradient step two, a blind change one, each fix one more"`
@@ -253,10 +261,7 @@ func segmentsOf(d Direction, all []memory.Step) (segs []Segment, ok bool) {
 func recordOf(segs []Segment) kindRecord {
 	var rec kindRecord
 	for _, g := range segs {
-		k := 0
-		if g.Blind {
-			k = 1
-		}
+		k := g.kind()
 		rec.segments[k]++
 		for at, c := range g.Changes {
 			rec.tries[k]++
@@ -340,18 +345,26 @@ const (
 // earlier runs' and this run's): at the trace's opening where segment is nil, and once its
 // opening segment is over otherwise, the record then including that segment.
 func (r AutoRule) Choose(record []Segment, segment *Segment) AutoChoice {
-	rec := recordOf(record)
-	var c kindChoice
-	if segment == nil {
-		c = r.open(rec)
-	} else {
-		k := 0
-		if segment.Blind {
-			k = 1
-		}
-		c = r.follow(rec, k)
+	k := -1
+	if segment != nil {
+		k = segment.kind()
 	}
+	c := r.choose(recordOf(record), k)
 	return AutoChoice{Blind: c.tree, OneDraft: c.gradientAhead, Ground: c.ground}
+}
+
+// choose is the rule's choice on a record: at a trace's opening where k < 0, else after an
+// opening segment of kind k.
+func (r AutoRule) choose(rec kindRecord, k int) kindChoice {
+	if k < 0 {
+		return r.open(rec)
+	}
+	return r.follow(rec, k)
+}
+
+// gap is fairGap with the rule's lean toward blind changes.
+func (r AutoRule) gap(rec kindRecord) float64 {
+	return r.fairGap(rec) + r.Lean
 }
 
 // warm says whether the kinds are still taking turns: one opened under Turns traces.
@@ -366,7 +379,7 @@ func (r AutoRule) open(rec kindRecord) kindChoice {
 	if r.warm(rec) {
 		return kindChoice{tree: rec.segments[1] < rec.segments[0], ground: GroundTurns, note: "taking turns"}
 	}
-	gap := r.fairGap(rec) + r.Lean
+	gap := r.gap(rec)
 	total := float64(rec.segments[0] + rec.segments[1])
 	for e := range 2 {
 		if float64(rec.segments[e]) < r.Explore*total {
@@ -382,7 +395,7 @@ func (r AutoRule) follow(rec kindRecord, k int) kindChoice {
 	if r.warm(rec) {
 		return kindChoice{tree: k == 1, ground: GroundTurns}
 	}
-	return r.byGap(r.fairGap(rec) + r.Lean)
+	return r.byGap(r.gap(rec))
 }
 
 func (r AutoRule) byGap(gap float64) kindChoice {
@@ -408,12 +421,7 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 	if k >= 0 && n < autoSegment && !mixed {
 		return kindChoice{tree: k == 1, note: note + "; the trace's opening segment"}, true
 	}
-	rule := DefaultAutoRule()
-	if k < 0 {
-		c = rule.open(rec)
-	} else {
-		c = rule.follow(rec, k)
-	}
+	c = DefaultAutoRule().choose(rec, k)
 	if c.note != "" {
 		c.note = note + "; " + c.note
 	} else {
@@ -542,18 +550,15 @@ func (k *OpeningKind) add(o OpeningKind) {
 	k.Calls += o.Calls
 }
 
-// OpeningsOf reads a run's steps as auto's record does (holdoutRecord); ok is false when no
-// step has a holdout score.
-func OpeningsOf(lowerIsBetter bool, steps []memory.Step) (o Openings, ok bool) {
-	rec, ok := holdoutRecord(directionOf(lowerIsBetter), steps)
-	if !ok {
-		return o, false
-	}
+// OpeningsOf sums a run's opening segments (SegmentsOf) by kind, as auto's record counts them.
+func OpeningsOf(segs []Segment) Openings {
+	rec := recordOf(segs)
 	wins, calls := rec.totals()
+	var o Openings
 	for k, dst := range []*OpeningKind{&o.Gradient, &o.Blind} {
 		*dst = OpeningKind{Traces: rec.segments[k], Changes: rec.tries[k], Wins: int(wins[k]), Calls: calls[k]}
 	}
-	return o, true
+	return o
 }
 
 // SegmentsOf reads a run's opening segments as auto's record does (segmentsOf), trace by trace;

@@ -176,13 +176,14 @@ func TestHoldoutRecord(t *testing.T) {
 		{false, Openings{Gradient: OpeningKind{Traces: 1, Changes: 1, Calls: 2}, Blind: OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 6}}},
 		{true, Openings{Gradient: OpeningKind{Traces: 1, Changes: 1, Calls: 2}, Blind: OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 6}}},
 	} {
-		if o, ok := OpeningsOf(tt.lower, steps); !ok || o != tt.want {
+		segs, ok := SegmentsOf(tt.lower, steps)
+		if o := OpeningsOf(segs); !ok || o != tt.want {
 			t.Errorf("OpeningsOf(lower %v) = %+v, %v; want %+v", tt.lower, o, ok, tt.want)
 		}
 	}
 	noHoldout := []memory.Step{step("c", "cd", "", KindDraft, Accepted, nil, 0), step("c", "c1", "cd", KindImprove, Accepted, nil, 0)}
-	if o, ok := OpeningsOf(false, noHoldout); ok {
-		t.Errorf("OpeningsOf without holdout scores = %+v, true; want false", o)
+	if segs, ok := SegmentsOf(false, noHoldout); ok {
+		t.Errorf("OpeningsOf without holdout scores = %+v, true; want false", OpeningsOf(segs))
 	}
 	// SegmentsOf, what the lab's replay plays the rule on, gives the segments change by change,
 	// each confirmed improvement with its rise in the holdout.

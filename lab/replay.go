@@ -137,8 +137,15 @@ type Replayed struct {
 
 // instance is one task instance's pure runs: [0] gradient, [1] tree.
 type instance struct {
+	seed uint64
 	seg  [2]engine.Segment
 	test [2]float64
+}
+
+// replayable says whether a pure run can be replayed: it has a test score and opens with a
+// segment of its own kind.
+func replayable(r Result, blind bool) bool {
+	return r.Test != nil && len(r.Segments) > 0 && r.Segments[0].Blind == blind
 }
 
 // Replay plays variants on the pure gradient and tree runs among results (Merge's, or one lab's).
@@ -146,50 +153,28 @@ func Replay(results []Result, variants []Variant, spec ReplaySpec) (Replayed, er
 	if spec.Replays < 1 || spec.Runs < 1 || spec.Earlier < 1 {
 		return Replayed{}, fmt.Errorf("lab: replay needs at least one replay, run and earlier run, got %d, %d, %d", spec.Replays, spec.Runs, spec.Earlier)
 	}
-	byP := map[float64]map[uint64]*instance{}
-	have := map[float64]map[uint64][2]bool{}
-	for _, r := range results {
-		k := slices.Index([]string{"gradient", "tree"}, r.Arm)
-		if k < 0 || r.Test == nil || len(r.Segments) == 0 || r.Segments[0].Blind != (k == 1) {
+	runs := indexRuns(results)
+	pools := map[float64][]instance{}
+	for _, g := range results {
+		t, ok := runs[runKey{armTree, g.P, g.Seed}]
+		if g.Arm != armGradient || !ok || !replayable(g, false) || !replayable(t, true) {
 			continue
 		}
-		if byP[r.P] == nil {
-			byP[r.P], have[r.P] = map[uint64]*instance{}, map[uint64][2]bool{}
-		}
-		in := byP[r.P][r.Seed]
-		if in == nil {
-			in = &instance{}
-			byP[r.P][r.Seed] = in
-		}
-		in.seg[k], in.test[k] = r.Segments[0], *r.Test
-		h := have[r.P][r.Seed]
-		h[k] = true
-		have[r.P][r.Seed] = h
+		pools[g.P] = append(pools[g.P], instance{seed: g.Seed, seg: [2]engine.Segment{g.Segments[0], t.Segments[0]}, test: [2]float64{*g.Test, *t.Test}})
 	}
 	out := Replayed{Notice: Notice, Spec: spec, Variants: variants}
-	ps := make([]float64, 0, len(byP))
-	for p := range byP {
+	ps := make([]float64, 0, len(pools))
+	for p := range pools {
 		ps = append(ps, p)
 	}
 	slices.Sort(ps)
 	for _, p := range ps {
-		var pool []instance
-		seeds := make([]uint64, 0, len(byP[p]))
-		for s := range byP[p] {
-			seeds = append(seeds, s)
-		}
-		slices.Sort(seeds)
+		pool := pools[p]
+		slices.SortFunc(pool, func(a, b instance) int { return cmp.Compare(a.seed, b.seed) })
 		var sum [2]float64
-		for _, s := range seeds {
-			if h := have[p][s]; h[0] && h[1] {
-				in := *byP[p][s]
-				pool = append(pool, in)
-				sum[0] += in.test[0]
-				sum[1] += in.test[1]
-			}
-		}
-		if len(pool) == 0 {
-			continue
+		for _, in := range pool {
+			sum[0] += in.test[0]
+			sum[1] += in.test[1]
 		}
 		better := 0
 		if sum[1] > sum[0] {
@@ -198,7 +183,7 @@ func Replay(results []Result, variants []Variant, spec ReplaySpec) (Replayed, er
 		gap := math.Abs(sum[1]-sum[0]) / float64(len(pool))
 		for _, v := range variants {
 			row := replayP(pool, better, gap, v, spec)
-			row.P, row.Variant, row.Better, row.Instances = p, v.Name, []string{"gradient", "tree"}[better], len(pool)
+			row.P, row.Variant, row.Better, row.Instances = p, v.Name, []string{armGradient, armTree}[better], len(pool)
 			out.Rows = append(out.Rows, row)
 		}
 	}
@@ -215,19 +200,14 @@ func replayP(pool []instance, better int, gap float64, v Variant, spec ReplaySpe
 	var blind float64
 	for r := range sets {
 		rng := rand.New(rand.NewPCG(spec.Seed, uint64(r)))
-		var runs [][]engine.Segment // each earlier run's segments, latest last
+		var segs []engine.Segment // each earlier run's segment (one trace a run), latest last
 		var diff float64
 		for range spec.Runs {
 			in := pool[rng.IntN(len(pool))]
-			var record []engine.Segment
-			for _, segs := range runs[max(0, len(runs)-spec.Earlier):] {
-				record = append(record, segs...)
-			}
-			choice := v.Rule.Choose(record, nil)
-			open := kindOf(choice, v, better)
+			open := kindOf(v.Rule.Choose(segs[max(0, len(segs)-spec.Earlier):], nil), v, better)
 			seg := in.seg[open]
-			choice = v.Rule.Choose(append(record, seg), &seg)
-			follow := kindOf(choice, v, better)
+			segs = append(segs, seg)
+			follow := kindOf(v.Rule.Choose(segs[max(0, len(segs)-1-spec.Earlier):], &seg), v, better)
 			score := in.test[follow]
 			if open != follow {
 				score -= spec.MixedCost * gap
@@ -236,7 +216,6 @@ func replayP(pool []instance, better int, gap float64, v Variant, spec ReplaySpe
 			if follow == 1 {
 				blind++
 			}
-			runs = append(runs, []engine.Segment{seg})
 		}
 		sets[r] = diff / float64(spec.Runs)
 	}

@@ -139,8 +139,8 @@ type Result struct {
 	// remained untried there.
 	Proposals int `json:"proposals,omitempty"`
 	Repeats   int `json:"repeats,omitempty"`
-	// Openings is what auto's record would count of the run (engine.OpeningsOf): its traces'
-	// opening segments by kind of change; nil where no step had a holdout score.
+	// Openings is what auto's record would count of the run (engine.OpeningsOf of Segments):
+	// its traces' opening segments by kind of change; nil where no step had a holdout score.
 	Openings *engine.Openings `json:"openings,omitempty"`
 	// Segments are the run's opening segments change by change (engine.SegmentsOf), what
 	// Replay plays auto's rule on.
@@ -262,10 +262,10 @@ func runGroup(ctx context.Context, spec Spec, dir string, arm Arm, p float64, sb
 					res.Kinds[s.Kind]++
 				}
 				res.Proposals, res.Repeats = repeats(steps)
-				if o, ok := engine.OpeningsOf(rep.LowerIsBetter, steps); ok {
-					res.Openings = &o
+				if segs, ok := engine.SegmentsOf(rep.LowerIsBetter, steps); ok {
+					o := engine.OpeningsOf(segs)
+					res.Openings, res.Segments = &o, segs
 				}
-				res.Segments, _ = engine.SegmentsOf(rep.LowerIsBetter, steps)
 			}
 			if rep.Best != nil {
 				v := rep.Best.Validation
