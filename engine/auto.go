@@ -15,9 +15,8 @@ import (
 // model) chose it among five rules.
 const autoStall = 2
 
-// autoPrior is how many model calls' worth of the pooled rate of confirmed improvements per call
-// each kind of step starts with (fairGap): one lucky or unlucky step of a kind tried a few times
-// does not decide.
+// autoPrior is how many model calls' worth of the pooled rate per call each kind of step starts
+// with (fairGap): one lucky or unlucky step of a kind tried a few times does not decide.
 const autoPrior = 4.0
 
 // autoSegment is how many changes open a trace as one kind, its opening segment: what auto's
@@ -148,6 +147,11 @@ type kindRecord struct {
 	tries       [2]int
 	segments    [2]int
 	runs        int
+	// changeCalls is the model calls of each kind's openings' changes; moved is how far those
+	// changes, accepted or not, moved the holdout from their parents (ScoreProposals), upside
+	// how far those that raised it raised it (ScoreUpside); draftGain is how far the openings'
+	// drafts after the first took it (Segment.DraftGain), draftCalls their calls.
+	changeCalls, moved, upside, draftGain, draftCalls [2]float64
 }
 
 func (r *kindRecord) add(o kindRecord) {
@@ -158,6 +162,11 @@ func (r *kindRecord) add(o kindRecord) {
 		}
 		r.tries[k] += o.tries[k]
 		r.segments[k] += o.segments[k]
+		r.changeCalls[k] += o.changeCalls[k]
+		r.moved[k] += o.moved[k]
+		r.upside[k] += o.upside[k]
+		r.draftGain[k] += o.draftGain[k]
+		r.draftCalls[k] += o.draftCalls[k]
 	}
 	r.runs += o.runs
 }
@@ -179,6 +188,12 @@ func (r kindRecord) totals() (wins, calls [2]float64) {
 type Segment struct {
 	Blind   bool     `json:"blind,omitempty" jsonschema:"true for tree search's blind changes, false for gradient steps"`
 	Changes []Change `json:"changes" jsonschema:"the segment's changes in order"`
+	// Drafts is how many drafts the trace made before its first change, and DraftGain how much
+	// better on the holdout the solution its first change started from is than its first draft
+	// (a fall, for lower-is-better metrics; 0 where either has no holdout score): what the
+	// drafts after the first bought, which the record does not count.
+	Drafts    int     `json:"drafts,omitempty"`
+	DraftGain float64 `json:"draft_gain,omitempty"`
 }
 
 // kind is the segment's kind in a kindRecord: 0 for gradient steps, 1 for blind changes.
@@ -196,6 +211,11 @@ type Change struct {
 	// Gain is a confirmed improvement's rise in the holdout score (a fall, for lower-is-better
 	// metrics), 0 for any other change.
 	Gain float64 `json:"gain,omitempty"`
+	// Accepted: validation accepted the change. Delta is how much better on the holdout its
+	// solution is than its parent (negative where worse), accepted or not; 0 where either has no
+	// holdout score.
+	Accepted bool    `json:"accepted,omitempty"`
+	Delta    float64 `json:"delta,omitempty"`
 }
 
 // segmentsOf reads the opening segments of a run's traces: each trace's first autoSegment changes
@@ -229,8 +249,30 @@ func segmentsOf(d Direction, all []memory.Step) (segs []Segment, ok bool) {
 	})
 	at := map[string]int{} // a trace's segment in segs
 	closed := map[string]bool{}
+	drafts := map[string]int{}
+	first := map[string]string{}          // a trace's first draft
+	better := func(a, b string) float64 { // how much better a's holdout is than b's
+		ha, okA := holdout[a]
+		hb, okB := holdout[b]
+		if !okA || !okB {
+			return 0
+		}
+		if d.Better(ha, hb) {
+			return math.Abs(ha - hb)
+		}
+		return -math.Abs(ha - hb)
+	}
 	for _, i := range order {
 		s, out := all[i], outs[i]
+		if StepKind(s.Kind) == KindDraft {
+			if _, open := at[s.TraceID]; !open {
+				drafts[s.TraceID]++
+				if first[s.TraceID] == "" {
+					first[s.TraceID] = s.ID
+				}
+			}
+			continue
+		}
 		k, ok := changeKind(s)
 		if !ok || closed[s.TraceID] {
 			continue
@@ -239,18 +281,16 @@ func segmentsOf(d Direction, all []memory.Step) (segs []Segment, ok bool) {
 		if !open {
 			j = len(segs)
 			at[s.TraceID] = j
-			segs = append(segs, Segment{Blind: k == 1})
+			segs = append(segs, Segment{Blind: k == 1, Drafts: drafts[s.TraceID], DraftGain: better(s.ParentID, first[s.TraceID])})
 		}
 		g := &segs[j]
 		if g.Blind != (k == 1) || len(g.Changes) >= autoSegment {
 			closed[s.TraceID] = true
 			continue
 		}
-		c := Change{Calls: 2 - float64(k) + float64(out.Fixes)} // a gradient step is two calls, a blind change one
-		h, have := holdout[s.ID]
-		ph, parentHas := holdout[s.ParentID]
-		if Decision(s.Decision) == Accepted && have && parentHas && d.Better(h, ph) {
-			c.Win, c.Gain = true, math.Abs(h-ph)
+		c := Change{Calls: 2 - float64(k) + float64(out.Fixes), Accepted: Decision(s.Decision) == Accepted, Delta: better(s.ID, s.ParentID)} // a gradient step is two calls, a blind change one
+		if c.Accepted && c.Delta > 0 {
+			c.Win, c.Gain = true, c.Delta
 		}
 		g.Changes = append(g.Changes, c)
 	}
@@ -263,9 +303,14 @@ func recordOf(segs []Segment) kindRecord {
 	for _, g := range segs {
 		k := g.kind()
 		rec.segments[k]++
+		rec.draftGain[k] += g.DraftGain
+		rec.draftCalls[k] += float64(max(g.Drafts-1, 0))
 		for at, c := range g.Changes {
 			rec.tries[k]++
 			rec.calls[at][k] += c.Calls
+			rec.changeCalls[k] += c.Calls
+			rec.moved[k] += c.Delta
+			rec.upside[k] += max(c.Delta, 0)
 			if c.Win {
 				rec.wins[at][k]++
 			}
@@ -309,11 +354,28 @@ type AutoRule struct {
 	Explore float64 `json:"explore"`
 	// Prior is how many calls' worth of the pooled rate each kind's rate starts with (autoPrior).
 	Prior float64 `json:"prior"`
-	// Lean is how many more confirmed improvements per call than blind changes gradient steps
-	// must make before the record follows them (0 in the engine's rule): a lean toward tree
-	// search, whose drafts its record does not count.
+	// Lean is how much more per call, in the record's Score, gradient steps must make than blind
+	// changes before the record follows them (0 in the engine's rule): a lean toward tree search.
 	Lean float64 `json:"lean,omitempty"`
+	// Score is what the record compares the kinds on: ScoreWins (the engine's; "" too), or, in
+	// the lab's replays, ScoreUpside or ScoreProposals.
+	Score string `json:"score,omitempty"`
+	// DraftWeight is how much the openings' drafts after the first count, against their
+	// changes, in ScoreProposals and ScoreUpside: their holdout gain and calls are multiplied by it.
+	DraftWeight float64 `json:"draft_weight,omitempty"`
 }
+
+// What an AutoRule's record compares the kinds on.
+const (
+	// ScoreWins: confirmed improvements per call, change by change in the opening segments.
+	ScoreWins = "wins"
+	// ScoreProposals: how far the openings' changes, accepted or not, moved the holdout from
+	// their parents, per call (DraftWeight of the drafts' gain and calls added).
+	ScoreProposals = "proposals"
+	// ScoreUpside: how far the openings' changes that raised the holdout raised it, accepted or
+	// not, per call (DraftWeight of the drafts' gain and calls added).
+	ScoreUpside = "upside"
+)
 
 // DefaultAutoRule is the rule the engine's auto strategy follows.
 func DefaultAutoRule() AutoRule {
@@ -399,7 +461,18 @@ func (r AutoRule) follow(rec kindRecord, k int) kindChoice {
 }
 
 func (r AutoRule) byGap(gap float64) kindChoice {
-	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, ground: GroundRecord, note: fmt.Sprintf("confirmed improvements per call of blind changes minus gradient steps', change by change: %+.3f", gap)}
+	return kindChoice{tree: gap > 0, gradientAhead: gap < 0, ground: GroundRecord, note: fmt.Sprintf("%s: %+.4f", r.what(), gap)}
+}
+
+// what says what the rule's record compares.
+func (r AutoRule) what() string {
+	switch r.Score {
+	case ScoreProposals:
+		return fmt.Sprintf("holdout moved per call by blind changes minus gradient steps, every change counted, the drafts at %g", r.DraftWeight)
+	case ScoreUpside:
+		return fmt.Sprintf("holdout raised per call by blind changes minus gradient steps, every change counted, the drafts at %g", r.DraftWeight)
+	}
+	return "confirmed improvements per call of blind changes minus gradient steps', change by change"
 }
 
 // treePays says whether auto's next change should be tree search's blind change rather than a
@@ -430,14 +503,22 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 	return c, true
 }
 
-// fairGap is how many more confirmed improvements per call blind changes made than gradient
-// steps in the record's opening segments, change by change: at each index in a segment where
-// both kinds were taken, the difference of their indices (wins + Prior*pooled) / (calls +
-// Prior), each kind's rate shrunk toward the index's pooled rate, weighted by c0*c1/(c0+c1)
-// of the kinds' calls there, so that an index counts by how well both kinds were measured at it.
-// A segment's first change improves most often, so the kinds are compared index by index. Where
-// no index has both kinds, the whole record's indices are compared, and 0 where a kind has none.
+// fairGap is how much more per call blind changes' openings made than gradient steps' in the
+// record's Score. For ScoreProposals and ScoreUpside, over the openings' changes, with the drafts
+// after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements change by
+// change: at each index in a segment where both kinds were taken, the difference of their
+// indices (wins + Prior*pooled) / (calls + Prior), each kind's rate shrunk toward the index's
+// pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there, so that an index counts by
+// how well both kinds were measured at it (a segment's first change improves most often, so the
+// kinds are compared index by index); where no index has both kinds, the whole record's indices
+// are compared, and 0 where a kind has none.
 func (r AutoRule) fairGap(rec kindRecord) float64 {
+	switch r.Score {
+	case ScoreProposals:
+		return r.perCall(rec, rec.moved)
+	case ScoreUpside:
+		return r.perCall(rec, rec.upside)
+	}
 	index := func(wins, calls [2]float64, k int) float64 {
 		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])
 		return (wins[k] + r.Prior*pooled) / (calls[k] + r.Prior)
@@ -460,6 +541,28 @@ func (r AutoRule) fairGap(rec kindRecord) float64 {
 		return 0
 	}
 	return index(wins, calls, 1) - index(wins, calls, 0)
+}
+
+// perCall is blind changes' got per call minus gradient steps', the openings' drafts after the
+// first counting DraftWeight of their holdout gain and calls (rateGap).
+func (r AutoRule) perCall(rec kindRecord, got [2]float64) float64 {
+	var spent [2]float64
+	for k := range 2 {
+		got[k] += r.DraftWeight * rec.draftGain[k]
+		spent[k] = rec.changeCalls[k] + r.DraftWeight*rec.draftCalls[k]
+	}
+	return rateGap(got, spent, r.Prior)
+}
+
+// rateGap is blind changes' rate of got per call spent minus gradient steps', each kind's rate
+// shrunk toward the pooled one by prior calls; 0 where a kind spent nothing.
+func rateGap(got, spent [2]float64, prior float64) float64 {
+	if spent[0] == 0 || spent[1] == 0 {
+		return 0
+	}
+	pooled := (got[0] + got[1]) / (spent[0] + spent[1])
+	rate := func(k int) float64 { return (got[k] + prior*pooled) / (spent[k] + prior) }
+	return rate(1) - rate(0)
 }
 
 // earlierRecord is auto's record of the store's latest autoEarlierRuns runs that used the auto
@@ -535,6 +638,12 @@ type OpeningKind struct {
 	Changes int     `json:"changes" jsonschema:"changes counted in those opening segments"`
 	Wins    int     `json:"wins" jsonschema:"confirmed improvements: accepted, and the holdout score rose"`
 	Calls   float64 `json:"calls" jsonschema:"model calls the changes spent, fixes included"`
+	// Upside is how far the changes that raised the holdout raised it, accepted or not.
+	Upside float64 `json:"upside" jsonschema:"how far the changes that raised the holdout score raised it, accepted or not (a fall, for lower-is-better metrics)"`
+	// DraftGain and DraftCalls are the drafts after the first: how far they took the holdout
+	// (Segment.DraftGain) and their calls.
+	DraftGain  float64 `json:"draft_gain" jsonschema:"how far the drafts after each trace's first took the holdout score"`
+	DraftCalls float64 `json:"draft_calls" jsonschema:"model calls of the drafts after each trace's first"`
 }
 
 // Add adds x's counts to o's, kind by kind.
@@ -548,6 +657,9 @@ func (k *OpeningKind) add(o OpeningKind) {
 	k.Changes += o.Changes
 	k.Wins += o.Wins
 	k.Calls += o.Calls
+	k.Upside += o.Upside
+	k.DraftGain += o.DraftGain
+	k.DraftCalls += o.DraftCalls
 }
 
 // OpeningsOf sums a run's opening segments (SegmentsOf) by kind, as auto's record counts them.
@@ -556,7 +668,8 @@ func OpeningsOf(segs []Segment) Openings {
 	wins, calls := rec.totals()
 	var o Openings
 	for k, dst := range []*OpeningKind{&o.Gradient, &o.Blind} {
-		*dst = OpeningKind{Traces: rec.segments[k], Changes: rec.tries[k], Wins: int(wins[k]), Calls: calls[k]}
+		*dst = OpeningKind{Traces: rec.segments[k], Changes: rec.tries[k], Wins: int(wins[k]), Calls: calls[k],
+			Upside: rec.upside[k], DraftGain: rec.draftGain[k], DraftCalls: rec.draftCalls[k]}
 	}
 	return o
 }

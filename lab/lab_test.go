@@ -217,18 +217,19 @@ func TestPairedDiffs(t *testing.T) {
 }
 
 // A cell sums its runs' opening segments by kind, and the table gives each kind's confirmed
-// improvements of its changes, a change and a call; a cell whose runs had none has no row.
+// improvements of its changes, a change and a call, how far its changes raised the holdout a call,
+// and its drafts' gain; a cell whose runs had none has no row.
 func TestOpeningsSummed(t *testing.T) {
 	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["auto"], lab.Arms["gradient"]}, Ps: []float64{0.5}, Q: 0.8, Seeds: 2, FirstSeed: 1, Calls: 20, BudgetSeconds: 300}
 	f := 0.75
 	results := []lab.Result{
-		{Arm: "auto", P: 0.5, Seed: 1, Test: &f, Openings: &engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6}}},
-		{Arm: "auto", P: 0.5, Seed: 2, Test: &f, Openings: &engine.Openings{Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4}}},
+		{Arm: "auto", P: 0.5, Seed: 1, Test: &f, Openings: &engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6, Upside: 0.03}}},
+		{Arm: "auto", P: 0.5, Seed: 2, Test: &f, Openings: &engine.Openings{Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4, Upside: 0.02, DraftGain: 0.04, DraftCalls: 2}}},
 		{Arm: "gradient", P: 0.5, Seed: 1, Test: &f},
 		{Arm: "gradient", P: 0.5, Seed: 2, Test: &f},
 	}
 	rep := lab.NewReport(spec, results)
-	want := engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6}, Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4}}
+	want := engine.Openings{Gradient: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 2, Calls: 6, Upside: 0.03}, Blind: engine.OpeningKind{Traces: 1, Changes: 3, Wins: 1, Calls: 4, Upside: 0.02, DraftGain: 0.04, DraftCalls: 2}}
 	if o := rep.Cells[0].Openings; o == nil || *o != want {
 		t.Errorf("auto's opening segments %+v, want %+v", o, want)
 	}
@@ -236,7 +237,7 @@ func TestOpeningsSummed(t *testing.T) {
 		t.Errorf("gradient's runs had no opening segments, the cell has %+v", *o)
 	}
 	table := rep.Table()
-	if row := "| 0.5 | auto | 2 of 3 in 1 traces (0.67 a change, 0.333 a call) | 1 of 3 in 1 traces (0.33 a change, 0.250 a call) |"; !strings.Contains(table, row) {
+	if row := "| 0.5 | auto | 2 of 3 in 1 traces (0.67 a change, 0.333 a call); raised 0.0050 a call | 1 of 3 in 1 traces (0.33 a change, 0.250 a call); raised 0.0050 a call; drafts +0.0400 in 2 calls |"; !strings.Contains(table, row) {
 		t.Errorf("table lacks %q:\n%s", row, table)
 	}
 	if strings.Contains(table, "| 0.5 | gradient | -") {

@@ -38,7 +38,9 @@ type Variant struct {
 }
 
 // ParseVariants reads variants separated by ';', each "default" (the engine's rule) or
-// comma-separated changes to it: explore=F, turns=N, prior=F, lean=F, oracle.
+// comma-separated changes to it: explore=F, turns=N, prior=F, lean=F,
+// score=wins, proposals or upside (engine.ScoreWins, ScoreProposals, ScoreUpside), drafts=F
+// (AutoRule.DraftWeight), oracle.
 func ParseVariants(s string) ([]Variant, error) {
 	var out []Variant
 	for _, v := range strings.Split(s, ";") {
@@ -66,13 +68,23 @@ func ParseVariants(s string) ([]Variant, error) {
 					}
 				case "lean":
 					r.Rule.Lean, err = strconv.ParseFloat(val, 64)
+				case "score":
+					if !slices.Contains([]string{engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside}, val) {
+						err = fmt.Errorf("use %s, %s or %s", engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside)
+					}
+					r.Rule.Score = val
+				case "drafts":
+					r.Rule.DraftWeight, err = strconv.ParseFloat(val, 64)
+					if err == nil && r.Rule.DraftWeight < 0 {
+						err = fmt.Errorf("negative")
+					}
 				case "prior":
 					r.Rule.Prior, err = strconv.ParseFloat(val, 64)
 					if err == nil && r.Rule.Prior < 0 {
 						err = fmt.Errorf("negative")
 					}
 				default:
-					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F, lean=F and oracle separated by commas", v, key)
+					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F, lean=F, score=wins|proposals|upside, drafts=F and oracle separated by commas", v, key)
 				}
 				if err != nil {
 					return nil, fmt.Errorf("lab: replay variant %q: %s: %w", v, f, err)
@@ -162,6 +174,9 @@ func Replay(results []Result, variants []Variant, spec ReplaySpec) (Replayed, er
 		}
 		pools[g.P] = append(pools[g.P], instance{seed: g.Seed, seg: [2]engine.Segment{g.Segments[0], t.Segments[0]}, test: [2]float64{*g.Test, *t.Test}})
 	}
+	if err := movesRecorded(pools, variants); err != nil {
+		return Replayed{}, err
+	}
 	out := Replayed{Notice: Notice, Spec: spec, Variants: variants}
 	ps := make([]float64, 0, len(pools))
 	for p := range pools {
@@ -191,6 +206,24 @@ func Replay(results []Result, variants []Variant, spec ReplaySpec) (Replayed, er
 		return out, fmt.Errorf("lab: nothing to replay: no p has runs of both gradient and tree with opening segments (labs before 2026-11-30 did not record segments; run them again)")
 	}
 	return out, nil
+}
+
+// movesRecorded refuses a variant that scores the holdout's moves (engine.ScoreUpside,
+// ScoreProposals) on runs whose segments do not record them: labs older than the drafts' count.
+func movesRecorded(pools map[float64][]instance, variants []Variant) error {
+	for _, pool := range pools {
+		for _, in := range pool {
+			if in.seg[0].Drafts > 0 || in.seg[1].Drafts > 0 {
+				return nil
+			}
+		}
+	}
+	for _, v := range variants {
+		if s := v.Rule.Score; s != "" && s != engine.ScoreWins {
+			return fmt.Errorf("lab: replay variant %q scores the holdout's moves, which these labs' segments do not record (labs before the drafts' count, 2026-11-30): run them again, or replay score=wins", v.Name)
+		}
+	}
+	return nil
 }
 
 // replayP plays one variant at one p: spec.Replays sets, the r-th drawn with the same generator

@@ -9,14 +9,18 @@ import (
 )
 
 // pureRuns are gradient's and tree search's runs on seeds first..first+n-1 at p: every blind
-// opening segment makes a confirmed improvement at each change and every gradient one none, and
+// opening segment makes a confirmed improvement at each change (each 0.01 up) and every gradient
+// one none, and
 // tree search ends gap ahead on every seed.
 func pureRuns(p float64, first uint64, n int, gap float64) []Result {
 	seg := func(blind bool) []engine.Segment {
-		g := engine.Segment{Blind: blind}
+		g := engine.Segment{Blind: blind, Drafts: 1}
+		if blind {
+			g.Drafts = 3
+		}
 		for range engine.OpeningSegment {
 			if blind {
-				g.Changes = append(g.Changes, engine.Change{Calls: 1, Win: true, Gain: 0.01})
+				g.Changes = append(g.Changes, engine.Change{Calls: 1, Win: true, Gain: 0.01, Accepted: true, Delta: 0.01})
 			} else {
 				g.Changes = append(g.Changes, engine.Change{Calls: 2})
 			}
@@ -75,6 +79,14 @@ func TestReplayPlaysTheRule(t *testing.T) {
 	}
 }
 
+// win makes c a confirmed improvement that raised the holdout 0.01 where w is true.
+func win(c engine.Change, w bool) engine.Change {
+	if w {
+		c.Win, c.Gain, c.Accepted, c.Delta = true, 0.01, true, 0.01
+	}
+	return c
+}
+
 // Where gradient wins, instances differ and the record is noisy, a replay still reads what the
 // rule does: the engine's rule ends behind an oracle record with the same turns and exploring,
 // which ends behind an oracle record that neither takes turns nor explores (level with the better
@@ -84,11 +96,11 @@ func TestReplayOrdersRulesByWhatTheyKnow(t *testing.T) {
 	for i := range 40 {
 		// Gradient ahead by 0.01 on average; its segments win at 0.25 a call, blind at 0.2.
 		gt, tt := 0.75+0.01*float64(i%5-2), 0.74+0.01*float64((i*3)%5-2)
-		g := engine.Segment{}
-		b := engine.Segment{Blind: true}
+		g := engine.Segment{Drafts: 1}
+		b := engine.Segment{Blind: true, Drafts: 3, DraftGain: 0.005}
 		for c := range engine.OpeningSegment {
-			g.Changes = append(g.Changes, engine.Change{Calls: 2, Win: (i+c)%2 == 0})
-			b.Changes = append(b.Changes, engine.Change{Calls: 1, Win: (i+c)%5 == 0})
+			g.Changes = append(g.Changes, win(engine.Change{Calls: 2}, (i+c)%2 == 0))
+			b.Changes = append(b.Changes, win(engine.Change{Calls: 1}, (i+c)%5 == 0))
 		}
 		runs = append(runs,
 			Result{Arm: "gradient", P: 0.9, Seed: uint64(100 + i), Test: &gt, Segments: []engine.Segment{g}},
@@ -119,7 +131,7 @@ func TestReplayOrdersRulesByWhatTheyKnow(t *testing.T) {
 
 // Bad variants and runs without segments get errors that say what to give instead.
 func TestReplayErrors(t *testing.T) {
-	for _, v := range []string{"explore=2", "turns=x", "fast", " ; "} {
+	for _, v := range []string{"explore=2", "turns=x", "fast", " ; ", "score=best", "drafts=-1"} {
 		if _, err := ParseVariants(v); err == nil {
 			t.Errorf("ParseVariants(%q): no error", v)
 		}
@@ -130,5 +142,21 @@ func TestReplayErrors(t *testing.T) {
 	}
 	if _, err := Replay(old, []Variant{{Name: "default", Rule: engine.DefaultAutoRule()}}, DefaultReplaySpec()); err == nil || !strings.Contains(err.Error(), "segments") {
 		t.Errorf("Replay of runs without segments: %v, want an error saying they lack segments", err)
+	}
+	// Segments from before the drafts' count record no holdout moves: a variant that scores them
+	// is refused; the engine's rule, which counts confirmed improvements, plays.
+	older := pureRuns(0.5, 1, 3, 0.01)
+	for i := range older {
+		older[i].Segments[0].Drafts = 0
+	}
+	upside, err := ParseVariants("score=upside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(older, upside, DefaultReplaySpec()); err == nil || !strings.Contains(err.Error(), "score=wins") {
+		t.Errorf("Replay of upside on segments without holdout moves: %v, want an error pointing to score=wins", err)
+	}
+	if _, err := Replay(older, []Variant{{Name: "default", Rule: engine.DefaultAutoRule()}}, DefaultReplaySpec()); err != nil {
+		t.Errorf("Replay of the engine's rule on older segments: %v", err)
 	}
 }

@@ -293,14 +293,18 @@ func (r Report) openingsTable(b *strings.Builder) {
 		if k.Changes == 0 {
 			return "-"
 		}
-		return fmt.Sprintf("%d of %d in %d traces (%.2f a change, %.3f a call)", k.Wins, k.Changes, k.Traces, float64(k.Wins)/float64(k.Changes), float64(k.Wins)/k.Calls)
+		s := fmt.Sprintf("%d of %d in %d traces (%.2f a change, %.3f a call); raised %.4f a call", k.Wins, k.Changes, k.Traces, float64(k.Wins)/float64(k.Changes), float64(k.Wins)/k.Calls, k.Upside/k.Calls)
+		if k.DraftCalls > 0 {
+			s += fmt.Sprintf("; drafts %+.4f in %.0f calls", k.DraftGain, k.DraftCalls)
+		}
+		return s
 	}
 	for _, c := range r.Cells {
 		if c.Openings == nil {
 			continue
 		}
 		if !header {
-			fmt.Fprintf(b, "\nOpening segments (each trace's first %d changes after its drafts while they are of one kind: what auto's record compares), confirmed improvements (accepted, and the holdout rose) of the changes:\n\n", engine.OpeningSegment)
+			fmt.Fprintf(b, "\nOpening segments (each trace's first %d changes after its drafts while they are of one kind: what auto's record compares), confirmed improvements (accepted, and the holdout rose) of the changes; how far the changes that raised the holdout raised it a call, accepted or not; and the holdout gain of the drafts after each trace's first:\n\n", engine.OpeningSegment)
 			b.WriteString("| p | arm | gradient steps | blind changes |\n|---|---|---|---|\n")
 			header = true
 		}

@@ -50,7 +50,7 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
 	verbose := fs.Bool("v", false, "log every run")
 	from := fs.String("from", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
-	replay := fs.String("replay", "", "with --from: variants of auto's rule to replay on the gradient and tree runs, separated by ';': default, or explore=F, turns=N, prior=F, lean=F and oracle separated by commas (docs/LAB.md, \"Replaying rules in the lab\")")
+	replay := fs.String("replay", "", "with --from: variants of auto's rule to replay on the gradient and tree runs, separated by ';': default, or explore=F, turns=N, prior=F, lean=F, score=upside|wins|proposals, drafts=F and oracle separated by commas (docs/LAB.md, \"Replaying rules in the lab\")")
 	replays := fs.Int("replays", lab.DefaultReplaySpec().Replays, "with --replay: sets each variant plays at each p")
 	if err := fs.Parse(args); err != nil {
 		return err

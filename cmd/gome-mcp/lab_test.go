@@ -69,8 +69,8 @@ func TestLabReplay(t *testing.T) {
 	var results, bare []lab.Result
 	for i := range 3 {
 		seed := 10 + uint64(i)
-		g := []engine.Segment{{Changes: []engine.Change{{Calls: 2, Win: true, Gain: 0.01}, {Calls: 2}, {Calls: 2}}}}
-		b := []engine.Segment{{Blind: true, Changes: []engine.Change{{Calls: 1}, {Calls: 1}, {Calls: 1}}}}
+		g := []engine.Segment{{Drafts: 1, Changes: []engine.Change{{Calls: 2, Win: true, Gain: 0.01, Accepted: true, Delta: 0.01}, {Calls: 2}, {Calls: 2, Delta: -0.01}}}}
+		b := []engine.Segment{{Blind: true, Drafts: 3, Changes: []engine.Change{{Calls: 1}, {Calls: 1, Delta: -0.02}, {Calls: 1}}}}
 		results = append(results,
 			lab.Result{Arm: "gradient", P: 0.3, Seed: seed, Test: f(0.72), Segments: g},
 			lab.Result{Arm: "tree", P: 0.3, Seed: seed, Test: f(0.70), Segments: b})
