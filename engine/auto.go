@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/gome-agent/gome/memory"
@@ -147,11 +146,11 @@ type kindRecord struct {
 	tries       [2]int
 	segments    [2]int
 	runs        int
-	// changeCalls is the model calls of each kind's openings' changes; moved is how far those
-	// changes, accepted or not, moved the holdout from their parents (ScoreProposals), upside
-	// how far those that raised it raised it (ScoreUpside); draftGain is how far the openings'
-	// drafts after the first took it (Segment.DraftGain), draftCalls their calls.
-	changeCalls, moved, upside, draftGain, draftCalls [2]float64
+	// moved is how far each kind's openings' changes, accepted or not, moved the holdout from
+	// their parents (ScoreProposals), upside how far those that raised it raised it
+	// (ScoreUpside); draftGain is how far the openings' drafts after the first took it
+	// (Segment.DraftGain), draftCalls their calls.
+	moved, upside, draftGain, draftCalls [2]float64
 }
 
 func (r *kindRecord) add(o kindRecord) {
@@ -162,7 +161,6 @@ func (r *kindRecord) add(o kindRecord) {
 		}
 		r.tries[k] += o.tries[k]
 		r.segments[k] += o.segments[k]
-		r.changeCalls[k] += o.changeCalls[k]
 		r.moved[k] += o.moved[k]
 		r.upside[k] += o.upside[k]
 		r.draftGain[k] += o.draftGain[k]
@@ -254,13 +252,13 @@ func segmentsOf(d Direction, all []memory.Step) (segs []Segment, ok bool) {
 	better := func(a, b string) float64 { // how much better a's holdout is than b's
 		ha, okA := holdout[a]
 		hb, okB := holdout[b]
-		if !okA || !okB {
+		switch {
+		case !okA || !okB:
 			return 0
+		case d == Lower:
+			return hb - ha
 		}
-		if d.Better(ha, hb) {
-			return math.Abs(ha - hb)
-		}
-		return -math.Abs(ha - hb)
+		return ha - hb
 	}
 	for _, i := range order {
 		s, out := all[i], outs[i]
@@ -308,7 +306,6 @@ func recordOf(segs []Segment) kindRecord {
 		for at, c := range g.Changes {
 			rec.tries[k]++
 			rec.calls[at][k] += c.Calls
-			rec.changeCalls[k] += c.Calls
 			rec.moved[k] += c.Delta
 			rec.upside[k] += max(c.Delta, 0)
 			if c.Win {
@@ -466,11 +463,9 @@ func (r AutoRule) byGap(gap float64) kindChoice {
 
 // what says what the rule's record compares.
 func (r AutoRule) what() string {
-	switch r.Score {
-	case ScoreProposals:
-		return fmt.Sprintf("holdout moved per call by blind changes minus gradient steps, every change counted, the drafts at %g", r.DraftWeight)
-	case ScoreUpside:
-		return fmt.Sprintf("holdout raised per call by blind changes minus gradient steps, every change counted, the drafts at %g", r.DraftWeight)
+	verb := map[string]string{ScoreProposals: "moved", ScoreUpside: "raised"}[r.Score]
+	if verb != "" {
+		return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, every change counted, the drafts at %g", verb, r.DraftWeight)
 	}
 	return "confirmed improvements per call of blind changes minus gradient steps', change by change"
 }
@@ -546,10 +541,10 @@ func (r AutoRule) fairGap(rec kindRecord) float64 {
 // perCall is blind changes' got per call minus gradient steps', the openings' drafts after the
 // first counting DraftWeight of their holdout gain and calls (rateGap).
 func (r AutoRule) perCall(rec kindRecord, got [2]float64) float64 {
-	var spent [2]float64
+	_, spent := rec.totals()
 	for k := range 2 {
 		got[k] += r.DraftWeight * rec.draftGain[k]
-		spent[k] = rec.changeCalls[k] + r.DraftWeight*rec.draftCalls[k]
+		spent[k] += r.DraftWeight * rec.draftCalls[k]
 	}
 	return rateGap(got, spent, r.Prior)
 }

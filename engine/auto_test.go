@@ -32,7 +32,6 @@ func segments(n [2]int, rate [2]float64) kindRecord {
 		for p := range autoSegment {
 			rec.calls[p][k] = per * float64(n[k])
 			rec.wins[p][k] = rate[k] * rec.calls[p][k]
-			rec.changeCalls[k] += rec.calls[p][k]
 			rec.upside[k] += 0.01 * rec.wins[p][k] // each improvement 0.01 up
 		}
 		rec.tries[k] = autoSegment * n[k]
@@ -166,7 +165,7 @@ func TestHoldoutRecord(t *testing.T) {
 	// Every change moved the holdout, accepted or not: trace a's a1 +0.03, a2 -0.02 (accepted
 	// though the holdout fell), a3 not at all (it failed), in 6 calls; its second draft +0.04 in
 	// one call. Trace b's rejected b1 moved it +0.10 in 2 calls.
-	want.changeCalls, want.draftCalls = [2]float64{2, 6}, [2]float64{0, 1}
+	want.draftCalls = [2]float64{0, 1}
 	for _, f := range []struct {
 		name      string
 		got, want [2]float64
@@ -463,7 +462,8 @@ func TestAutoRuleScores(t *testing.T) {
 	// Shrunk toward the pooled rate by 4 calls each: upside (0.12+4p)/(18+4) - (0.06+4p)/(36+4).
 	p := 0.18 / 54
 	want := (0.12+4*p)/22 - (0.06+4*p)/40
-	if got := rateGap(rec.upside, rec.changeCalls, 4); math.Abs(got-want) > 1e-12 {
+	_, spent := rec.totals()
+	if got := rateGap(rec.upside, spent, 4); math.Abs(got-want) > 1e-12 {
 		t.Errorf("rateGap %v, want %v", got, want)
 	}
 	if got := rateGap([2]float64{1, 1}, [2]float64{5, 0}, 4); got != 0 {
