@@ -148,9 +148,10 @@ type kindRecord struct {
 	runs        int
 	// moved is how far each kind's openings' changes, accepted or not, moved the holdout from
 	// their parents (ScoreProposals), upside how far those that raised it raised it
-	// (ScoreUpside); draftGain is how far the openings' drafts after the first took it
+	// (ScoreUpside), net how far those that validation accepted moved it, falls included
+	// (ScoreNet); draftGain is how far the openings' drafts after the first took it
 	// (Segment.DraftGain), draftCalls their calls.
-	moved, upside, draftGain, draftCalls [2]float64
+	moved, upside, net, draftGain, draftCalls [2]float64
 }
 
 func (r *kindRecord) add(o kindRecord) {
@@ -163,6 +164,7 @@ func (r *kindRecord) add(o kindRecord) {
 		r.segments[k] += o.segments[k]
 		r.moved[k] += o.moved[k]
 		r.upside[k] += o.upside[k]
+		r.net[k] += o.net[k]
 		r.draftGain[k] += o.draftGain[k]
 		r.draftCalls[k] += o.draftCalls[k]
 	}
@@ -308,6 +310,9 @@ func recordOf(segs []Segment) kindRecord {
 			rec.calls[at][k] += c.Calls
 			rec.moved[k] += c.Delta
 			rec.upside[k] += max(c.Delta, 0)
+			if c.Accepted {
+				rec.net[k] += c.Delta
+			}
 			if c.Win {
 				rec.wins[at][k]++
 			}
@@ -355,10 +360,11 @@ type AutoRule struct {
 	// changes before the record follows them (0 in the engine's rule): a lean toward tree search.
 	Lean float64 `json:"lean,omitempty"`
 	// Score is what the record compares the kinds on: ScoreWins (the engine's; "" too), or, in
-	// the lab's replays, ScoreUpside or ScoreProposals.
+	// the lab's replays, ScoreUpside, ScoreProposals or ScoreNet.
 	Score string `json:"score,omitempty"`
 	// DraftWeight is how much the openings' drafts after the first count, against their
-	// changes, in ScoreProposals and ScoreUpside: their holdout gain and calls are multiplied by it.
+	// changes, in ScoreProposals, ScoreUpside and ScoreNet: their holdout gain and calls are
+	// multiplied by it.
 	DraftWeight float64 `json:"draft_weight,omitempty"`
 }
 
@@ -372,6 +378,10 @@ const (
 	// ScoreUpside: how far the openings' changes that raised the holdout raised it, accepted or
 	// not, per call (DraftWeight of the drafts' gain and calls added).
 	ScoreUpside = "upside"
+	// ScoreNet: how far the openings' changes that validation accepted moved the holdout, falls
+	// included (a trap that raised validation and lowered the holdout counts against its kind),
+	// per call (DraftWeight of the drafts' gain and calls added).
+	ScoreNet = "net"
 )
 
 // DefaultAutoRule is the rule the engine's auto strategy follows.
@@ -463,7 +473,7 @@ func (r AutoRule) byGap(gap float64) kindChoice {
 
 // what says what the rule's record compares.
 func (r AutoRule) what() string {
-	verb := map[string]string{ScoreProposals: "moved", ScoreUpside: "raised"}[r.Score]
+	verb := map[string]string{ScoreProposals: "moved", ScoreUpside: "raised", ScoreNet: "moved by accepted changes"}[r.Score]
 	if verb != "" {
 		return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, every change counted, the drafts at %g", verb, r.DraftWeight)
 	}
@@ -499,8 +509,8 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 }
 
 // fairGap is how much more per call blind changes' openings made than gradient steps' in the
-// record's Score. For ScoreProposals and ScoreUpside, over the openings' changes, with the drafts
-// after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements change by
+// record's Score. For ScoreProposals, ScoreUpside and ScoreNet, over the openings' changes, with
+// the drafts after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements change by
 // change: at each index in a segment where both kinds were taken, the difference of their
 // indices (wins + Prior*pooled) / (calls + Prior), each kind's rate shrunk toward the index's
 // pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there, so that an index counts by
@@ -513,6 +523,8 @@ func (r AutoRule) fairGap(rec kindRecord) float64 {
 		return r.perCall(rec, rec.moved)
 	case ScoreUpside:
 		return r.perCall(rec, rec.upside)
+	case ScoreNet:
+		return r.perCall(rec, rec.net)
 	}
 	index := func(wins, calls [2]float64, k int) float64 {
 		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])

@@ -173,12 +173,13 @@ func TestHoldoutRecord(t *testing.T) {
 		{"moved", rec.moved, [2]float64{0.10, 0.01}},
 		{"upside", rec.upside, [2]float64{0.10, 0.03}},
 		{"draftGain", rec.draftGain, [2]float64{0, 0.04}},
+		{"net", rec.net, [2]float64{0, 0.01}}, // a1 and a2, accepted
 	} {
 		if math.Abs(f.got[0]-f.want[0]) > 1e-12 || math.Abs(f.got[1]-f.want[1]) > 1e-12 {
 			t.Errorf("%s %v, want %v", f.name, f.got, f.want)
 		}
 	}
-	want.moved, want.upside, want.draftGain = rec.moved, rec.upside, rec.draftGain
+	want.moved, want.upside, want.draftGain, want.net = rec.moved, rec.upside, rec.draftGain, rec.net
 	if rec != want {
 		t.Errorf("record %+v, want %+v", rec, want)
 	}
@@ -421,6 +422,8 @@ func TestAutoRuleScores(t *testing.T) {
 			switch {
 			case g.Blind && c == 0:
 				ch = Change{Calls: 1, Delta: 0.02} // rejected: validation fell, the holdout rose
+			case g.Blind && c == 1:
+				ch = Change{Calls: 1, Accepted: true, Delta: -0.01} // accepted: validation rose, the holdout fell
 			case g.Blind:
 				ch = Change{Calls: 1, Delta: -0.01}
 			case c == 0:
@@ -433,7 +436,8 @@ func TestAutoRuleScores(t *testing.T) {
 		record = append(record, g)
 	}
 	rec := recordOf(record)
-	// Per call: gradient moved (0.01-0.04)/6, upside 0.01/6; blind moved 0/3, upside 0.02/3.
+	// Per call: gradient moved (0.01-0.04)/6, upside 0.01/6, net 0.01/6; blind moved 0/3, upside
+	// 0.02/3, net -0.01/3 (its accepted fall).
 	for _, tt := range []struct {
 		score     string
 		drafts    float64
@@ -446,6 +450,9 @@ func TestAutoRuleScores(t *testing.T) {
 		{ScoreUpside, 0, true, 0.02/3 - 0.01/6},
 		// The drafts' 0.03 in 2 calls, at half weight: blind (0.02+0.015)/(3+1).
 		{ScoreUpside, 0.5, true, 0.035/4 - 0.01/6},
+		{ScoreNet, 0, false, -0.01/3 - 0.01/6},
+		// With the drafts at half weight: blind (-0.01+0.015)/(3+1), still behind.
+		{ScoreNet, 0.5, false, 0.005/4 - 0.01/6},
 	} {
 		rule := DefaultAutoRule()
 		rule.Score, rule.DraftWeight = tt.score, tt.drafts

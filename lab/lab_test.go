@@ -164,6 +164,40 @@ func TestSmallLabRun(t *testing.T) {
 	}
 }
 
+// --traces makes the arms that run one trace run several, sharing the run's calls, and leaves
+// the arms that compare several traces with one as they are; the table says so.
+func TestSetTraces(t *testing.T) {
+	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["tree"], lab.Arms["gradient-3-traces"]}, Ps: []float64{0.5}, Q: 0.8, Seeds: 1, FirstSeed: 1, Calls: 12, BudgetSeconds: 120, Parallel: 1}
+	for _, k := range []int{0, 17} {
+		if err := spec.SetTraces(k); err == nil || !strings.Contains(err.Error(), "use 1 to 16") {
+			t.Errorf("SetTraces(%d): %v, want an error giving the range", k, err)
+		}
+	}
+	if err := spec.SetTraces(2); err != nil {
+		t.Fatal(err)
+	}
+	if spec.Arms[0].Traces != 2 || spec.Arms[1].Traces != 3 {
+		t.Fatalf("arms %+v: want tree with 2 traces, gradient-3-traces with its 3", spec.Arms)
+	}
+	if !strings.Contains(lab.NewReport(spec, nil).Table(), "12 model calls and 120s per run; traces a run: tree 2.") {
+		t.Errorf("the table does not name the traces:\n%s", lab.NewReport(spec, nil).Table())
+	}
+	if testing.Short() {
+		return
+	}
+	// For real: tree search's two traces each make their three drafts, then their opening
+	// segments of blind changes.
+	spec.Arms = spec.Arms[:1]
+	results, err := lab.Run(context.Background(), spec, t.TempDir(), simModel, nil)
+	if err != nil || len(results) != 1 {
+		t.Fatalf("%d results: %v", len(results), err)
+	}
+	r := results[0]
+	if r.Error != "" || r.Kinds["draft"] != 6 || len(r.Segments) != 2 {
+		t.Errorf("tree with 2 traces: error %q, steps %v, %d opening segments; want 6 drafts and 2 segments", r.Error, r.Kinds, len(r.Segments))
+	}
+}
+
 // Tree search sees what it already tried on the node it improves (the engine's tree-improve
 // prompt lists it) and, reading it as a model would, does not propose it again: over long tree
 // runs, no proposal repeats a change already proposed on the same solution. Before the prompt

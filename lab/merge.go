@@ -23,7 +23,7 @@ func Merge(paths []string) (Report, error) {
 	var (
 		spec    Spec
 		results []Result
-		arms    = map[string]bool{}
+		arms    = map[string]Arm{}
 		ps      = map[float64]bool{}
 		from    = map[runKey]string{} // the file that ran it
 		sets    []SeedSet
@@ -48,9 +48,13 @@ func Merge(paths []string) (Report, error) {
 			sets = append(sets, set)
 		}
 		for _, a := range s.Arms {
-			if !arms[a.Name] {
-				arms[a.Name] = true
+			other, ok := arms[a.Name]
+			switch {
+			case !ok:
+				arms[a.Name] = a
 				spec.Arms = append(spec.Arms, a)
+			case other.Traces != a.Traces:
+				return Report{}, fmt.Errorf("lab: merge: %s ran %s with %d traces a run, an earlier file with %d: merge labs run with the same --traces", path, a.Name, a.Traces, other.Traces)
 			}
 		}
 		for _, p := range s.Ps {

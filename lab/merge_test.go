@@ -49,6 +49,11 @@ func TestMerge(t *testing.T) {
 	setB := write("b.json", lab.Report{Spec: spec(gt, 3, 0.8), Results: append(runs("gradient", 3, 0.74, 0.76), runs("tree", 3, 0.70, 0.71)...)})
 	autoA := write("auto.json", lab.Report{Spec: spec([]string{"auto"}, 1, 0.8), Results: runs("auto", 1, 0.71, 0.72)})
 	otherQ := write("q.json", lab.Report{Spec: spec(gt, 3, 0.9), Results: runs("gradient", 3, 0.74, 0.76)})
+	threeTraces := spec(gt, 3, 0.8)
+	if err := threeTraces.SetTraces(3); err != nil {
+		t.Fatal(err)
+	}
+	otherTraces := write("traces.json", lab.Report{Spec: threeTraces, Results: runs("gradient", 3, 0.74, 0.76)})
 	notJSON := filepath.Join(dir, "lab.md")
 	if err := os.WriteFile(notJSON, []byte("| p | arm |"), 0o644); err != nil {
 		t.Fatal(err)
@@ -135,6 +140,7 @@ func TestMerge(t *testing.T) {
 	}{
 		{"the same runs twice", []string{setA, setA}, []string{"a.json", "both ran gradient p=0.5 instance 1"}},
 		{"other settings", []string{setA, otherQ}, []string{"q.json", "q=0.9", "same settings"}},
+		{"other traces", []string{setA, otherTraces}, []string{"traces.json", "gradient with 3 traces a run", "an earlier file with 1", "--traces"}},
 		{"not a lab report", []string{setA, notJSON}, []string{"lab.md is not a lab report"}},
 		{"a missing file", []string{setA, filepath.Join(dir, "none.json")}, []string{"none.json"}},
 		{"no files", nil, []string{"no lab.json files"}},

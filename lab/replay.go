@@ -39,7 +39,8 @@ type Variant struct {
 
 // ParseVariants reads variants separated by ';', each "default" (the engine's rule) or
 // comma-separated changes to it: explore=F, turns=N, prior=F, lean=F,
-// score=wins, proposals or upside (engine.ScoreWins, ScoreProposals, ScoreUpside), drafts=F
+// score=wins, proposals, upside or net (engine.ScoreWins, ScoreProposals, ScoreUpside,
+// ScoreNet), drafts=F
 // (AutoRule.DraftWeight), oracle.
 func ParseVariants(s string) ([]Variant, error) {
 	var out []Variant
@@ -69,8 +70,8 @@ func ParseVariants(s string) ([]Variant, error) {
 				case "lean":
 					r.Rule.Lean, err = strconv.ParseFloat(val, 64)
 				case "score":
-					if !slices.Contains([]string{engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside}, val) {
-						err = fmt.Errorf("use %s, %s or %s", engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside)
+					if !slices.Contains([]string{engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside, engine.ScoreNet}, val) {
+						err = fmt.Errorf("use %s, %s, %s or %s", engine.ScoreWins, engine.ScoreProposals, engine.ScoreUpside, engine.ScoreNet)
 					}
 					r.Rule.Score = val
 				case "drafts":
@@ -84,7 +85,7 @@ func ParseVariants(s string) ([]Variant, error) {
 						err = fmt.Errorf("negative")
 					}
 				default:
-					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F, lean=F, score=wins|proposals|upside, drafts=F and oracle separated by commas", v, key)
+					return nil, fmt.Errorf("lab: replay variant %q: unknown setting %q: use default, or explore=F, turns=N, prior=F, lean=F, score=wins|proposals|upside|net, drafts=F and oracle separated by commas", v, key)
 				}
 				if err != nil {
 					return nil, fmt.Errorf("lab: replay variant %q: %s: %w", v, f, err)
@@ -209,7 +210,7 @@ func Replay(results []Result, variants []Variant, spec ReplaySpec) (Replayed, er
 }
 
 // movesRecorded refuses a variant that scores the holdout's moves (engine.ScoreUpside,
-// ScoreProposals) on runs whose segments do not record them: labs older than the drafts' count.
+// ScoreProposals, ScoreNet) on runs whose segments do not record them: labs older than the drafts' count.
 func movesRecorded(pools map[float64][]instance, variants []Variant) error {
 	for _, pool := range pools {
 		for _, in := range pool {

@@ -149,12 +149,14 @@ func TestReplayErrors(t *testing.T) {
 	for i := range older {
 		older[i].Segments[0].Drafts = 0
 	}
-	upside, err := ParseVariants("score=upside")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Replay(older, upside, DefaultReplaySpec()); err == nil || !strings.Contains(err.Error(), "score=wins") {
-		t.Errorf("Replay of upside on segments without holdout moves: %v, want an error pointing to score=wins", err)
+	for _, score := range []string{"score=upside", "score=proposals", "score=net,drafts=0.3"} {
+		moves, err := ParseVariants(score)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Replay(older, moves, DefaultReplaySpec()); err == nil || !strings.Contains(err.Error(), "score=wins") {
+			t.Errorf("Replay of %s on segments without holdout moves: %v, want an error pointing to score=wins", score, err)
+		}
 	}
 	if _, err := Replay(older, []Variant{{Name: "default", Rule: engine.DefaultAutoRule()}}, DefaultReplaySpec()); err != nil {
 		t.Errorf("Replay of the engine's rule on older segments: %v", err)

@@ -79,7 +79,7 @@ func (r Report) Write(dir string) error {
 // Table is the cells as a Markdown table, with the notice.
 func (r Report) Table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\nq=%g, %d seeds, %d model calls and %gs per run.\n\n", Notice, r.Spec.Q, r.Spec.Seeds, r.Spec.Calls, r.Spec.BudgetSeconds)
+	fmt.Fprintf(&b, "%s\n\nq=%g, %d seeds, %d model calls and %gs per run%s.\n\n", Notice, r.Spec.Q, r.Spec.Seeds, r.Spec.Calls, r.Spec.BudgetSeconds, r.Spec.tracesNote())
 	b.WriteString("| p | arm | runs | mean test acc. [95% CI] | regret | any medal [95% CI] | calls | repeated proposals | errors |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {

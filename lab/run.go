@@ -94,6 +94,37 @@ func (s SeedSet) has(seed uint64) bool {
 	return seed >= s.FirstSeed && seed < s.FirstSeed+uint64(s.Seeds)
 }
 
+// SetTraces makes the arms that run one trace (gradient, tree, auto and the one-trace ablations)
+// run k in parallel, sharing the run's calls; the arms that compare several traces with one
+// (gradient-3-traces, gradient-no-momentum) keep theirs. With k traces auto's record gains k
+// opening segments a run.
+func (s *Spec) SetTraces(k int) error {
+	if lo, hi := int(engine.SettingTraces.Min), int(engine.SettingTraces.Max); k < lo || k > hi {
+		return fmt.Errorf("lab: traces is %d: use %d to %d", k, lo, hi)
+	}
+	for i, a := range s.Arms {
+		if a.Traces == 1 {
+			s.Arms[i].Traces = k
+		}
+	}
+	return nil
+}
+
+// tracesNote names the arms that run other than their usual traces (SetTraces), for the table:
+// "" where none does.
+func (s Spec) tracesNote() string {
+	var odd []string
+	for _, a := range s.Arms {
+		if usual, ok := Arms[a.Name]; ok && usual.Traces != a.Traces {
+			odd = append(odd, fmt.Sprintf("%s %d", a.Name, a.Traces))
+		}
+	}
+	if len(odd) == 0 {
+		return ""
+	}
+	return "; traces a run: " + strings.Join(odd, ", ")
+}
+
 // TokensPerCall is what each simulated call reports, so that a token cap is a call cap.
 const TokensPerCall = 1000
 

@@ -45,12 +45,13 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	firstSeed := fs.Uint64("first-seed", 1, "first task instance")
 	calls := fs.Int("calls", 24, "model calls per run (the matched budget)")
 	budget := fs.Float64("budget", 300, "wall-clock seconds per run")
+	traces := fs.Int("traces", 1, "traces a run for the arms that run one (gradient, tree, auto and the one-trace ablations), sharing the run's calls")
 	parallel := fs.Int("parallel", 2, "runs at once")
 	out := fs.String("out", "lab-out", "folder for the tasks, the runs and the report")
 	python := fs.String("python", "", "Python interpreter (env GOME_PYTHON; default /usr/bin/python3 when present)")
 	verbose := fs.Bool("v", false, "log every run")
 	from := fs.String("from", "", "comma-separated lab.json files to report together instead of running a lab (the run flags are not used): consecutive sets of instances pool, other arms on the same instances pair by seed")
-	replay := fs.String("replay", "", "with --from: variants of auto's rule to replay on the gradient and tree runs, separated by ';': default, or explore=F, turns=N, prior=F, lean=F, score=upside|wins|proposals, drafts=F and oracle separated by commas (docs/LAB.md, \"Replaying rules in the lab\")")
+	replay := fs.String("replay", "", "with --from: variants of auto's rule to replay on the gradient and tree runs, separated by ';': default, or explore=F, turns=N, prior=F, lean=F, score=wins|upside|proposals|net, drafts=F and oracle separated by commas (docs/LAB.md, \"Replaying rules in the lab\")")
 	replays := fs.Int("replays", lab.DefaultReplaySpec().Replays, "with --replay: sets each variant plays at each p")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +100,9 @@ func cmdLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%w: p value %q is not a number", errUsage, s)
 		}
 		spec.Ps = append(spec.Ps, p)
+	}
+	if err := spec.SetTraces(*traces); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
