@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gome-agent/gome/memory"
 )
@@ -473,9 +474,10 @@ func (r AutoRule) byGap(gap float64) kindChoice {
 
 // what says what the rule's record compares.
 func (r AutoRule) what() string {
-	verb := map[string]string{ScoreProposals: "moved", ScoreUpside: "raised", ScoreNet: "moved by accepted changes"}[r.Score]
-	if verb != "" {
-		return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, every change counted, the drafts at %g", verb, r.DraftWeight)
+	how := map[string]string{ScoreProposals: "moved, every change counted", ScoreUpside: "raised, every change counted", ScoreNet: "moved, accepted changes counted"}[r.Score]
+	if how != "" {
+		verb, counted, _ := strings.Cut(how, ", ")
+		return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, %s, the drafts at %g", verb, counted, r.DraftWeight)
 	}
 	return "confirmed improvements per call of blind changes minus gradient steps', change by change"
 }
@@ -510,8 +512,8 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 
 // fairGap is how much more per call blind changes' openings made than gradient steps' in the
 // record's Score. For ScoreProposals, ScoreUpside and ScoreNet, over the openings' changes, with
-// the drafts after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements change by
-// change: at each index in a segment where both kinds were taken, the difference of their
+// the drafts after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements
+// change by change: at each index in a segment where both kinds were taken, the difference of their
 // indices (wins + Prior*pooled) / (calls + Prior), each kind's rate shrunk toward the index's
 // pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there, so that an index counts by
 // how well both kinds were measured at it (a segment's first change improves most often, so the

@@ -461,6 +461,11 @@ func TestAutoRuleScores(t *testing.T) {
 		if open.Blind != tt.wantBlind || after.Blind != tt.wantBlind || open.Ground != GroundRecord {
 			t.Errorf("score %q: opening %+v, after a segment %+v; want blind %v on the record's ground", tt.score, open, after, tt.wantBlind)
 		}
+		// The step's note names what was compared.
+		want := map[string]string{ScoreProposals: "every change counted", ScoreUpside: "every change counted", ScoreNet: "accepted changes counted"}[tt.score]
+		if note := rule.choose(rec, -1).note; want == "" && !strings.Contains(note, "confirmed improvements") || !strings.Contains(note, want) {
+			t.Errorf("score %q: note %q, want it to say %q", tt.score, note, want)
+		}
 		rule.Prior = 0
 		if got := rule.fairGap(rec); tt.wantGap != 0 && math.Abs(got-tt.wantGap) > 1e-12 {
 			t.Errorf("score %q, drafts %g: gap %v, want %v", tt.score, tt.drafts, got, tt.wantGap)

@@ -38,9 +38,8 @@ type Variant struct {
 }
 
 // ParseVariants reads variants separated by ';', each "default" (the engine's rule) or
-// comma-separated changes to it: explore=F, turns=N, prior=F, lean=F,
-// score=wins, proposals, upside or net (engine.ScoreWins, ScoreProposals, ScoreUpside,
-// ScoreNet), drafts=F
+// comma-separated changes to it: explore=F, turns=N, prior=F, lean=F, score=wins, proposals,
+// upside or net (engine.ScoreWins, ScoreProposals, ScoreUpside, ScoreNet), drafts=F
 // (AutoRule.DraftWeight), oracle.
 func ParseVariants(s string) ([]Variant, error) {
 	var out []Variant
