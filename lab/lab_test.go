@@ -167,7 +167,8 @@ func TestSmallLabRun(t *testing.T) {
 // --traces makes the arms that run one trace run several, sharing the run's calls, and leaves
 // the arms that compare several traces with one as they are; the table says so.
 func TestSetTraces(t *testing.T) {
-	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["tree"], lab.Arms["gradient-3-traces"]}, Ps: []float64{0.5}, Q: 0.8, Seeds: 1, FirstSeed: 1, Calls: 12, BudgetSeconds: 120, Parallel: 1}
+	// q=1: no draft or change fails, so both traces reach their changes within the calls.
+	spec := lab.Spec{Arms: []lab.Arm{lab.Arms["tree"], lab.Arms["gradient-3-traces"]}, Ps: []float64{0.5}, Q: 1, Seeds: 1, FirstSeed: 1, Calls: 24, BudgetSeconds: 120, Parallel: 1}
 	for _, k := range []int{0, 17} {
 		if err := spec.SetTraces(k); err == nil || !strings.Contains(err.Error(), "use 1 to 16") {
 			t.Errorf("SetTraces(%d): %v, want an error giving the range", k, err)
@@ -179,7 +180,7 @@ func TestSetTraces(t *testing.T) {
 	if spec.Arms[0].Traces != 2 || spec.Arms[1].Traces != 3 {
 		t.Fatalf("arms %+v: want tree with 2 traces, gradient-3-traces with its 3", spec.Arms)
 	}
-	if !strings.Contains(lab.NewReport(spec, nil).Table(), "12 model calls and 120s per run; traces a run: tree 2.") {
+	if !strings.Contains(lab.NewReport(spec, nil).Table(), "24 model calls and 120s per run; traces a run: tree 2.") {
 		t.Errorf("the table does not name the traces:\n%s", lab.NewReport(spec, nil).Table())
 	}
 	if testing.Short() {
