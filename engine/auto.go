@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/gome-agent/gome/memory"
 )
@@ -474,12 +473,17 @@ func (r AutoRule) byGap(gap float64) kindChoice {
 
 // what says what the rule's record compares.
 func (r AutoRule) what() string {
-	how := map[string]string{ScoreProposals: "moved, every change counted", ScoreUpside: "raised, every change counted", ScoreNet: "moved, accepted changes counted"}[r.Score]
-	if how != "" {
-		verb, counted, _ := strings.Cut(how, ", ")
-		return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, %s, the drafts at %g", verb, counted, r.DraftWeight)
+	verb, counted := "moved", "every change counted"
+	switch r.Score {
+	case ScoreUpside:
+		verb = "raised"
+	case ScoreNet:
+		counted = "accepted changes counted"
+	case ScoreProposals:
+	default:
+		return "confirmed improvements per call of blind changes minus gradient steps', change by change"
 	}
-	return "confirmed improvements per call of blind changes minus gradient steps', change by change"
+	return fmt.Sprintf("holdout %s per call by blind changes minus gradient steps, %s, the drafts at %g", verb, counted, r.DraftWeight)
 }
 
 // treePays says whether auto's next change should be tree search's blind change rather than a
@@ -513,12 +517,10 @@ func treePays(d Direction, all []memory.Step, earlier kindRecord, history []memo
 // fairGap is how much more per call blind changes' openings made than gradient steps' in the
 // record's Score. For ScoreProposals, ScoreUpside and ScoreNet, over the openings' changes, with
 // the drafts after the first at DraftWeight (perCall). For ScoreWins, confirmed improvements
-// change by change: at each index in a segment where both kinds were taken, the difference of their
-// indices (wins + Prior*pooled) / (calls + Prior), each kind's rate shrunk toward the index's
-// pooled rate, weighted by c0*c1/(c0+c1) of the kinds' calls there, so that an index counts by
-// how well both kinds were measured at it (a segment's first change improves most often, so the
-// kinds are compared index by index); where no index has both kinds, the whole record's indices
-// are compared, and 0 where a kind has none.
+// change by change: at each index in a segment where both kinds were taken, the kinds' rateGap
+// there, weighted by c0*c1/(c0+c1) of their calls there, so that an index counts by how well
+// both kinds were measured at it (a segment's first change improves most often, so the kinds are
+// compared index by index); where no index has both kinds, the rateGap of the whole record.
 func (r AutoRule) fairGap(rec kindRecord) float64 {
 	switch r.Score {
 	case ScoreProposals:
@@ -528,10 +530,6 @@ func (r AutoRule) fairGap(rec kindRecord) float64 {
 	case ScoreNet:
 		return r.perCall(rec, rec.net)
 	}
-	index := func(wins, calls [2]float64, k int) float64 {
-		pooled := (wins[0] + wins[1]) / (calls[0] + calls[1])
-		return (wins[k] + r.Prior*pooled) / (calls[k] + r.Prior)
-	}
 	var sum, weight float64
 	for p := range autoSegment {
 		c := rec.calls[p]
@@ -539,17 +537,14 @@ func (r AutoRule) fairGap(rec kindRecord) float64 {
 			continue
 		}
 		w := c[0] * c[1] / (c[0] + c[1])
-		sum += w * (index(rec.wins[p], c, 1) - index(rec.wins[p], c, 0))
+		sum += w * rateGap(rec.wins[p], c, r.Prior)
 		weight += w
 	}
 	if weight > 0 {
 		return sum / weight
 	}
 	wins, calls := rec.totals()
-	if calls[0] == 0 || calls[1] == 0 {
-		return 0
-	}
-	return index(wins, calls, 1) - index(wins, calls, 0)
+	return rateGap(wins, calls, r.Prior)
 }
 
 // perCall is blind changes' got per call minus gradient steps', the openings' drafts after the
